@@ -1,0 +1,117 @@
+"""Exports of results as CSV (for a spreadsheet) and JSON, streamed in chunks.
+
+The first five CSV columns are exactly the prototype's, so spreadsheets made
+for it keep working: ``Port, Name, Timestamp, Send rate (bps), Receive rate
+(bps)`` with Timestamp an Excel serial date in local time, *send* being
+server → client (download) and *receive* client → server (upload).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+
+from .result import Result
+
+CSV_HEADER = (
+    "Port",
+    "Name",
+    "Timestamp",
+    "Send rate (bps)",
+    "Receive rate (bps)",
+    "Time",
+    "Client address",
+    "Protocol",
+    "Direction",
+    "Duration (s)",
+    "Streams",
+    "Retransmits",
+    "Jitter (ms)",
+    "Loss (%)",
+    "Error",
+)
+#: Days from Excel's epoch to 1970-01-01: DATE(1970,1,1) == 25569.
+_EXCEL_UNIX_EPOCH = 25569
+#: A cell starting with one of these is a formula to a spreadsheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ROWS_PER_CHUNK = 256
+
+
+def excel_serial(timesecs: float) -> float:
+    """Seconds since the epoch → an Excel serial date in local time."""
+    offset = time.localtime(timesecs).tm_gmtoff
+    return (timesecs + offset) / 86400 + _EXCEL_UNIX_EPOCH
+
+
+def iso_time(timesecs: float) -> str:
+    return datetime.fromtimestamp(timesecs).astimezone().isoformat()
+
+
+def safe_text(text: str | None) -> str:
+    """Text from the network must not become a spreadsheet formula."""
+    if not text:
+        return ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def csv_row(r: Result) -> tuple[object, ...]:
+    return (
+        r.port,
+        safe_text(r.name),
+        excel_serial(r.time),
+        _blank(r.download_bps),
+        _blank(r.upload_bps),
+        iso_time(r.time),
+        safe_text(r.client),
+        safe_text(r.protocol),
+        _blank(r.direction),
+        _blank(r.duration),
+        _blank(r.streams),
+        _blank(r.retransmits),
+        _blank(r.jitter_ms),
+        _blank(r.loss_percent),
+        safe_text(r.error),
+    )
+
+
+def csv_chunks(results: Iterable[Result]) -> Iterator[str]:
+    """The CSV export, a few hundred rows per chunk, never whole in memory."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    count = 0
+    for result in results:
+        writer.writerow(csv_row(result))
+        count += 1
+        if count % _ROWS_PER_CHUNK == 0:
+            yield _take(buffer)
+    yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def json_chunks(results: Iterable[Result], dumps: Callable[[dict], str] = json.dumps) -> Iterator[str]:
+    """A JSON array of result records, streamed."""
+    yield "["
+    sep = "\n"
+    batch: list[str] = []
+    for result in results:
+        batch.append(sep + dumps(result.to_dict()))
+        sep = ",\n"
+        if len(batch) == _ROWS_PER_CHUNK:
+            yield "".join(batch)
+            batch = []
+    yield "".join(batch) + "\n]\n"

@@ -1,0 +1,201 @@
+"""Read iperf3 server logs: concatenated pretty-printed JSON objects.
+
+iperf3 appends one object per test, ``{`` and ``}`` in column 0, written in
+several 4096-byte write() calls. Between objects there may be plain text
+(``iperf3: exiting``), blank lines or, after a crash, a truncated object.
+
+:class:`EntrySplitter` cuts a byte stream into candidate objects and junk,
+with no I/O, fed in pieces of any size. :class:`LogReader` owns one file,
+remembers how far it has read, and parses only what was appended since.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..result import Result
+from .entries import EntryError, parse_entry
+
+log = logging.getLogger(__name__)
+
+#: Past this size an object that never closes is given up on as junk. A
+#: ten-second test with 128 streams is about 0.5 MB; this leaves ample room.
+MAX_ENTRY_BYTES = 32 << 20
+#: Reads are made in pieces of this size so memory stays bounded on big logs.
+READ_CHUNK_BYTES = 4 << 20
+#: Plain-text lines iperf3 itself writes between objects: noise, not damage.
+_IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A span of the stream: a candidate JSON object or junk between them."""
+
+    offset: int  # in the stream (file)
+    data: bytes | memoryview
+    is_object: bool
+
+
+class EntrySplitter:
+    """Incrementally split bytes into top-level objects and junk.
+
+    An object starts with ``{`` at the start of a line and ends at the next
+    line starting with ``}``. If another ``{`` line comes first, what lay
+    before it was a truncated object (the writer crashed) and becomes junk.
+    An unfinished object is held back until the rest arrives: never reported
+    half, never lost.
+    """
+
+    def __init__(self, offset: int = 0, max_entry: int = MAX_ENTRY_BYTES) -> None:
+        self._buf = b""  # held back: an unfinished object
+        self._base = offset  # stream offset of _buf[0]
+        self._line_start = True  # whether _buf[0] begins a line
+        self._scanned = 0  # how much of _buf has been searched for the closing line
+        self._max_entry = max_entry
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back waiting for the rest of an object."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> Iterator[Piece]:
+        buf = self._buf + data if self._buf else data
+        view = memoryview(buf)
+        base, n, pos = self._base, len(buf), 0
+        scan_from = self._scanned
+        while pos < n:
+            if buf[pos] == 0x7B and (buf[pos - 1] == 0x0A if pos else self._line_start):
+                start = pos
+            else:
+                k = buf.find(b"\n{", pos)
+                if k < 0:
+                    yield Piece(base + pos, view[pos:], False)
+                    pos = n
+                    break
+                start = k + 1
+            if start > pos:
+                yield Piece(base + pos, view[pos:start], False)
+            close = buf.find(b"\n}", max(start, scan_from))
+            scan_from = 0
+            if close < 0:
+                start = yield from self._drop_truncated(view, base, start, n)
+                if n - start > self._max_entry:
+                    log.warning("gave up on an object of over %d bytes at offset %d", n - start, base + start)
+                    yield Piece(base + start, view[start:], False)
+                    pos = n
+                    break
+                self._hold(buf[start:], base + start)
+                return
+            start = yield from self._drop_truncated(view, base, start, close)
+            yield Piece(base + start, view[start : close + 2], True)
+            pos = close + 2
+        self._line_start = buf.endswith(b"\n") if n else self._line_start
+        self._buf, self._base, self._scanned = b"", base + n, 0
+
+    def _hold(self, rest: bytes, offset: int) -> None:
+        self._buf, self._base, self._line_start = rest, offset, True
+        # The closing line may straddle the next read: rescan its first byte.
+        self._scanned = max(0, len(rest) - 1)
+
+    @staticmethod
+    def _drop_truncated(view: memoryview, base: int, start: int, stop: int) -> Iterator[Piece]:
+        """Yield as junk any object cut short by a newer one starting before ``stop``."""
+        latest = view.obj.rfind(b"\n{", start, stop)  # type: ignore[union-attr]
+        if latest >= 0:
+            yield Piece(base + start, view[start : latest + 1], False)
+            start = latest + 1
+        return start
+
+
+def is_noise(junk: bytes | memoryview) -> bool:
+    """Whitespace and iperf3's own text lines are expected between objects."""
+    text = bytes(junk).strip()
+    return not text or all(line.startswith(_IPERF3_TEXT) for line in text.splitlines() if line.strip())
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """What one :meth:`LogReader.read` found."""
+
+    results: list[Result] = field(default_factory=list)
+    #: The file was truncated, replaced or deleted: earlier results are void.
+    reset: bool = False
+    skipped: int = 0  # entries that were not iperf3 tests (damage, not noise)
+
+
+class LogReader:
+    """One ``port-P.json`` file, read incrementally."""
+
+    def __init__(self, path: Path, port: int, chunk_size: int = READ_CHUNK_BYTES) -> None:
+        self.path = path
+        self.port = port
+        self.chunk_size = chunk_size
+        self.skipped = 0  # over the reader's life, for metrics
+        self._restart()
+
+    def _restart(self) -> None:
+        self._identity: tuple[int, int] | None = None
+        self.offset = 0  # bytes of the file consumed
+        self._tail = b""  # the last bytes consumed, to notice a rewritten file
+        self._splitter = EntrySplitter()
+
+    def read(self) -> ReadResult:
+        """Parse what was appended since the last call."""
+        out = ReadResult()
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            if self._identity is not None:
+                self._restart()
+                out.reset = True
+            return out
+        with f:
+            st = os.fstat(f.fileno())
+            if self._identity is not None and not self._same_file(f, st):
+                log.info("%s was truncated or replaced: reading it again", self.path)
+                self._restart()
+                out.reset = True
+            self._identity = (st.st_dev, st.st_ino)
+            if st.st_size == self.offset:
+                return out
+            f.seek(self.offset)
+            while chunk := f.read(self.chunk_size):
+                self._consume(chunk, out)
+        return out
+
+    def _same_file(self, f, st: os.stat_result) -> bool:
+        if (st.st_dev, st.st_ino) != self._identity or st.st_size < self.offset:
+            return False
+        # Truncated and written again past our offset before we looked:
+        # the bytes we last read are no longer where we read them.
+        f.seek(self.offset - len(self._tail))
+        return f.read(len(self._tail)) == self._tail
+
+    def _consume(self, chunk: bytes, out: ReadResult) -> None:
+        for piece in self._splitter.feed(chunk):
+            if piece.is_object:
+                self._parse(piece, out)
+            elif not is_noise(piece.data):
+                self._skip(out, piece.offset, "text that is not iperf3 JSON")
+        self.offset += len(chunk)
+        self._tail = (self._tail + chunk[-64:])[-64:]
+
+    def _parse(self, piece: Piece, out: ReadResult) -> None:
+        try:
+            result = parse_entry(piece.data, self.port, piece.offset)
+        except EntryError as exc:
+            self._skip(out, piece.offset, f"not an iperf3 object ({str(exc)[:80]})")
+            return
+        if result is not None:
+            out.results.append(result)
+
+    def _skip(self, out: ReadResult, offset: int, why: str) -> None:
+        out.skipped += 1
+        self.skipped += 1
+        # Logged once per file: a damaged log must not flood the journal.
+        level = logging.WARNING if self.skipped == 1 else logging.DEBUG
+        log.log(level, "%s: skipped %s at byte %d (further skips logged at debug level)", self.path, why, offset)

@@ -1,0 +1,159 @@
+"""The command line: options and subcommands, and nothing that acts on them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import __version__
+
+DEFAULT_LOG_DIR = Path("~/iperf3-logs")
+SUBCOMMANDS = ("serve", "export", "install-service", "status")
+
+DESCRIPTION = """\
+Turn this machine into a network-throughput survey station: start N iperf3
+servers (ports 5201 upward), record every test any client runs against them,
+and serve a live dashboard of the results.
+"""
+
+EPILOG = """\
+commands:
+  serve (default)    run the servers and the dashboard
+  export             write every recorded test as CSV or JSON
+  install-service    write a systemd unit that starts webperf3 at boot
+  status             ask a running webperf3 for its servers and results
+
+examples:
+  webperf3 --servers 4                  servers on ports 5201-5204, dashboard on :8080
+  webperf3 export --log-dir ~/iperf3-logs --output survey.csv
+  iperf3 -c PI -p 5202 --bidir --extra-data "Room 101"   (on a client)
+"""
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
+    return value
+
+
+def server_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of servers: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the number of servers cannot be negative ({value})")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds (got {text})")
+    return value
+
+
+def _add_log_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=DEFAULT_LOG_DIR,
+        help="where the iperf3 logs port-P.json live (default: %(default)s)",
+    )
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    fleet = parser.add_argument_group("iperf3 servers")
+    fleet.add_argument("--servers", type=server_count, default=None, metavar="N", help="how many iperf3 servers to run (default 1; 0 serves the logs already there)")
+    fleet.add_argument("--first-port", type=port_number, default=5201, metavar="PORT", help="port of the first iperf3 server (default: %(default)s)")
+    _add_log_dir(fleet)
+    fleet.add_argument("--iperf3", default="iperf3", metavar="PATH", help="the iperf3 program (default: iperf3 on PATH)")
+    fleet.add_argument("--iperf3-bind", default=None, metavar="ADDR", help="address the iperf3 servers listen on (default: all)")
+    fleet.add_argument("--max-test-seconds", type=positive_seconds, default=300.0, metavar="S", help="restart a server whose test has lasted longer (default: %(default)g)")
+    web = parser.add_argument_group("dashboard")
+    web.add_argument("--host", default="0.0.0.0", help="address the dashboard listens on (default: %(default)s)")
+    web.add_argument("--port", type=port_number, default=8080, help="dashboard port (default: %(default)s)")
+    web.add_argument("--ws-port", type=port_number, default=8765, metavar="PORT", help="websocket port for live updates (default: %(default)s)")
+    web.add_argument("--admin-token", default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="require this token to clear the table (default: $WEBPERF3_ADMIN_TOKEN)")
+    web.add_argument("--force-polling", action="store_true", help="poll the log directory instead of inotify (network filesystems)")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="(default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``serve`` parser, which is also the top-level one."""
+    parser = argparse.ArgumentParser(
+        prog="webperf3",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"webperf3 {__version__}")
+    # The prototype was started as `python -m webperf3 10`: keep that working.
+    parser.add_argument("legacy_servers", nargs="?", type=server_count, metavar="N", help=argparse.SUPPRESS)
+    _add_serve_options(parser)
+    _add_common(parser)
+    return parser
+
+
+def build_export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webperf3 export", description="Write every recorded test as CSV or JSON.")
+    _add_log_dir(parser)
+    parser.add_argument("--format", choices=("csv", "json"), default="csv", help="(default: %(default)s)")
+    parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write here instead of standard output")
+    _add_common(parser)
+    return parser
+
+
+def build_install_service_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="webperf3 install-service",
+        description="Write a systemd unit that runs `webperf3` with these options at boot.",
+    )
+    _add_serve_options(parser)
+    _add_common(parser)
+    parser.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
+    parser.add_argument("--unit-path", type=Path, default=Path("/etc/systemd/system/webperf3.service"), metavar="FILE", help="(default: %(default)s)")
+    return parser
+
+
+def build_status_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webperf3 status", description="Show a running webperf3's servers and latest results.")
+    parser.add_argument("--url", default="http://127.0.0.1:8080/", help="the dashboard's address (default: %(default)s)")
+    parser.add_argument("--timeout", type=positive_seconds, default=5.0, metavar="S")
+    _add_common(parser)
+    return parser
+
+
+PARSERS = {
+    "serve": build_parser,
+    "export": build_export_parser,
+    "install-service": build_install_service_parser,
+    "status": build_status_parser,
+}
+
+
+def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
+    """(command, options); argparse exits with status 2 on bad options."""
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "serve"
+    rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
+    options = PARSERS[command]().parse_args(rest)
+    if command == "serve":
+        if options.legacy_servers is not None and options.servers is not None:
+            build_parser().error("give the number of servers once: N or --servers N")
+        options.servers = options.servers if options.servers is not None else (options.legacy_servers if options.legacy_servers is not None else 1)
+    elif command == "install-service" and options.servers is None:
+        options.servers = 1
+    if hasattr(options, "log_dir"):
+        options.log_dir = options.log_dir.expanduser()
+    return command, options

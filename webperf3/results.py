@@ -1,0 +1,238 @@
+"""The results store: every ``port-*.json`` in a log directory, kept current.
+
+:meth:`ResultsStore.refresh` costs one ``stat`` per unchanged log and reads
+only what was appended to the others, so every caller (a web request, the
+file watcher, an export) may call it freely. Queries return snapshots: a
+caller can stream an export while the store goes on changing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .iperf3.logs import LogReader
+from .marks import ClearMarks
+from .result import Result
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = re.compile(r"port-(\d{1,5})\.json")
+
+
+def log_path(log_dir: Path, port: int) -> Path:
+    return log_dir / f"port-{port}.json"
+
+
+def port_of(name: str) -> int | None:
+    match = LOG_NAME.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+class LogDirError(OSError):
+    """The log directory does not exist or cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortRow:
+    """One row of the dashboard's table."""
+
+    port: int
+    latest: Result | None  # the latest successful test after the clear mark
+    failure: Result | None  # the latest failed test after the clear mark
+    cleared_at: float | None = None
+    tests: int = 0  # tests after the clear mark
+
+    def to_dict(self) -> dict:
+        return {
+            "port": self.port,
+            "latest": None if self.latest is None else self.latest.to_dict(),
+            "failure": None if self.failure is None else self.failure.to_dict(),
+            "cleared_at": self.cleared_at,
+            "tests": self.tests,
+        }
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a refresh found: new results, and ports whose history was redone."""
+
+    added: list[Result] = field(default_factory=list)
+    reset_ports: set[int] = field(default_factory=set)
+    skipped: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.reset_ports)
+
+    @property
+    def ports(self) -> set[int]:
+        return {r.port for r in self.added} | self.reset_ports
+
+
+def _by_time(result: Result) -> float:
+    return result.time
+
+
+def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
+    seq.extend(new)
+    # Tests almost always arrive in time order, so this is usually a no-op
+    # check; otherwise timsort merges the sorted runs in linear time.
+    start = max(0, len(seq) - len(new) - 1)
+    if any(seq[i].time > seq[i + 1].time for i in range(start, len(seq) - 1)):
+        seq.sort(key=_by_time)
+
+
+class ResultsStore:
+    """All results of one log directory, per port and in time order."""
+
+    def __init__(self, log_dir: Path, marks: ClearMarks | None = None) -> None:
+        self.log_dir = Path(log_dir)
+        self.marks = marks
+        self._lock = threading.RLock()
+        self._readers: dict[int, LogReader] = {}
+        self._by_port: dict[int, list[Result]] = {}
+        self._all: list[Result] = []
+        self.generation = 0  # bumped on every change: a cheap "anything new?"
+
+    # -- reading -------------------------------------------------------------
+
+    def refresh(self) -> Changes:
+        """Pick up new, changed and removed logs."""
+        try:
+            ports = self._scan()
+        except FileNotFoundError:
+            raise LogDirError(f"log directory {self.log_dir} does not exist") from None
+        except NotADirectoryError:
+            raise LogDirError(f"{self.log_dir} is not a directory") from None
+        except PermissionError:
+            raise LogDirError(f"log directory {self.log_dir} cannot be read (permission denied)") from None
+        with self._lock:
+            changes = Changes()
+            for port in self._readers.keys() - ports:
+                self._forget(port, changes)
+            for port in sorted(ports):
+                self._read(port, changes)
+            _merge_in_time_order(self._all, changes.added)
+            if changes:
+                self.generation += 1
+            return changes
+
+    def refresh_port(self, port: int) -> Changes:
+        """Read one log after the watcher saw it change (or vanish)."""
+        with self._lock:
+            changes = Changes()
+            if not log_path(self.log_dir, port).exists():
+                self._forget(port, changes)
+            else:
+                self._read(port, changes)
+            _merge_in_time_order(self._all, changes.added)
+            if changes:
+                self.generation += 1
+            return changes
+
+    def _scan(self) -> set[int]:
+        with os.scandir(self.log_dir) as entries:
+            return {p for e in entries if (p := port_of(e.name)) is not None}
+
+    def _read(self, port: int, changes: Changes) -> None:
+        reader = self._readers.get(port)
+        if reader is None:
+            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port)
+        try:
+            found = reader.read()
+        except OSError as exc:
+            # One unreadable log must not hide the others.
+            log.warning("cannot read %s: %s", reader.path, exc.strerror or exc)
+            return
+        changes.skipped += found.skipped
+        if found.reset:
+            self._drop(port)
+            changes.reset_ports.add(port)
+        if found.results:
+            _merge_in_time_order(self._by_port.setdefault(port, []), found.results)
+            changes.added.extend(found.results)
+
+    def _forget(self, port: int, changes: Changes) -> None:
+        if self._readers.pop(port, None) is not None:
+            self._drop(port)
+            changes.reset_ports.add(port)
+
+    def _drop(self, port: int) -> None:
+        if self._by_port.pop(port, None):
+            self._all = [r for r in self._all if r.port != port]
+
+    # -- asking ----------------------------------------------------------------
+
+    @property
+    def ports(self) -> list[int]:
+        with self._lock:
+            return sorted(self._readers)
+
+    def results(
+        self,
+        port: int | None = None,
+        name: str | None = None,
+        since: float | None = None,
+    ) -> list[Result]:
+        """Every result in time order, optionally of one port, one client
+        name (case-insensitive substring) or starting at ``since``."""
+        with self._lock:
+            seq = self._all if port is None else self._by_port.get(port, [])
+            if since is not None:
+                seq = seq[bisect.bisect_left(seq, since, key=_by_time) :]
+            else:
+                seq = list(seq)
+        if name is not None:
+            needle = name.casefold()
+            seq = [r for r in seq if r.name is not None and needle in r.name.casefold()]
+        return seq
+
+    def row(self, port: int) -> PortRow:
+        cleared_at = self.marks.get(port) if self.marks else None
+        latest = failure = None
+        tests = 0
+        with self._lock:
+            for result in reversed(self._by_port.get(port, ())):
+                if cleared_at is not None and result.end_time <= cleared_at:
+                    break
+                tests += 1
+                if result.ok and latest is None:
+                    latest = result
+                elif not result.ok and failure is None:
+                    failure = result
+        return PortRow(port, latest, failure, cleared_at, tests)
+
+    def rows(self, ports: Iterable[int] = ()) -> list[PortRow]:
+        """One row per port: the ports given (the servers') and every log's."""
+        with self._lock:
+            known = set(self._readers) | set(ports)
+        return [self.row(port) for port in sorted(known)]
+
+    @property
+    def skipped(self) -> int:
+        with self._lock:
+            return sum(r.skipped for r in self._readers.values())
+
+    # -- clearing --------------------------------------------------------------
+
+    def clear(self, ports: Iterable[int] = (), at: float | None = None) -> None:
+        """Hide from the table every test that ended before now."""
+        if self.marks is None:
+            raise RuntimeError("this store has no clear marks")
+        with self._lock:
+            every = set(self._readers) | set(ports)
+        self.marks.clear(every, time.time() if at is None else at)
+        self.generation += 1
+
+    def undo_clear(self) -> bool:
+        if self.marks is None or not self.marks.undo():
+            return False
+        self.generation += 1
+        return True
