@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,26 @@ MAX_ENTRY_BYTES = 32 << 20
 READ_CHUNK_BYTES = 4 << 20
 #: Plain-text lines iperf3 itself writes between objects: noise, not damage.
 _IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
+#: How every iperf3 object opens, whatever its indentation.
+_START = re.compile(rb'\{\s*"start"\s*:\s*\{')
+#: Longer than the shortest opening iperf3 writes, `{\n\t"start":\t{`.
+_TAIL = 64
+
+
+def _tentative_tail(buf: bytes, pos: int) -> int:
+    """Where to stop consuming junk: a ``{`` near the end may open an object
+    whose first bytes are all a read has seen so far."""
+    brace = buf.rfind(b"{", max(pos, len(buf) - _TAIL))
+    return brace if brace >= 0 else len(buf)
+
+
+def find_start_within(data: bytes | memoryview) -> int:
+    """The last iperf3 opening after the first byte, or -1: where an object
+    starts again after a crash cut the previous one short."""
+    last = -1
+    for match in _START.finditer(data, 1):
+        last = match.start()
+    return last
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +89,16 @@ class EntrySplitter:
         base, n, pos = self._base, len(buf), 0
         scan_from = self._scanned
         while pos < n:
-            if buf[pos] == 0x7B and (buf[pos - 1] == 0x0A if pos else self._line_start):
-                start = pos
-            else:
-                k = buf.find(b"\n{", pos)
-                if k < 0:
-                    yield Piece(base + pos, view[pos:], False)
-                    pos = n
-                    break
-                start = k + 1
+            start = self._next_start(buf, pos)
+            if start < 0:
+                keep = _tentative_tail(buf, pos)
+                if keep > pos:
+                    yield Piece(base + pos, view[pos:keep], False)
+                if keep < n:  # maybe the start of an object cut by the read
+                    self._hold(buf[keep:], base + keep, rescan_from=0)
+                    return
+                pos = n
+                break
             if start > pos:
                 yield Piece(base + pos, view[pos:start], False)
             close = buf.find(b"\n}", max(start, scan_from))
@@ -88,7 +110,7 @@ class EntrySplitter:
                     yield Piece(base + start, view[start:], False)
                     pos = n
                     break
-                self._hold(buf[start:], base + start)
+                self._hold(buf[start:], base + start, rescan_from=n - start - 1)
                 return
             start = yield from self._drop_truncated(view, base, start, close)
             yield Piece(base + start, view[start : close + 2], True)
@@ -96,10 +118,23 @@ class EntrySplitter:
         self._line_start = buf.endswith(b"\n") if n else self._line_start
         self._buf, self._base, self._scanned = b"", base + n, 0
 
-    def _hold(self, rest: bytes, offset: int) -> None:
+    def _next_start(self, buf: bytes, pos: int) -> int:
+        """Where the next object starts: a ``{`` beginning a line, or iperf3's
+        opening ``{ "start": {`` anywhere (after a crash the writer's next
+        object follows the cut bytes with no newline between them)."""
+        if buf[pos] == 0x7B and (buf[pos - 1] == 0x0A if pos else self._line_start):
+            return pos
+        k = buf.find(b"\n{", pos)
+        marked = _START.search(buf, pos, k if k >= 0 else len(buf))
+        if marked is not None:
+            return marked.start()
+        return k + 1 if k >= 0 else -1
+
+    def _hold(self, rest: bytes, offset: int, rescan_from: int) -> None:
+        # What is held begins with "{": the next feed treats it as a start.
         self._buf, self._base, self._line_start = rest, offset, True
         # The closing line may straddle the next read: rescan its first byte.
-        self._scanned = max(0, len(rest) - 1)
+        self._scanned = max(0, rescan_from)
 
     @staticmethod
     def _drop_truncated(view: memoryview, base: int, start: int, stop: int) -> Iterator[Piece]:
@@ -141,6 +176,7 @@ class LogReader:
         self._identity: tuple[int, int] | None = None
         self.offset = 0  # bytes of the file consumed
         self._tail = b""  # the last bytes consumed, to notice a rewritten file
+        self._junk_end = -1
         self._splitter = EntrySplitter()
 
     def read(self) -> ReadResult:
@@ -180,7 +216,10 @@ class LogReader:
             if piece.is_object:
                 self._parse(piece, out)
             elif not is_noise(piece.data):
-                self._skip(out, piece.offset, "text that is not iperf3 JSON")
+                # Junk that spans reads arrives in pieces: count it once.
+                if piece.offset != self._junk_end:
+                    self._skip(out, piece.offset, "text that is not iperf3 JSON")
+                self._junk_end = piece.offset + len(piece.data)
         self.offset += len(chunk)
         self._tail = (self._tail + chunk[-64:])[-64:]
 
@@ -188,7 +227,14 @@ class LogReader:
         try:
             result = parse_entry(piece.data, self.port, piece.offset)
         except EntryError as exc:
-            self._skip(out, piece.offset, f"not an iperf3 object ({str(exc)[:80]})")
+            # A crash may have cut an object short with the next one written
+            # straight after it: find where that one starts and try again.
+            restart = find_start_within(piece.data)
+            if restart > 0:
+                self._skip(out, piece.offset, "a truncated object")
+                self._parse(Piece(piece.offset + restart, piece.data[restart:], True), out)
+            else:
+                self._skip(out, piece.offset, f"an object that is not iperf3's ({str(exc)[:80]})")
             return
         if result is not None:
             out.results.append(result)

@@ -1,0 +1,71 @@
+"""``webperf3 export`` and the command line's basics, as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from tests.conftest import install, sample
+
+
+def webperf3(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "webperf3", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_help_works():
+    done = webperf3("--help")
+    assert done.returncode == 0 and "--servers" in done.stdout and "export" in done.stdout
+
+
+def test_version():
+    done = webperf3("--version")
+    assert done.returncode == 0 and done.stdout.startswith("webperf3 ")
+
+
+def test_export_csv_to_stdout(log_dir):
+    install(log_dir, 5201, sample("extra_data"))
+    install(log_dir, 5202, sample("udp"))
+    done = webperf3("export", "--log-dir", str(log_dir))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0][:5] == ["Port", "Name", "Timestamp", "Send rate (bps)", "Receive rate (bps)"]
+    assert [(r[0], r[1]) for r in rows[1:]] == [("5202", ""), ("5201", "Room 101")]
+
+
+def test_export_json_to_a_file(log_dir, tmp_path):
+    install(log_dir, 5201, sample("extra_data"))
+    out = tmp_path / "survey.json"
+    done = webperf3("export", "--log-dir", str(log_dir), "--format", "json", "--output", str(out))
+    assert done.returncode == 0 and done.stdout == ""
+    assert [r["name"] for r in json.loads(out.read_text())] == ["Room 101"]
+
+
+def test_export_of_a_missing_log_dir_says_so(tmp_path):
+    done = webperf3("export", "--log-dir", str(tmp_path / "missing"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"webperf3 export: log directory {tmp_path / 'missing'} does not exist"
+
+
+def test_export_reports_damaged_entries_and_keeps_the_good_ones(log_dir):
+    log = install(log_dir, 5201, sample("tcp"))
+    with log.open("ab") as f:
+        f.write(b"\x00\xffgarbage\n")
+    install(log_dir, 5201, sample("extra_data"))
+    done = webperf3("export", "--log-dir", str(log_dir))
+    assert done.returncode == 0
+    assert len(list(csv.reader(io.StringIO(done.stdout)))) == 3
+    assert "skipped 1 damaged entries" in done.stderr
+
+
+def test_export_to_an_unwritable_place_fails_clearly(log_dir, tmp_path):
+    install(log_dir, 5201, sample("tcp"))
+    done = webperf3("export", "--log-dir", str(log_dir), "--output", str(tmp_path / "no" / "such" / "dir.csv"))
+    assert done.returncode == 1 and "cannot write" in done.stderr
+
+
+def test_bad_format_is_a_usage_error(log_dir):
+    done = webperf3("export", "--log-dir", str(log_dir), "--format", "xml")
+    assert done.returncode == 2 and "invalid choice" in done.stderr

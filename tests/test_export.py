@@ -1,0 +1,97 @@
+"""CSV and JSON exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+
+from tests.conftest import PROTOTYPE, install, sample
+from webperf3.export import CSV_HEADER, csv_chunks, excel_serial, json_chunks, safe_text
+from webperf3.result import Result
+from webperf3.results import ResultsStore
+
+PROTOTYPE_COLUMNS = ["Port", "Name", "Timestamp", "Send rate (bps)", "Receive rate (bps)"]
+
+
+def rows_of(results):
+    return list(csv.reader(io.StringIO("".join(csv_chunks(results)))))
+
+
+def store_of(log_dir, **ports):
+    for port, sources in ports.items():
+        install(log_dir, int(port), *sources)
+    store = ResultsStore(log_dir)
+    store.refresh()
+    return store
+
+
+def test_first_five_columns_are_the_prototypes(log_dir):
+    store = store_of(log_dir, **{"5201": [PROTOTYPE / "single_iperf3_output.json"], "5202": [PROTOTYPE / "multiple_iperf3_output.json"]})
+    rows = rows_of(store.results())
+    assert rows[0][:5] == PROTOTYPE_COLUMNS
+    assert rows[0] == list(CSV_HEADER)
+    body = [r[:5] for r in rows[1:]]
+    assert [(r[0], r[1], float(r[3]), float(r[4])) for r in body] == [
+        ("5202", "UE name here", 5644924535.6456957, 4900633492.4580631),
+        ("5202", "UE name 1 here", 5930752506.02558, 5060954075.1963663),
+        ("5201", "UE name 2 here", 6218445861.06448, 5588500339.1611471),
+    ]
+    assert float(body[0][2]) == pytest.approx(excel_serial(1647307558))
+
+
+def test_excel_serial_is_local_time():
+    t = 1647312652
+    local = time.localtime(t)
+    days = (t + local.tm_gmtoff) / 86400 + 25569
+    assert excel_serial(t) == days
+    assert excel_serial(0) - 25569 == pytest.approx(time.localtime(0).tm_gmtoff / 86400)
+
+
+def test_failed_tests_are_rows_with_empty_rates_and_the_error(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("tcp"), sample("client_killed")]})
+    rows = rows_of(store.results())
+    failed = dict(zip(rows[0], rows[2]))
+    assert failed["Send rate (bps)"] == failed["Receive rate (bps)"] == ""
+    assert failed["Error"] == "the client has unexpectedly closed the connection"
+    ok = dict(zip(rows[0], rows[1]))
+    assert ok["Send rate (bps)"] == "" and float(ok["Receive rate (bps)"]) == 22578238782.102535
+    assert ok["Direction"] == "upload" and ok["Protocol"] == "TCP" and ok["Client address"] == "127.0.0.1"
+    assert ok["Time"].startswith("2026-11-25T") and ok["Error"] == ""
+
+
+def test_udp_columns(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("udp")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert float(row["Jitter (ms)"]) == pytest.approx(0.0371355826)
+    assert float(row["Loss (%)"]) == 0 and row["Retransmits"] == ""
+
+
+@pytest.mark.parametrize("name", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_injection_is_neutralised(name):
+    assert safe_text(name) == "'" + name
+    rows = rows_of([Result(port=5201, time=1e9, name=name, error="=HYPERLINK(1)")])
+    assert rows[1][1] == "'" + name
+    assert rows[1][-1] == "'=HYPERLINK(1)"
+
+
+def test_harmless_names_are_untouched():
+    assert safe_text("Room 101") == "Room 101" and safe_text(None) == ""
+
+
+def test_csv_is_streamed_in_chunks():
+    results = [Result(port=5201, time=1e9 + i, upload_bps=1.0) for i in range(2000)]
+    chunks = list(csv_chunks(results))
+    assert len(chunks) > 5 and max(map(len, chunks)) < 64_000
+    assert len(rows_of(results)) == 2001
+
+
+def test_json_export_holds_the_same_records(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("extra_data"), sample("client_killed")]})
+    records = json.loads("".join(json_chunks(store.results())))
+    assert [r["name"] for r in records] == ["Room 101", None]
+    assert records[0] == store.results()[0].to_dict()
+    assert json.loads("".join(json_chunks([]))) == []
