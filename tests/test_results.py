@@ -149,3 +149,31 @@ def test_unreadable_state_file_starts_with_no_marks(log_dir, caplog):
     (log_dir / ".webperf3-state.json").write_text("{garbage")
     marks = ClearMarks(log_dir)
     assert marks.snapshot() == {} and "unreadable" in caplog.text
+
+
+def test_listeners_hear_every_change_whoever_reads(log_dir):
+    install(log_dir, 5201, sample("tcp"))
+    store = ResultsStore(log_dir, ClearMarks(log_dir))
+    heard = []
+    store.subscribe(heard.append)
+    store.refresh()
+    install(log_dir, 5201, sample("extra_data"))
+    store.refresh_port(5201)
+    store.refresh()  # nothing new: nothing heard
+    store.clear()
+    (log_dir / "port-5201.json").unlink()
+    store.refresh()
+    assert [(len(c.added), c.cleared, sorted(c.reset_ports)) for c in heard] == [(1, False, []), (1, False, []), (0, True, []), (0, False, [5201])]
+    assert [c.generation for c in heard] == [1, 2, 3, 4] == list(range(1, store.generation + 1))
+    store.unsubscribe(heard.append)
+    install(log_dir, 5201, sample("tcp"))
+    store.refresh()
+    assert len(heard) == 4
+
+
+def test_a_failing_listener_does_not_stop_reading(log_dir, caplog):
+    install(log_dir, 5201, sample("tcp"))
+    store = ResultsStore(log_dir)
+    store.subscribe(lambda changes: 1 / 0)
+    assert len(store.refresh().added) == 1
+    assert "listener failed" in caplog.text

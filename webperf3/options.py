@@ -31,6 +31,13 @@ examples:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line: it goes to journald too."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def port_number(text: str) -> int:
     try:
         value = int(text)
@@ -92,7 +99,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``serve`` parser, which is also the top-level one."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="webperf3",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -107,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="webperf3 export", description="Write every recorded test as CSV or JSON.")
+    parser = Parser(prog="webperf3 export", description="Write every recorded test as CSV or JSON.")
     _add_log_dir(parser)
     parser.add_argument("--format", choices=("csv", "json"), default="csv", help="(default: %(default)s)")
     parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write here instead of standard output")
@@ -116,7 +123,7 @@ def build_export_parser() -> argparse.ArgumentParser:
 
 
 def build_install_service_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="webperf3 install-service",
         description="Write a systemd unit that runs `webperf3` with these options at boot.",
     )
@@ -128,7 +135,7 @@ def build_install_service_parser() -> argparse.ArgumentParser:
 
 
 def build_status_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="webperf3 status", description="Show a running webperf3's servers and latest results.")
+    parser = Parser(prog="webperf3 status", description="Show a running webperf3's servers and latest results.")
     parser.add_argument("--url", default="http://127.0.0.1:8080/", help="the dashboard's address (default: %(default)s)")
     parser.add_argument("--timeout", type=positive_seconds, default=5.0, metavar="S")
     _add_common(parser)

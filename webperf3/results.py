@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,9 +67,11 @@ class Changes:
     added: list[Result] = field(default_factory=list)
     reset_ports: set[int] = field(default_factory=set)
     skipped: int = 0
+    cleared: bool = False  # the clear marks changed: every row may differ
+    generation: int = 0  # the store's generation once this change was made
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.reset_ports)
+        return bool(self.added or self.reset_ports or self.cleared)
 
     @property
     def ports(self) -> set[int]:
@@ -100,6 +102,33 @@ class ResultsStore:
         self._by_port: dict[int, list[Result]] = {}
         self._all: list[Result] = []
         self.generation = 0  # bumped on every change: a cheap "anything new?"
+        self._listeners: list[Callable[[Changes], None]] = []
+
+    # -- telling others ---------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Changes], None]) -> None:
+        """Call ``listener(changes)`` after every change, whoever's read found
+        it (the file watcher, a web request, an export): what one caller reads
+        is never lost to the others. Called under the store's lock, in change
+        order, so a listener must only hand the changes on, never block."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Changes], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _changed(self, changes: Changes) -> Changes:
+        if changes:
+            self.generation += 1
+            changes.generation = self.generation
+            for listener in self._listeners:
+                try:
+                    listener(changes)
+                except Exception:  # a broken listener must not break reading
+                    log.exception("results listener failed")
+        return changes
 
     # -- reading -------------------------------------------------------------
 
@@ -120,9 +149,7 @@ class ResultsStore:
             for port in sorted(ports):
                 self._read(port, changes)
             _merge_in_time_order(self._all, changes.added)
-            if changes:
-                self.generation += 1
-            return changes
+            return self._changed(changes)
 
     def refresh_port(self, port: int) -> Changes:
         """Read one log after the watcher saw it change (or vanish)."""
@@ -133,9 +160,7 @@ class ResultsStore:
             else:
                 self._read(port, changes)
             _merge_in_time_order(self._all, changes.added)
-            if changes:
-                self.generation += 1
-            return changes
+            return self._changed(changes)
 
     def _scan(self) -> set[int]:
         with os.scandir(self.log_dir) as entries:
@@ -228,11 +253,14 @@ class ResultsStore:
             raise RuntimeError("this store has no clear marks")
         with self._lock:
             every = set(self._readers) | set(ports)
-        self.marks.clear(every, time.time() if at is None else at)
-        self.generation += 1
+            self.marks.clear(every, time.time() if at is None else at)
+            self._changed(Changes(cleared=True))
 
     def undo_clear(self) -> bool:
-        if self.marks is None or not self.marks.undo():
+        if self.marks is None:
             return False
-        self.generation += 1
-        return True
+        with self._lock:
+            if not self.marks.undo():
+                return False
+            self._changed(Changes(cleared=True))
+            return True
