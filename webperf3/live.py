@@ -1,0 +1,531 @@
+"""Live push: new results go to every open dashboard over a websocket.
+
+One background thread runs an asyncio loop with two jobs:
+
+* a ``websockets`` server (the ``websockets.asyncio.server`` API) at
+  ``ws://HOST:PORT/``. A browser gets a snapshot of the table when it
+  connects — which is also how it resynchronises after a reconnect — and
+  then one message per change;
+* a ``watchfiles`` watcher over the log directory. When a ``port-*.json``
+  changes, the store reads only what was appended and the new results go
+  out, serialized once, to every client.
+
+Messages are JSON objects with a ``type``: ``snapshot``, ``results`` and
+``servers`` (see the ``*_message`` functions below).
+
+Who may connect: a browser whose ``Origin`` names the host it connected to,
+or a client with no ``Origin`` at all (scripts, monitoring). ``GET /healthz``
+on the same port answers ``200 ok`` for health checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from watchfiles import Change, awatch
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .result import Result
+from .results import Changes, LogDirError, PortRow, ResultsStore, port_of
+
+log = logging.getLogger("webperf3.live")
+# websockets logs every connection and refusal at INFO; we log our own one
+# line each, so its logger stays quiet unless someone configures it.
+_ws_log = log.getChild("websockets")
+if _ws_log.level == logging.NOTSET:
+    _ws_log.setLevel(logging.WARNING)
+
+#: The websocket endpoint's path; the page is told it, never guesses it.
+WS_PATH = "/"
+HEALTH_PATH = "/healthz"
+
+# Latency budget (goal: p95 ≤ 100 ms from append to browser). Once a change
+# is seen the watcher waits one quiet step for more before reporting, so a
+# change is reported ~1-2 steps after it happens; DEBOUNCE_MS caps how long
+# a burst of writes can delay the report.
+STEP_MS = 20
+DEBOUNCE_MS = 100
+#: When the watcher has been quiet this long, re-scan the directory anyway:
+#: catches anything the OS failed to report and notices a replaced log dir.
+RESYNC_MS = 1000
+#: Polling (network filesystems): how often every log is stat()ed.
+POLL_DELAY_MS = 200
+#: How often to look for a log directory that does not exist yet.
+DIR_RETRY_S = 0.5
+#: A client that does not answer the close handshake is dropped after this,
+#: so stop() is not held up by a phone that left the Wi-Fi.
+CLOSE_TIMEOUT_S = 2.0
+#: More new results than this in one batch (a big log copied in, a first
+#: read) go out as a snapshot: the browser needs the rows, not every test.
+MAX_RESULTS_PER_MESSAGE = 100
+
+_encoder = msgspec.json.Encoder()
+
+
+# -- messages (pure) -----------------------------------------------------------
+
+
+def snapshot_message(rows: Iterable[PortRow], servers: list[dict], generation: int, can_undo: bool) -> dict[str, Any]:
+    """The whole table: sent on connect and after anything but an append."""
+    return {
+        "type": "snapshot",
+        "rows": [row.to_dict() for row in rows],
+        "servers": servers,
+        "generation": generation,
+        "can_undo": can_undo,
+    }
+
+
+def results_message(results: Iterable[Result], rows: Iterable[PortRow], generation: int) -> dict[str, Any]:
+    """New tests and the rows they changed: all a browser needs to update."""
+    return {
+        "type": "results",
+        "results": [result.to_dict() for result in results],
+        "rows": [row.to_dict() for row in rows],
+        "generation": generation,
+    }
+
+
+def servers_message(servers: list[dict]) -> dict[str, Any]:
+    return {"type": "servers", "servers": servers}
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """UTF-8 JSON. msgspec, unlike json.dumps, never writes NaN (invalid JSON)."""
+    return _encoder.encode(message)
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """Whether a handshake's ``Origin`` names the host the client connected to.
+
+    No Origin: not a browser (a script, a monitor), allowed. Otherwise the
+    hostnames must be equal, case-insensitively; ports are ignored because
+    the page comes from the web port, not the websocket port. ``null`` (a
+    sandboxed frame, a file) and a missing ``Host`` are refused.
+    """
+    if origin is None:
+        return True
+    origin_host = _hostname(origin)
+    return origin_host is not None and origin_host == _hostname(f"//{host}" if host else None)
+
+
+def _hostname(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname  # lower-cased, IPv6 brackets removed
+    except ValueError:  # e.g. an unbalanced "[" in an IPv6 literal
+        return None
+
+
+def _single(headers: Headers, name: str) -> tuple[bool, str | None]:
+    """(ok, value): a header sent more than once is a malformed request."""
+    values = headers.get_all(name)
+    return len(values) <= 1, values[0] if values else None
+
+
+def is_log(change: Change, path: str) -> bool:
+    """watchfiles filter: only ``port-P.json`` files matter."""
+    return port_of(os.path.basename(path)) is not None
+
+
+def _dir_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _settle(ready: concurrent.futures.Future[None], exc: BaseException | None = None) -> bool:
+    """Report start()'s outcome; False if start() stopped waiting (cancelled)."""
+    try:
+        if exc is None:
+            ready.set_result(None)
+        else:
+            ready.set_exception(exc)
+    except concurrent.futures.InvalidStateError:
+        return False
+    return True
+
+
+# -- the server ------------------------------------------------------------------
+
+
+class LiveServer:
+    """The websocket server and the log watcher, in one background thread.
+
+    ``start()`` and ``stop()`` are called from the main thread;
+    ``push_snapshot()`` and ``push_servers()`` from any thread.
+    """
+
+    def __init__(
+        self,
+        store: ResultsStore,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        servers: Callable[[], list[dict]] = lambda: [],
+        ports: Callable[[], list[int]] = lambda: [],
+        can_undo: Callable[[], bool] = lambda: False,
+        force_polling: bool = False,
+        max_clients: int = 256,
+        max_message_bytes: int = 64 * 1024,
+    ) -> None:
+        self.store = store
+        self.host = host
+        self._bind_port = port
+        self._servers = servers
+        self._ports = ports
+        self._can_undo = can_undo
+        self.force_polling = force_polling
+        self.max_clients = max_clients
+        self.max_message_bytes = max_message_bytes
+        self._port = port
+        self._control = threading.Lock()  # start() vs stop()
+        self._thread: threading.Thread | None = None
+        # Loop-side state, (re)made by each start() inside the loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
+        self._clients: set[ServerConnection] = set()  # got their snapshot
+        self._admitted: set[ServerConnection] = set()  # passed process_request, not closed
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- public API (any thread) ----------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Start the thread; return once the port listens, else raise (e.g. OSError)."""
+        with self._control:
+            if self._thread is not None:
+                raise RuntimeError("the live server is already running")
+            _quiet_watchfiles()
+            self._loop = self._stop = None  # a previous run's loop is closed
+            ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+            thread = threading.Thread(target=self._run, args=(ready,), name="webperf3-live", daemon=True)
+            thread.start()
+            try:
+                ready.result(timeout)
+            except BaseException:
+                ready.cancel()  # too slow: the thread gives up when it sees this
+                self._signal_stop()
+                thread.join(timeout)
+                raise
+            self._thread = thread
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop watching, close every websocket with 1001, join the thread."""
+        with self._control:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._signal_stop()
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("live server thread did not stop within %.1f s", timeout)
+
+    def push_snapshot(self) -> None:
+        """Send every client a snapshot (after a clear or an undo)."""
+        self._call_soon(self._send_snapshot_to_all)
+
+    def push_servers(self, servers: list[dict]) -> None:
+        """Send every client the fleet's status."""
+        # Serialized here, once, in the caller's thread.
+        self._call_soon(self._send_to_all, encode(servers_message(servers)))
+
+    # -- thread plumbing ----------------------------------------------------------
+
+    def _run(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            asyncio.run(self._main(ready))
+        except BaseException as exc:
+            if not _settle(ready, exc):
+                log.exception("live server failed")
+
+    def _signal_stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            loop.call_soon_threadsafe(stop.set)
+
+    def _call_soon(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        # The coroutine is only created inside the loop: if the loop is gone
+        # there is nothing to clean up and no "never awaited" warning.
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._spawn, fn, args)
+
+    def _spawn(self, fn: Callable[..., Coroutine[Any, Any, None]], args: tuple) -> None:
+        if self._stop is None or self._stop.is_set():
+            return
+        task = asyncio.get_running_loop().create_task(fn(*args))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live push failed", exc_info=task.exception())
+
+    # -- the loop ------------------------------------------------------------------
+
+    async def _main(self, ready: concurrent.futures.Future[None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop, self._lock = asyncio.Event(), asyncio.Lock()
+        self._clients, self._admitted, self._tasks = set(), set(), set()
+        try:
+            server = await serve(
+                self._handler,
+                self.host,
+                self._bind_port,
+                process_request=self._process_request,
+                max_size=self.max_message_bytes,
+                close_timeout=CLOSE_TIMEOUT_S,
+                # Per-connection deflate would compress every broadcast once
+                # per client: on a Pi with many browsers that is the bottleneck,
+                # and the messages are small.
+                compression=None,
+                logger=_ws_log,
+            )
+        except Exception as exc:  # OSError: port in use, unknown host...
+            _settle(ready, exc)
+            return
+        # Set before start() returns: its caller reads .port next.
+        self._port = self._bind_port = server.sockets[0].getsockname()[1]  # a restart keeps the URL
+        if not _settle(ready):  # start() timed out and went away
+            server.close()
+            await server.wait_closed()
+            return
+        log.info("live push listening on ws://%s:%d%s", self.host, self._port, WS_PATH)
+        # Whoever reads the logs (this watcher, a web request), the store
+        # tells us what changed: nothing read elsewhere is lost to browsers.
+        self.store.subscribe(self._store_changed)
+        watcher = asyncio.create_task(self._watch(), name="webperf3-live-watch")
+        try:
+            await self._stop.wait()
+        finally:
+            self.store.unsubscribe(self._store_changed)
+            self._stop.set()  # also stops awatch
+            server.close()  # open connections get 1001 (going away)
+            await server.wait_closed()
+            try:
+                await watcher
+            except Exception:
+                log.exception("log watcher failed")
+            log.info("live push stopped")
+
+    # -- websocket side ---------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == HEALTH_PATH:
+            return connection.respond(HTTPStatus.OK, "ok")
+        if path != WS_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found.\n")
+        ok_origin, origin = _single(request.headers, "Origin")
+        ok_host, host = _single(request.headers, "Host")
+        if not (ok_origin and ok_host and origin_allowed(origin, host)):
+            log.info("refused a websocket from origin %r (host %r)", origin, host)
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden origin.\n")
+        if len(self._admitted) >= self.max_clients:
+            log.warning("refused a websocket: %d clients already", len(self._admitted))
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
+        self._admit(connection)
+        return None
+
+    def _admit(self, connection: ServerConnection) -> None:
+        # Counted from here, not from the handler, so a burst of handshakes
+        # cannot overshoot the cap; released whenever the TCP connection ends,
+        # whether or not the handshake went on to succeed.
+        self._admitted.add(connection)
+
+        async def release() -> None:
+            try:
+                await connection.wait_closed()
+            finally:
+                self._admitted.discard(connection)
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handler(self, connection: ServerConnection) -> None:
+        assert self._lock is not None
+        # Under the lock no update is being read or sent: the snapshot is
+        # current and every later update reaches this client after it.
+        async with self._lock:
+            _, data = await asyncio.to_thread(self._snapshot)
+            # broadcast() never waits: a client that does not read cannot
+            # hold the lock (send() would wait for its buffer to drain).
+            broadcast([connection], data, text=True)
+            self._clients.add(connection)
+        log.info("client %s connected (%d clients)", _peer(connection), len(self._clients))
+        try:
+            async for _ in connection:
+                pass  # what clients send is ignored; reading answers pings and closes
+        except ConnectionClosed:
+            pass  # e.g. 1009, a message over max_size
+        finally:
+            self._clients.discard(connection)
+            log.info("client %s disconnected (%d clients)", _peer(connection), len(self._clients))
+
+    async def _send_to_all(self, data: bytes) -> None:
+        assert self._lock is not None
+        async with self._lock:  # keeps messages in order with snapshots
+            broadcast(self._clients, data, text=True)
+
+    async def _send_snapshot_to_all(self) -> None:
+        assert self._lock is not None
+        async with self._lock:
+            _, data = await asyncio.to_thread(self._snapshot)
+            broadcast(self._clients, data, text=True)
+
+    def _store_changed(self, changes: Changes) -> None:
+        """The store's listener: any thread, under the store's lock, so only
+        hand the changes to the loop."""
+        self._call_soon(self._publish, changes)
+
+    async def _publish(self, changes: Changes) -> None:
+        assert self._lock is not None
+        async with self._lock:  # keeps messages in order with snapshots
+            if not self._clients:
+                return  # whoever connects next gets a snapshot
+            data = await asyncio.to_thread(self._message_for, changes)
+            broadcast(self._clients, data, text=True)
+
+    def _message_for(self, changes: Changes) -> bytes:
+        """A results message, or a snapshot when rows may have changed in
+        other ways (a log rewritten, the table cleared). Worker thread."""
+        if changes.reset_ports or changes.cleared or len(changes.added) > MAX_RESULTS_PER_MESSAGE:
+            return self._snapshot()[1]
+        rows = [self.store.row(port) for port in sorted({r.port for r in changes.added})]
+        return encode(results_message(changes.added, rows, changes.generation))
+
+    def _snapshot(self) -> tuple[int, bytes]:
+        """(generation, message). In a worker thread: the store's lock may be
+        held by a long read, which must not stall the event loop."""
+        # Read before the rows: the rows are at least this new.
+        generation = self.store.generation
+        rows = self.store.rows(self._ports())
+        return generation, encode(snapshot_message(rows, self._servers(), generation, self._can_undo()))
+
+    # -- log side ------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Watch the log directory until stopped, surviving its absence."""
+        assert self._stop is not None
+        while not self._stop.is_set():
+            identity = await self._wait_for_dir()
+            if identity is None:
+                return
+            try:
+                # Catch what was written while nothing watched.
+                await self._update(None)
+                await self._watch_dir(identity)
+            except Exception:
+                log.exception("watching %s failed; retrying", self.store.log_dir)
+                await self._sleep(DIR_RETRY_S)
+
+    async def _wait_for_dir(self) -> tuple[int, int] | None:
+        """The directory's identity once it exists; None when stopped first."""
+        waiting = False
+        while (identity := _dir_identity(self.store.log_dir)) is None:
+            if not waiting:
+                log.warning("log directory %s does not exist (yet): waiting for it", self.store.log_dir)
+                waiting = True
+            if await self._sleep(DIR_RETRY_S):
+                return None
+        if waiting:
+            log.info("log directory %s appeared", self.store.log_dir)
+        return identity
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopped meanwhile; True if stopped."""
+        assert self._stop is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
+
+    async def _watch_dir(self, identity: tuple[int, int]) -> None:
+        changes = awatch(
+            self.store.log_dir,
+            watch_filter=is_log,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=self._stop,
+            rust_timeout=RESYNC_MS,
+            yield_on_timeout=True,
+            # None, not False, so WATCHFILES_FORCE_POLLING still works.
+            force_polling=True if self.force_polling else None,
+            poll_delay_ms=POLL_DELAY_MS,
+            recursive=False,
+        )
+        async with contextlib.aclosing(changes):
+            async for batch in changes:
+                if batch:
+                    ports = {p for _, path in batch if (p := port_of(os.path.basename(path))) is not None}
+                    await self._update(ports)
+                    continue
+                # Quiet for RESYNC_MS. A removed or replaced directory sends
+                # no more events: start again on the new one.
+                if _dir_identity(self.store.log_dir) != identity:
+                    log.info("log directory %s was removed or replaced", self.store.log_dir)
+                    await self._update(None)
+                    return
+                await self._update(None)
+
+    async def _update(self, ports: set[int] | None) -> None:
+        """Read the changed logs (every log if None); the store's listener
+        (:meth:`_store_changed`) tells the clients. In a worker thread: a big
+        append must not stall the loop."""
+        await asyncio.to_thread(self._refresh, ports)
+
+    def _refresh(self, ports: set[int] | None) -> None:
+        if ports is None:
+            try:
+                self.store.refresh()
+            except LogDirError as exc:
+                log.debug("cannot rescan: %s", exc)
+            return
+        for port in sorted(ports):
+            self.store.refresh_port(port)
+
+
+def _quiet_watchfiles() -> None:
+    # watchfiles logs "N changes detected" at INFO on every append: that
+    # would be a journal line per iperf3 test. Left alone if configured.
+    logger = logging.getLogger("watchfiles.main")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
