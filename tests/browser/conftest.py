@@ -1,0 +1,188 @@
+"""Browser tests: headless Debian Chromium driven by pytest-playwright, over
+the real stack (store, live push, web app under waitress) on 127.0.0.1.
+
+Playwright cannot download its own browsers here, and pytest-playwright has
+no option for the executable, so its ``browser_type_launch_args`` fixture is
+overridden to launch /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webperf3.live import LiveServer
+from webperf3.marks import ClearMarks
+from webperf3.results import ResultsStore
+from webperf3.web import Dashboard, WebServer
+
+CHROMIUM = "/usr/bin/chromium"
+DATA = Path(__file__).parents[1] / "data"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if shutil.which(CHROMIUM) is None:
+        skip = pytest.mark.skip(reason=f"{CHROMIUM} is not installed (Debian package chromium)")
+        here = Path(__file__).parent
+        for item in items:
+            if here in item.path.parents:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    # Numbers and times are formatted in the browser's locale: pin it, so the
+    # assertions (and the README's screenshot) do not depend on $LANG.
+    return {**browser_context_args, "locale": "en-US"}
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+# -- log entries -------------------------------------------------------------
+
+
+def make_entry(sample: str, *, name: str | None = None, client: str | None = None, at: float | None = None) -> bytes:
+    """A real iperf3 3.12 sample, re-dated and renamed, as iperf3 writes it.
+
+    Tabs and column-0 braces like iperf3's own output, so the log reader
+    sees exactly what it would on the Pi.
+    """
+    text = (DATA / f"iperf3.12-{sample}.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.JSONDecoder().raw_decode(text)[0]  # the test, not the server's exit record
+    start = data["start"]
+    if at is not None:
+        start["timestamp"]["timesecs"] = int(at)
+        start["timestamp"]["time"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(at))
+    if client is not None:
+        for conn in start.get("connected", []):
+            conn["remote_host"] = client
+        if "accepted_connection" in start:
+            start["accepted_connection"]["host"] = client
+    if name is not None:
+        data["extra_data"] = name
+    return (json.dumps(data, indent="\t", separators=(",", ":\t")) + "\n").encode()
+
+
+@pytest.fixture(name="entry")
+def entry_fixture() -> Callable[..., bytes]:
+    """``entry(sample, name=, client=, at=)``: a log entry to append."""
+    return make_entry
+
+
+# -- the running station -------------------------------------------------------
+
+
+class Station:
+    """ResultsStore + LiveServer + Dashboard under waitress, on free ports."""
+
+    def __init__(self, log_dir: Path, servers: Callable[[], list[dict]], admin_token: str | None = None) -> None:
+        self.log_dir = log_dir
+        self.store = ResultsStore(log_dir, ClearMarks(log_dir))
+        self.store.refresh()
+        self.servers = servers
+        self.live = self._live(port=0)
+        self.live.start()
+        dashboard = Dashboard(
+            self.store,
+            servers=servers,
+            ws_port=self.live.port,
+            admin_token=admin_token,
+            on_change=lambda: self.live.push_snapshot(),  # late-bound: the live server may be replaced
+        )
+        self.web = WebServer(dashboard.app, "127.0.0.1", 0, threads=4)
+        self.web.start()
+
+    def _live(self, port: int) -> LiveServer:
+        return LiveServer(self.store, "127.0.0.1", port, servers=self.servers, can_undo=lambda: self.store.marks.can_undo)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web.port}/"
+
+    def append(self, port: int, data: bytes) -> None:
+        with (self.log_dir / f"port-{port}.json").open("ab") as log:
+            log.write(data)
+
+    def restart_live(self) -> None:
+        """A new websocket server on the same port, as after a restart."""
+        port = self.live.port
+        self.live.stop()
+        self.live = self._live(port)
+        self.live.start()
+
+    def stop(self) -> None:
+        self.web.stop()
+        self.live.stop()
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def fleet() -> list[dict]:
+    """What /api/servers and the "servers" messages report; tests may edit it."""
+    return []
+
+
+def survey(now: float) -> dict[int, list[bytes]]:
+    """Four ports as after a morning's survey: TCP, bidir, UDP, a failure."""
+    return {
+        5201: [
+            make_entry("tcp", name="Hallway", client="192.168.1.23", at=now - 25 * 60),
+            make_entry("bidir", name="Room 101", client="192.168.1.23", at=now - 12 * 60),
+        ],
+        5202: [make_entry("udp", name="Kitchen", client="192.168.1.41", at=now - 6 * 60)],
+        5203: [
+            make_entry("bidir_parallel", name="Lab bench 3", client="192.168.1.57", at=now - 9 * 60),
+            make_entry("client_killed", name="Lab bench 3", client="192.168.1.57", at=now - 3 * 60),
+        ],
+        5204: [make_entry("reverse", name="Office 2.14", client="192.168.1.88", at=now - 70)],
+    }
+
+
+@pytest.fixture
+def admin_token() -> str | None:
+    return None
+
+
+@pytest.fixture
+def station(log_dir: Path, fleet: list[dict], admin_token: str | None) -> Iterator[Station]:
+    for port, entries in survey(time.time()).items():
+        (log_dir / f"port-{port}.json").write_bytes(b"".join(entries))
+    running = Station(log_dir, servers=lambda: list(fleet), admin_token=admin_token)
+    try:
+        yield running
+    finally:
+        running.stop()
