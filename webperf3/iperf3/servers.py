@@ -1,0 +1,736 @@
+"""Run the iperf3 servers: start, supervise, restart, stop — and leave none behind.
+
+One :class:`ServerFleet` owns N ``iperf3 --server --json --port P`` children.
+Each child's stdout is appended to ``<log_dir>/port-P.json`` (never
+``--logfile``: iperf3 3.12 segfaults with ``--json --logfile`` on any
+server-side error, esnet/iperf#1460; with stdout redirected the same events
+become ``error`` objects and the server lives on) and its stderr is forwarded
+line by line to the ``webperf3.servers`` logger.
+
+One supervisor thread polls the children a few times a second. It restarts
+a server that exited, with exponential backoff; restarts one whose test has
+run longer than ``max_test_seconds`` (iperf3 3.12 keeps a port busy forever
+when a client opens the control connection and sends nothing, esnet/iperf#788);
+and retries a port someone else holds, replacing a stale iperf3 orphaned by
+an earlier, crashed webperf3. Running tests are seen as ESTABLISHED TCP
+connections on the port in /proc/net/tcp{,6} (see :mod:`.netstat`), so on
+Windows and macOS a server is only ever "idle" and never restarted as stuck.
+
+Other threads read :meth:`ServerFleet.status`, immutable snapshots, or pass
+``on_change`` to hear of every change from the supervisor thread.
+
+On Linux every child gets ``PR_SET_PDEATHSIG = SIGTERM``, so even a SIGKILLed
+webperf3 leaves no iperf3 behind. The signal fires when the *thread* that
+forked the child ends, not the process: every child is therefore forked by
+the supervisor thread, which outlives all of them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import dataclasses
+import errno
+import ipaddress
+import logging
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from . import netstat
+
+log = logging.getLogger("webperf3.servers")
+
+INSTALL_HINT = "install it with `sudo apt install iperf3`"
+#: Set in each child's environment: lets a later run recognise the iperf3
+#: servers of a webperf3 that died, and tell them from anyone else's.
+PARENT_ENV = "WEBPERF3_PARENT_PID"
+STATES = ("starting", "idle", "testing", "restarting", "failed", "stopped")
+
+#: An exit this soon after launch may be iperf3 failing to listen; its log
+#: output is then searched for the reason.
+_EARLY_EXIT_SECONDS = 2.0
+#: Where /proc cannot tell us a server listens, it counts as up after this.
+_BLIND_STARTUP_SECONDS = 0.5
+_MAX_CMDLINE_CHARS = 200
+_IN_USE = b"Address already in use"
+
+
+class Iperf3Error(RuntimeError):
+    """iperf3 cannot be run."""
+
+
+class Iperf3NotFound(Iperf3Error):
+    """The iperf3 binary does not exist (at the given path or on PATH)."""
+
+    def __init__(self, path: str = "iperf3") -> None:
+        self.path = path
+        where = "" if path == "iperf3" else f" at {path}"
+        super().__init__(f"iperf3 not found{where}: {INSTALL_HINT}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """What one server is doing, as of the supervisor's last look."""
+
+    port: int
+    pid: int | None  # None while no process runs
+    state: str  # one of STATES
+    client: str | None  # the remote address of the oldest connection, when testing
+    testing_since: float | None  # epoch seconds, when testing
+    started_at: float | None  # epoch seconds of the current process
+    restarts: int  # how many times a process of this server exited and was replaced
+    last_exit: str | None  # "exit code 1", "signal SIGKILL", "port 5201 in use by pid …"
+    version: str | None  # of iperf3, e.g. "3.12"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long to wait before the n-th consecutive restart of a server."""
+
+    initial: float = 1.0
+    factor: float = 2.0
+    cap: float = 30.0
+    #: A process that ran this long was healthy: its exit starts over at ``initial``.
+    reset_after: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        if failures <= 0:
+            return 0.0
+        # The exponent is bounded so a server failing for weeks cannot overflow.
+        return min(self.cap, self.initial * self.factor ** min(failures - 1, 64))
+
+
+# ------------------------------------------------------------ pure functions
+
+
+def parse_version(text: str) -> str | None:
+    """``"iperf 3.12 (cJSON 1.7.15)\\n…"`` → ``"3.12"``."""
+    match = re.search(r"\biperf\s+(\d+(?:\.\d+)+[\w.+-]*)", text)
+    return match.group(1) if match else None
+
+
+def format_exit(returncode: int) -> str:
+    """A Popen return code as a person reads it: ``exit code 1``, ``signal SIGKILL``."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        return f"signal {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def server_argv(iperf3: str, port: int, bind: str | None = None) -> list[str]:
+    """The exact command line of one server (stale ones are recognised by it)."""
+    argv = [iperf3, "--server", "--json", "--port", str(port)]
+    return argv + ["-B", bind] if bind else argv
+
+
+def is_stale_server(argv: list[str] | None, port: int, environ: dict[str, str] | None, ppid: int | None) -> bool:
+    """Whether a process is an iperf3 server a dead webperf3 started on *port*.
+
+    Conservative on purpose, since the answer kills it: the command line must
+    be exactly one :func:`server_argv` makes, the environment must carry the
+    pid of the webperf3 that started it, and that webperf3 must be gone —
+    an orphan has been reparented (to init or a subreaper), so its parent is no
+    longer the one recorded. A server of a webperf3 still alive, or anyone's
+    hand-started iperf3, is left alone.
+    """
+    if not argv or Path(argv[0]).name.removesuffix(".exe") != "iperf3":
+        return False
+    rest = argv[1:]
+    if rest[:4] != ["--server", "--json", "--port", str(port)]:
+        return False
+    if len(rest) not in (4, 6) or (len(rest) == 6 and rest[4] != "-B"):
+        return False
+    parent = (environ or {}).get(PARENT_ENV, "")
+    return parent.isdigit() and ppid is not None and ppid != int(parent)
+
+
+def describe_holder(port: int, pid: int | None, cmdline: list[str] | None) -> str:
+    """``port 5201 in use by pid 812 (nc -l 5201)``, or less where less is known."""
+    if pid is None:
+        return f"port {port} in use (holder not found)"
+    if not cmdline:
+        return f"port {port} in use by pid {pid}"
+    command = shlex.join(cmdline)
+    if len(command) > _MAX_CMDLINE_CHARS:
+        command = command[: _MAX_CMDLINE_CHARS - 1] + "…"
+    return f"port {port} in use by pid {pid} ({command})"
+
+
+def _specific_address(bind: str | None) -> str | None:
+    """The address connections to a server bound to *bind* arrive on, when one
+    address only (as /proc/net/tcp spells it); None for any address."""
+    if not bind:
+        return None
+    try:
+        address = ipaddress.ip_address(bind)
+    except ValueError:
+        return None  # a host name: match the port only
+    if address.is_unspecified:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+# ---------------------------------------------------------- iperf3 itself
+
+
+def iperf3_version(path: str = "iperf3", timeout: float = 5.0) -> str:
+    """The version of the iperf3 at *path* (or on PATH), e.g. ``"3.12"``."""
+    try:
+        done = subprocess.run(
+            [path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        raise Iperf3NotFound(path) from None
+    except subprocess.TimeoutExpired:
+        raise Iperf3Error(f"{path} --version gave no answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise Iperf3Error(f"cannot run {path}: {exc.strerror or exc}") from None
+    output = done.stdout.decode(errors="replace")
+    version = parse_version(output)
+    if version is None:
+        first = (output.strip() or done.stderr.decode(errors="replace").strip()).splitlines()[:1]
+        raise Iperf3Error(f"{path} does not look like iperf3: {first[0] if first else 'no output'!r}")
+    return version
+
+
+def probe_port(port: int, bind: str | None = None) -> OSError | None:
+    """Listen on *port* the way iperf3 would and let go; the error met, if any.
+
+    iperf3 without ``-B`` listens on ``::`` dual-stack (IPv4 too), so that is
+    what is tried, falling back to 0.0.0.0 where IPv6 is off. SO_REUSEADDR is
+    set as iperf3 sets it: without it, the TIME_WAIT left by the server's own
+    last test (always after a stuck server is killed) would look like a holder.
+    """
+    try:
+        targets = _probe_targets(port, bind)
+    except OSError as exc:  # socket.gaierror: a -B name that does not resolve
+        return exc
+    error: OSError | None = None
+    for family, address in targets:
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:  # this family is disabled: try the next
+            error = exc
+            continue
+        with sock:
+            try:
+                if os.name == "posix":  # on Windows it would mean "steal the port"
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and bind is None:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind(address)
+                sock.listen(1)  # on Linux a holder that only bound shows here
+                return None
+            except OSError as exc:
+                return exc
+    return error
+
+
+def _probe_targets(port: int, bind: str | None) -> list[tuple[int, tuple[Any, ...]]]:
+    if bind is None:
+        return [(socket.AF_INET6, ("::", port)), (socket.AF_INET, ("0.0.0.0", port))]
+    family, _, _, _, address = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return [(family, address)]
+
+
+# ------------------------------------------------------------ child processes
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+# Resolved once, in the parent: the child between fork and exec must not load
+# libraries or import modules.
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when its parent thread ends.
+
+    preexec_fn runs between fork and exec, where a lock another thread held at
+    fork time stays locked forever; Python documents it as unsafe with threads
+    for that reason. This one takes no lock: one foreign call prepared in the
+    parent, one system call, no import, no logging, no allocation beyond small
+    ints. It is the only way to set PR_SET_PDEATHSIG on a child without an
+    extra helper binary. The setting survives exec (iperf3 is not setuid).
+    """
+    if _PRCTL is None:
+        return None
+    prctl = _PRCTL
+    parent = os.getpid()
+    sigterm = int(signal.SIGTERM)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come
+            os._exit(1)
+
+    return preexec
+
+
+def _platform_kwargs() -> dict[str, Any]:
+    # Own process group: Ctrl-C in a terminal reaches webperf3 only, which then
+    # stops the servers in order; otherwise they would die with SIGINT at once
+    # and be counted as crashes. setsid/setpgid leaves PR_SET_PDEATHSIG alone.
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    return {"process_group": 0, "preexec_fn": _die_with_parent()}
+
+
+def _forward_stderr(stream: IO[bytes], port: int, pid: int) -> None:
+    """Copy a child's stderr into our log until it closes (the child ended)."""
+    with stream:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                log.info("iperf3 port %d (pid %d): %s", port, pid, line)
+
+
+# ------------------------------------------------------------------- the fleet
+
+
+@dataclass(slots=True)
+class _Connection:
+    first_seen: float  # monotonic: immune to the clock jump of a Pi's first NTP sync
+    first_seen_epoch: float
+    client: str
+
+
+@dataclass(slots=True)
+class _Server:
+    """One port's mutable state; touched by the supervisor thread only."""
+
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    state: str = "stopped"
+    started_at: float | None = None
+    started: float = 0.0  # monotonic
+    launches: int = 0
+    restarts: int = 0
+    last_exit: str | None = None
+    failures: int = 0  # consecutive, for the backoff
+    retry_at: float = 0.0  # monotonic: when to launch next while no process runs
+    log_offset: int = 0  # the log's size at launch
+    connections: dict[tuple[str, int, str], _Connection] = dataclasses.field(default_factory=dict)
+    stuck: str | None = None  # why the running process is being killed
+    kill_at: float | None = None  # monotonic: SIGKILL if still alive then
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def oldest(self) -> _Connection | None:
+        return min(self.connections.values(), key=lambda c: c.first_seen, default=None)
+
+    def snapshot(self, version: str | None) -> ServerStatus:
+        testing = self.oldest() if self.state == "testing" else None
+        return ServerStatus(
+            port=self.port,
+            pid=self.pid,
+            state=self.state,
+            client=testing.client if testing else None,
+            testing_since=testing.first_seen_epoch if testing else None,
+            started_at=self.started_at,
+            restarts=self.restarts,
+            last_exit=self.last_exit,
+            version=version,
+        )
+
+
+class ServerFleet:
+    """N supervised iperf3 servers, one per port, logging to ``log_dir/port-P.json``.
+
+    ``with ServerFleet([5201, 5202], Path("logs")) as fleet: …`` starts them and
+    stops them on the way out, as do :meth:`start` and :meth:`stop`. A fleet
+    runs once: it cannot be started again after stopping.
+    """
+
+    def __init__(
+        self,
+        ports: Iterable[int],
+        log_dir: Path | str,
+        iperf3: str = "iperf3",
+        bind: str | None = None,
+        max_test_seconds: float | None = 300.0,
+        *,
+        backoff: Backoff = Backoff(),
+        poll_interval: float = 0.25,
+        kill_timeout: float = 2.0,
+        on_change: Callable[[list[ServerStatus]], None] | None = None,
+    ) -> None:
+        ports = list(ports)
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"duplicate ports in {ports}")
+        if any(not 0 < port < 65536 for port in ports):
+            raise ValueError(f"ports must be 1-65535: {ports}")
+        self._log_dir = Path(log_dir)
+        self._iperf3 = iperf3
+        self._bind = bind
+        self._local = _specific_address(bind)
+        self._max_test = max_test_seconds if max_test_seconds and max_test_seconds > 0 else None
+        self._backoff = backoff
+        self._poll = poll_interval
+        self._kill_timeout = kill_timeout
+        self._on_change = on_change
+        self._servers = [_Server(port, self.log_path(port)) for port in ports]
+        self._proc_net = netstat.available()
+        self._version: str | None = None
+        self._lock = threading.Lock()  # guards _snapshot and the start/stop fields below
+        self._snapshot = tuple(s.snapshot(None) for s in self._servers)
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._launched = threading.Event()
+        self._stop_timeout = kill_timeout
+
+    # ---------------------------------------------------------------- public
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.port for s in self._servers]
+
+    @property
+    def version(self) -> str | None:
+        """iperf3's version, known once :meth:`start` has run."""
+        return self._version
+
+    def log_path(self, port: int) -> Path:
+        return self._log_dir / f"port-{port}.json"
+
+    def start(self) -> None:
+        """Launch every server and return; a port that cannot be had is retried
+        in the background. Raises :class:`Iperf3NotFound` (or :class:`Iperf3Error`)
+        when iperf3 cannot be run, before anything is started."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("this ServerFleet was already started")
+            self._thread = threading.Thread(target=self._supervise, name="iperf3-supervisor", daemon=True)
+        try:
+            self._version = iperf3_version(self._iperf3)
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+        except BaseException:
+            with self._lock:
+                self._thread = None
+            raise
+        log.info("iperf3 %s (%s): starting servers on ports %s", self._version, self._iperf3, self.ports)
+        # Daemon, so a program that forgets stop() can still exit; atexit then
+        # stops the servers while the (daemon) supervisor is still running.
+        atexit.register(self.stop)
+        self._thread.start()
+        self._launched.wait()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """SIGTERM every server, SIGKILL those still there after *timeout*, wait
+        for all. Idempotent; a no-op before :meth:`start`."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or self._stopping.is_set():
+                return
+            self._stop_timeout = timeout
+            self._stopping.set()
+        atexit.unregister(self.stop)
+        if thread is threading.current_thread():
+            return  # called from on_change: the supervisor stops when it returns
+        thread.join(timeout + self._kill_timeout + 10.0)
+        if thread.is_alive():
+            log.error("the iperf3 supervisor did not finish stopping the servers")
+
+    def status(self) -> list[ServerStatus]:
+        """One immutable snapshot per server, in port order; safe from any thread."""
+        with self._lock:
+            return list(self._snapshot)
+
+    def __enter__(self) -> ServerFleet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------ supervisor thread
+
+    def _supervise(self) -> None:
+        try:
+            self._guarded(self._tick)  # every server is due: the first launches
+            self._launched.set()
+            while not self._stopping.wait(self._poll):
+                self._guarded(self._tick)
+        finally:
+            self._launched.set()
+            self._shutdown()
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        # A bug in one poll must not end supervision: the children would die
+        # with this thread (PR_SET_PDEATHSIG) and nobody would restart them.
+        try:
+            step()
+        except Exception:
+            log.exception("iperf3 supervisor error")
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        running = any(s.proc is not None for s in self._servers)
+        sockets = netstat.read_tcp_sockets() if self._proc_net and running else []
+        for server in self._servers:
+            if self._stopping.is_set():
+                break
+            if server.proc is None:
+                if now >= server.retry_at:
+                    self._launch(server, now)
+            else:
+                self._check(server, sockets, now)
+        self._publish()
+
+    def _check(self, server: _Server, sockets: list[netstat.TcpSocket], now: float) -> None:
+        assert server.proc is not None
+        returncode = server.proc.poll()
+        if returncode is not None:
+            self._exited(server, returncode, now)
+            return
+        if server.kill_at is not None:  # already being stopped as stuck
+            if now >= server.kill_at:
+                server.proc.kill()
+            return
+        if server.failures and now - server.started >= self._backoff.reset_after:
+            server.failures = 0  # healthy long enough: the next crash starts over
+        self._observe(server, sockets, now)
+
+    def _observe(self, server: _Server, sockets: list[netstat.TcpSocket], now: float) -> None:
+        """Update starting/idle/testing from the port's connections; catch a stuck test."""
+        previous, server.connections = server.connections, {}
+        for sock in netstat.established_on(sockets, server.port):
+            if self._local in (None, sock.local_host):
+                key = (sock.remote_host, sock.remote_port, sock.local_host)
+                server.connections[key] = previous.get(key) or _Connection(now, time.time(), sock.remote_host)
+        if server.state == "starting" and not server.connections and not self._listening(server, sockets, now):
+            return
+        oldest = server.oldest()
+        server.state = "testing" if oldest else "idle"
+        if oldest and self._max_test is not None and now - oldest.first_seen > self._max_test:
+            self._kill_stuck(server, oldest, now)
+
+    def _listening(self, server: _Server, sockets: list[netstat.TcpSocket], now: float) -> bool:
+        if self._proc_net:
+            return bool(netstat.listening_on(sockets, server.port))
+        return now - server.started >= _BLIND_STARTUP_SECONDS
+
+    def _kill_stuck(self, server: _Server, oldest: _Connection, now: float) -> None:
+        assert server.proc is not None
+        lasted = now - oldest.first_seen
+        log.warning(
+            "iperf3 on port %d (pid %d) is stuck: a test from %s has run %.0f s (limit %g s); restarting it",
+            server.port,
+            server.pid,
+            oldest.client,
+            lasted,
+            self._max_test,
+        )
+        server.stuck = f"stuck: test from {oldest.client} ran over {self._max_test:g} s"
+        server.state = "restarting"
+        server.kill_at = now + self._kill_timeout
+        server.proc.terminate()
+
+    def _exited(self, server: _Server, returncode: int, now: float) -> None:
+        reason = format_exit(returncode)
+        pid, uptime = server.pid, now - server.started
+        server.proc = None
+        server.restarts += 1
+        server.connections = {}
+        server.started_at = server.kill_at = None
+        if server.stuck:
+            # Not the server's fault: back at once, and the backoff untouched.
+            server.last_exit, server.stuck = f"{server.stuck} ({reason})", None
+            server.retry_at = now
+            server.state = "restarting"
+            log.info("iperf3 on port %d (pid %d) stopped as stuck: %s", server.port, pid, reason)
+            return
+        if uptime >= self._backoff.reset_after:
+            server.failures = 0
+        server.failures += 1
+        delay = self._backoff.delay(server.failures)
+        server.retry_at = now + delay
+        server.state = "restarting"
+        server.last_exit = reason
+        if uptime < _EARLY_EXIT_SECONDS and self._said_in_use(server):
+            server.last_exit = self._holder_text(server.port)
+            server.state = "failed"
+        log.warning(
+            "iperf3 on port %d (pid %d) exited after %.1f s: %s; restarting in %g s",
+            server.port,
+            pid,
+            uptime,
+            server.last_exit,
+            delay,
+        )
+
+    def _said_in_use(self, server: _Server) -> bool:
+        """Whether iperf3 reported the port taken (in its JSON on stdout, not on stderr)."""
+        try:
+            with server.log_path.open("rb") as log_file:
+                log_file.seek(server.log_offset)
+                return _IN_USE in log_file.read(64 << 10)
+        except OSError:
+            return False
+
+    def _launch(self, server: _Server, now: float) -> None:
+        problem = self._port_problem(server.port)
+        if problem is None:
+            try:
+                server.proc, server.log_offset = self._spawn(server.port)
+            except OSError as exc:  # iperf3 removed since start, log dir unwritable, …
+                problem = f"cannot start iperf3: {exc.strerror or exc}"
+        if problem is not None:
+            server.failures += 1
+            delay = self._backoff.delay(server.failures)
+            server.retry_at = now + delay
+            server.state, server.last_exit = "failed", problem
+            log.warning("iperf3 on port %d not started: %s; retrying in %g s", server.port, problem, delay)
+            return
+        server.launches += 1
+        server.state, server.started, server.started_at = "starting", now, time.time()
+        server.connections, server.stuck, server.kill_at = {}, None, None
+        if server.launches == 1:
+            log.info("started iperf3 on port %d (pid %d)", server.port, server.pid)
+        else:
+            log.info("restarted iperf3 on port %d (pid %d; restart %d)", server.port, server.pid, server.restarts)
+
+    def _spawn(self, port: int) -> tuple[subprocess.Popen[bytes], int]:
+        env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
+        with self.log_path(port).open("ab") as out:
+            offset = out.tell()
+            proc = subprocess.Popen(
+                server_argv(self._iperf3, port, self._bind),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                env=env,
+                **_platform_kwargs(),
+            )
+        assert proc.stderr is not None
+        threading.Thread(
+            target=_forward_stderr, args=(proc.stderr, port, proc.pid), name=f"iperf3-{port}-stderr", daemon=True
+        ).start()
+        return proc, offset
+
+    def _port_problem(self, port: int) -> str | None:
+        """None when iperf3 can listen on *port*; otherwise why not, for a person."""
+        error = probe_port(port, self._bind)
+        if error is None:
+            return None
+        if error.errno != errno.EADDRINUSE:
+            where = f" on {self._bind}" if self._bind else ""
+            return f"cannot listen on port {port}{where}: {error.strerror or error}"
+        holder = netstat.listener_pid(port) if self._proc_net else None
+        if holder is not None and self._replace_stale(holder, port) and probe_port(port, self._bind) is None:
+            return None
+        return self._holder_text(port, holder)
+
+    def _holder_text(self, port: int, holder: int | None = None) -> str:
+        if holder is None and self._proc_net:
+            holder = netstat.listener_pid(port)
+        return describe_holder(port, holder, netstat.read_cmdline(holder) if holder is not None else None)
+
+    def _replace_stale(self, pid: int, port: int) -> bool:
+        """Terminate *pid* if it is an iperf3 server orphaned by an earlier webperf3."""
+        pidfd = _pidfd_open(pid)  # pins the process: no signal to a recycled pid
+        try:
+            argv, env, ppid = netstat.read_cmdline(pid), netstat.read_environ(pid), netstat.read_ppid(pid)
+            if not is_stale_server(argv, port, env, ppid):
+                return False
+            log.warning(
+                "port %d is held by iperf3 pid %d, left by a webperf3 (pid %s) that is gone: replacing it",
+                port,
+                pid,
+                (env or {}).get(PARENT_ENV),
+            )
+            deadline = time.monotonic() + self._kill_timeout
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                if not _send_signal(pid, pidfd, sig):
+                    return True
+                while netstat.is_running(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if not netstat.is_running(pid):
+                    return True
+                deadline = time.monotonic() + 1.0
+            return not netstat.is_running(pid)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _publish(self) -> None:
+        snapshot = tuple(s.snapshot(self._version) for s in self._servers)
+        with self._lock:
+            changed, self._snapshot = snapshot != self._snapshot, snapshot
+        if changed and self._on_change is not None:
+            try:
+                self._on_change(list(snapshot))
+            except Exception:
+                log.exception("iperf3 status listener failed")
+
+    def _shutdown(self) -> None:
+        """Stop every child: SIGTERM all, SIGKILL the ones left after the timeout."""
+        running = [s for s in self._servers if s.proc is not None]
+        for server in running:
+            server.proc.terminate()  # type: ignore[union-attr]
+        deadline = time.monotonic() + self._stop_timeout
+        for server in running:
+            proc = server.proc
+            assert proc is not None
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("iperf3 on port %d (pid %d) ignored SIGTERM: killing it", server.port, proc.pid)
+                proc.kill()
+                proc.wait()
+            log.info("stopped iperf3 on port %d (pid %d): %s", server.port, proc.pid, format_exit(proc.returncode))
+        for server in self._servers:
+            server.proc, server.state, server.started_at, server.connections = None, "stopped", None, {}
+        self._publish()
+
+
+def _pidfd_open(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux ≥ 5.3, Python ≥ 3.9
+    except (AttributeError, OSError):
+        return None
+
+
+def _send_signal(pid: int, pidfd: int | None, sig: signal.Signals) -> bool:
+    """Signal a process; False when it is already gone."""
+    try:
+        if pidfd is not None:
+            signal.pidfd_send_signal(pidfd, sig)  # type: ignore[attr-defined]
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
