@@ -1,0 +1,216 @@
+"""``webperf3 --servers N``: check the options, start every part, stop them all.
+
+Parts start in data-flow order and stop in reverse: the store (reading what
+is already logged), the websocket push, the iperf3 servers, the web server.
+Every check that can fail is made before anything starts, so a bad option
+costs one clear line and exit status 2, never half a running station.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cli import ExitStatus
+from .marks import ClearMarks
+from .results import ResultsStore
+
+log = logging.getLogger("webperf3")
+
+
+class UsageError(Exception):
+    """A bad option or environment, found before anything started."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    ports: list[int]  # the iperf3 servers'
+    log_dir: Path
+    iperf3_version: str | None
+
+
+def check(options) -> Plan:
+    """Every check that can be made before starting anything."""
+    ports = list(range(options.first_port, options.first_port + options.servers))
+    if ports and ports[-1] > 65535:
+        raise UsageError(f"{options.servers} servers from port {options.first_port} would go past port 65535")
+    if options.port == options.ws_port:
+        raise UsageError(f"--port and --ws-port are both {options.port}: they need two ports")
+    for name, port in (("--port", options.port), ("--ws-port", options.ws_port)):
+        if port in ports:
+            raise UsageError(f"{name} {port} is one of the iperf3 ports {ports[0]}-{ports[-1]}: choose another or move --first-port")
+    _check_log_dir(options.log_dir)
+    for name, port in (("--port", options.port), ("--ws-port", options.ws_port)):
+        _check_free(options.host, port, name)
+    version = None
+    if ports:
+        from .iperf3.servers import Iperf3Error, iperf3_version
+
+        try:
+            version = iperf3_version(options.iperf3)
+        except Iperf3Error as exc:
+            raise UsageError(str(exc)) from None
+    return Plan(ports, options.log_dir, version)
+
+
+def _check_log_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # os.access lies for root and on some mounts: really write something.
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"log directory {path} is not writable: {exc.strerror or exc}") from None
+
+
+def _check_free(host: str, port: int, option: str) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the servers will: reuse a port in TIME_WAIT, not one in use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"{option} {port} on {host} is not available: {exc.strerror or exc}") from None
+
+
+def serve(options) -> int:
+    try:
+        plan = check(options)
+    except UsageError as exc:
+        print(f"webperf3: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
+    stop = threading.Event()
+    _on_signals(stop)
+    station = Station(options, plan)
+    try:
+        station.start()
+    except OSError as exc:
+        print(f"webperf3: {exc}", file=sys.stderr)
+        station.stop()
+        return ExitStatus.ERROR
+    print(banner(options, plan), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        log.info("stopping")
+        station.stop()
+    log.info("stopped")
+    return ExitStatus.SUCCESS
+
+
+def _on_signals(stop: threading.Event) -> None:
+    def handler(signum, _frame) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+class Station:
+    """Every running part of webperf3, wired together."""
+
+    def __init__(self, options, plan: Plan) -> None:
+        from .live import LiveServer
+        from .metrics import build_registry, exposition
+        from .web import Dashboard, WebServer
+
+        self.store = ResultsStore(plan.log_dir, ClearMarks(plan.log_dir))
+        self.fleet = None
+        if plan.ports:
+            from .iperf3.servers import ServerFleet
+
+            self.fleet = ServerFleet(
+                plan.ports,
+                plan.log_dir,
+                iperf3=options.iperf3,
+                bind=options.iperf3_bind,
+                max_test_seconds=options.max_test_seconds,
+                on_change=self._servers_changed,
+            )
+        ports = lambda: list(plan.ports)  # noqa: E731
+        self.live = LiveServer(
+            self.store,
+            options.host,
+            options.ws_port,
+            servers=self.servers,
+            ports=ports,
+            can_undo=lambda: self.store.marks.can_undo,
+            force_polling=options.force_polling,
+        )
+        registry = build_registry(self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients)
+        self.dashboard = Dashboard(
+            self.store,
+            servers=self.servers,
+            ports=ports,
+            ws_port=options.ws_port,
+            admin_token=options.admin_token,
+            metrics=lambda: exposition(registry),
+        )
+        self.web = WebServer(self.dashboard.app, options.host, options.port)
+        self._started: list = []
+
+    def servers(self) -> list[dict]:
+        return [] if self.fleet is None else [s.to_dict() for s in self.fleet.status()]
+
+    def _servers_changed(self, statuses) -> None:
+        self.live.push_servers([s.to_dict() for s in statuses])
+
+    def start(self) -> None:
+        try:
+            self.store.refresh()
+        except OSError as exc:
+            log.warning("%s", exc)
+        for part in (self.live, self.fleet, self.web):
+            if part is not None:
+                part.start()
+                self._started.append(part)
+
+    def stop(self) -> None:
+        for part in reversed(self._started):
+            try:
+                part.stop()
+            except Exception:  # one part failing to stop must not leave the others running
+                log.exception("stopping %s failed", type(part).__name__)
+        self._started.clear()
+
+
+def banner(options, plan: Plan) -> str:
+    hosts = _addresses() if options.host in ("0.0.0.0", "::", "") else [options.host]
+    lines = ["webperf3 is running."]
+    lines += [f"  Dashboard: http://{_url_host(h)}:{options.port}/" for h in hosts]
+    if plan.ports:
+        lines.append(f"  iperf3 {plan.iperf3_version} servers on ports {plan.ports[0]}-{plan.ports[-1]}, logs in {plan.log_dir}")
+        lines.append(f'  Run a test from a client:  iperf3 -c {hosts[0]} -p {plan.ports[0]} --bidir --extra-data "Room 101"')
+    else:
+        lines.append(f"  No iperf3 servers (--servers 0): showing the logs in {plan.log_dir}")
+    return "\n".join(lines)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, the ones clients use."""
+    try:
+        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True, timeout=2).stdout
+        found = [line.split()[3].split("/")[0] for line in out.splitlines() if len(line.split()) > 3]
+    except (OSError, subprocess.SubprocessError):
+        found = []
+    if not found:
+        try:
+            found = sorted({ai[4][0] for ai in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1", "127.0.1.1"})
+        except OSError:
+            found = []
+    return found or [socket.gethostname() or "localhost"]
+
