@@ -153,6 +153,8 @@ def test_station_records_a_real_test_and_stops_cleanly(station, legacy):
     assert seconds < 3.0
     assert not any(alive(p) for p in pids)
     assert f"http://127.0.0.1:{s.port}/" in out and f"-p {s.iperf3_ports[0]}" in out
+    assert f"test recorded on port {port} from 127.0.0.1, name 'Room 101'" in err
+    assert "stopping" in err and "stopped" in err
 
 
 def test_servers_0_serves_copied_logs_without_iperf3(station, log_dir):

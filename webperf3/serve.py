@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .cli import ExitStatus
 from .marks import ClearMarks
-from .results import ResultsStore
+from .results import Changes, ResultsStore
 
 log = logging.getLogger("webperf3")
 
@@ -170,6 +170,8 @@ class Station:
             self.store.refresh()
         except OSError as exc:
             log.warning("%s", exc)
+        # After the first read: the history is not news, each new test is.
+        self.store.subscribe(log_changes)
         for part in (self.live, self.fleet, self.web):
             if part is not None:
                 part.start()
@@ -182,6 +184,24 @@ class Station:
             except Exception:  # one part failing to stop must not leave the others running
                 log.exception("stopping %s failed", type(part).__name__)
         self._started.clear()
+
+
+def log_changes(changes: Changes) -> None:
+    """One journal line per test recorded."""
+    for r in changes.added:
+        if r.ok:
+            log.info(
+                "test recorded on port %d from %s, name %r: %s, download %s, upload %s",
+                r.port, r.client, r.name, r.direction, _mbps(r.download_bps), _mbps(r.upload_bps),
+            )
+        else:
+            log.info("failed test on port %d from %s, name %r: %s", r.port, r.client, r.name, r.error)
+    for port in sorted(changes.reset_ports):
+        log.info("log of port %d was truncated, replaced or removed: read again", port)
+
+
+def _mbps(bps: float | None) -> str:
+    return "-" if bps is None else f"{bps / 1e6:.1f} Mbit/s"
 
 
 def banner(options, plan: Plan) -> str:
