@@ -6,11 +6,12 @@ import csv
 import io
 import json
 import time
+from datetime import datetime
 
 import pytest
 
 from tests.conftest import PROTOTYPE, install, sample
-from webperf3.export import CSV_HEADER, csv_chunks, excel_serial, json_chunks, safe_text
+from webperf3.export import CSV_HEADER, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
 from webperf3.result import Result
 from webperf3.results import ResultsStore
 
@@ -49,6 +50,11 @@ def test_excel_serial_is_local_time():
     days = (t + local.tm_gmtoff) / 86400 + 25569
     assert excel_serial(t) == days
     assert excel_serial(0) - 25569 == pytest.approx(time.localtime(0).tm_gmtoff / 86400)
+
+
+@pytest.mark.parametrize("t", [0, 1647312652, 1795640507, 1647312652.25])
+def test_iso_time_is_local_with_its_offset(t):
+    assert iso_time(t) == datetime.fromtimestamp(t).astimezone().isoformat()
 
 
 def test_failed_tests_are_rows_with_empty_rates_and_the_error(log_dir):

@@ -211,7 +211,11 @@ def _parse(tmp_path: Path, entry: bytes):
 
 JUNK = st.one_of(
     st.binary(max_size=300).map(lambda b: b.replace(b"\n{", b"\n ").replace(b"\n}", b"\n ").lstrip(b"{")),
-    st.sampled_from([b"iperf3: exiting\n", b"WARNING:  Size of data read does not correspond to offered length\n", b"\n\n", b"{\"a\": 1}\n", b"{\n\"start\": 5\n}\n"]),
+    st.sampled_from([
+        b"iperf3: exiting\n", b"WARNING:  Size of data read does not correspond to offered length\n", b"\n\n",
+        b"{\"a\": 1}\n", b"{\n\"start\": 5\n}\n",
+        b"}\n", b"x\n}\n}\n", b"\x00", b"iperf3: exiting",  # a closing line of junk; no newline before the next entry
+    ]),
     st.sampled_from(ENTRIES).flatmap(lambda e: st.integers(1, len(e) - 2).map(lambda cut: e[:cut] + b"\n")),
 )
 

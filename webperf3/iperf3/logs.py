@@ -17,9 +17,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..result import Result
-from .entries import EntryError, parse_entry
+from .entries import EntryError, parse_entry_in
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ MAX_ENTRY_BYTES = 32 << 20
 READ_CHUNK_BYTES = 4 << 20
 #: Plain-text lines iperf3 itself writes between objects: noise, not damage.
 _IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
+#: How iperf3 (cJSON) opens every object it writes, newline before included.
+_OPENING = b'\n{\n\t"start":'
 #: How every iperf3 object opens, whatever its indentation.
 _START = re.compile(rb'\{\s*"start"\s*:\s*\{')
 #: Longer than the shortest opening iperf3 writes, `{\n\t"start":\t{`.
@@ -43,39 +46,35 @@ def _tentative_tail(buf: bytes, pos: int) -> int:
     return brace if brace >= 0 else len(buf)
 
 
-def find_start_within(data: bytes | memoryview) -> int:
-    """The last iperf3 opening after the first byte, or -1: where an object
-    starts again after a crash cut the previous one short."""
-    last = -1
-    for match in _START.finditer(data, 1):
-        last = match.start()
-    return last
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """A span of the stream: a candidate JSON object or junk between them."""
+class Piece(NamedTuple):
+    """A span of the stream: a candidate JSON object, or junk between them."""
 
     offset: int  # in the stream (file)
-    data: bytes | memoryview
+    buf: bytes  # the span is buf[start:stop]: no copy is made
+    start: int
+    stop: int
     is_object: bool
+
+    @property
+    def data(self) -> memoryview:
+        return memoryview(self.buf)[self.start : self.stop]
 
 
 class EntrySplitter:
     """Incrementally split bytes into top-level objects and junk.
 
-    An object starts with ``{`` at the start of a line and ends at the next
-    line starting with ``}``. If another ``{`` line comes first, what lay
-    before it was a truncated object (the writer crashed) and becomes junk.
-    An unfinished object is held back until the rest arrives: never reported
-    half, never lost.
+    An object starts with ``{`` at the start of a line (or with iperf3's
+    opening ``{ "start": {`` anywhere) and ends with the last line starting
+    with ``}`` before the next object starts: one forward scan per object.
+    An object with no closing line before the next one was cut short (the
+    writer crashed) and is junk. An unfinished object is held back until the
+    rest arrives: never reported half, never lost.
     """
 
     def __init__(self, offset: int = 0, max_entry: int = MAX_ENTRY_BYTES) -> None:
         self._buf = b""  # held back: an unfinished object
         self._base = offset  # stream offset of _buf[0]
         self._line_start = True  # whether _buf[0] begins a line
-        self._scanned = 0  # how much of _buf has been searched for the closing line
         self._max_entry = max_entry
 
     @property
@@ -85,38 +84,44 @@ class EntrySplitter:
 
     def feed(self, data: bytes) -> Iterator[Piece]:
         buf = self._buf + data if self._buf else data
-        view = memoryview(buf)
         base, n, pos = self._base, len(buf), 0
-        scan_from = self._scanned
+        opening = -2  # where the next _OPENING is: -1 none, -2 not looked yet
         while pos < n:
             start = self._next_start(buf, pos)
             if start < 0:
                 keep = _tentative_tail(buf, pos)
                 if keep > pos:
-                    yield Piece(base + pos, view[pos:keep], False)
+                    yield Piece(base + pos, buf, pos, keep, False)
                 if keep < n:  # maybe the start of an object cut by the read
-                    self._hold(buf[keep:], base + keep, rescan_from=0)
+                    self._hold(buf[keep:], base + keep)
                     return
                 pos = n
                 break
-            if start > pos:
-                yield Piece(base + pos, view[pos:start], False)
-            close = buf.find(b"\n}", max(start, scan_from))
-            scan_from = 0
-            if close < 0:
-                start = yield from self._drop_truncated(view, base, start, n)
-                if n - start > self._max_entry:
-                    log.warning("gave up on an object of over %d bytes at offset %d", n - start, base + start)
-                    yield Piece(base + start, view[start:], False)
-                    pos = n
-                    break
-                self._hold(buf[start:], base + start, rescan_from=n - start - 1)
+            if start > pos and not _blank(buf, pos, start):
+                yield Piece(base + pos, buf, pos, start, False)
+            # Bound the object by the next one's start. iperf3's usual opening
+            # is a long needle, which bytes.find skips through; "\n{" alone is
+            # slow to find, a newline being on every line.
+            if opening != -1 and opening <= start:
+                opening = buf.find(_OPENING, start + 1)
+            following = opening if opening >= 0 else buf.find(b"\n{", start + 1)
+            bound = following if following >= 0 else n
+            close = buf.rfind(b"\n}", start, bound)
+            if close >= 0:
+                yield Piece(base + start, buf, start, close + 2, True)
+                pos = close + 2
+            elif following >= 0:  # cut short by a newer object
+                yield Piece(base + start, buf, start, following + 1, False)
+                pos = following + 1
+            elif n - start > self._max_entry:
+                log.warning("gave up on an object of over %d bytes at offset %d", n - start, base + start)
+                yield Piece(base + start, buf, start, n, False)
+                pos = n
+            else:
+                self._hold(buf[start:], base + start)
                 return
-            start = yield from self._drop_truncated(view, base, start, close)
-            yield Piece(base + start, view[start : close + 2], True)
-            pos = close + 2
         self._line_start = buf.endswith(b"\n") if n else self._line_start
-        self._buf, self._base, self._scanned = b"", base + n, 0
+        self._buf, self._base = b"", base + n
 
     def _next_start(self, buf: bytes, pos: int) -> int:
         """Where the next object starts: a ``{`` beginning a line, or iperf3's
@@ -130,20 +135,14 @@ class EntrySplitter:
             return marked.start()
         return k + 1 if k >= 0 else -1
 
-    def _hold(self, rest: bytes, offset: int, rescan_from: int) -> None:
+    def _hold(self, rest: bytes, offset: int) -> None:
         # What is held begins with "{": the next feed treats it as a start.
         self._buf, self._base, self._line_start = rest, offset, True
-        # The closing line may straddle the next read: rescan its first byte.
-        self._scanned = max(0, rescan_from)
 
-    @staticmethod
-    def _drop_truncated(view: memoryview, base: int, start: int, stop: int) -> Iterator[Piece]:
-        """Yield as junk any object cut short by a newer one starting before ``stop``."""
-        latest = view.obj.rfind(b"\n{", start, stop)  # type: ignore[union-attr]
-        if latest >= 0:
-            yield Piece(base + start, view[start : latest + 1], False)
-            start = latest + 1
-        return start
+
+def _blank(buf: bytes, start: int, stop: int) -> bool:
+    # Between objects there is usually exactly one newline.
+    return (stop - start == 1 and buf[start] == 0x0A) or not buf[start:stop].strip()
 
 
 def is_noise(junk: bytes | memoryview) -> bool:
@@ -219,25 +218,51 @@ class LogReader:
                 # Junk that spans reads arrives in pieces: count it once.
                 if piece.offset != self._junk_end:
                     self._skip(out, piece.offset, "text that is not iperf3 JSON")
-                self._junk_end = piece.offset + len(piece.data)
+                self._junk_end = piece.offset + piece.stop - piece.start
         self.offset += len(chunk)
         self._tail = (self._tail + chunk[-64:])[-64:]
 
     def _parse(self, piece: Piece, out: ReadResult) -> None:
-        try:
-            result = parse_entry(piece.data, self.port, piece.offset)
-        except EntryError as exc:
-            # A crash may have cut an object short with the next one written
-            # straight after it: find where that one starts and try again.
-            restart = find_start_within(piece.data)
-            if restart > 0:
-                self._skip(out, piece.offset, "a truncated object")
-                self._parse(Piece(piece.offset + restart, piece.data[restart:], True), out)
+        self._parse_span(piece.buf, piece.start, piece.stop, piece.offset - piece.start, out)
+
+    def _parse_span(self, buf: bytes, start: int, stop: int, delta: int, out: ReadResult) -> None:
+        """Parse ``buf[start:stop]``; on damage, save every object that can
+        be saved. ``delta`` turns an index in ``buf`` into a file offset."""
+        while True:
+            try:
+                result = parse_entry_in(buf, start, stop, self.port, start + delta)
+            except EntryError as exc:
+                error = exc
             else:
-                self._skip(out, piece.offset, f"an object that is not iperf3's ({str(exc)[:80]})")
-            return
-        if result is not None:
-            out.results.append(result)
+                if result is not None:
+                    out.results.append(result)
+                return
+            # A good object followed by junk: the junk holds a line starting
+            # with "}" (so the span ran on), or another object glued on.
+            first = buf.find(b"\n}", start, stop)
+            if 0 <= first and first + 2 < stop:
+                try:
+                    result = parse_entry_in(buf, start, first + 2, self.port, start + delta)
+                except EntryError:
+                    pass
+                else:
+                    if result is not None:
+                        out.results.append(result)
+                    following = _START.search(buf, first + 2, stop)
+                    junk_end = following.start() if following else stop
+                    if not is_noise(buf[first + 2 : junk_end]):
+                        self._skip(out, first + 2 + delta, "text that is not iperf3 JSON")
+                    if following is None:
+                        return
+                    start = following.start()
+                    continue
+            # A crash cut an object short and the next was written straight after it.
+            following = _START.search(buf, start + 1, stop)
+            if following is None:
+                self._skip(out, start + delta, f"an object that is not iperf3's ({str(error)[:80]})")
+                return
+            self._skip(out, start + delta, "a truncated object")
+            start = following.start()
 
     def _skip(self, out: ReadResult, offset: int, why: str) -> None:
         out.skipped += 1
