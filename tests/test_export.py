@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import PROTOTYPE, install, sample
-from webperf3.export import CSV_HEADER, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
+from webperf3.export import CSV_HEADER, CsvLines, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
 from webperf3.result import Result
 from webperf3.results import ResultsStore
 
@@ -101,3 +101,16 @@ def test_json_export_holds_the_same_records(log_dir):
     assert [r["name"] for r in records] == ["Room 101", None]
     assert records[0] == store.results()[0].to_dict()
     assert json.loads("".join(json_chunks([]))) == []
+
+
+def test_cached_csv_lines_match_the_plain_export(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("tcp"), sample("client_killed")], "5202": [sample("udp"), sample("bidir")]})
+    lines = CsvLines()
+    plain = "".join(csv_chunks(store.results()))
+    assert "".join(lines.chunks(store.results())) == plain
+    assert len(lines._lines) == 4
+    # Asked again, nothing is formatted anew; a new test adds one line.
+    install(log_dir, 5201, sample("extra_data"))
+    store.refresh()
+    assert "".join(lines.chunks(store.results())) == "".join(csv_chunks(store.results()))
+    assert len(lines._lines) == 5

@@ -177,3 +177,15 @@ def test_a_failing_listener_does_not_stop_reading(log_dir, caplog):
     store.subscribe(lambda changes: 1 / 0)
     assert len(store.refresh().added) == 1
     assert "listener failed" in caplog.text
+
+
+def test_a_test_running_across_the_clear_still_shows(log_dir):
+    install(log_dir, 5201, sample("tcp"))  # started 1795640507, ran 1.0005 s
+    store = ResultsStore(log_dir, ClearMarks(log_dir))
+    store.refresh()
+    store.clear(at=1795640507.5)
+    row = store.row(5201)
+    assert row.latest is not None and row.tests == 1
+    store.clear(at=1795640509)
+    row = store.row(5201)
+    assert row.latest is None and row.tests == 0

@@ -123,6 +123,38 @@ def _batched_311(items: Iterable[Result], size: int) -> Iterator[list[Result]]:
 _batched = getattr(itertools, "batched", _batched_311)  # itertools.batched is 3.12+
 
 
+class CsvLines:
+    """The CSV export, each result's line formatted once and kept.
+
+    A Result never changes, and formatting its floats and local time is most
+    of an export's cost: a running webperf3 serving Download CSV again and
+    again formats only the tests it has not exported before. Safe to share
+    between the web server's threads (a lost race formats a line twice).
+    """
+
+    def __init__(self) -> None:
+        # id → (the result, kept alive so its id stays its own; its line)
+        self._lines: dict[int, tuple[Result, str]] = {}
+
+    def chunks(self, results: list[Result]) -> Iterator[str]:
+        if len(self._lines) > 2 * len(results) + 1024:
+            self._lines = {}  # results dropped by a rewritten log: start afresh
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_HEADER)
+        yield _take(buffer)
+        lines = self._lines
+        for batch in _batched(results, _ROWS_PER_CHUNK):
+            out = []
+            for result in batch:
+                known = lines.get(id(result))
+                if known is None or known[0] is not result:
+                    writer.writerow(csv_row(result))
+                    known = lines[id(result)] = (result, _take(buffer))
+                out.append(known[1])
+            yield "".join(out)
+
+
 def _take(buffer: io.StringIO) -> str:
     text = buffer.getvalue()
     buffer.seek(0)

@@ -91,6 +91,29 @@ def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
         seq.sort(key=_by_time)
 
 
+#: A test that started this long before a clear is taken to have ended before it.
+_LONGEST_TEST_S = 86400
+
+
+def _latest_of(new: list[Result], latest: Result | None, failure: Result | None) -> tuple[Result | None, Result | None]:
+    for result in new:
+        if result.ok:
+            if latest is None or result.time >= latest.time:
+                latest = result
+        elif failure is None or result.time >= failure.time:
+            failure = result
+    return latest, failure
+
+
+def _count_ending_after(seq: list[Result], mark: float) -> int:
+    """Results in time order that ended after ``mark``: those that started
+    after it, and the few that started before and were still running."""
+    after = bisect.bisect_right(seq, mark, key=_by_time)
+    running = bisect.bisect_left(seq, mark - _LONGEST_TEST_S, 0, after, key=_by_time)
+    return len(seq) - after + sum(1 for r in seq[running:after] if r.end_time > mark)
+
+
+
 class ResultsStore:
     """All results of one log directory, per port and in time order."""
 
@@ -100,6 +123,9 @@ class ResultsStore:
         self._lock = threading.RLock()
         self._readers: dict[int, LogReader] = {}
         self._by_port: dict[int, list[Result]] = {}
+        # Per port, the latest success and failure by start time, kept as
+        # results arrive so the table costs the same whatever the history.
+        self._latest: dict[int, tuple[Result | None, Result | None]] = {}
         self._all: list[Result] = []
         self.generation = 0  # bumped on every change: a cheap "anything new?"
         self._listeners: list[Callable[[Changes], None]] = []
@@ -182,6 +208,7 @@ class ResultsStore:
             changes.reset_ports.add(port)
         if found.results:
             _merge_in_time_order(self._by_port.setdefault(port, []), found.results)
+            self._latest[port] = _latest_of(found.results, *self._latest.get(port, (None, None)))
             changes.added.extend(found.results)
 
     def _forget(self, port: int, changes: Changes) -> None:
@@ -190,6 +217,7 @@ class ResultsStore:
             changes.reset_ports.add(port)
 
     def _drop(self, port: int) -> None:
+        self._latest.pop(port, None)
         if self._by_port.pop(port, None):
             self._all = [r for r in self._all if r.port != port]
 
@@ -221,17 +249,13 @@ class ResultsStore:
 
     def row(self, port: int) -> PortRow:
         cleared_at = self.marks.get(port) if self.marks else None
-        latest = failure = None
-        tests = 0
         with self._lock:
-            for result in reversed(self._by_port.get(port, ())):
-                if cleared_at is not None and result.end_time <= cleared_at:
-                    break
-                tests += 1
-                if result.ok and latest is None:
-                    latest = result
-                elif not result.ok and failure is None:
-                    failure = result
+            latest, failure = self._latest.get(port, (None, None))
+            seq = self._by_port.get(port, [])
+            tests = len(seq) if cleared_at is None else _count_ending_after(seq, cleared_at)
+        if cleared_at is not None:
+            latest = latest if latest is not None and latest.end_time > cleared_at else None
+            failure = failure if failure is not None and failure.end_time > cleared_at else None
         return PortRow(port, latest, failure, cleared_at, tests)
 
     def rows(self, ports: Iterable[int] = ()) -> list[PortRow]:
