@@ -232,7 +232,9 @@ class LogReader:
             try:
                 result = parse_entry_in(buf, start, stop, self.port, start + delta)
             except EntryError as exc:
-                error = exc
+                # The text, not the exception: its traceback holds this frame
+                # and so the whole read buffer, in a cycle only gc would free.
+                error = str(exc)[:80]
             else:
                 if result is not None:
                     out.results.append(result)
@@ -259,7 +261,7 @@ class LogReader:
             # A crash cut an object short and the next was written straight after it.
             following = _START.search(buf, start + 1, stop)
             if following is None:
-                self._skip(out, start + delta, f"an object that is not iperf3's ({str(error)[:80]})")
+                self._skip(out, start + delta, f"an object that is not iperf3's ({error})")
                 return
             self._skip(out, start + delta, "a truncated object")
             start = following.start()
