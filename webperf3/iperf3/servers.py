@@ -28,18 +28,12 @@ the supervisor thread, which outlives all of them.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import dataclasses
 import errno
-import ipaddress
 import logging
 import os
-import re
-import shlex
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -48,13 +42,29 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import netstat
+from .ports import describe_holder, is_stale_server, probe_port, specific_address
+from .process import (
+    INSTALL_HINT,
+    PARENT_ENV,
+    Iperf3Error,
+    Iperf3NotFound,
+    format_exit,
+    iperf3_version,
+    parse_version,
+    pidfd_open,
+    platform_kwargs,
+    send_signal,
+    server_argv,
+)
+
+__all__ = [  # the fleet, and what its callers and tests name through it
+    "INSTALL_HINT", "PARENT_ENV", "STATES", "Backoff", "Iperf3Error", "Iperf3NotFound", "ServerFleet",
+    "ServerStatus", "describe_holder", "format_exit", "iperf3_version", "is_stale_server", "parse_version",
+    "probe_port", "server_argv",
+]
 
 log = logging.getLogger("webperf3.servers")
 
-INSTALL_HINT = "install it with `sudo apt install iperf3`"
-#: Set in each child's environment: lets a later run recognise the iperf3
-#: servers of a webperf3 that died, and tell them from anyone else's.
-PARENT_ENV = "WEBPERF3_PARENT_PID"
 STATES = ("starting", "idle", "testing", "restarting", "failed", "stopped")
 
 #: An exit this soon after launch may be iperf3 failing to listen; its log
@@ -62,21 +72,7 @@ STATES = ("starting", "idle", "testing", "restarting", "failed", "stopped")
 _EARLY_EXIT_SECONDS = 2.0
 #: Where /proc cannot tell us a server listens, it counts as up after this.
 _BLIND_STARTUP_SECONDS = 0.5
-_MAX_CMDLINE_CHARS = 200
 _IN_USE = b"Address already in use"
-
-
-class Iperf3Error(RuntimeError):
-    """iperf3 cannot be run."""
-
-
-class Iperf3NotFound(Iperf3Error):
-    """The iperf3 binary does not exist (at the given path or on PATH)."""
-
-    def __init__(self, path: str = "iperf3") -> None:
-        self.path = path
-        where = "" if path == "iperf3" else f" at {path}"
-        super().__init__(f"iperf3 not found{where}: {INSTALL_HINT}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,198 +108,6 @@ class Backoff:
             return 0.0
         # The exponent is bounded so a server failing for weeks cannot overflow.
         return min(self.cap, self.initial * self.factor ** min(failures - 1, 64))
-
-
-# ------------------------------------------------------------ pure functions
-
-
-def parse_version(text: str) -> str | None:
-    """``"iperf 3.12 (cJSON 1.7.15)\\n…"`` → ``"3.12"``."""
-    match = re.search(r"\biperf\s+(\d+(?:\.\d+)+[\w.+-]*)", text)
-    return match.group(1) if match else None
-
-
-def format_exit(returncode: int) -> str:
-    """A Popen return code as a person reads it: ``exit code 1``, ``signal SIGKILL``."""
-    if returncode >= 0:
-        return f"exit code {returncode}"
-    try:
-        return f"signal {signal.Signals(-returncode).name}"
-    except ValueError:
-        return f"signal {-returncode}"
-
-
-def server_argv(iperf3: str, port: int, bind: str | None = None) -> list[str]:
-    """The exact command line of one server (stale ones are recognised by it)."""
-    argv = [iperf3, "--server", "--json", "--port", str(port)]
-    return argv + ["-B", bind] if bind else argv
-
-
-def is_stale_server(argv: list[str] | None, port: int, environ: dict[str, str] | None, ppid: int | None) -> bool:
-    """Whether a process is an iperf3 server a dead webperf3 started on *port*.
-
-    Conservative on purpose, since the answer kills it: the command line must
-    be exactly one :func:`server_argv` makes, the environment must carry the
-    pid of the webperf3 that started it, and that webperf3 must be gone —
-    an orphan has been reparented (to init or a subreaper), so its parent is no
-    longer the one recorded. A server of a webperf3 still alive, or anyone's
-    hand-started iperf3, is left alone.
-    """
-    if not argv or Path(argv[0]).name.removesuffix(".exe") != "iperf3":
-        return False
-    rest = argv[1:]
-    if rest[:4] != ["--server", "--json", "--port", str(port)]:
-        return False
-    if len(rest) not in (4, 6) or (len(rest) == 6 and rest[4] != "-B"):
-        return False
-    parent = (environ or {}).get(PARENT_ENV, "")
-    return parent.isdigit() and ppid is not None and ppid != int(parent)
-
-
-def describe_holder(port: int, pid: int | None, cmdline: list[str] | None) -> str:
-    """``port 5201 in use by pid 812 (nc -l 5201)``, or less where less is known."""
-    if pid is None:
-        return f"port {port} in use (holder not found)"
-    if not cmdline:
-        return f"port {port} in use by pid {pid}"
-    command = shlex.join(cmdline)
-    if len(command) > _MAX_CMDLINE_CHARS:
-        command = command[: _MAX_CMDLINE_CHARS - 1] + "…"
-    return f"port {port} in use by pid {pid} ({command})"
-
-
-def _specific_address(bind: str | None) -> str | None:
-    """The address connections to a server bound to *bind* arrive on, when one
-    address only (as /proc/net/tcp spells it); None for any address."""
-    if not bind:
-        return None
-    try:
-        address = ipaddress.ip_address(bind)
-    except ValueError:
-        return None  # a host name: match the port only
-    if address.is_unspecified:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return str(address)
-
-
-# ---------------------------------------------------------- iperf3 itself
-
-
-def iperf3_version(path: str = "iperf3", timeout: float = 5.0) -> str:
-    """The version of the iperf3 at *path* (or on PATH), e.g. ``"3.12"``."""
-    try:
-        done = subprocess.run(
-            [path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
-        )
-    except (FileNotFoundError, NotADirectoryError):
-        raise Iperf3NotFound(path) from None
-    except subprocess.TimeoutExpired:
-        raise Iperf3Error(f"{path} --version gave no answer within {timeout:g} s") from None
-    except OSError as exc:
-        raise Iperf3Error(f"cannot run {path}: {exc.strerror or exc}") from None
-    output = done.stdout.decode(errors="replace")
-    version = parse_version(output)
-    if version is None:
-        first = (output.strip() or done.stderr.decode(errors="replace").strip()).splitlines()[:1]
-        raise Iperf3Error(f"{path} does not look like iperf3: {first[0] if first else 'no output'!r}")
-    return version
-
-
-def probe_port(port: int, bind: str | None = None) -> OSError | None:
-    """Listen on *port* the way iperf3 would and let go; the error met, if any.
-
-    iperf3 without ``-B`` listens on ``::`` dual-stack (IPv4 too), so that is
-    what is tried, falling back to 0.0.0.0 where IPv6 is off. SO_REUSEADDR is
-    set as iperf3 sets it: without it, the TIME_WAIT left by the server's own
-    last test (always after a stuck server is killed) would look like a holder.
-    """
-    try:
-        targets = _probe_targets(port, bind)
-    except OSError as exc:  # socket.gaierror: a -B name that does not resolve
-        return exc
-    error: OSError | None = None
-    for family, address in targets:
-        try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        except OSError as exc:  # this family is disabled: try the next
-            error = exc
-            continue
-        with sock:
-            try:
-                if os.name == "posix":  # on Windows it would mean "steal the port"
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6 and bind is None:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                sock.bind(address)
-                sock.listen(1)  # on Linux a holder that only bound shows here
-                return None
-            except OSError as exc:
-                return exc
-    return error
-
-
-def _probe_targets(port: int, bind: str | None) -> list[tuple[int, tuple[Any, ...]]]:
-    if bind is None:
-        return [(socket.AF_INET6, ("::", port)), (socket.AF_INET, ("0.0.0.0", port))]
-    family, _, _, _, address = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    return [(family, address)]
-
-
-# ------------------------------------------------------------ child processes
-
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-    prctl.restype = ctypes.c_int
-    return prctl
-
-
-# Resolved once, in the parent: the child between fork and exec must not load
-# libraries or import modules.
-_PRCTL = _load_prctl()
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when its parent thread ends.
-
-    preexec_fn runs between fork and exec, where a lock another thread held at
-    fork time stays locked forever; Python documents it as unsafe with threads
-    for that reason. This one takes no lock: one foreign call prepared in the
-    parent, one system call, no import, no logging, no allocation beyond small
-    ints. It is the only way to set PR_SET_PDEATHSIG on a child without an
-    extra helper binary. The setting survives exec (iperf3 is not setuid).
-    """
-    if _PRCTL is None:
-        return None
-    prctl = _PRCTL
-    parent = os.getpid()
-    sigterm = int(signal.SIGTERM)
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl: no signal will come
-            os._exit(1)
-
-    return preexec
-
-
-def _platform_kwargs() -> dict[str, Any]:
-    # Own process group: Ctrl-C in a terminal reaches webperf3 only, which then
-    # stops the servers in order; otherwise they would die with SIGINT at once
-    # and be counted as crashes. setsid/setpgid leaves PR_SET_PDEATHSIG alone.
-    if os.name == "nt":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    return {"process_group": 0, "preexec_fn": _die_with_parent()}
 
 
 def _forward_stderr(stream: IO[bytes], port: int, pid: int) -> None:
@@ -396,7 +200,7 @@ class ServerFleet:
         self._log_dir = Path(log_dir)
         self._iperf3 = iperf3
         self._bind = bind
-        self._local = _specific_address(bind)
+        self._local = specific_address(bind)
         self._max_test = max_test_seconds if max_test_seconds and max_test_seconds > 0 else None
         self._backoff = backoff
         self._poll = poll_interval
@@ -633,7 +437,7 @@ class ServerFleet:
                 stdout=out,
                 stderr=subprocess.PIPE,
                 env=env,
-                **_platform_kwargs(),
+                **platform_kwargs(),
             )
         assert proc.stderr is not None
         threading.Thread(
@@ -661,7 +465,7 @@ class ServerFleet:
 
     def _replace_stale(self, pid: int, port: int) -> bool:
         """Terminate *pid* if it is an iperf3 server orphaned by an earlier webperf3."""
-        pidfd = _pidfd_open(pid)  # pins the process: no signal to a recycled pid
+        pidfd = pidfd_open(pid)  # pins the process: no signal to a recycled pid
         try:
             argv, env, ppid = netstat.read_cmdline(pid), netstat.read_environ(pid), netstat.read_ppid(pid)
             if not is_stale_server(argv, port, env, ppid):
@@ -674,7 +478,7 @@ class ServerFleet:
             )
             deadline = time.monotonic() + self._kill_timeout
             for sig in (signal.SIGTERM, signal.SIGKILL):
-                if not _send_signal(pid, pidfd, sig):
+                if not send_signal(pid, pidfd, sig):
                     return True
                 while netstat.is_running(pid) and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -715,22 +519,3 @@ class ServerFleet:
         for server in self._servers:
             server.proc, server.state, server.started_at, server.connections = None, "stopped", None, {}
         self._publish()
-
-
-def _pidfd_open(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux ≥ 5.3, Python ≥ 3.9
-    except (AttributeError, OSError):
-        return None
-
-
-def _send_signal(pid: int, pidfd: int | None, sig: signal.Signals) -> bool:
-    """Signal a process; False when it is already gone."""
-    try:
-        if pidfd is not None:
-            signal.pidfd_send_signal(pidfd, sig)  # type: ignore[attr-defined]
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        return False
-    return True

@@ -1,0 +1,103 @@
+"""Who holds an iperf3 port: probing it, naming the holder, recognising our own stale servers."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shlex
+import socket
+from pathlib import Path
+from typing import Any
+
+from .process import PARENT_ENV
+
+_MAX_CMDLINE_CHARS = 200
+
+
+def is_stale_server(argv: list[str] | None, port: int, environ: dict[str, str] | None, ppid: int | None) -> bool:
+    """Whether a process is an iperf3 server a dead webperf3 started on *port*.
+
+    Conservative on purpose, since the answer kills it: the command line must
+    be exactly one :func:`server_argv` makes, the environment must carry the
+    pid of the webperf3 that started it, and that webperf3 must be gone —
+    an orphan has been reparented (to init or a subreaper), so its parent is no
+    longer the one recorded. A server of a webperf3 still alive, or anyone's
+    hand-started iperf3, is left alone.
+    """
+    if not argv or Path(argv[0]).name.removesuffix(".exe") != "iperf3":
+        return False
+    rest = argv[1:]
+    if rest[:4] != ["--server", "--json", "--port", str(port)]:
+        return False
+    if len(rest) not in (4, 6) or (len(rest) == 6 and rest[4] != "-B"):
+        return False
+    parent = (environ or {}).get(PARENT_ENV, "")
+    return parent.isdigit() and ppid is not None and ppid != int(parent)
+
+
+def describe_holder(port: int, pid: int | None, cmdline: list[str] | None) -> str:
+    """``port 5201 in use by pid 812 (nc -l 5201)``, or less where less is known."""
+    if pid is None:
+        return f"port {port} in use (holder not found)"
+    if not cmdline:
+        return f"port {port} in use by pid {pid}"
+    command = shlex.join(cmdline)
+    if len(command) > _MAX_CMDLINE_CHARS:
+        command = command[: _MAX_CMDLINE_CHARS - 1] + "…"
+    return f"port {port} in use by pid {pid} ({command})"
+
+
+def specific_address(bind: str | None) -> str | None:
+    """The address connections to a server bound to *bind* arrive on, when one
+    address only (as /proc/net/tcp spells it); None for any address."""
+    if not bind:
+        return None
+    try:
+        address = ipaddress.ip_address(bind)
+    except ValueError:
+        return None  # a host name: match the port only
+    if address.is_unspecified:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def probe_port(port: int, bind: str | None = None) -> OSError | None:
+    """Listen on *port* the way iperf3 would and let go; the error met, if any.
+
+    iperf3 without ``-B`` listens on ``::`` dual-stack (IPv4 too), so that is
+    what is tried, falling back to 0.0.0.0 where IPv6 is off. SO_REUSEADDR is
+    set as iperf3 sets it: without it, the TIME_WAIT left by the server's own
+    last test (always after a stuck server is killed) would look like a holder.
+    """
+    try:
+        targets = _probe_targets(port, bind)
+    except OSError as exc:  # socket.gaierror: a -B name that does not resolve
+        return exc
+    error: OSError | None = None
+    for family, address in targets:
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:  # this family is disabled: try the next
+            error = exc
+            continue
+        with sock:
+            try:
+                if os.name == "posix":  # on Windows it would mean "steal the port"
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and bind is None:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind(address)
+                sock.listen(1)  # on Linux a holder that only bound shows here
+                return None
+            except OSError as exc:
+                return exc
+    return error
+
+
+def _probe_targets(port: int, bind: str | None) -> list[tuple[int, tuple[Any, ...]]]:
+    if bind is None:
+        return [(socket.AF_INET6, ("::", port)), (socket.AF_INET, ("0.0.0.0", port))]
+    family, _, _, _, address = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return [(family, address)]
