@@ -42,7 +42,6 @@ import gc
 import http.client
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -57,6 +56,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import _data  # noqa: E402
+import _report  # noqa: E402
 
 MB = 1_000_000
 HOST = "127.0.0.1"
@@ -622,28 +622,13 @@ def text_table(rows) -> str:
 
 
 def markdown_table(rows) -> str:
-    out = ["| | webperf3 | prototype / reference | ratio | goal | |", "| --- | ---: | ---: | ---: | --- | --- |"]
-    for r in rows:
-        cells = [str(c) for c in r]
-        cells[0] = cells[0].strip().replace("->", "→")
-        if r[5]:
-            cells[5] = f"**{r[5].lower()}**"
-        out.append("| " + " | ".join(c.replace("|", "\\|").replace(">=", "≥").replace("<=", "≤") for c in cells) + " |")
-    return "\n".join(out)
+    return _report.markdown_table(rows, 'prototype / reference')
 
 
 def describe_machine() -> str:
     import websockets
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"Python {platform.python_version()}, websockets {websockets.__version__}, {cpu} x {os.cpu_count()}, {platform.system()} {platform.release()}"
+    return _report.describe_machine(f"websockets {websockets.__version__}")
 
 
 # -- main -----------------------------------------------------------------------------

@@ -33,7 +33,6 @@ import gc
 import io
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -47,6 +46,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import _data  # noqa: E402
+import _report  # noqa: E402
 
 MB = 1_000_000
 CHUNK = 4 << 20
@@ -325,7 +325,7 @@ def build_rows(fig: dict) -> list[tuple[str, str, str, str, str, str]]:
     warm = fig["warm_export"]["median_s"]
     rows.append(
         (
-            f"  same CSV, store already loaded (a running webperf3's Download CSV)",
+            "  same CSV, store already loaded (a running webperf3's Download CSV)",
             ms(warm),
             ms(pr_t),
             f"{pr_t / warm:.1f}x faster",
@@ -409,28 +409,13 @@ def text_table(rows) -> str:
 
 
 def markdown_table(rows) -> str:
-    out = ["| | webperf3 | prototype | ratio | goal | |", "| --- | ---: | ---: | ---: | --- | --- |"]
-    for r in rows:
-        cells = list(r)
-        cells[0] = cells[0].strip()
-        if r[5]:
-            cells[5] = f"**{r[5].lower()}**"
-        out.append("| " + " | ".join(c.replace("|", "\\|").replace(">=", "≥").replace("<=", "≤") for c in cells) + " |")
-    return "\n".join(out)
+    return _report.markdown_table(rows, 'prototype')
 
 
 def describe_machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import msgspec
 
-    return f"Python {platform.python_version()}, msgspec {msgspec.__version__}, {cpu} x {os.cpu_count()}, {platform.system()} {platform.release()}"
+    return _report.describe_machine(f"msgspec {msgspec.__version__}")
 
 
 # -- main ------------------------------------------------------------------------
