@@ -31,3 +31,15 @@ def markdown_table(rows, reference: str = "prototype") -> str:
             cells[5] = f"**{r[5].lower()}**"
         out.append("| " + " | ".join(c.replace("|", "\\|").replace(">=", "≥").replace("<=", "≤") for c in cells) + " |")
     return "\n".join(out)
+
+
+def text_table(rows, head: tuple[str, ...]) -> str:
+    """The same rows for a terminal: names left, figures right, verdicts left."""
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(r) -> str:
+        cells = zip(r, widths, strict=True)
+        return "  ".join(str(c).ljust(w) if i == 0 or i >= 4 else str(c).rjust(w) for i, (c, w) in enumerate(cells)).rstrip()
+
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    return "\n".join([line(head), rule, *(line(r) for r in rows)])

@@ -611,20 +611,6 @@ def build_rows(fig: dict) -> list[tuple[str, ...]]:
     return rows
 
 
-def text_table(rows) -> str:
-    widths = [max(len(str(r[i])) for r in [HEAD, *rows]) for i in range(len(HEAD))]
-
-    def line(r) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 or i >= 4 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    return "\n".join([line(HEAD), rule, *(line(r) for r in rows)])
-
-
-def markdown_table(rows) -> str:
-    return _report.markdown_table(rows, 'prototype / reference')
-
-
 def describe_machine() -> str:
     import websockets
 
@@ -706,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = build_rows(fig)
     print()
-    print(text_table(rows))
+    print(_report.text_table(rows, HEAD))
     print()
     fo, cv = fig["fanout"], fig["csv"]
     print(
@@ -720,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     if max(fig["load_average"]) > 0.5:
         print(f"note: load average {fig['load_average'][0]:.2f} -> {fig['load_average'][1]:.2f}: other work shared the CPUs, figures are noisy")
     print(f"total runtime {fig['runtime_s']:.0f} s")
-    md = markdown_table(rows)
+    md = _report.markdown_table(rows, 'prototype / reference')
     print()
     print("Markdown:")
     print()

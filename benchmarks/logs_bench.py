@@ -401,17 +401,6 @@ def build_rows(fig: dict) -> list[tuple[str, str, str, str, str, str]]:
 HEAD = ("", "webperf3", "prototype", "ratio", "goal", "")
 
 
-def text_table(rows) -> str:
-    widths = [max(len(str(r[i])) for r in [HEAD, *rows]) for i in range(len(HEAD))]
-    line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) if i < 4 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    return "\n".join([line(HEAD), rule, *(line(r) for r in rows)])
-
-
-def markdown_table(rows) -> str:
-    return _report.markdown_table(rows, 'prototype')
-
-
 def describe_machine() -> str:
     import msgspec
 
@@ -482,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = build_rows(fig)
     print()
-    print(text_table(rows))
+    print(_report.text_table(rows, HEAD))
     print()
     c = fig["csv_check"]
     print(
@@ -495,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average (1 min) {fig['load_average'][0]:.2f} before, {fig['load_average'][1]:.2f} after "
         f"(this run adds up to 1; more means other work shared the CPUs); total runtime {fig['runtime_s']:.0f} s"
     )
-    md = markdown_table(rows)
+    md = _report.markdown_table(rows, 'prototype')
     print()
     print("Markdown:")
     print()
