@@ -38,32 +38,30 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def port_number(text: str) -> int:
+def _parsed(text: str, convert, what: str):
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
+def port_number(text: str) -> int:
+    value = _parsed(text, int, "a port number")
     if not 0 < value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
     return value
 
 
 def server_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of servers: {text!r}") from None
+    value = _parsed(text, int, "a number of servers")
     if value < 0:
         raise argparse.ArgumentTypeError(f"the number of servers cannot be negative ({value})")
     return value
 
 
 def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
+    value = _parsed(text, float, "a number of seconds")
+    if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds (got {text})")
     return value
 
