@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.conftest import install, sample
 
@@ -147,7 +149,13 @@ def test_station_records_a_real_test_and_stops_cleanly(station, legacy):
     assert [r[:2] for r in rows[1:]] == [[str(port), "Room 101"]]
     status = subprocess.run([sys.executable, "-m", "webperf3", "status", "--url", s.url], capture_output=True, text=True, timeout=30)
     assert status.returncode == 0 and "Room 101" in status.stdout and str(port) in status.stdout
-    code, seconds = s.stop()
+    with connect(f"ws://127.0.0.1:{s.ws_port}/", open_timeout=5) as browser:
+        assert json.loads(browser.recv(timeout=5))["type"] == "snapshot"
+        code, seconds = s.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                browser.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001  # going away
     out, err = s.proc.communicate()
     assert code == 0, err
     assert seconds < 3.0
@@ -155,6 +163,14 @@ def test_station_records_a_real_test_and_stops_cleanly(station, legacy):
     assert f"http://127.0.0.1:{s.port}/" in out and f"-p {s.iperf3_ports[0]}" in out
     assert f"test recorded on port {port} from 127.0.0.1, name 'Room 101'" in err
     assert "stopping" in err and "stopped" in err
+
+
+def test_status_with_nothing_running_says_so():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    done = subprocess.run([sys.executable, "-m", "webperf3", "status", "--url", url, "--timeout", "2"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and f"no webperf3 answering at {url}" in done.stderr
 
 
 def test_servers_0_serves_copied_logs_without_iperf3(station, log_dir):

@@ -1,0 +1,26 @@
+"""``webperf3 status``'s table, from what /api/latest and /api/servers answer."""
+
+from __future__ import annotations
+
+from webperf3.status import ago, rate, table
+
+
+def test_table_shows_servers_latest_results_and_a_newer_failure():
+    rows = [
+        {"port": 5201, "latest": {"time": 1000.0, "name": "Room 101", "client": "10.0.0.5", "download_bps": 9.9e9, "upload_bps": 94.2e6}, "failure": None},
+        {"port": 5202, "latest": {"time": 900.0, "name": None, "client": "10.0.0.6", "download_bps": None, "upload_bps": 5e6},
+         "failure": {"time": 950.0, "error": "the client has terminated"}},
+        {"port": 5203, "latest": None, "failure": None},
+    ]
+    servers = [{"port": 5201, "state": "testing", "client": "10.0.0.9"}, {"port": 5202, "state": "idle"}]
+    lines = table(rows, servers, now=1125.0).splitlines()
+    assert lines[0].split() == ["Port", "Server", "Name", "Client", "When", "Download", "Upload", "Error"]
+    assert "testing from 10.0.0.9" in lines[1] and "Room 101" in lines[1] and "2 min ago" in lines[1]
+    assert "9.90 Gbit/s" in lines[1] and "94.2 Mbit/s" in lines[1]
+    assert lines[2].rstrip().endswith("the client has terminated")
+    assert lines[3].split()[:2] == ["5203", "-"]
+
+
+def test_units():
+    assert rate(None) == "-" and rate(999e6) == "999.0 Mbit/s" and rate(1.5e9) == "1.50 Gbit/s"
+    assert ago(None, 0) == "-" and ago(10, 15) == "5 s ago" and ago(0, 7200) == "2 h ago"
