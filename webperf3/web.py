@@ -226,8 +226,9 @@ class Dashboard:
             raise _json_error(403, "wrong admin token")
 
     def _changed(self) -> None:
-        # The table changed for everyone: the live push sends a snapshot. A
-        # failing push must not turn a done clear into an error response.
+        # The live push hears of a clear from the store itself; this hook is
+        # for anything else a caller wires in. Its failure must not turn a
+        # done clear into an error response.
         try:
             self.on_change()
         except Exception:
