@@ -34,8 +34,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from . import __version__
-from .result import Result
-from .results import ResultsStore
+from .results import PortTotals, ResultsStore
 
 log = logging.getLogger(__name__)
 
@@ -204,18 +203,13 @@ class StationCollector(Collector):
 
         # The configured ports and the servers' count 0 tests until their first.
         known = self._ask("ports", lambda: {int(port) for port in [*self.ports(), *(s["port"] for s in servers)]})
-        counts: dict[int, list[int]] = {port: [0, 0] for port in known or ()}
-        latest: dict[int, Result] = {}
-        for result in self.store.results():  # in time order: the last ok one wins
-            counts.setdefault(result.port, [0, 0])[0 if result.ok else 1] += 1
-            if result.ok:
-                latest[result.port] = result
+        totals = {port: PortTotals() for port in known or ()} | self.store.totals()
 
         tests = TESTS.new()
-        for port, (ok, failed) in sorted(counts.items()):
+        for port, total in sorted(totals.items()):
             # Both outcomes from the start, so rate() sees a port's first failure.
-            tests.add_metric([str(port), "ok"], ok)
-            tests.add_metric([str(port), "failed"], failed)
+            tests.add_metric([str(port), "ok"], total.ok)
+            tests.add_metric([str(port), "failed"], total.failed)
 
         last = {family: family.new() for family in (LAST_TIME, LAST_UPLOAD, LAST_DOWNLOAD, LAST_RETRANSMITS, LAST_JITTER, LAST_LOSS)}
 
@@ -223,8 +217,10 @@ class StationCollector(Collector):
             if value is not None:  # not measured: no series, never a 0
                 last[family].add_metric(labels, value)
 
-        for port, result in sorted(latest.items()):
-            label = str(port)
+        for port, total in sorted(totals.items()):
+            result, label = total.latest, str(port)
+            if result is None:
+                continue
             put(LAST_TIME, [label], result.time)
             put(LAST_UPLOAD, [label], result.upload_bps)
             put(LAST_DOWNLOAD, [label], result.download_bps)

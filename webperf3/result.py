@@ -48,6 +48,3 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
 
     def to_dict(self) -> dict[str, Any]:
         return msgspec.structs.asdict(self)
-
-
-FIELDS: tuple[str, ...] = Result.__struct_fields__

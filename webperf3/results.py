@@ -73,9 +73,27 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.added or self.reset_ports or self.cleared)
 
-    @property
-    def ports(self) -> set[int]:
-        return {r.port for r in self.added} | self.reset_ports
+
+@dataclass(slots=True)
+class PortTotals:
+    """One port's whole history in brief, kept up as results arrive, so the
+    table and the metrics cost the same whatever the size of the logs."""
+
+    latest: Result | None = None  # the latest success, by start time
+    failure: Result | None = None  # the latest failure, by start time
+    ok: int = 0
+    failed: int = 0
+
+    def add(self, results: list[Result]) -> None:
+        for result in results:
+            if result.ok:
+                self.ok += 1
+                if self.latest is None or result.time >= self.latest.time:
+                    self.latest = result
+            else:
+                self.failed += 1
+                if self.failure is None or result.time >= self.failure.time:
+                    self.failure = result
 
 
 def _by_time(result: Result) -> float:
@@ -95,23 +113,12 @@ def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
 _LONGEST_TEST_S = 86400
 
 
-def _latest_of(new: list[Result], latest: Result | None, failure: Result | None) -> tuple[Result | None, Result | None]:
-    for result in new:
-        if result.ok:
-            if latest is None or result.time >= latest.time:
-                latest = result
-        elif failure is None or result.time >= failure.time:
-            failure = result
-    return latest, failure
-
-
 def _count_ending_after(seq: list[Result], mark: float) -> int:
     """Results in time order that ended after ``mark``: those that started
     after it, and the few that started before and were still running."""
     after = bisect.bisect_right(seq, mark, key=_by_time)
     running = bisect.bisect_left(seq, mark - _LONGEST_TEST_S, 0, after, key=_by_time)
     return len(seq) - after + sum(1 for r in seq[running:after] if r.end_time > mark)
-
 
 
 class ResultsStore:
@@ -123,9 +130,7 @@ class ResultsStore:
         self._lock = threading.RLock()
         self._readers: dict[int, LogReader] = {}
         self._by_port: dict[int, list[Result]] = {}
-        # Per port, the latest success and failure by start time, kept as
-        # results arrive so the table costs the same whatever the history.
-        self._latest: dict[int, tuple[Result | None, Result | None]] = {}
+        self._totals: dict[int, PortTotals] = {}
         self._all: list[Result] = []
         self.generation = 0  # bumped on every change: a cheap "anything new?"
         self._listeners: list[Callable[[Changes], None]] = []
@@ -208,7 +213,7 @@ class ResultsStore:
             changes.reset_ports.add(port)
         if found.results:
             _merge_in_time_order(self._by_port.setdefault(port, []), found.results)
-            self._latest[port] = _latest_of(found.results, *self._latest.get(port, (None, None)))
+            self._totals.setdefault(port, PortTotals()).add(found.results)
             changes.added.extend(found.results)
 
     def _forget(self, port: int, changes: Changes) -> None:
@@ -217,7 +222,7 @@ class ResultsStore:
             changes.reset_ports.add(port)
 
     def _drop(self, port: int) -> None:
-        self._latest.pop(port, None)
+        self._totals.pop(port, None)
         if self._by_port.pop(port, None):
             self._all = [r for r in self._all if r.port != port]
 
@@ -250,7 +255,8 @@ class ResultsStore:
     def row(self, port: int) -> PortRow:
         cleared_at = self.marks.get(port) if self.marks else None
         with self._lock:
-            latest, failure = self._latest.get(port, (None, None))
+            totals = self._totals.get(port) or PortTotals()
+            latest, failure = totals.latest, totals.failure
             seq = self._by_port.get(port, [])
             tests = len(seq) if cleared_at is None else _count_ending_after(seq, cleared_at)
         if cleared_at is not None:
@@ -263,6 +269,11 @@ class ResultsStore:
         with self._lock:
             known = set(self._readers) | set(ports)
         return [self.row(port) for port in sorted(known)]
+
+    def totals(self) -> dict[int, PortTotals]:
+        """Every port's totals, clear marks ignored (a copy: safe to keep)."""
+        with self._lock:
+            return {port: PortTotals(t.latest, t.failure, t.ok, t.failed) for port, t in self._totals.items()}
 
     @property
     def skipped(self) -> int:

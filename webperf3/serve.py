@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cli import ExitStatus
+from .iperf3.ports import probe_port
+from .iperf3.process import Iperf3Error, iperf3_version
 from .marks import ClearMarks
 from .results import Changes, ResultsStore
 
@@ -51,8 +53,6 @@ def check(options) -> Plan:
         _check_free(options.host, port, name)
     version = None
     if ports:
-        from .iperf3.servers import Iperf3Error, iperf3_version
-
         try:
             version = iperf3_version(options.iperf3)
         except Iperf3Error as exc:
@@ -71,14 +71,10 @@ def _check_log_dir(path: Path) -> None:
 
 
 def _check_free(host: str, port: int, option: str) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # As the servers will: reuse a port in TIME_WAIT, not one in use.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise UsageError(f"{option} {port} on {host} is not available: {exc.strerror or exc}") from None
+    # The same probe the fleet makes of its ports: listen as a server would.
+    error = probe_port(port, host)
+    if error is not None:
+        raise UsageError(f"{option} {port} on {host} is not available: {error.strerror or error}")
 
 
 def serve(options) -> int:
@@ -135,6 +131,7 @@ class Station:
                 iperf3=options.iperf3,
                 bind=options.iperf3_bind,
                 max_test_seconds=options.max_test_seconds,
+                version=plan.iperf3_version,
                 on_change=self._servers_changed,
             )
         ports = lambda: list(plan.ports)  # noqa: E731

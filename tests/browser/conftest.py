@@ -115,8 +115,7 @@ class Station:
             servers=servers,
             ws_port=self.live.port,
             admin_token=admin_token,
-            on_change=lambda: self.live.push_snapshot(),  # late-bound: the live server may be replaced
-        )
+        )  # a clear reaches the live push through the store, as in serve.py
         self.web = WebServer(dashboard.app, "127.0.0.1", 0, threads=4)
         self.web.start()
 

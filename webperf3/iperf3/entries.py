@@ -102,7 +102,8 @@ def parse_entry(raw: bytes | memoryview, port: int, offset: int = 0) -> Result |
     "unable to receive parameters" after a port scan). Raises one of
     :data:`EntryError` when the bytes are not an iperf3 object at all.
     """
-    return interpret(_decode(raw), port, offset)
+    raw = bytes(raw)
+    return parse_entry_in(raw, 0, len(raw), port, offset)
 
 
 def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int) -> Result | None:

@@ -35,6 +35,8 @@ _IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
 _OPENING = b'\n{\n\t"start":'
 #: How every iperf3 object opens, whatever its indentation.
 _START = re.compile(rb'\{\s*"start"\s*:\s*\{')
+#: Bytes kept from the end of what was read, to notice a rewritten file.
+_FINGERPRINT = 64
 #: Longer than the shortest opening iperf3 writes, `{\n\t"start":\t{`.
 _TAIL = 64
 
@@ -182,6 +184,11 @@ class LogReader:
         """Parse what was appended since the last call."""
         out = ReadResult()
         try:
+            # Every web request refreshes every log: an unchanged one costs
+            # this stat and nothing more.
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == self._identity and st.st_size == self.offset:
+                return out
             f = open(self.path, "rb")
         except FileNotFoundError:
             if self._identity is not None:
@@ -220,7 +227,7 @@ class LogReader:
                     self._skip(out, piece.offset, "text that is not iperf3 JSON")
                 self._junk_end = piece.offset + piece.stop - piece.start
         self.offset += len(chunk)
-        self._tail = (self._tail + chunk[-64:])[-64:]
+        self._tail = (self._tail + chunk[-_FINGERPRINT:])[-_FINGERPRINT:]
 
     def _parse(self, piece: Piece, out: ReadResult) -> None:
         self._parse_span(piece.buf, piece.start, piece.stop, piece.offset - piece.start, out)

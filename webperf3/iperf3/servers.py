@@ -190,6 +190,7 @@ class ServerFleet:
         backoff: Backoff = Backoff(),
         poll_interval: float = 0.25,
         kill_timeout: float = 2.0,
+        version: str | None = None,
         on_change: Callable[[list[ServerStatus]], None] | None = None,
     ) -> None:
         ports = list(ports)
@@ -208,7 +209,7 @@ class ServerFleet:
         self._on_change = on_change
         self._servers = [_Server(port, self.log_path(port)) for port in ports]
         self._proc_net = netstat.available()
-        self._version: str | None = None
+        self._version = version  # known already to a caller that checked iperf3
         self._lock = threading.Lock()  # guards _snapshot and the start/stop fields below
         self._snapshot = tuple(s.snapshot(None) for s in self._servers)
         self._thread: threading.Thread | None = None
@@ -239,7 +240,7 @@ class ServerFleet:
                 raise RuntimeError("this ServerFleet was already started")
             self._thread = threading.Thread(target=self._supervise, name="iperf3-supervisor", daemon=True)
         try:
-            self._version = iperf3_version(self._iperf3)
+            self._version = self._version or iperf3_version(self._iperf3)
             self._log_dir.mkdir(parents=True, exist_ok=True)
         except BaseException:
             with self._lock:
