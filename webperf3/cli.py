@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import sys
 from typing import TextIO
 
 from . import options as opts
+from .exitstatus import ExitStatus
 from .export import csv_chunks, json_chunks
 from .results import LogDirError, ResultsStore
 
 log = logging.getLogger("webperf3")
-
-
-class ExitStatus(enum.IntEnum):
-    SUCCESS = 0
-    ERROR = 1  # something failed while running
-    USAGE = 2  # bad options or environment: nothing was started
 
 
 def setup_logging(level: str) -> None:

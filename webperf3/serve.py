@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cli import ExitStatus
+from .exitstatus import ExitStatus
 from .iperf3.ports import probe_port
 from .iperf3.process import Iperf3Error, iperf3_version
 from .marks import ClearMarks

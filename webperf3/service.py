@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cli import ExitStatus
+from .exitstatus import ExitStatus
 
 UNIT_NAME = "webperf3.service"
 

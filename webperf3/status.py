@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urljoin
 
-from .cli import ExitStatus
+from .exitstatus import ExitStatus
 
 COLUMNS = ("Port", "Server", "Name", "Client", "When", "Download", "Upload", "Error")
 
