@@ -146,7 +146,8 @@ class Servers:
         from webperf3.live import LiveServer
         from webperf3.marks import ClearMarks
         from webperf3.results import ResultsStore
-        from webperf3.web import Dashboard, WebServer
+        from webperf3.httpserver import WebServer
+        from webperf3.web import Dashboard
 
         self.log_dir = log_dir
         self.ports = ports

@@ -16,7 +16,8 @@ from webtest import TestApp
 
 from webperf3.marks import STATE_FILE, ClearMarks
 from webperf3.results import ResultsStore
-from webperf3.web import WebServer, create_app
+from webperf3.httpserver import WebServer
+from webperf3.web import create_app
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = "<img src=x onerror=alert(1)>"

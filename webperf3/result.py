@@ -7,13 +7,22 @@ from typing import Any, Literal
 import msgspec
 
 Direction = Literal["upload", "download", "bidirectional"]
+#: Who measured a download figure: "station" — what the station *sent* (all an
+#: iperf3 server log holds before esnet/iperf PR #1908); "client" — what the
+#: client *received*, where the server's iperf3 writes the receiver's figures.
+MeasuredBy = Literal["station", "client"]
 
 
 class Result(msgspec.Struct, frozen=True, kw_only=True):
     """One test as the iperf3 server on ``port`` saw it.
 
-    Rates are in bits per second from the server's point of view turned into
-    the client's words: *upload* is client → server, *download* server → client.
+    Rates are in bits per second. *Upload* (client → station) is always
+    what the station received. *Download* (station → client) is what the
+    station sent unless ``download_measured_by`` is ``"client"``: iperf3's
+    server log holds only its own side (esnet/iperf#1410), so for TCP the
+    client received at most that and for UDP anything up to all of it may
+    have been lost. UDP jitter and loss of a download are measured by the
+    client alone: ``None`` here unless the log carries the client's figures.
     A side the test did not measure is ``None``, never 0.
 
     A msgspec Struct rather than a dataclass: a frozen dataclass builds each
@@ -31,11 +40,15 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     duration: float | None = None  # seconds actually measured
     upload_bps: float | None = None
     download_bps: float | None = None
+    download_measured_by: MeasuredBy | None = None  # None when no download was measured
     retransmits: int | None = None  # TCP, of the side the server sent
-    jitter_ms: float | None = None  # UDP, of the side the server received
-    loss_percent: float | None = None  # UDP, likewise
+    jitter_ms: float | None = None  # UDP upload, measured by the station (the receiver)
+    loss_percent: float | None = None  # UDP upload, likewise
+    download_jitter_ms: float | None = None  # UDP download: only when the client's figures are in the log
+    download_loss_percent: float | None = None  # UDP download, likewise
     error: str | None = None  # set when the test failed; then there are no rates
     version: str | None = None  # "3.12"
+    cookie: str | None = None  # iperf3's start.cookie: with the port, the test's identity
     offset: int = 0  # byte offset of the entry in its log file
 
     @property

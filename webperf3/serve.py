@@ -118,7 +118,8 @@ class Station:
     def __init__(self, options, plan: Plan) -> None:
         from .live import LiveServer
         from .metrics import build_registry, exposition
-        from .web import Dashboard, WebServer
+        from .httpserver import WebServer
+        from .web import Dashboard
 
         self.store = ResultsStore(plan.log_dir, ClearMarks(plan.log_dir))
         self.fleet = None

@@ -1,12 +1,10 @@
-"""The dashboard's web app: routes over the results store, served by waitress.
+"""The dashboard's web app: routes over the results store.
 
 Only routing lives here: every answer comes from the :class:`ResultsStore`,
 the export functions and the callables the caller wires in (the server
 fleet's status, the live push, the metrics). :class:`Dashboard` owns its own
 ``Bottle()`` — no module-level state, never bottle's default app — so tests
-and the CLI can build as many as they like. :class:`WebServer` runs any WSGI
-app under waitress in a thread: bottle's own default server (wsgiref) is
-single-threaded, and one slow phone would freeze every other browser.
+and the CLI can build as many as they like. ``httpserver.WebServer`` serves it.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +19,7 @@ from urllib.parse import urlsplit
 
 import bottle
 import msgspec
-import waitress
 from bottle import HTTPError, HTTPResponse, request, response
-from waitress import wasyncore
-from waitress.trigger import trigger as WaitressTrigger
 
 from . import __version__
 from .export import CsvLines, json_chunks
@@ -350,71 +344,3 @@ def _error_body(error: HTTPError) -> bytes | str:
         return _encode({"error": message, "status": error.status_code})
     response.content_type = "text/plain; charset=utf-8"
     return f"{error.status_line}: {message}\n"
-
-
-# -- serving -----------------------------------------------------------------
-
-
-class WebServer:
-    """A WSGI app under waitress, in a background thread, stoppable.
-
-    ``start()`` binds in the caller's thread, so "address in use" raises
-    there; ``port`` is then the actual port (useful with port 0).
-    """
-
-    def __init__(self, app: Callable, host: str, port: int, threads: int = 8) -> None:
-        self.app = app
-        self.host = host
-        self._port = port
-        self.threads = threads
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        server = self._server
-        if server is None:
-            return self._port
-        listen = getattr(server, "effective_listen", None)  # several sockets ("localhost")
-        return int(listen[0][1]) if listen else int(server.effective_port)
-
-    @property
-    def url(self) -> str:
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        return f"http://{host}:{self.port}/"
-
-    def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the web server is already running")
-        self._server = waitress.create_server(
-            self.app, host=self.host, port=self._port, threads=self.threads, ident="webperf3"
-        )
-        self._thread = threading.Thread(target=self._server.run, name="webperf3-web", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 3) -> None:
-        """Close every socket from inside waitress's loop, then its workers."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._server = self._thread = None
-        sockets = getattr(server, "_map", None) or server.map
-        trigger = next((d for d in list(sockets.values()) if isinstance(d, WaitressTrigger)), None)
-        if trigger is not None and thread.is_alive():
-            # Closing from this thread would race the loop's select(); the
-            # trigger runs the close in the loop's own thread, and the loop
-            # ends once its socket map is empty.
-            trigger.pull_trigger(lambda: wasyncore.close_all(sockets, ignore_all=True))
-            thread.join(timeout)
-        if thread.is_alive():
-            log.warning("web server loop did not stop within %ss; closing its sockets from here", timeout)
-            wasyncore.close_all(sockets, ignore_all=True)
-            thread.join(timeout)
-        server.task_dispatcher.shutdown(timeout=timeout)
-
-    def __enter__(self) -> WebServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

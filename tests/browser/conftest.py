@@ -20,7 +20,8 @@ import pytest
 from webperf3.live import LiveServer
 from webperf3.marks import ClearMarks
 from webperf3.results import ResultsStore
-from webperf3.web import Dashboard, WebServer
+from webperf3.httpserver import WebServer
+from webperf3.web import Dashboard
 
 CHROMIUM = "/usr/bin/chromium"
 DATA = Path(__file__).parents[1] / "data"
