@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import time
 import urllib.request
@@ -94,7 +95,8 @@ def test_page_renders_with_the_websocket_port_and_path(app: TestApp) -> None:
     assert page.content_type == "text/html"
     assert page.html.find("meta", attrs={"name": "webperf3-ws-port"})["content"] == "8765"
     assert page.html.find("meta", attrs={"name": "webperf3-ws-path"})["content"] == "/live"
-    assert page.html.find("script", src=True)["src"].startswith("static/webperf3.js")
+    script = page.html.find("script", src=True)
+    assert script["src"].startswith("static/js/dashboard.js") and script["type"] == "module"
     assert page.html.find("script", src=False) is None  # no inline script: the CSP forbids it
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert "ws:" in page.headers["Content-Security-Policy"]
@@ -113,11 +115,11 @@ def test_config_names_the_websocket(app: TestApp) -> None:
 
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/static/webperf3.js", "text/javascript"), ("/static/webperf3.css", "text/css"), ("/static/favicon.svg", "image/svg+xml")],
+    [("/static/js/dashboard.js", "text/javascript"), ("/static/webperf3.css", "text/css"), ("/static/favicon.svg", "image/svg+xml")],
 )
 def test_static_files_are_served(app: TestApp, path: str, content_type: str) -> None:
     response = app.get(path)
-    assert response.content_type in (content_type, "application/javascript")
+    assert response.content_type == content_type  # a browser refuses an ES module of another type
     assert response.body
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
@@ -127,10 +129,23 @@ def test_static_files_stay_inside_the_static_dir(app: TestApp) -> None:
     app.get("/static/../web.py", status=(403, 404))
 
 
-def test_the_page_script_never_uses_innerhtml() -> None:
-    script = (Path(__file__).parents[1] / "webperf3" / "static" / "webperf3.js").read_text()
-    assert "innerHTML" not in script.replace("never innerHTML", "")
-    assert "outerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
+SCRIPTS = sorted((Path(__file__).parents[1] / "webperf3" / "static" / "js").glob("*.js"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_the_page_scripts_never_use_markup_from_strings(script: Path) -> None:
+    text = script.read_text()
+    assert "innerHTML" not in text and "outerHTML" not in text
+    assert "insertAdjacentHTML" not in text and "document.write" not in text
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_every_module_import_is_served_as_javascript(app: TestApp, script: Path) -> None:
+    # A module whose import 404s (or comes back as text/plain) stops the
+    # whole page in a browser, with nothing on the screen.
+    for target in re.findall(r'^import .* from "(\./[^"]+)";', script.read_text(), re.M):
+        response = app.get(f"/static/js/{target[2:]}")
+        assert response.content_type == "text/javascript", target
 
 
 # -- data --------------------------------------------------------------------

@@ -25,7 +25,7 @@ LIVE_WAIT_MS = 10_000  # an append must show within this, without a reload
 def open_dashboard(page: Page, station: Station) -> None:
     page.goto(station.url)
     expect(page.locator("#connection")).to_have_text("live")
-    expect(page.locator("#rows tr")).to_have_count(4)
+    expect(page.locator("#rows tr[data-port]")).to_have_count(4)
 
 
 def row(page: Page, port: int):
@@ -114,12 +114,12 @@ def test_clear_and_undo(page: Page, station: Station) -> None:
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.click("#clear")
     expect(page.locator("#undo")).to_be_hidden()
-    expect(page.locator("#rows tr")).to_have_count(4)  # cancelled: nothing cleared
+    expect(page.locator("#rows tr[data-port]")).to_have_count(4)  # cancelled: nothing cleared
 
     confirms: list[str] = []
     page.once("dialog", lambda dialog: (confirms.append(dialog.type), dialog.accept()))
     page.click("#clear")
-    expect(page.locator("#rows tr")).to_have_count(0)
+    expect(page.locator("#rows tr[data-port]")).to_have_count(0)
     expect(page.locator("#empty")).to_be_visible()
     expect(page.locator("#empty")).to_contain_text("cleared")
     expect(page.locator("#undo")).to_be_visible()
@@ -127,7 +127,7 @@ def test_clear_and_undo(page: Page, station: Station) -> None:
 
     page.click("#undo")
     expect(row(page, 5201).locator("td.name")).to_have_text("Room 101")
-    expect(page.locator("#rows tr")).to_have_count(4)
+    expect(page.locator("#rows tr[data-port]")).to_have_count(4)
     expect(page.locator("#undo")).to_be_hidden()
 
 
@@ -142,9 +142,9 @@ def test_clear_asks_for_the_admin_token_once(page: Page, station: Station, admin
 
     page.on("dialog", answer)
     page.click("#clear")
-    expect(page.locator("#rows tr")).to_have_count(0)
+    expect(page.locator("#rows tr[data-port]")).to_have_count(0)
     page.click("#undo")
-    expect(page.locator("#rows tr")).to_have_count(4)
+    expect(page.locator("#rows tr[data-port]")).to_have_count(4)
     assert seen == ["confirm", "prompt"]  # the token is kept for the tab
     assert page.evaluate("sessionStorage.getItem('webperf3-admin-token')") == admin_token
 

@@ -1,0 +1,86 @@
+// Formatting shared by every page: rates, times, directions, quality figures.
+// Pure functions of their arguments (and the clock, for "ago").
+
+export const DASH = "—";
+
+export function formatRate(bps) {
+  if (bps === null || bps === undefined) return DASH;
+  if (bps >= 1e9) return `${(bps / 1e9).toFixed(2)} Gbit/s`;
+  const mbps = bps / 1e6;
+  return `${mbps.toFixed(mbps >= 100 ? 0 : mbps >= 10 ? 1 : 2)} Mbit/s`;
+}
+
+export function exactRate(bps) {
+  return `${Math.round(bps).toLocaleString()} bit/s`;
+}
+
+export function formatTime(seconds) {
+  const when = new Date(seconds * 1000);
+  const today = new Date().toDateString() === when.toDateString();
+  return today ? when.toLocaleTimeString() : when.toLocaleString();
+}
+
+export function ago(seconds) {
+  const diff = Date.now() / 1000 - seconds;
+  if (diff < 45) return "just now";
+  if (diff < 90) return "1 min ago";
+  if (diff < 3600) return `${Math.round(diff / 60)} min ago`;
+  if (diff < 5400) return "1 h ago";
+  if (diff < 86400) return `${Math.round(diff / 3600)} h ago`;
+  const days = Math.round(diff / 86400);
+  return days === 1 ? "1 day ago" : `${days} days ago`;
+}
+
+export const DIRECTIONS = { upload: "upload", download: "download", bidirectional: "bidir" };
+
+export function direction(result) {
+  return result && result.direction ? DIRECTIONS[result.direction] || result.direction : DASH;
+}
+
+export function protocol(result) {
+  if (!result || !result.protocol) return DASH;
+  return result.protocol + (result.streams > 1 ? ` ×${result.streams}` : "");
+}
+
+// Who measured a result's download: the station's sent rate unless the log
+// carried the client's received figure.
+export function downloadMeasuredBy(result) {
+  if (!result || result.download_bps === null || result.download_bps === undefined) return null;
+  return result.download_measured_by === "client" ? "client" : "station";
+}
+
+function udpFigures(jitter, loss) {
+  const lines = [];
+  if (jitter !== null && jitter !== undefined) lines.push(`${jitter.toFixed(3)} ms jitter`);
+  if (loss !== null && loss !== undefined) lines.push(`${loss.toFixed(2)} % loss`);
+  return lines;
+}
+
+// The quality figures of a result, each {text} or {unknown: why}: TCP has
+// retransmits; UDP has jitter and loss per measured side. A UDP download's
+// jitter and loss were measured by the client alone: unknown here, never
+// blank (a blank reads as "no loss").
+export function quality(result) {
+  if (!result) return [];
+  if (result.protocol !== "UDP") {
+    return result.retransmits === null || result.retransmits === undefined ? [] : [{ text: `${result.retransmits} retr.` }];
+  }
+  const parts = [];
+  const both = result.direction === "bidirectional";
+  if (result.upload_bps !== null && result.upload_bps !== undefined) {
+    for (const text of udpFigures(result.jitter_ms, result.loss_percent)) parts.push({ text: both ? `↑ ${text}` : text });
+  }
+  if (result.download_bps !== null && result.download_bps !== undefined) {
+    const figures = udpFigures(result.download_jitter_ms, result.download_loss_percent);
+    if (result.download_measured_by === "client" && figures.length) {
+      for (const text of figures) parts.push({ text: both ? `↓ ${text} (client)` : `${text} (client)` });
+    } else {
+      parts.push({ unknown: both ? "↓ jitter, loss unknown" : "jitter, loss unknown" });
+    }
+  }
+  return parts;
+}
+
+export const UNKNOWN_UDP_HELP =
+  "Only the client measured the jitter and loss of a UDP download: the station's log does not have them. " +
+  "Read them from the client's own output (its receiver line).";

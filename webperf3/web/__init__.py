@@ -1,0 +1,75 @@
+"""The dashboard's web app: the app factory and the views, one module per concern.
+
+As datasette splits its views, each concern has its module: ``pages`` (the
+HTML pages and static files), ``api`` (the JSON API), ``exports`` (CSV and
+JSON downloads), ``ops`` (health and metrics); ``common`` holds what they
+share. Every answer comes from the :class:`ResultsStore`, the export
+functions and the callables the caller wires in (the server fleet's status,
+the live push, the metrics). :class:`Dashboard` owns its own ``Bottle()`` —
+no module-level state, never bottle's default app — so tests and the CLI can
+build as many as they like. ``httpserver.WebServer`` serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+
+from ..export import CsvLines
+from ..results import LogDirError, ResultsStore
+from . import api, exports, ops, pages
+from .common import add_security_headers, error_body, json_error
+
+
+class Dashboard:
+    """Everything the views need, and ``.app``, the WSGI app that routes to them."""
+
+    def __init__(
+        self,
+        store: ResultsStore,
+        *,
+        servers: Callable[[], list[dict]] = lambda: [],
+        ports: Callable[[], list[int]] = lambda: [],
+        ws_port: int | None = None,
+        ws_path: str = "/",
+        admin_token: str | None = None,
+        on_change: Callable[[], None] = lambda: None,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
+        station_name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.servers = servers
+        self.ports = ports
+        self.ws_port = ws_port
+        self.ws_path = ws_path
+        self.admin_token = admin_token or None  # "" means no token, as unset
+        self.on_change = on_change
+        self.metrics = metrics
+        self.station_name = station_name or None
+        self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
+        self.app = bottle.Bottle()
+        for view in (pages.Pages(self), api.Api(self), exports.Exports(self), ops.Ops(self)):
+            view.route(self.app)
+        self.app.add_hook("after_request", add_security_headers)
+        # Bottle's own error page is HTML; API clients want JSON. Bottle
+        # calls this for every HTTPError it raises itself (404, 405, 500).
+        self.app.default_error_handler = error_body
+
+    def refresh(self) -> None:
+        """Cheap (one stat per log) and keeps answers right without the watcher."""
+        try:
+            self.store.refresh()
+        except LogDirError as exc:
+            raise json_error(503, str(exc)) from None
+
+    def warm_up(self) -> None:
+        """Format the CSV once ahead of the first Download CSV (a thread's job at start)."""
+        for _ in self.csv_lines.chunks(self.store.results()):
+            pass
+
+
+def create_app(store: ResultsStore, **kwargs: Any) -> bottle.Bottle:
+    """The dashboard's WSGI app (see :class:`Dashboard` for the keywords)."""
+    return Dashboard(store, **kwargs).app

@@ -1,0 +1,150 @@
+"""What every view shares: JSON answers, query parameters, the same-origin and
+admin-token checks, the security headers and the error bodies.
+
+Pure helpers over Bottle's thread-local ``request``/``response``: no state.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from bottle import HTTPError, HTTPResponse, request, response
+
+JSON_TYPE = "application/json"
+
+# The page loads only its own scripts and stylesheet; live updates come over
+# a websocket on another port, which 'self' does not cover, hence ws:/wss:.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
+
+encode = msgspec.json.Encoder().encode  # NaN → null: always valid JSON
+
+
+def json_response(data: Any, status: int = 200, **headers: str) -> HTTPResponse:
+    return HTTPResponse(encode(data), status, {"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **headers})
+
+
+def json_error(status: int, message: str, **headers: str) -> HTTPResponse:
+    return json_response({"error": message, "status": status}, status, **headers)
+
+
+def dumps(record: dict) -> str:
+    return encode(record).decode()
+
+
+def param(name: str) -> str | None:
+    """A query parameter as text; empty counts as absent."""
+    value = request.query.getunicode(name)
+    if value is None and name in request.query:
+        raise json_error(400, f"bad {name!r} parameter: not valid UTF-8")
+    return value or None
+
+
+def result_filters() -> dict[str, Any]:
+    """``port``, ``name``, ``since`` from the query; a 400 names a bad one."""
+    filters: dict[str, Any] = {}
+    if port := param("port"):
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
+            raise json_error(400, f"bad 'port' parameter {port!r}: expected a port number 1-65535")
+        filters["port"] = int(port)
+    if name := param("name"):
+        filters["name"] = name
+    if since := param("since"):
+        try:
+            value = float(since)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value):
+            raise json_error(400, f"bad 'since' parameter {since!r}: expected seconds since the epoch")
+        filters["since"] = value
+    return filters
+
+
+def _authority(url_or_host: str, scheme: str) -> tuple[str, int | None] | None:
+    """(host, port) of an Origin/Referer URL or a Host header; None if unparsable."""
+    text = url_or_host if "//" in url_or_host else f"//{url_or_host}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}.get(parts.scheme or scheme)
+    return parts.hostname.lower(), port if port is not None else default
+
+
+def same_origin() -> bool:
+    """True unless Origin (or, lacking it, Referer) names another host than Host.
+
+    A request with neither (curl, scripts) is allowed: browsers always send
+    Origin on a cross-site POST, and this is what stops another site's page.
+    """
+    claimed = request.get_header("Origin") or request.get_header("Referer")
+    if not claimed:
+        return True
+    scheme = request.urlparts.scheme
+    host = request.get_header("Host") or request.urlparts.netloc
+    mine = _authority(host, scheme)
+    theirs = _authority(claimed, scheme)  # Origin "null" (sandboxed page) → None: refused
+    return mine is not None and mine == theirs
+
+
+def given_token() -> str | None:
+    token = request.get_header("X-Admin-Token")
+    if token:
+        return token
+    auth = request.get_header("Authorization") or ""
+    scheme, _, credentials = auth.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+def require_admin(admin_token: str | None) -> None:
+    """Refuse another site's page (CSRF) and, when a token is set, a missing or wrong one."""
+    if not same_origin():
+        raise json_error(403, "refused: the request comes from another site (Origin/Referer does not match Host)")
+    if admin_token is None:
+        return
+    given = given_token()
+    if given is None:
+        raise json_error(401, "an admin token is required (X-Admin-Token or Authorization: Bearer)", **{"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(given.encode(), admin_token.encode()):
+        raise json_error(403, "wrong admin token")
+
+
+def wrapped(head: str, chunks: Iterator[str], tail: str) -> Iterator[str]:
+    yield head
+    yield from chunks
+    yield tail
+
+
+def add_security_headers() -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.set_header(name, value)
+
+
+def error_body(error: HTTPError) -> bytes | str:
+    """Bottle's own errors (404, 405, an unexpected 500) as JSON or plain text."""
+    add_security_headers()  # after_request does not run for a crashed handler
+    message = str(error.body or error.status_line)
+    if request.path.startswith("/api/"):
+        response.content_type = JSON_TYPE
+        return encode({"error": message, "status": error.status_code})
+    response.content_type = "text/plain; charset=utf-8"
+    return f"{error.status_line}: {message}\n"

@@ -1,0 +1,56 @@
+"""Downloads for a spreadsheet or a script: ``/csv`` and ``/api/results.json``.
+
+Each is streamed from a snapshot of the store, so a large export is never
+whole in memory and the store may go on changing while it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import bottle
+from bottle import response
+
+from ..export import json_chunks
+from ..result import Result
+from .common import JSON_TYPE, dumps, result_filters
+
+if TYPE_CHECKING:
+    from . import Dashboard
+
+CSV_NAME = "iperf3_log.csv"
+
+
+class Exports:
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+
+    def route(self, app: bottle.Bottle) -> None:
+        app.route("/csv", "GET", self.csv)
+        app.route("/api/results.json", "GET", self.results_json)
+
+    def csv(self) -> Iterator[str]:
+        self.dash.refresh()
+        found = self.dash.store.results()  # a snapshot: the store may change while this streams
+        response.content_type = "text/csv; charset=utf-8"
+        response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
+        response.set_header("Cache-Control", "no-store")
+        return self.dash.csv_lines.chunks(found)
+
+    def results_json(self) -> Iterator[str]:
+        return json_download(self.dash)
+
+
+def filtered_results(dash: Dashboard) -> list[Result]:
+    filters = result_filters()  # a bad one is a 400 before anything is read
+    dash.refresh()
+    return dash.store.results(**filters)
+
+
+def json_download(dash: Dashboard) -> Iterator[str]:
+    """The JSON export: a bare array, like ``webperf3 export --format json``."""
+    found = filtered_results(dash)
+    response.content_type = JSON_TYPE
+    response.set_header("Content-Disposition", "attachment; filename=iperf3_log.json")
+    return json_chunks(found, dumps=dumps)
