@@ -19,7 +19,7 @@ import bottle
 
 from ..export import CsvLines
 from ..results import LogDirError, ResultsStore
-from . import api, exports, ops, pages
+from . import api, device, exports, ops, pages
 from .common import add_security_headers, error_body, json_error
 
 
@@ -50,7 +50,7 @@ class Dashboard:
         self.station_name = station_name or None
         self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
         self.app = bottle.Bottle()
-        for view in (pages.Pages(self), api.Api(self), exports.Exports(self), ops.Ops(self)):
+        for view in (pages.Pages(self), api.Api(self), device.Device(self), exports.Exports(self), ops.Ops(self)):
             view.route(self.app)
         self.app.add_hook("after_request", add_security_headers)
         # Bottle's own error page is HTML; API clients want JSON. Bottle
