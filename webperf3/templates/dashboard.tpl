@@ -5,6 +5,28 @@
   <button id="clear" type="button" class="danger">Clear table</button>
   <button id="undo" type="button" hidden>Undo clear</button>
 </div>
+<section class="device" id="device" aria-labelledby="device-title">
+  <h2 id="device-title">This device</h2>
+  <form id="place-form" class="place-form" autocomplete="off">
+    <label for="place">Where are you?</label>
+    <input id="place" name="place" list="places-used" maxlength="200" placeholder="e.g. Room 101" enterkeyhint="done">
+    <datalist id="places-used"></datalist>
+    <button type="submit" id="save-place">Save</button>
+  </form>
+  <p id="place-saved" class="saved" role="status" aria-live="polite"></p>
+  <div class="device-how">
+    <div>
+      <dl class="device-facts">
+        <dt>Place</dt><dd id="device-place">not named yet</dd>
+        <dt>The station sees you as</dt><dd id="device-address">…</dd>
+        <dt>In an iperf3 app</dt><dd>host <strong id="device-host">…</strong>, port <strong id="device-port">…</strong></dd>
+      </dl>
+      <p class="device-terminal">In a terminal:</p>
+      <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
+    </div>
+    <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
+  </div>
+</section>
 <div class="table-wrap">
   <table id="results">
     <thead>

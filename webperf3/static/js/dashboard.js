@@ -8,6 +8,7 @@
 import { getJSON, post } from "./api.js";
 import { cell, el, qualityCell, rateCell, refreshAgo, timeCell } from "./cells.js";
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
+import { DevicePanel } from "./device.js";
 import { LiveSocket } from "./socket.js";
 
 const HIGHLIGHT_MS = 4000; // how long a changed row stays highlighted
@@ -281,3 +282,4 @@ $("host-hint").textContent = location.hostname || "this-host";
 setInterval(() => refreshAgo(), AGO_REFRESH_MS);
 updateNow();
 live.start();
+new DevicePanel({ onMessage: showMessage }).start();

@@ -1,0 +1,110 @@
+// "Where are you?": a phone (or laptop) names the place it stands in, and
+// sees what to type into its iperf3 app or terminal, with a QR code of
+// HOST:PORT. Phone iperf3 apps cannot set --extra-data; the place named here
+// labels this device's next tests, because its browser and its iperf3 app
+// come from the same address.
+
+import { getJSON, post } from "./api.js";
+import { el } from "./cells.js";
+
+const $ = (id) => document.getElementById(id);
+
+// Quoted for a POSIX shell and PowerShell alike where possible: single
+// quotes, unless the place itself holds one.
+export function shellQuote(text) {
+  if (!text.includes("'")) return `'${text}'`;
+  return `"${text.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
+}
+
+export function command(host, port, place) {
+  const parts = ["iperf3", "-c", host, "-p", String(port), "--bidir"];
+  if (place) parts.push("--extra-data", shellQuote(place));
+  return parts.join(" ");
+}
+
+export class DevicePanel {
+  constructor({ onMessage }) {
+    this.onMessage = onMessage;
+    this.device = null;
+    this.place = "";
+  }
+
+  async start() {
+    $("place-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.save();
+    });
+    $("copy-command").addEventListener("click", () => this.copy());
+    await this.refresh();
+  }
+
+  async refresh() {
+    try {
+      this.device = await getJSON("api/device");
+    } catch (err) {
+      this.onMessage(`Could not ask the station about this device: ${err.message}`);
+      return;
+    }
+    if (this.device.place && !this.place) this.place = this.device.place;
+    if (Array.isArray(this.device.places)) this.offer(this.device.places);
+    this.render();
+  }
+
+  offer(places) {
+    const list = $("places-used");
+    list.replaceChildren(...places.map((name) => Object.assign(el("option"), { value: name })));
+  }
+
+  async save() {
+    const name = $("place").value.trim();
+    if (!name) {
+      this.onMessage("Type where you are first, for example “Room 101”.");
+      return;
+    }
+    try {
+      const answer = await post("api/place", { name });
+      this.place = answer.place ?? name;
+      $("place-saved").textContent = `Saved: tests from ${answer.address || "this device"} are now “${this.place}”.`;
+      if (answer.shared_address) this.onMessage(answer.shared_address);
+    } catch (err) {
+      this.onMessage(`Could not save the place: ${err.message}`);
+    }
+    this.render();
+  }
+
+  render() {
+    const device = this.device;
+    if (!device) return;
+    const host = device.host || location.hostname;
+    const port = device.port;
+    $("device-address").textContent = device.address || "unknown";
+    $("device-host").textContent = host;
+    $("device-port").textContent = port === null || port === undefined ? "—" : String(port);
+    $("device-place").textContent = this.place || "not named yet";
+    $("device-command").textContent = port ? command(host, port, this.place) : "no iperf3 server runs on this station";
+    const qr = $("device-qr");
+    qr.hidden = !port;
+    if (port) {
+      qr.src = `qr.svg?port=${encodeURIComponent(port)}`;
+      qr.alt = `QR code of ${host}:${port}`;
+    }
+    if (this.place && !$("place").value) $("place").value = this.place;
+  }
+
+  async copy() {
+    const text = $("device-command").textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+      $("copy-command").textContent = "Copied";
+    } catch {
+      // No clipboard over plain http on some phones: select it for a long-press copy.
+      const range = document.createRange();
+      range.selectNodeContents($("device-command"));
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      $("copy-command").textContent = "Selected: copy it";
+    }
+    setTimeout(() => ($("copy-command").textContent = "Copy"), 2500);
+  }
+}
