@@ -480,6 +480,7 @@ def test_status_is_a_frozen_snapshot_with_a_dict_form():
         "restarts": 2,
         "last_exit": "signal SIGKILL",
         "version": "3.12",
+        "progress": None,  # the live figures of a running test, when there are any
     }
     with pytest.raises(AttributeError):
         status.pid = 11  # type: ignore[misc]

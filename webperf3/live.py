@@ -10,8 +10,8 @@ One background thread runs an asyncio loop with two jobs:
   changes, the store reads only what was appended and the new results go
   out, serialized once, to every client.
 
-Messages are JSON objects with a ``type``: ``snapshot``, ``results`` and
-``servers`` (see the ``*_message`` functions below).
+Messages are JSON objects with a ``type``: ``snapshot``, ``results``,
+``servers`` and ``progress`` (see the ``*_message`` functions below).
 
 Who may connect: a browser whose ``Origin`` names the host it connected to,
 or a client with no ``Origin`` at all (scripts, monitoring). ``GET /healthz``
@@ -102,6 +102,15 @@ def results_message(results: Iterable[Result], rows: Iterable[PortRow], generati
 
 def servers_message(servers: list[dict]) -> dict[str, Any]:
     return {"type": "servers", "servers": servers}
+
+
+def progress_message(tests: Iterable[Any]) -> dict[str, Any]:
+    """The live figures of every running test, one poll's worth (about 4 a second).
+
+    ``tests`` holds one ``Progress.to_dict()`` per testing port (see
+    ``webperf3/iperf3/progress.py``); sent only while some test runs.
+    """
+    return {"type": "progress", "tests": [test.to_dict() for test in tests]}
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -254,6 +263,10 @@ class LiveServer:
         """Send every client the fleet's status."""
         # Serialized here, once, in the caller's thread.
         self._call_soon(self._send_to_all, encode(servers_message(servers)))
+
+    def push_progress(self, tests: list[Any]) -> None:
+        """Send every client the running tests' live figures (``Progress`` objects)."""
+        self._call_soon(self._send_to_all, encode(progress_message(tests)))
 
     # -- thread plumbing ----------------------------------------------------------
 

@@ -134,6 +134,7 @@ class Station:
                 max_test_seconds=options.max_test_seconds,
                 version=plan.iperf3_version,
                 on_change=self._servers_changed,
+                on_progress=self._progress,
             )
         ports = lambda: list(plan.ports)  # noqa: E731
         self.live = LiveServer(
@@ -162,6 +163,9 @@ class Station:
 
     def _servers_changed(self, statuses) -> None:
         self.live.push_servers([s.to_dict() for s in statuses])
+
+    def _progress(self, tests) -> None:
+        self.live.push_progress(tests)
 
     def start(self) -> None:
         try:

@@ -39,8 +39,26 @@ def server_state(server: dict | None) -> str:
     if server is None:
         return "-"
     if server.get("state") == "testing" and server.get("client"):
-        return f"testing from {server['client']}"
+        return f"testing from {server['client']}{live(server.get('progress'))}"
     return str(server.get("state", "-"))
+
+
+def live(progress: dict | None) -> str:
+    """`` (12 s, up 94.1 Mbit/s)``: a running test's latest figures, if any.
+
+    A UDP download is what the station sent: said so, never as received.
+    """
+    if not progress:
+        return ""
+    parts = [f"{progress.get('elapsed') or 0:.0f} s"]
+    if progress.get("upload_bps") is not None:
+        parts.append(f"up {rate(progress['upload_bps'])}")
+    if progress.get("download_bps") is not None:
+        sent = " sent" if progress.get("download_measured_by") == "station" else ""
+        parts.append(f"down {rate(progress['download_bps'])}{sent}")
+    if len(parts) == 1 and progress.get("protocol") == "UDP":
+        parts.append("UDP test running")
+    return f" ({', '.join(parts)})"
 
 
 def table(rows: list[dict], servers: list[dict], now: float) -> str:

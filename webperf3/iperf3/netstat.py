@@ -1,11 +1,22 @@
 """What Linux's /proc says about TCP sockets and the processes that hold them.
 
-The server fleet needs three facts no portable API gives without psutil:
-which connections are ESTABLISHED on a server's port (a test is running,
-and since when), whether the port has a listener (the server is up), and
-which process holds a port we want (a clear message, or a stale iperf3 to
-replace). ``/proc/net/tcp`` and ``/proc/net/tcp6`` answer the first two and
-``/proc/PID/fd`` the third.
+The server fleet needs three facts: which connections are ESTABLISHED on a
+server's port (a test is running, and since when), whether the port has a
+listener (the server is up), and which process holds a port we want (a clear
+message, or a stale iperf3 to replace). The first two come from sock_diag
+(:mod:`.sockdiag`, via :mod:`.sampler`) where it answers, and from
+``/proc/net/tcp`` and ``/proc/net/tcp6`` here where it does not;
+``/proc/PID/fd`` answers the third.
+
+Why not psutil, which answers the same questions on Linux, macOS and
+Windows: on Linux its ``net_connections()`` reads these very files, and maps
+every socket of the machine to its process by walking every process's open
+files on each call, where the fleet needs that only when a port is taken; it
+gives no byte counters, so live progress needs sock_diag anyway; and it is
+one more compiled dependency, which PyPI ships no armv7l (32-bit Raspberry
+Pi OS) wheel of, so there it is built from source (compiler and Python
+headers) or taken from piwheels. On macOS and Windows the fleet runs without
+any of this: servers are only ever "idle" there.
 
 The text parsers are pure functions, testable with sample lines on any
 machine; the readers return nothing (not an error) where /proc is missing,
@@ -17,15 +28,35 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 #: States of include/net/tcp_states.h that matter here.
 ESTABLISHED = 0x01
 LISTEN = 0x0A
 
 PROC = Path("/proc")
+
+
+class Socket(Protocol):
+    """What the fleet reads of a socket, from /proc/net/tcp or from sock_diag."""
+
+    @property
+    def local_host(self) -> str: ...
+    @property
+    def local_port(self) -> int: ...
+    @property
+    def remote_host(self) -> str: ...
+    @property
+    def remote_port(self) -> int: ...
+    @property
+    def state(self) -> int: ...
+
+
+#: One poll's sockets: sock_diag's or /proc/net/tcp's.
+Sockets = Sequence[Socket]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +121,12 @@ def parse_proc_net_tcp(text: str, byteorder: str = sys.byteorder) -> list[TcpSoc
     return [sock for line in text.splitlines() if (sock := parse_line(line, byteorder))]
 
 
-def established_on(sockets: Iterable[TcpSocket], port: int) -> list[TcpSocket]:
+def established_on(sockets: Iterable[Socket], port: int) -> list[Socket]:
     """Connections accepted on *port*: the server side of a running test."""
     return [s for s in sockets if s.state == ESTABLISHED and s.local_port == port]
 
 
-def listening_on(sockets: Iterable[TcpSocket], port: int) -> list[TcpSocket]:
+def listening_on(sockets: Iterable[Socket], port: int) -> list[Socket]:
     return [s for s in sockets if s.state == LISTEN and s.local_port == port]
 
 

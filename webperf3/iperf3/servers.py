@@ -13,8 +13,11 @@ run longer than ``max_test_seconds`` (iperf3 3.12 keeps a port busy forever
 when a client opens the control connection and sends nothing, esnet/iperf#788);
 and retries a port someone else holds, replacing a stale iperf3 orphaned by
 an earlier, crashed webperf3. Running tests are seen as ESTABLISHED TCP
-connections on the port in /proc/net/tcp{,6} (see :mod:`.netstat`), so on
-Windows and macOS a server is only ever "idle" and never restarted as stuck.
+connections on the port, asked of the kernel through sock_diag or read from
+/proc/net/tcp{,6} (see :mod:`.sampler`), so on Windows and macOS a server is
+only ever "idle" and never restarted as stuck. While tests run, each poll
+also turns their byte counters into live figures (:mod:`.progress`), handed
+to ``on_progress`` and kept in the status.
 
 Other threads read :meth:`ServerFleet.status`, immutable snapshots, or pass
 ``on_change`` to hear of every change from the supervisor thread.
@@ -42,6 +45,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import netstat
+from .progress import Progress
+from .sampler import ProgressSampler, Running, SocketWatch
 from .ports import describe_holder, is_stale_server, probe_port, specific_address
 from .process import (
     INSTALL_HINT,
@@ -88,6 +93,9 @@ class ServerStatus:
     restarts: int  # how many times a process of this server exited and was replaced
     last_exit: str | None  # "exit code 1", "signal SIGKILL", "port 5201 in use by pid …"
     version: str | None  # of iperf3, e.g. "3.12"
+    # The running test's latest live figures. Not compared: a new sample is
+    # not a change of state (on_change), it goes to on_progress.
+    progress: Progress | None = dataclasses.field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -147,6 +155,7 @@ class _Server:
     log_offset: int = 0  # the log's size at launch
     connections: dict[tuple[str, int, str], _Connection] = dataclasses.field(default_factory=dict)
     stuck: str | None = None  # why the running process is being killed
+    progress: Progress | None = None  # of the running test, as of the last poll
     kill_at: float | None = None  # monotonic: SIGKILL if still alive then
 
     @property
@@ -168,6 +177,7 @@ class _Server:
             restarts=self.restarts,
             last_exit=self.last_exit,
             version=version,
+            progress=self.progress if testing else None,
         )
 
 
@@ -192,6 +202,7 @@ class ServerFleet:
         kill_timeout: float = 2.0,
         version: str | None = None,
         on_change: Callable[[list[ServerStatus]], None] | None = None,
+        on_progress: Callable[[list[Progress]], None] | None = None,
     ) -> None:
         ports = list(ports)
         if len(set(ports)) != len(ports):
@@ -207,8 +218,11 @@ class ServerFleet:
         self._poll = poll_interval
         self._kill_timeout = kill_timeout
         self._on_change = on_change
+        self._on_progress = on_progress
         self._servers = [_Server(port, self.log_path(port)) for port in ports]
         self._proc_net = netstat.available()
+        self._watch = SocketWatch(ports)
+        self._sampler = ProgressSampler(self._watch, self._local)
         self._version = version  # known already to a caller that checked iperf3
         self._lock = threading.Lock()  # guards _snapshot and the start/stop fields below
         self._snapshot = tuple(s.snapshot(None) for s in self._servers)
@@ -304,7 +318,7 @@ class ServerFleet:
     def _tick(self) -> None:
         now = time.monotonic()
         running = any(s.proc is not None for s in self._servers)
-        sockets = netstat.read_tcp_sockets() if self._proc_net and running else []
+        sockets = self._watch.tcp() if self._proc_net and running else []
         for server in self._servers:
             if self._stopping.is_set():
                 break
@@ -313,9 +327,27 @@ class ServerFleet:
                     self._launch(server, now)
             else:
                 self._check(server, sockets, now)
+        progress = self._sample(sockets)
         self._publish()
+        if progress and self._on_progress is not None:
+            try:
+                self._on_progress(progress)
+            except Exception:
+                log.exception("iperf3 progress listener failed")
 
-    def _check(self, server: _Server, sockets: list[netstat.TcpSocket], now: float) -> None:
+    def _sample(self, sockets: netstat.Sockets) -> list[Progress]:
+        """The running tests' live figures; nothing is asked when none runs."""
+        running = {
+            s.port: Running(oldest.first_seen, s.pid)
+            for s in self._servers
+            if s.state == "testing" and (oldest := s.oldest()) is not None
+        }
+        found = self._sampler.sample(running, sockets, time.monotonic())
+        for server in self._servers:
+            server.progress = found.get(server.port)
+        return [found[port] for port in sorted(found)]
+
+    def _check(self, server: _Server, sockets: netstat.Sockets, now: float) -> None:
         assert server.proc is not None
         returncode = server.proc.poll()
         if returncode is not None:
@@ -329,7 +361,7 @@ class ServerFleet:
             server.failures = 0  # healthy long enough: the next crash starts over
         self._observe(server, sockets, now)
 
-    def _observe(self, server: _Server, sockets: list[netstat.TcpSocket], now: float) -> None:
+    def _observe(self, server: _Server, sockets: netstat.Sockets, now: float) -> None:
         """Update starting/idle/testing from the port's connections; catch a stuck test."""
         previous, server.connections = server.connections, {}
         for sock in netstat.established_on(sockets, server.port):
@@ -343,7 +375,7 @@ class ServerFleet:
         if oldest and self._max_test is not None and now - oldest.first_seen > self._max_test:
             self._kill_stuck(server, oldest, now)
 
-    def _listening(self, server: _Server, sockets: list[netstat.TcpSocket], now: float) -> bool:
+    def _listening(self, server: _Server, sockets: netstat.Sockets, now: float) -> bool:
         if self._proc_net:
             return bool(netstat.listening_on(sockets, server.port))
         return now - server.started >= _BLIND_STARTUP_SECONDS
@@ -519,4 +551,6 @@ class ServerFleet:
             log.info("stopped iperf3 on port %d (pid %d): %s", server.port, proc.pid, format_exit(proc.returncode))
         for server in self._servers:
             server.proc, server.state, server.started_at, server.connections = None, "stopped", None, {}
+            server.progress = None
+        self._watch.close()
         self._publish()

@@ -1,0 +1,265 @@
+"""sock_diag (webperf3/iperf3/sockdiag.py) and the fleet's socket view
+(webperf3/iperf3/sampler.py), against the real kernel on 127.0.0.1."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import struct
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers_iperf3 import free_ports, wait_until
+from webperf3.iperf3 import netstat
+from webperf3.iperf3.sampler import ProgressSampler, Running, SocketWatch, read_io
+from webperf3.iperf3.sockdiag import (
+    ESTABLISHED,
+    LISTEN,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    DiagSocket,
+    SockDiag,
+    SockDiagError,
+    dump_request,
+    parse_messages,
+    port_range_bytecode,
+)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
+
+UNKNOWN_PROTOCOL = 253  # RFC 3692's experimental number: no kernel has a diag handler for it
+
+
+@pytest.fixture
+def diag() -> Iterator[SockDiag]:
+    with SockDiag() as d:
+        yield d
+
+
+class Pair:
+    """A listener on 127.0.0.1:port and one connection accepted from it."""
+
+    def __init__(self, port: int, family: int = socket.AF_INET) -> None:
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
+        if family == socket.AF_INET6:  # dual-stack, as iperf3 listens without -B
+            self.listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        self.listener.bind(("::" if family == socket.AF_INET6 else "127.0.0.1", port))
+        self.listener.listen(4)
+        self.client = socket.create_connection(("127.0.0.1", port))
+        self.server, _ = self.listener.accept()
+
+    def close(self) -> None:
+        for s in (self.client, self.server, self.listener):
+            s.close()
+
+
+@pytest.fixture
+def pairs() -> Iterator[list[Pair]]:
+    made: list[Pair] = []
+    yield made
+    for pair in made:
+        pair.close()
+
+
+def receive(sock: socket.socket, count: int) -> None:
+    while count:
+        count -= len(sock.recv(min(count, 1 << 16)))
+
+
+def accepted(found: list[DiagSocket], pair: Pair) -> DiagSocket:
+    client_port = pair.client.getsockname()[1]
+    return next(s for s in found if s.state == ESTABLISHED and s.remote_port == client_port)
+
+
+# ------------------------------------------------------------ the counters
+
+
+def test_counters_are_the_bytes_received_and_the_bytes_the_peer_acknowledged(diag, pairs):
+    port = free_ports(1)[0]
+    pair = Pair(port)
+    pairs.append(pair)
+    pair.client.sendall(b"x" * 300_000)
+    receive(pair.server, 300_000)
+    pair.server.sendall(b"y" * 123_456)
+    receive(pair.client, 123_456)
+    # The client's ACK of the last bytes may still be on its way.
+    sock = wait_until(lambda: (s := accepted(diag.tcp([port]), pair)).bytes_acked == 123_456 and s, 5, what="the ack")
+    assert sock.bytes_received == 300_000
+    assert (sock.local_host, sock.local_port, sock.remote_host) == ("127.0.0.1", port, "127.0.0.1")
+    assert sock.family == socket.AF_INET and sock.inode > 0 and sock.cookie > 0
+
+
+def test_only_the_ports_and_states_asked_for(diag, pairs):
+    ports = free_ports(3)
+    pairs.extend(Pair(p) for p in ports)
+    found = diag.tcp([ports[0], ports[2]])  # the middle one is inside the kernel's range filter
+    assert sorted({s.local_port for s in found}) == [ports[0], ports[2]]
+    assert all(s.state == ESTABLISHED for s in found) and len(found) == 2
+    with_listeners = diag.tcp([ports[1]], 1 << ESTABLISHED | 1 << LISTEN)
+    assert sorted(s.state for s in with_listeners) == [ESTABLISHED, LISTEN]
+    assert diag.tcp([]) == []
+
+
+def test_dual_stack_connections_read_as_proc_net_tcp_reads_them(diag, pairs):
+    port = free_ports(1)[0]
+    try:
+        pair = Pair(port, socket.AF_INET6)
+    except OSError:
+        pytest.skip("IPv6 is disabled here")
+    pairs.append(pair)
+    ours = {(s.local_host, s.local_port, s.remote_host, s.remote_port, s.state, s.inode) for s in diag.tcp([port], 1 << ESTABLISHED | 1 << LISTEN)}
+    theirs = {
+        (s.local_host, s.local_port, s.remote_host, s.remote_port, s.state, s.inode)
+        for s in netstat.read_tcp_sockets()
+        if s.local_port == port and s.state in (ESTABLISHED, LISTEN)
+    }
+    assert ours == theirs and len(ours) == 2
+    assert all(s.family == socket.AF_INET6 for s in diag.tcp([port]))
+    assert {s.local_host for s in diag.tcp([port])} == {"127.0.0.1"}  # IPv4-mapped, written as IPv4
+
+
+def test_connected_udp_sockets_are_found_and_unconnected_ones_are_not(diag):
+    port = free_ports(1)[0]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bound, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        bound.bind(("127.0.0.1", port))
+        assert diag.udp([port]) == []
+        peer.bind(("127.0.0.1", 0))
+        bound.connect(peer.getsockname())
+        (found,) = diag.udp([port])
+        assert (found.local_port, found.remote_port, found.bytes_acked) == (port, peer.getsockname()[1], None)
+
+
+def test_no_permission_is_needed(pairs):
+    """webperf3 runs as a plain user on the Pi: the counters of every socket are still there."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    port = free_ports(1)[0]
+    pair = Pair(port)
+    pairs.append(pair)
+    pair.client.sendall(b"z" * 5000)
+    receive(pair.server, 5000)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nobody, asking about root's sockets
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with SockDiag() as d:
+                os.write(write, str(accepted(d.tcp([port]), pair).bytes_received).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read) as answer:
+        assert answer.read() == "5000" and status == 0
+
+
+def test_the_kernel_saying_no_is_an_error_with_its_reason(diag):
+    with pytest.raises(SockDiagError) as raised:
+        diag.query(UNKNOWN_PROTOCOL, [5201], 1 << ESTABLISHED, False)
+    assert raised.value.errno == errno.ENOENT and "sock_diag refused" in str(raised.value)
+    assert diag.tcp([5201]) is not None  # the socket is still usable
+
+
+# ------------------------------------------------------------ the encoding
+
+
+def test_the_port_filter_is_two_comparisons_that_reject_by_jumping_past_the_end():
+    code = port_range_bytecode(5201, 5210)
+    assert [struct.unpack_from("=BBH", code, i) for i in range(0, 16, 4)] == [(2, 8, 20), (0, 0, 5201), (3, 8, 12), (0, 0, 5210)]
+    with pytest.raises(ValueError):
+        port_range_bytecode(5210, 5201)
+    with pytest.raises(ValueError):
+        port_range_bytecode(0, 70000)
+
+
+def test_a_request_is_a_dump_of_one_family_and_protocol_with_its_filter():
+    request = dump_request(socket.AF_INET6, socket.IPPROTO_TCP, 1 << ESTABLISHED, 5201, 5210, info=True, seq=7)
+    length, kind, flags, seq, _ = struct.unpack_from("=IHHII", request)
+    assert length == len(request) == 16 + 56 + 4 + 16
+    assert (kind, flags, seq) == (20, 0x301, 7)
+    assert struct.unpack_from("=BBBBI", request, 16) == (socket.AF_INET6, socket.IPPROTO_TCP, 2, 0, 2)
+
+
+def test_malformed_and_error_answers_are_errors_not_garbage():
+    error = struct.pack("=IHHII", 20, NLMSG_ERROR, 0, 1, 0) + struct.pack("=i", -errno.EPERM)
+    with pytest.raises(SockDiagError) as raised:
+        parse_messages(error)
+    assert raised.value.errno == errno.EPERM
+    ack = struct.pack("=IHHII", 20, NLMSG_ERROR, 0, 1, 0) + struct.pack("=i", 0)
+    assert parse_messages(ack) == ([], True)
+    failed_dump = struct.pack("=IHHII", 20, NLMSG_DONE, 2, 1, 0) + struct.pack("=i", -errno.ENOENT)
+    with pytest.raises(SockDiagError) as raised:
+        parse_messages(failed_dump)
+    assert raised.value.errno == errno.ENOENT
+    assert parse_messages(struct.pack("=IHHII", 20, NLMSG_DONE, 2, 1, 0) + bytes(4)) == ([], True)
+    with pytest.raises(SockDiagError, match="malformed"):
+        parse_messages(struct.pack("=IHHII", 400, 20, 0, 1, 0) + bytes(20))
+    with pytest.raises(SockDiagError, match="inet_diag_msg of 20 bytes"):
+        parse_messages(struct.pack("=IHHII", 36, 20, 0, 1, 0) + bytes(20))  # too short for inet_diag_msg
+
+
+# ------------------------------------------------------------ the fleet's view
+
+
+class RefusingDiag(SockDiag):
+    """The real kernel, asked something it refuses: as a sandbox without
+    inet_diag answers every question."""
+
+    def tcp(self, ports, states=1 << ESTABLISHED, *, info=True):  # type: ignore[override]
+        return self.query(UNKNOWN_PROTOCOL, ports, states, info)
+
+
+def test_the_watch_reads_sock_diag_with_counters(pairs):
+    port = free_ports(1)[0]
+    pairs.append(Pair(port))
+    watch = SocketWatch([port])
+    try:
+        found = watch.tcp()
+        assert watch.counters and all(isinstance(s, DiagSocket) for s in found)
+        assert sorted(s.state for s in found) == [ESTABLISHED, LISTEN]
+    finally:
+        watch.close()
+
+
+def test_where_sock_diag_is_refused_the_watch_falls_back_and_says_why_once(pairs, caplog):
+    caplog.set_level(logging.WARNING, logger="webperf3.progress")
+    port = free_ports(1)[0]
+    pair = Pair(port)
+    pairs.append(pair)
+    watch = SocketWatch([port], diag=RefusingDiag)
+    first, second = watch.tcp(), watch.tcp()
+    assert not watch.counters and "No such file or directory" in (watch.unavailable or "")
+    for found in (first, second):  # still sees who is testing, from /proc/net/tcp
+        assert any(s.local_port == port and s.state == ESTABLISHED for s in found)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and 'shows "testing" only' in warnings[0]
+    assert watch.udp([port]) == []
+    sampler = ProgressSampler(watch)
+    assert sampler.sample({port: Running(0.0, os.getpid())}, second, 1.0) == {}
+
+
+def test_the_sampler_asks_nothing_when_no_test_runs():
+    class Counting(SockDiag):
+        asked = 0
+
+        def query(self, *args, **kwargs):  # type: ignore[override]
+            Counting.asked += 1
+            return super().query(*args, **kwargs)
+
+    watch = SocketWatch([5201], diag=Counting)
+    assert ProgressSampler(watch).sample({}, [], 1.0) == {}
+    assert Counting.asked == 0
+    watch.close()
+
+
+def test_io_counters_of_a_process():
+    _, wchar = read_io(os.getpid()) or (0, 0)
+    with open(os.devnull, "wb", buffering=0) as sink:
+        sink.write(b"x" * 10_000)
+    assert (read_io(os.getpid()) or (0, 0))[1] >= wchar + 10_000
+    assert read_io(2**22 + 1) is None  # no such process
