@@ -9,6 +9,7 @@ import { getJSON, post } from "./api.js";
 import { cell, el, qualityCell, rateCell, refreshAgo, timeCell } from "./cells.js";
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
+import { ProgressView } from "./progress.js";
 import { LiveSocket } from "./socket.js";
 
 const HIGHLIGHT_MS = 4000; // how long a changed row stays highlighted
@@ -22,6 +23,7 @@ const state = {
   canUndo: false,
   highlightUntil: new Map(), // port → Date.now() deadline
 };
+const progress = new ProgressView();
 
 // -- the table ---------------------------------------------------------------
 
@@ -57,6 +59,8 @@ function statusCell(port) {
   both.append(el("span", { text: status.text, cls: `status status-${status.kind}`, title: status.title }));
   if (status.detail) both.append(" ", el("span", { text: status.detail, cls: "status-detail" })); // "testing from 192.0.2.7"
   td.append(both);
+  const moving = progress.node(port);
+  if (moving) td.append(moving);
   return td;
 }
 
@@ -196,6 +200,7 @@ function applySnapshot(message) {
 
 function applyResults(message) {
   const rows = message.rows || [];
+  for (const row of rows) progress.end(row.port); // the final figures replace the moving ones
   for (const row of rows) state.rows.set(row.port, row);
   highlight(rows.map((row) => row.port));
   if (typeof message.generation === "number") state.generation = message.generation;
@@ -205,6 +210,10 @@ function applyResults(message) {
 
 function applyServers(servers, rerender = true) {
   state.servers = new Map(servers.map((server) => [server.port, server]));
+  for (const server of servers) {
+    if (server.state !== "testing") progress.end(server.port);
+    else if (server.progress && !progress.has(server.port)) progress.apply({ tests: [server.progress] });
+  }
   if (rerender) render();
 }
 
@@ -224,8 +233,17 @@ function updated() {
   $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
+function applyProgress(message) {
+  let rerender = false;
+  for (const port of progress.apply(message)) {
+    if (!progress.update(port, $("rows"))) rerender = true;
+  }
+  if (rerender) render();
+}
+
 function onMessage(message) {
-  if (message.type === "snapshot") applySnapshot(message);
+  if (message.type === "progress") applyProgress(message);
+  else if (message.type === "snapshot") applySnapshot(message);
   else if (message.type === "results") applyResults(message);
   else if (message.type === "servers" && Array.isArray(message.servers)) applyServers(message.servers);
 }

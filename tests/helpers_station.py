@@ -1,0 +1,63 @@
+"""A real station for tests: ``python -m webperf3`` in a subprocess, on free
+ports of 127.0.0.1, with its own log directory. Used where a real process
+matters (its iperf3 servers, its signals, what a browser or a client sees)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.helpers_iperf3 import free_ports, wait_until
+from tests.helpers_live import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Station:
+    """``python -m webperf3 --servers N`` on free ports; ``stop()`` returns its log."""
+
+    def __init__(self, log_dir: Path, servers: int = 1, iperf3: str = "iperf3", extra: tuple[str, ...] = ()) -> None:
+        self.log_dir = log_dir
+        self.iperf3 = iperf3
+        self.ports = free_ports(servers) if servers else []
+        self.web_port, self.ws_port = free_port(), free_port()
+        argv = [
+            sys.executable, "-m", "webperf3", "--servers", str(servers),
+            "--log-dir", str(log_dir), "--host", "127.0.0.1", "--port", str(self.web_port),
+            "--ws-port", str(self.ws_port), "--iperf3", iperf3, *extra,
+        ]
+        if self.ports:
+            argv += ["--first-port", str(self.ports[0]), "--iperf3-bind", "127.0.0.1"]
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+        self.url = f"http://127.0.0.1:{self.web_port}/"
+        wait_until(self._ready, 20, 0.1, "the station to listen")
+
+    @property
+    def iperf3_port(self) -> int:
+        return self.ports[0]
+
+    def api(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            return json.load(response)
+
+    def _ready(self) -> bool:
+        assert self.proc.poll() is None, self.proc.communicate()[1]
+        try:
+            return all(s["state"] == "idle" for s in self.api("api/servers")["servers"])
+        except OSError:
+            return False
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            return self.proc.communicate(timeout=10)[1]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.communicate()[1]
