@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from datetime import datetime
 
@@ -114,3 +115,48 @@ def test_cached_csv_lines_match_the_plain_export(log_dir):
     store.refresh()
     assert "".join(lines.chunks(store.results())) == "".join(csv_chunks(store.results()))
     assert len(lines._lines) == 5
+
+
+# -- one order everywhere ----------------------------------------------------
+
+
+def at_second(source, timesecs: int, name: str) -> bytes:
+    """A real sample log with its test moved to ``timesecs`` and renamed."""
+    text = source.read_text(encoding="utf-8")
+    text = re.sub(r'("timesecs":\s*)\d+', lambda m: f"{m[1]}{timesecs}", text, count=1)
+    return re.sub(r'("extra_data":\s*)"[^"]*"', lambda m: f'{m[1]}"{name}"', text, count=1).encode()
+
+
+def write_log(log_dir, port: int, *entries: bytes) -> None:
+    with (log_dir / f"port-{port}.json").open("ab") as f:
+        for entry in entries:
+            f.write(entry)
+
+
+def test_tests_starting_in_the_same_second_have_one_order_however_they_were_read(log_dir):
+    # Three tests in one second on two ports, and an earlier one: whether the
+    # logs are read all at once (webperf3 export) or one by one as the watcher
+    # sees them change, in either order (a running station's /csv), the CSV is
+    # the same: time, then port, then place in the log.
+    same = 1795640600
+    entries = {
+        5202: [at_second(sample("extra_data"), same, "B first"), at_second(sample("extra_data"), same, "B second")],
+        5201: [at_second(sample("extra_data"), same, "A"), at_second(sample("extra_data"), same - 5, "earlier")],
+    }
+    for port, logs in entries.items():
+        write_log(log_dir, port, *logs)
+    at_once = ResultsStore(log_dir)
+    at_once.refresh()
+    expected = ["earlier", "A", "B first", "B second"]
+    assert [r.name for r in at_once.results()] == expected
+    for order in ([5202, 5201], [5201, 5202]):
+        one_by_one = ResultsStore(log_dir)
+        for port in order:
+            one_by_one.refresh_port(port)
+        assert [r.name for r in one_by_one.results()] == expected, order
+        assert "".join(csv_chunks(one_by_one.results())) == "".join(csv_chunks(at_once.results()))
+    # Appended later, in the same second: still in its place.
+    write_log(log_dir, 5201, at_second(sample("extra_data"), same, "A again"))
+    at_once.refresh_port(5201)
+    assert [r.name for r in at_once.results()] == ["earlier", "A", "A again", "B first", "B second"]
+    assert [r.name for r in at_once.results(since=same)] == ["A", "A again", "B first", "B second"]
