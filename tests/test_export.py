@@ -85,8 +85,28 @@ def test_formula_injection_is_neutralised(name):
     assert rows[1][-1] == "'=HYPERLINK(1)"
 
 
-def test_harmless_names_are_untouched():
-    assert safe_text("Room 101") == "Room 101" and safe_text(None) == ""
+@pytest.mark.parametrize(
+    "name",
+    [
+        " =1+1", "  @SUM(1)", "\n=1+1", "\r\n+1", "\t\t-1", "\u00a0=1+1", "\u3000=1+1", "\u2003@SUM(1)",
+        "\u200b=1+1", "\ufeff=1+1", "\u202e=1+1",  # zero-width space, BOM, a bidi override first
+        "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(1)",  # full-width = + - @
+        "\ufe661+1", "\ufe621", "\ufe631", "\ufe6bSUM(1)", "\u22121",  # small forms, minus sign
+        " \u3000\uff1d1+1", "\n", "\r", "\t",
+    ],
+)
+def test_formulas_behind_spaces_newlines_and_look_alikes_are_neutralised(name):
+    assert safe_text(name) == "'" + name
+    assert rows_of([Result(port=5201, time=1e9, name=name)])[1][1] == "'" + name
+
+
+@pytest.mark.parametrize("name", ["Room 101", " Room 101", "\u00a0Hall", "Büro 3", "会議室", "1+1", "(=)", "#1", "a=b", "'=1"])
+def test_harmless_names_are_untouched(name):
+    assert safe_text(name) == name
+
+
+def test_no_name_is_an_empty_cell():
+    assert safe_text(None) == "" and safe_text("") == ""
 
 
 def test_csv_is_streamed_in_chunks():

@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -39,7 +40,10 @@ CSV_HEADER = (
 #: Days from Excel's epoch to 1970-01-01: DATE(1970,1,1) == 25569.
 _EXCEL_UNIX_EPOCH = 25569
 #: A cell starting with one of these is a formula to a spreadsheet.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = frozenset("=+-@\u2212")  # U+2212 MINUS SIGN, which some read as "-"
+#: Leading characters a spreadsheet may skip before it sees a formula: a cell
+#: starting with any of these is quoted outright.
+_FORMULA_LEAD = ("\t", "\r", "\n")
 _ROWS_PER_CHUNK = 256
 
 
@@ -67,10 +71,27 @@ def _utc_offset(seconds: int) -> str:
 
 
 def safe_text(text: str | None) -> str:
-    """Text from the network must not become a spreadsheet formula."""
+    """Text from the network must not become a spreadsheet formula.
+
+    A leading ``'`` is added when the text starts with ``= + - @``, tab, CR or
+    LF, or with one of ``= + - @`` behind spaces of any kind, invisible
+    (format) characters, or as a full-width or small look-alike (＝, ﹦):
+    spreadsheets and their import filters trim or fold those.
+    """
     if not text:
         return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    first = text[0]
+    if first.isalnum():  # nearly every name: no more work
+        return text
+    return "'" + text if first in _FORMULA_LEAD or _starts_formula(text) else text
+
+
+def _starts_formula(text: str) -> bool:
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp"):
+            continue
+        return char in _FORMULA_START or unicodedata.normalize("NFKC", char) in _FORMULA_START
+    return False
 
 
 def _blank(value: object) -> object:
