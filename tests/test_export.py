@@ -70,11 +70,59 @@ def test_failed_tests_are_rows_with_empty_rates_and_the_error(log_dir):
     assert ok["Time"].startswith("2026-11-25T") and ok["Error"] == ""
 
 
-def test_udp_columns(log_dir):
+def test_columns_name_each_figures_side():
+    assert CSV_HEADER[5:] == (
+        "Time", "Client address", "Protocol", "Direction", "Duration (s)", "Streams",
+        "Download measured by", "Download retransmits (station)",
+        "Upload jitter (ms, station)", "Upload loss (%, station)",
+        "Download jitter (ms, client)", "Download loss (%, client)",
+        "Error",
+    )
+
+
+def test_udp_upload_jitter_and_loss_are_the_stations(log_dir):
     store = store_of(log_dir, **{"5201": [sample("udp")]})
     row = dict(zip(*rows_of(store.results())))
-    assert float(row["Jitter (ms)"]) == pytest.approx(0.0371355826)
-    assert float(row["Loss (%)"]) == 0 and row["Retransmits"] == ""
+    assert float(row["Upload jitter (ms, station)"]) == pytest.approx(0.0371355826)
+    assert float(row["Upload loss (%, station)"]) == 0
+    assert row["Send rate (bps)"] == row["Download measured by"] == row["Download retransmits (station)"] == ""
+    assert row["Download jitter (ms, client)"] == row["Download loss (%, client)"] == ""  # no download at all
+
+
+def test_a_udp_downloads_jitter_and_loss_are_unknown_to_the_station_and_say_so(log_dir):
+    # The station only sent: how much arrived, and how late, only the client
+    # knows. An empty cell would read as "no loss".
+    store = store_of(log_dir, **{"5201": [sample("udp_reverse")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert row["Direction"] == "download" and float(row["Send rate (bps)"]) > 0
+    assert row["Download measured by"] == "station sent"
+    assert row["Download jitter (ms, client)"] == row["Download loss (%, client)"] == "unknown"
+    assert row["Upload jitter (ms, station)"] == row["Upload loss (%, station)"] == ""
+
+
+def test_a_tcp_download_is_what_the_station_sent_with_its_retransmits(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("reverse")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert row["Download measured by"] == "station sent"
+    assert int(row["Download retransmits (station)"]) == store.results()[0].retransmits
+    assert row["Download jitter (ms, client)"] == row["Upload jitter (ms, station)"] == ""
+
+
+def test_the_clients_own_download_figures_are_named_as_the_clients():
+    result = Result(
+        port=5201, time=1e9, protocol="UDP", direction="bidirectional", upload_bps=9e6, download_bps=8e6,
+        download_measured_by="client", jitter_ms=0.5, loss_percent=1.5, download_jitter_ms=0.25, download_loss_percent=2.5,
+    )
+    row = dict(zip(*rows_of([result])))
+    assert row["Download measured by"] == "client received" and float(row["Send rate (bps)"]) == 8e6
+    assert (row["Upload jitter (ms, station)"], row["Upload loss (%, station)"]) == ("0.5", "1.5")
+    assert (row["Download jitter (ms, client)"], row["Download loss (%, client)"]) == ("0.25", "2.5")
+
+
+def test_a_failed_test_claims_no_figure(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("client_killed")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert row["Error"] and all(row[c] == "" for c in CSV_HEADER[11:17])
 
 
 @pytest.mark.parametrize("name", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])

@@ -4,6 +4,12 @@ The first five CSV columns are exactly the prototype's, so spreadsheets made
 for it keep working: ``Port, Name, Timestamp, Send rate (bps), Receive rate
 (bps)`` with Timestamp an Excel serial date in local time, *send* being
 server → client (download) and *receive* client → server (upload).
+
+The columns after them name the side that measured each figure: iperf3's
+server log holds the station's view, so a download is what the station sent
+(``Download measured by``) unless the client's own figures are in the log,
+and a UDP download's jitter and loss, which only the client can measure, say
+``unknown`` rather than leave an empty cell that reads as "no loss".
 """
 
 from __future__ import annotations
@@ -32,11 +38,19 @@ CSV_HEADER = (
     "Direction",
     "Duration (s)",
     "Streams",
-    "Retransmits",
-    "Jitter (ms)",
-    "Loss (%)",
+    "Download measured by",
+    "Download retransmits (station)",
+    "Upload jitter (ms, station)",
+    "Upload loss (%, station)",
+    "Download jitter (ms, client)",
+    "Download loss (%, client)",
     "Error",
 )
+#: What the cells of ``Download measured by`` say, per ``Result.download_measured_by``.
+MEASURED_BY = {"station": "station sent", "client": "client received"}
+#: A figure the test had but the log cannot tell (a UDP download's jitter and
+#: loss, measured by the client alone).
+UNKNOWN = "unknown"
 #: Days from Excel's epoch to 1970-01-01: DATE(1970,1,1) == 25569.
 _EXCEL_UNIX_EPOCH = 25569
 #: A cell starting with one of these is a formula to a spreadsheet.
@@ -98,6 +112,34 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
+def sided_cells(r: Result) -> tuple[object, ...]:
+    """The cells from ``Download measured by`` to ``Download loss``: each
+    figure under the side that measured it, ``unknown`` for one the test had
+    but nobody logged, empty for one the test did not have."""
+    if r.download_bps is None:
+        measured_by: object = ""
+    else:
+        # A Result read before the field existed is the station's view.
+        measured_by = MEASURED_BY.get(r.download_measured_by or "station", r.download_measured_by)
+    udp = r.protocol == "UDP" and r.error is None
+    up = udp and r.upload_bps is not None
+    down = udp and r.download_bps is not None
+    return (
+        measured_by,
+        _blank(r.retransmits),
+        _figure(r.jitter_ms, up),
+        _figure(r.loss_percent, up),
+        _figure(r.download_jitter_ms, down),
+        _figure(r.download_loss_percent, down),
+    )
+
+
+def _figure(value: float | None, expected: bool) -> object:
+    if value is not None:
+        return value
+    return UNKNOWN if expected else ""
+
+
 def csv_row(r: Result) -> tuple[object, ...]:
     local = time.localtime(r.time)
     return (
@@ -112,9 +154,7 @@ def csv_row(r: Result) -> tuple[object, ...]:
         _blank(r.direction),
         _blank(r.duration),
         _blank(r.streams),
-        _blank(r.retransmits),
-        _blank(r.jitter_ms),
-        _blank(r.loss_percent),
+        *sided_cells(r),
         safe_text(r.error),
     )
 
