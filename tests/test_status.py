@@ -24,3 +24,21 @@ def test_table_shows_servers_latest_results_and_a_newer_failure():
 def test_units():
     assert rate(None) == "-" and rate(999e6) == "999.0 Mbit/s" and rate(1.5e9) == "1.50 Gbit/s"
     assert ago(None, 0) == "-" and ago(10, 15) == "5 s ago" and ago(0, 7200) == "2 h ago"
+
+
+def test_names_from_the_network_cannot_break_the_table_or_drive_the_terminal():
+    hostile = "Room\n101\x1b[2J\x1b]0;title\x07\u202eevil\r"
+    rows = [
+        {"port": 5201, "latest": {"time": 1000.0, "name": hostile, "client": "10.0.0.5\x1b[31m", "download_bps": None, "upload_bps": 1e6},
+         "failure": {"time": 1001.0, "error": "bad\nerror\x9b"}},
+        {"port": 5202, "latest": {"time": 1000.0, "name": "x" * 5000, "client": "10.0.0.6"}, "failure": None},
+    ]
+    servers = [{"port": 5201, "state": "testing", "client": "10.0.0.9\n"}]
+    text = table(rows, servers, now=1010.0)
+    lines = text.splitlines()
+    assert len(lines) == 3  # the header and one line per port, whatever the names hold
+    assert not any(ch in text for ch in "\x1b\x07\r\u202e\x9b")
+    assert "Room\\n101\\x1b[2J\\x1b]0;title\\x07\\u202eevil\\r" in lines[1]
+    assert "10.0.0.5\\x1b[31m" in lines[1] and "testing from 10.0.0.9\\n" in lines[1]
+    assert lines[1].endswith("bad\\nerror\\x9b")
+    assert "x" * 199 + "…" in lines[2] and "x" * 200 not in lines[2]  # capped; the CSV keeps it whole

@@ -10,6 +10,7 @@ import urllib.request
 from urllib.parse import urljoin
 
 from .exitstatus import ExitStatus
+from .text import printable
 
 COLUMNS = ("Port", "Server", "Name", "Client", "When", "Download", "Upload", "Error")
 
@@ -39,8 +40,8 @@ def server_state(server: dict | None) -> str:
     if server is None:
         return "-"
     if server.get("state") == "testing" and server.get("client"):
-        return f"testing from {server['client']}"
-    return str(server.get("state", "-"))
+        return f"testing from {printable(server['client'])}"
+    return printable(server.get("state", "-"))
 
 
 def table(rows: list[dict], servers: list[dict], now: float) -> str:
@@ -50,15 +51,17 @@ def table(rows: list[dict], servers: list[dict], now: float) -> str:
         latest = row.get("latest") or {}
         failure = row.get("failure")
         newer_failure = failure if failure and failure["time"] > latest.get("time", 0) else None
+        # Names, addresses and errors come from the network: one line each,
+        # no terminal control sequences, no more than a screen's width or so.
         lines.append((
-            str(row["port"]),
+            printable(row["port"]),
             server_state(by_port.get(row["port"])),
-            latest.get("name") or "-",
-            latest.get("client") or "-",
+            printable(latest.get("name") or "-"),
+            printable(latest.get("client") or "-"),
             ago(latest.get("time"), now),
             rate(latest.get("download_bps")),
             rate(latest.get("upload_bps")),
-            newer_failure["error"] if newer_failure else "",
+            printable(newer_failure["error"]) if newer_failure else "",
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
