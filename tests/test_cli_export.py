@@ -129,3 +129,11 @@ def test_export_into_a_closed_pipe_is_quiet(log_dir):
     done = subprocess.run(f"{sys.executable} -m webperf3 export --log-dir {log_dir} | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}",
                           shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "0" and done.stderr == ""
+
+
+def test_export_xlsx_to_an_unwritable_place_fails_clearly(log_dir, tmp_path):
+    install(log_dir, 5201, sample("tcp"))
+    target = tmp_path / "no" / "such" / "dir.xlsx"
+    done = webperf3("export", "--log-dir", str(log_dir), "-o", str(target))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"webperf3 export: cannot write {target}: No such file or directory"

@@ -170,3 +170,8 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path):
         open_xlsx(broken(), tmpdir=tmp_path)
     assert os.listdir(tmp_path) == []
     assert tempfile.gettempdir()  # the default spool is untouched by the test
+
+
+def test_a_path_that_cannot_be_written_is_an_oserror(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_xlsx([Result(port=5201, time=1e9)], tmp_path / "missing" / "t.xlsx")

@@ -96,15 +96,17 @@ def export(options) -> int:
     if changes.skipped:
         print(f"webperf3 export: skipped {changes.skipped} damaged entries (see the log above)", file=sys.stderr)
     try:
-        if fmt == "xlsx" and options.output is not None:
-            from .xlsx import write_xlsx
-
-            write_xlsx(store.results(), options.output)
-        elif options.output is None:
+        if options.output is None:
             _write(_encoded(fmt, store.results()), sys.stdout.buffer)
         else:
+            # Opened first: a place that cannot be written fails before the work.
             with open(options.output, "wb") as out:
-                _write(_encoded(fmt, store.results()), out)
+                if fmt == "xlsx":
+                    from .xlsx import write_xlsx
+
+                    write_xlsx(store.results(), out)  # straight in: no copy through a temporary file
+                else:
+                    _write(_encoded(fmt, store.results()), out)
     except BrokenPipeError:  # `webperf3 export | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitStatus.SUCCESS

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from .export import CSV_HEADER, iso_time, sided_cells
 from .result import Result
@@ -163,7 +164,11 @@ def write_xlsx(
             written += 1
         sheets.close()
     finally:
-        book.close()
+        try:
+            book.close()
+        except xlsxwriter.exceptions.FileCreateError as exc:
+            # The OSError it wraps, which callers know how to report.
+            raise (exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))) from None
     return written
 
 
