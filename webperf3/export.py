@@ -117,13 +117,14 @@ def sided_cells(r: Result) -> tuple[object, ...]:
     figure under the side that measured it, ``unknown`` for one the test had
     but nobody logged, empty for one the test did not have."""
     if r.download_bps is None:
-        measured_by: object = ""
+        measured_by = ""
     else:
         # A Result read before the field existed is the station's view.
-        measured_by = MEASURED_BY.get(r.download_measured_by or "station", r.download_measured_by)
-    udp = r.protocol == "UDP" and r.error is None
-    up = udp and r.upload_bps is not None
-    down = udp and r.download_bps is not None
+        measured_by = _CLIENT if r.download_measured_by == "client" else _STATION
+    if r.protocol != "UDP" or r.error is not None:  # most tests: no jitter or loss to tell
+        return (measured_by, "" if r.retransmits is None else r.retransmits, "", "", "", "")
+    up = r.upload_bps is not None
+    down = r.download_bps is not None
     return (
         measured_by,
         _blank(r.retransmits),
@@ -132,6 +133,9 @@ def sided_cells(r: Result) -> tuple[object, ...]:
         _figure(r.download_jitter_ms, down),
         _figure(r.download_loss_percent, down),
     )
+
+
+_STATION, _CLIENT = MEASURED_BY["station"], MEASURED_BY["client"]
 
 
 def _figure(value: float | None, expected: bool) -> object:
