@@ -214,9 +214,10 @@ def test_tests_starting_in_the_same_second_have_one_order_however_they_were_read
     for port, logs in entries.items():
         write_log(log_dir, port, *logs)
     at_once = ResultsStore(log_dir)
-    at_once.refresh()
+    changes = at_once.refresh()
     expected = ["earlier", "A", "B first", "B second"]
     assert [r.name for r in at_once.results()] == expected
+    assert [r.name for r in changes.added] == expected  # what the live push and the journal are told
     for order in ([5202, 5201], [5201, 5202]):
         one_by_one = ResultsStore(log_dir)
         for port in order:

@@ -190,6 +190,7 @@ class ResultsStore:
                 self._forget(port, changes)
             for port in sorted(ports):
                 self._read(port, changes)
+            changes.added.sort(key=_order)  # listeners see new tests in the store's order too
             _merge_in_time_order(self._all, changes.added)
             return self._changed(changes)
 
@@ -201,6 +202,7 @@ class ResultsStore:
                 self._forget(port, changes)
             else:
                 self._read(port, changes)
+            changes.added.sort(key=_order)
             _merge_in_time_order(self._all, changes.added)
             return self._changed(changes)
 
