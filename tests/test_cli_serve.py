@@ -351,3 +351,29 @@ def test_journal_lines_escape_what_the_network_sent(caplog):
     assert lines[1] == (f"test recorded on port 5202 from 10.0.0.6, name '{'x' * 199}…': bidirectional, "
                         "download 8.0 Mbit/s (client received), upload 5.0 Mbit/s")
     assert lines[2] == "failed test on port 5203 from 10.0.0.7, name -: unable to read\\r\\nfrom client\\u202e"
+
+
+def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
+    # Ours, orphaned by a webperf3 that crashed (the shell stands for it and
+    # exits): the station replaces it rather than refusing to start.
+    from webperf3.iperf3.process import PARENT_ENV
+
+    port = free_ports(1)[0]
+    launched = subprocess.run(
+        ["sh", "-c", f"{PARENT_ENV}=$$ iperf3 --server --json --port {port} -B 127.0.0.1 >/dev/null 2>&1 </dev/null & echo $!"],
+        capture_output=True, text=True, timeout=5, check=True,
+    )
+    orphan = int(launched.stdout.strip())
+    try:
+        deadline = time.monotonic() + 5
+        while _free(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        s = station(servers=1, extra=("--first-port", str(port)))
+        s.wait_healthy()
+        [server] = s.api("api/servers")["servers"]
+        assert server["port"] == port and server["pid"] != orphan
+        assert not alive(orphan)
+        assert s.stop()[0] == 0
+    finally:
+        if alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
