@@ -169,6 +169,8 @@ def test_json_export_holds_the_same_records(log_dir):
     records = json.loads("".join(json_chunks(store.results())))
     assert [r["name"] for r in records] == ["Room 101", None]
     assert records[0] == store.results()[0].to_dict()
+    assert set(records[0]) == set(Result.__struct_fields__)  # every field, the sides' included
+    assert {"download_measured_by", "download_jitter_ms", "download_loss_percent"} <= set(records[0])
     assert json.loads("".join(json_chunks([]))) == []
 
 

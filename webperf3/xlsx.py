@@ -31,6 +31,9 @@ from .result import Result
 XLSX_HEADER = tuple(
     {"Send rate (bps)": "Send rate (Mbit/s)", "Receive rate (bps)": "Receive rate (Mbit/s)"}.get(c, c) for c in CSV_HEADER
 )
+#: For ``GET /xlsx``: the Content-Type and a download name beside the CSV's.
+MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE_NAME = "iperf3_log.xlsx"
 SHEET_NAME = "Tests"
 #: Excel's limit is 1,048,576 rows; one is the header. Later tests go on to
 #: another sheet rather than being dropped.
@@ -178,7 +181,9 @@ def open_xlsx(results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | Non
     The caller closes it; its size is ``os.fstat(f.fileno()).st_size``.
 
     For ``GET /xlsx``: Bottle hands a file object to the server's
-    ``wsgi.file_wrapper``, which streams it and closes it.
+    ``wsgi.file_wrapper``, which streams it and closes it. Being eager, it
+    fails (a full disk) before any header is sent, where :func:`xlsx_chunks`
+    would fail half-way through the response.
     """
     spool = tmpdir or spool_dir()
     out = tempfile.TemporaryFile(dir=spool, prefix="webperf3-", suffix=".xlsx")
