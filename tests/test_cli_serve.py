@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -221,3 +222,158 @@ def test_iperf3_missing_says_how_to_install_it(tmp_path):
     done = run_bad("--servers", "2", "--log-dir", str(tmp_path), "--host", "127.0.0.1", env={"PATH": str(tmp_path)})
     assert done.returncode == 2
     assert "sudo apt install iperf3" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+# -- the CLI's smaller truths -------------------------------------------------
+
+C_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""}
+NON_ASCII = "Büro 3 — 会議室"
+
+
+def named_log(log_dir: Path, port: int, name: str) -> None:
+    text = sample("extra_data").read_text(encoding="utf-8").replace('"Room 101"', json.dumps(name))
+    (log_dir / f"port-{port}.json").write_text(text, encoding="utf-8")
+
+
+def test_export_and_status_under_the_c_locale_with_non_ascii_names(station, log_dir):
+    named_log(log_dir, 5201, NON_ASCII)
+    exported = subprocess.run([sys.executable, "-m", "webperf3", "export", "--log-dir", str(log_dir)],
+                              capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), **C_LOCALE})
+    assert exported.returncode == 0, exported.stderr
+    assert list(csv.reader(io.StringIO(exported.stdout.decode("utf-8"))))[1][1] == NON_ASCII  # UTF-8, whatever the locale
+    s = station(servers=0, extra=("--iperf3", "/nonexistent/iperf3"))
+    s.wait_healthy()
+    status = subprocess.run([sys.executable, "-m", "webperf3", "status", "--url", s.url],
+                            capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), **C_LOCALE})
+    assert status.returncode == 0, status.stderr
+    line = status.stdout.decode("ascii").splitlines()[1]  # the terminal gets ASCII it can show
+    assert "B\\xfcro 3 \\u2014 \\u4f1a\\u8b70\\u5ba4" in line
+
+
+def test_the_banner_names_one_port_as_one_port(station):
+    s = station(servers=1)
+    s.wait_healthy()
+    assert s.stop()[0] == 0
+    out, _ = s.proc.communicate()
+    assert f"server on port {s.iperf3_ports[0]}, logs in" in out
+    assert f"{s.iperf3_ports[0]}-{s.iperf3_ports[0]}" not in out
+
+
+def run_on_held_port(log_dir: Path, port: int) -> subprocess.CompletedProcess:
+    web, ws = free_ports(1)[0], free_ports(1)[0]
+    return run_bad("--servers", "2", "--first-port", str(port - 1), "--log-dir", str(log_dir), "--host", "127.0.0.1",
+                   "--port", str(web), "--ws-port", str(ws), "--iperf3-bind", "127.0.0.1")
+
+
+def test_a_port_held_by_another_iperf3_stops_the_start(log_dir, tmp_path):
+    # A system iperf3.service, say: tests on that port would go to it and
+    # never be recorded here.
+    first = free_ports(2)[0]
+    held = first + 1
+    other = subprocess.Popen(["iperf3", "--server", "--port", str(held), "--bind", "127.0.0.1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 5
+        while _free(held) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done = run_on_held_port(log_dir, held)
+        assert other.poll() is None  # not ours: left alone
+    finally:
+        other.kill()
+        other.wait()
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"webperf3: iperf3 port {held} in use by pid {other.pid} (iperf3 --server --port {held} --bind 127.0.0.1):"
+        " tests there would never be recorded; stop it or choose another --first-port"
+    ]
+    assert not list(log_dir.glob("port-*.json"))  # nothing was started
+
+
+def test_a_port_held_by_any_program_stops_the_start_and_names_it(log_dir):
+    first = free_ports(2)[0]
+    held = first + 1
+    code = f"import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {held}))\ns.listen()\nprint('up', flush=True)\ntime.sleep(60)"
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline() == "up\n"
+        done = run_on_held_port(log_dir, held)
+    finally:
+        other.kill()
+        other.wait()
+    assert done.returncode == 2
+    line, = done.stderr.strip().splitlines()
+    assert line.startswith(f"webperf3: iperf3 port {held} in use by pid {other.pid} ({sys.executable} -c 'import socket, time\\ns = ")
+    assert line.endswith(": tests there would never be recorded; stop it or choose another --first-port")
+
+
+def test_huge_server_counts_are_refused_at_once():
+    for count, message in (("100000000", "100000000 servers would need more than the 65535 ports there are"),
+                           ("9" * 5000, "not a number of servers: '" + "9" * 39 + "…'"),
+                           ("65535", "65535 servers from port 5201 would go past port 65535 (the last would be 70735)")):
+        started = time.monotonic()
+        done = run_bad("--servers", count, "--log-dir", "/nonexistent")
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert time.monotonic() - started < 10  # no list of 100 million ports built first
+    done = run_bad("install-service", "--print", "--servers", "100000000")
+    assert done.returncode == 2 and "more than the 65535 ports" in done.stderr
+
+
+@pytest.mark.parametrize("argv", [["--log-dir", ""], ["--log-dir", "  "], ["export", "--log-dir", ""],
+                                  ["install-service", "--print", "--log-dir", ""], ["export", "-o", ""]])
+def test_an_empty_path_is_refused_not_taken_as_the_current_directory(argv, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "webperf3", *argv], capture_output=True, text=True, timeout=30, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "is empty" in done.stderr, done.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_journal_lines_escape_what_the_network_sent(caplog):
+    from webperf3.result import Result
+    from webperf3.results import Changes
+    from webperf3.serve import log_changes
+
+    forged = "Room 101\n2026-01-01 00:00:00,000 INFO webperf3: admin logged in\x1b[2J"
+    changes = Changes(added=[
+        Result(port=5201, time=1e9, name=forged, client="10.0.0.5", direction="download", download_bps=9.4e6, download_measured_by="station"),
+        Result(port=5202, time=1e9, name="x" * 300, client="10.0.0.6", direction="bidirectional", download_bps=8e6,
+               download_measured_by="client", upload_bps=5e6),
+        Result(port=5203, time=1e9, name=None, client="10.0.0.7", error="unable to read\r\nfrom client\u202e"),
+    ])
+    with caplog.at_level(logging.INFO, logger="webperf3"):
+        log_changes(changes)
+    lines = [r.getMessage() for r in caplog.records]
+    assert all("\n" not in line and "\r" not in line and "\x1b" not in line and "\u202e" not in line for line in lines)
+    assert lines[0] == ("test recorded on port 5201 from 10.0.0.5, name 'Room 101\\n2026-01-01 00:00:00,000 INFO webperf3: "
+                        "admin logged in\\x1b[2J': download, download 9.4 Mbit/s (station sent), upload -")
+    assert lines[1] == (f"test recorded on port 5202 from 10.0.0.6, name '{'x' * 199}…': bidirectional, "
+                        "download 8.0 Mbit/s (client received), upload 5.0 Mbit/s")
+    assert lines[2] == "failed test on port 5203 from 10.0.0.7, name -: unable to read\\r\\nfrom client\\u202e"
+
+
+def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
+    # Ours, orphaned by a webperf3 that crashed (the shell stands for it and
+    # exits): the station replaces it rather than refusing to start.
+    from webperf3.iperf3.process import PARENT_ENV
+
+    port = free_ports(1)[0]
+    launched = subprocess.run(
+        ["sh", "-c", f"{PARENT_ENV}=$$ iperf3 --server --json --port {port} -B 127.0.0.1 >/dev/null 2>&1 </dev/null & echo $!"],
+        capture_output=True, text=True, timeout=5, check=True,
+    )
+    orphan = int(launched.stdout.strip())
+    try:
+        deadline = time.monotonic() + 5
+        while _free(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        s = station(servers=1, extra=("--first-port", str(port)))
+        s.wait_healthy()
+        [server] = s.api("api/servers")["servers"]
+        assert server["port"] == port and server["pid"] != orphan
+        assert not alive(orphan)
+        assert s.stop()[0] == 0
+    finally:
+        if alive(orphan):
+            os.kill(orphan, signal.SIGKILL)

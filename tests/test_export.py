@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from datetime import datetime
 
@@ -69,11 +70,59 @@ def test_failed_tests_are_rows_with_empty_rates_and_the_error(log_dir):
     assert ok["Time"].startswith("2026-11-25T") and ok["Error"] == ""
 
 
-def test_udp_columns(log_dir):
+def test_columns_name_each_figures_side():
+    assert CSV_HEADER[5:] == (
+        "Time", "Client address", "Protocol", "Direction", "Duration (s)", "Streams",
+        "Download measured by", "Download retransmits (station)",
+        "Upload jitter (ms, station)", "Upload loss (%, station)",
+        "Download jitter (ms, client)", "Download loss (%, client)",
+        "Error",
+    )
+
+
+def test_udp_upload_jitter_and_loss_are_the_stations(log_dir):
     store = store_of(log_dir, **{"5201": [sample("udp")]})
     row = dict(zip(*rows_of(store.results())))
-    assert float(row["Jitter (ms)"]) == pytest.approx(0.0371355826)
-    assert float(row["Loss (%)"]) == 0 and row["Retransmits"] == ""
+    assert float(row["Upload jitter (ms, station)"]) == pytest.approx(0.0371355826)
+    assert float(row["Upload loss (%, station)"]) == 0
+    assert row["Send rate (bps)"] == row["Download measured by"] == row["Download retransmits (station)"] == ""
+    assert row["Download jitter (ms, client)"] == row["Download loss (%, client)"] == ""  # no download at all
+
+
+def test_a_udp_downloads_jitter_and_loss_are_unknown_to_the_station_and_say_so(log_dir):
+    # The station only sent: how much arrived, and how late, only the client
+    # knows. An empty cell would read as "no loss".
+    store = store_of(log_dir, **{"5201": [sample("udp_reverse")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert row["Direction"] == "download" and float(row["Send rate (bps)"]) > 0
+    assert row["Download measured by"] == "station sent"
+    assert row["Download jitter (ms, client)"] == row["Download loss (%, client)"] == "unknown"
+    assert row["Upload jitter (ms, station)"] == row["Upload loss (%, station)"] == ""
+
+
+def test_a_tcp_download_is_what_the_station_sent_with_its_retransmits(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("reverse")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert row["Download measured by"] == "station sent"
+    assert int(row["Download retransmits (station)"]) == store.results()[0].retransmits
+    assert row["Download jitter (ms, client)"] == row["Upload jitter (ms, station)"] == ""
+
+
+def test_the_clients_own_download_figures_are_named_as_the_clients():
+    result = Result(
+        port=5201, time=1e9, protocol="UDP", direction="bidirectional", upload_bps=9e6, download_bps=8e6,
+        download_measured_by="client", jitter_ms=0.5, loss_percent=1.5, download_jitter_ms=0.25, download_loss_percent=2.5,
+    )
+    row = dict(zip(*rows_of([result])))
+    assert row["Download measured by"] == "client received" and float(row["Send rate (bps)"]) == 8e6
+    assert (row["Upload jitter (ms, station)"], row["Upload loss (%, station)"]) == ("0.5", "1.5")
+    assert (row["Download jitter (ms, client)"], row["Download loss (%, client)"]) == ("0.25", "2.5")
+
+
+def test_a_failed_test_claims_no_figure(log_dir):
+    store = store_of(log_dir, **{"5201": [sample("client_killed")]})
+    row = dict(zip(*rows_of(store.results())))
+    assert row["Error"] and all(row[c] == "" for c in CSV_HEADER[11:17])
 
 
 @pytest.mark.parametrize("name", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
@@ -84,8 +133,28 @@ def test_formula_injection_is_neutralised(name):
     assert rows[1][-1] == "'=HYPERLINK(1)"
 
 
-def test_harmless_names_are_untouched():
-    assert safe_text("Room 101") == "Room 101" and safe_text(None) == ""
+@pytest.mark.parametrize(
+    "name",
+    [
+        " =1+1", "  @SUM(1)", "\n=1+1", "\r\n+1", "\t\t-1", "\u00a0=1+1", "\u3000=1+1", "\u2003@SUM(1)",
+        "\u200b=1+1", "\ufeff=1+1", "\u202e=1+1",  # zero-width space, BOM, a bidi override first
+        "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(1)",  # full-width = + - @
+        "\ufe661+1", "\ufe621", "\ufe631", "\ufe6bSUM(1)", "\u22121",  # small forms, minus sign
+        " \u3000\uff1d1+1", "\n", "\r", "\t",
+    ],
+)
+def test_formulas_behind_spaces_newlines_and_look_alikes_are_neutralised(name):
+    assert safe_text(name) == "'" + name
+    assert rows_of([Result(port=5201, time=1e9, name=name)])[1][1] == "'" + name
+
+
+@pytest.mark.parametrize("name", ["Room 101", " Room 101", "\u00a0Hall", "Büro 3", "会議室", "1+1", "(=)", "#1", "a=b", "'=1"])
+def test_harmless_names_are_untouched(name):
+    assert safe_text(name) == name
+
+
+def test_no_name_is_an_empty_cell():
+    assert safe_text(None) == "" and safe_text("") == ""
 
 
 def test_csv_is_streamed_in_chunks():
@@ -100,6 +169,8 @@ def test_json_export_holds_the_same_records(log_dir):
     records = json.loads("".join(json_chunks(store.results())))
     assert [r["name"] for r in records] == ["Room 101", None]
     assert records[0] == store.results()[0].to_dict()
+    assert set(records[0]) == set(Result.__struct_fields__)  # every field, the sides' included
+    assert {"download_measured_by", "download_jitter_ms", "download_loss_percent"} <= set(records[0])
     assert json.loads("".join(json_chunks([]))) == []
 
 
@@ -114,3 +185,49 @@ def test_cached_csv_lines_match_the_plain_export(log_dir):
     store.refresh()
     assert "".join(lines.chunks(store.results())) == "".join(csv_chunks(store.results()))
     assert len(lines._lines) == 5
+
+
+# -- one order everywhere ----------------------------------------------------
+
+
+def at_second(source, timesecs: int, name: str) -> bytes:
+    """A real sample log with its test moved to ``timesecs`` and renamed."""
+    text = source.read_text(encoding="utf-8")
+    text = re.sub(r'("timesecs":\s*)\d+', lambda m: f"{m[1]}{timesecs}", text, count=1)
+    return re.sub(r'("extra_data":\s*)"[^"]*"', lambda m: f'{m[1]}"{name}"', text, count=1).encode()
+
+
+def write_log(log_dir, port: int, *entries: bytes) -> None:
+    with (log_dir / f"port-{port}.json").open("ab") as f:
+        for entry in entries:
+            f.write(entry)
+
+
+def test_tests_starting_in_the_same_second_have_one_order_however_they_were_read(log_dir):
+    # Three tests in one second on two ports, and an earlier one: whether the
+    # logs are read all at once (webperf3 export) or one by one as the watcher
+    # sees them change, in either order (a running station's /csv), the CSV is
+    # the same: time, then port, then place in the log.
+    same = 1795640600
+    entries = {
+        5202: [at_second(sample("extra_data"), same, "B first"), at_second(sample("extra_data"), same, "B second")],
+        5201: [at_second(sample("extra_data"), same, "A"), at_second(sample("extra_data"), same - 5, "earlier")],
+    }
+    for port, logs in entries.items():
+        write_log(log_dir, port, *logs)
+    at_once = ResultsStore(log_dir)
+    changes = at_once.refresh()
+    expected = ["earlier", "A", "B first", "B second"]
+    assert [r.name for r in at_once.results()] == expected
+    assert [r.name for r in changes.added] == expected  # what the live push and the journal are told
+    for order in ([5202, 5201], [5201, 5202]):
+        one_by_one = ResultsStore(log_dir)
+        for port in order:
+            one_by_one.refresh_port(port)
+        assert [r.name for r in one_by_one.results()] == expected, order
+        assert "".join(csv_chunks(one_by_one.results())) == "".join(csv_chunks(at_once.results()))
+    # Appended later, in the same second: still in its place.
+    write_log(log_dir, 5201, at_second(sample("extra_data"), same, "A again"))
+    at_once.refresh_port(5201)
+    assert [r.name for r in at_once.results()] == ["earlier", "A", "A again", "B first", "B second"]
+    assert [r.name for r in at_once.results(since=same)] == ["A", "A again", "B first", "B second"]

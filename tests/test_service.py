@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
+import uuid
+from pathlib import Path
 import subprocess
 import sys
 
@@ -12,9 +16,9 @@ from webperf3 import options as opts
 from webperf3.service import unit_text
 
 
-def unit_for(*argv: str) -> str:
+def unit_for(*argv: str, user: str = "daemon") -> str:
     _, options = opts.parse(["install-service", *argv])
-    return unit_text(options, user="pi")
+    return unit_text(options, user=user)
 
 
 def test_unit_runs_this_interpreter_with_the_same_options(tmp_path):
@@ -22,7 +26,7 @@ def test_unit_runs_this_interpreter_with_the_same_options(tmp_path):
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert exec_start.startswith(f"ExecStart={sys.executable} -m webperf3 --servers 6 --first-port 5301")
     assert f"--log-dir {tmp_path}" in exec_start and "--port 8081" in exec_start
-    assert "User=pi" in unit and "Restart=on-failure" in unit and "WantedBy=multi-user.target" in unit
+    assert "User=daemon" in unit and "Restart=on-failure" in unit and "WantedBy=multi-user.target" in unit
     assert "AmbientCapabilities" not in unit
 
 
@@ -36,8 +40,9 @@ def test_the_admin_token_is_not_on_the_command_line():
     assert "s3cret" not in next(line for line in unit.splitlines() if line.startswith("ExecStart="))
 
 
-def run(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "webperf3", "install-service", *argv], capture_output=True, text=True, timeout=30)
+def run(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "webperf3", "install-service", *argv], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
@@ -62,3 +67,68 @@ def test_install_where_it_cannot_write_says_what_to_do(tmp_path):
     done = run("--unit-path", str(tmp_path / "missing" / "webperf3.service"))
     assert done.returncode == 1
     assert "cannot write" in done.stderr and "sudo tee" in done.stderr
+
+
+def exec_start(unit: str) -> str:
+    return next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+
+
+def test_the_default_log_dir_is_in_the_service_users_home_not_roots():
+    # `sudo webperf3 install-service`: HOME is /root, the service runs as the
+    # user who typed sudo, who cannot even enter /root.
+    unit = unit_for(user="daemon")
+    assert f"--log-dir {pwd.getpwnam('daemon').pw_dir}/iperf3-logs " in exec_start(unit)
+    assert "--log-dir /root" not in unit
+    assert f"--log-dir {Path.home()}/elsewhere " in exec_start(unit_for("--log-dir", f"{Path.home()}/elsewhere"))
+    assert "--log-dir /usr/sbin/x " in exec_start(unit_for("--log-dir", "~/x"))  # ~ unexpanded by a shell: theirs too
+
+
+def test_an_unknown_user_is_refused(tmp_path):
+    done = run("--unit-path", str(tmp_path / "u.service"), env={"SUDO_USER": "no-such-user-webperf3"})
+    assert done.returncode == 2 and done.stderr.strip() == "webperf3 install-service: there is no user 'no-such-user-webperf3' on this machine"
+    assert not (tmp_path / "u.service").exists()
+
+
+@pytest.fixture
+def throwaway_user():
+    """A real user with a home of their own, removed afterwards (the tests run as root)."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd")
+    name = f"wp3t{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name], check=True, timeout=30)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True, timeout=30)
+
+
+def test_sudo_install_service_gives_the_invoking_user_a_log_dir_they_can_write(throwaway_user, tmp_path):
+    user = throwaway_user
+    target = tmp_path / "webperf3.service"
+    done = run("--servers", "2", "--unit-path", str(target), env={"SUDO_USER": user.pw_name, "HOME": "/root"})
+    assert done.returncode == 0, done.stderr
+    logs = Path(user.pw_dir) / "iperf3-logs"
+    unit = target.read_text()
+    assert f"User={user.pw_name}" in unit and f"--log-dir {logs} " in exec_start(unit)
+    assert f"logs in {logs}" in done.stdout and done.stderr == ""
+    st = logs.stat()
+    assert (st.st_uid, st.st_gid) == (user.pw_uid, user.pw_gid)
+    # And the user really can write there, as the service will.
+    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                            "touch", str(logs / "port-5201.json")], capture_output=True, text=True, timeout=30)
+    assert probe.returncode == 0, probe.stderr
+
+
+def test_a_log_dir_the_user_cannot_write_is_made_theirs_when_new_and_warned_about_when_not(throwaway_user, tmp_path):
+    user = throwaway_user
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)  # root's, as /srv or /var/log would be
+    new = shared / "survey" / "logs"
+    done = run("--log-dir", str(new), "--unit-path", str(tmp_path / "a.service"), env={"SUDO_USER": user.pw_name})
+    assert done.returncode == 0 and done.stderr == ""
+    assert new.stat().st_uid == (new.parent.stat().st_uid) == user.pw_uid  # every directory it made
+    assert shared.stat().st_uid == 0  # not one it did not make
+    done = run("--log-dir", str(shared), "--unit-path", str(tmp_path / "b.service"), env={"SUDO_USER": user.pw_name})
+    assert done.returncode == 0
+    assert done.stderr.strip() == (f"webperf3 install-service: warning: {user.pw_name} cannot write {shared}: the service will not"
+                                   f" start until they can (sudo chown {user.pw_name} {shared})")

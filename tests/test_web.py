@@ -236,6 +236,22 @@ def test_csv_export(app: TestApp) -> None:
     assert len(room) == 1 and room[0][0] == "5201" and float(room[0][4]) > 1e9
 
 
+def test_xlsx_download_opens_in_a_spreadsheet_with_every_test(app: TestApp) -> None:
+    import io
+
+    import openpyxl
+
+    response = app.get("/xlsx")
+    assert response.content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "iperf3_log.xlsx" in response.headers["Content-Disposition"]
+    assert int(response.headers["Content-Length"]) == len(response.body)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.body), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    csv_rows = app.get("/csv").text.strip().splitlines()
+    assert rows[0][:2] == ("Port", "Name")
+    assert len(rows) == len(csv_rows)  # the header and one row per test, as the CSV
+
+
 def test_csv_is_streamed(store: ResultsStore) -> None:
     environ = Request.blank("/csv").environ
     body = create_app(store)(environ, lambda status, headers, exc_info=None: None)

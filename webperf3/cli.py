@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import logging
+import os
 import sys
-from typing import TextIO
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 from . import options as opts
 from .exitstatus import ExitStatus
@@ -25,6 +30,7 @@ def setup_logging(level: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _never_fail_to_print()
     try:
         command, options = opts.parse(argv)
     except SystemExit as exc:  # argparse: --help, --version or a usage error
@@ -48,8 +54,39 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.SUCCESS
 
 
+def _never_fail_to_print() -> None:
+    """Under LC_ALL=C (cron, some ssh sessions) without UTF-8 mode, Python's
+    stdout is ASCII and the first accented name printed would end the
+    command in a traceback: show it escaped instead. (Exports bypass this:
+    they write UTF-8 bytes.)"""
+    codecs.register_error(_PRINT_ERRORS, _restore_or_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=_PRINT_ERRORS)
+
+
+_PRINT_ERRORS = "webperf3-print"
+
+
+def _restore_or_escape(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """Bytes that were never text (a file name in another encoding, carried
+    as surrogates) go out as the bytes they were, as Python's own
+    ``surrogateescape`` would; real characters the terminal cannot take are
+    spelled out, as ``backslashreplace`` would."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    chunk = exc.object[exc.start : exc.end]
+    if all("\udc80" <= c <= "\udcff" for c in chunk):
+        return bytes(ord(c) - 0xDC00 for c in chunk), exc.end
+    return codecs.backslashreplace_errors(exc)
+
+
 def export(options) -> int:
     """``webperf3 export``: the offline export, over ssh or from copied logs."""
+    fmt = options.format or export_format(options.output)
+    if fmt == "xlsx" and options.output is None and sys.stdout.isatty():
+        print("webperf3 export: an .xlsx is binary and would garble the terminal: give -o FILE.xlsx or redirect it (> survey.xlsx)", file=sys.stderr)
+        return ExitStatus.USAGE
     store = ResultsStore(options.log_dir)
     try:
         changes = store.refresh()
@@ -58,21 +95,48 @@ def export(options) -> int:
         return ExitStatus.USAGE
     if changes.skipped:
         print(f"webperf3 export: skipped {changes.skipped} damaged entries (see the log above)", file=sys.stderr)
-    chunks = (csv_chunks if options.format == "csv" else json_chunks)(store.results())
     try:
         if options.output is None:
-            _write(chunks, sys.stdout)
+            _write(_encoded(fmt, store.results()), sys.stdout.buffer)
         else:
-            with open(options.output, "w", encoding="utf-8", newline="") as out:
-                _write(chunks, out)
+            # Opened first: a place that cannot be written fails before the work.
+            with open(options.output, "wb") as out:
+                if fmt == "xlsx":
+                    from .xlsx import write_xlsx
+
+                    write_xlsx(store.results(), out)  # straight in: no copy through a temporary file
+                else:
+                    _write(_encoded(fmt, store.results()), out)
+    except BrokenPipeError:  # `webperf3 export | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.SUCCESS
     except OSError as exc:
-        print(f"webperf3 export: cannot write {options.output}: {exc.strerror or exc}", file=sys.stderr)
+        where = options.output or "standard output"
+        print(f"webperf3 export: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
         return ExitStatus.ERROR
     return ExitStatus.SUCCESS
 
 
-def _write(chunks, out: TextIO) -> None:
+def export_format(output: Path | None) -> str:
+    """The format a file's name asks for, when --format was not given."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".xlsx": "xlsx", ".json": "json"}.get(suffix, "csv")
+
+
+def _encoded(fmt: str, results: list) -> Iterator[bytes]:
+    # Always UTF-8, whatever the locale: a file for another machine's
+    # spreadsheet, not text for this terminal (LC_ALL=C would make it ASCII
+    # and fail on the first accented name).
+    if fmt == "xlsx":
+        from .xlsx import xlsx_chunks
+
+        yield from xlsx_chunks(results)
+        return
+    for chunk in (csv_chunks if fmt == "csv" else json_chunks)(results):
+        yield chunk.encode("utf-8")
+
+
+def _write(chunks: Iterator[bytes], out: BinaryIO) -> None:
     for chunk in chunks:
         out.write(chunk)
     out.flush()
-

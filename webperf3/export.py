@@ -4,6 +4,12 @@ The first five CSV columns are exactly the prototype's, so spreadsheets made
 for it keep working: ``Port, Name, Timestamp, Send rate (bps), Receive rate
 (bps)`` with Timestamp an Excel serial date in local time, *send* being
 server → client (download) and *receive* client → server (upload).
+
+The columns after them name the side that measured each figure: iperf3's
+server log holds the station's view, so a download is what the station sent
+(``Download measured by``) unless the client's own figures are in the log,
+and a UDP download's jitter and loss, which only the client can measure, say
+``unknown`` rather than leave an empty cell that reads as "no loss".
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import io
 import itertools
 import json
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -31,15 +38,26 @@ CSV_HEADER = (
     "Direction",
     "Duration (s)",
     "Streams",
-    "Retransmits",
-    "Jitter (ms)",
-    "Loss (%)",
+    "Download measured by",
+    "Download retransmits (station)",
+    "Upload jitter (ms, station)",
+    "Upload loss (%, station)",
+    "Download jitter (ms, client)",
+    "Download loss (%, client)",
     "Error",
 )
+#: What the cells of ``Download measured by`` say, per ``Result.download_measured_by``.
+MEASURED_BY = {"station": "station sent", "client": "client received"}
+#: A figure the test had but the log cannot tell (a UDP download's jitter and
+#: loss, measured by the client alone).
+UNKNOWN = "unknown"
 #: Days from Excel's epoch to 1970-01-01: DATE(1970,1,1) == 25569.
 _EXCEL_UNIX_EPOCH = 25569
 #: A cell starting with one of these is a formula to a spreadsheet.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = frozenset("=+-@\u2212")  # U+2212 MINUS SIGN, which some read as "-"
+#: Leading characters a spreadsheet may skip before it sees a formula: a cell
+#: starting with any of these is quoted outright.
+_FORMULA_LEAD = ("\t", "\r", "\n")
 _ROWS_PER_CHUNK = 256
 
 
@@ -67,14 +85,63 @@ def _utc_offset(seconds: int) -> str:
 
 
 def safe_text(text: str | None) -> str:
-    """Text from the network must not become a spreadsheet formula."""
+    """Text from the network must not become a spreadsheet formula.
+
+    A leading ``'`` is added when the text starts with ``= + - @``, tab, CR or
+    LF, or with one of ``= + - @`` behind spaces of any kind, invisible
+    (format) characters, or as a full-width or small look-alike (＝, ﹦):
+    spreadsheets and their import filters trim or fold those.
+    """
     if not text:
         return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    first = text[0]
+    if first.isalnum():  # nearly every name: no more work
+        return text
+    return "'" + text if first in _FORMULA_LEAD or _starts_formula(text) else text
+
+
+def _starts_formula(text: str) -> bool:
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp"):
+            continue
+        return char in _FORMULA_START or unicodedata.normalize("NFKC", char) in _FORMULA_START
+    return False
 
 
 def _blank(value: object) -> object:
     return "" if value is None else value
+
+
+def sided_cells(r: Result) -> tuple[object, ...]:
+    """The cells from ``Download measured by`` to ``Download loss``: each
+    figure under the side that measured it, ``unknown`` for one the test had
+    but nobody logged, empty for one the test did not have."""
+    if r.download_bps is None:
+        measured_by = ""
+    else:
+        # A Result read before the field existed is the station's view.
+        measured_by = _CLIENT if r.download_measured_by == "client" else _STATION
+    if r.protocol != "UDP" or r.error is not None:  # most tests: no jitter or loss to tell
+        return (measured_by, "" if r.retransmits is None else r.retransmits, "", "", "", "")
+    up = r.upload_bps is not None
+    down = r.download_bps is not None
+    return (
+        measured_by,
+        _blank(r.retransmits),
+        _figure(r.jitter_ms, up),
+        _figure(r.loss_percent, up),
+        _figure(r.download_jitter_ms, down),
+        _figure(r.download_loss_percent, down),
+    )
+
+
+_STATION, _CLIENT = MEASURED_BY["station"], MEASURED_BY["client"]
+
+
+def _figure(value: float | None, expected: bool) -> object:
+    if value is not None:
+        return value
+    return UNKNOWN if expected else ""
 
 
 def csv_row(r: Result) -> tuple[object, ...]:
@@ -91,9 +158,7 @@ def csv_row(r: Result) -> tuple[object, ...]:
         _blank(r.direction),
         _blank(r.duration),
         _blank(r.streams),
-        _blank(r.retransmits),
-        _blank(r.jitter_ms),
-        _blank(r.loss_percent),
+        *sided_cells(r),
         safe_text(r.error),
     )
 

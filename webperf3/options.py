@@ -20,13 +20,14 @@ and serve a live dashboard of the results.
 EPILOG = """\
 commands:
   serve (default)    run the servers and the dashboard
-  export             write every recorded test as CSV or JSON
+  export             write every recorded test as CSV, JSON or .xlsx
   install-service    write a systemd unit that starts webperf3 at boot
   status             ask a running webperf3 for its servers and results
 
 examples:
   webperf3 --servers 4                  servers on ports 5201-5204, dashboard on :8080
   webperf3 export --log-dir ~/iperf3-logs --output survey.csv
+  webperf3 export --output survey.xlsx  an Excel workbook: dates, numbers, filters
   iperf3 -c PI -p 5202 --bidir --extra-data "Room 101"   (on a client)
 """
 
@@ -38,11 +39,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+#: Ports there are: no count of servers can be more.
+MAX_PORT = 65535
+
+
 def _parsed(text: str, convert, what: str):
     try:
         return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        shown = text if len(text) <= 40 else text[:39] + "…"  # int() refuses 4301 digits and more
+        raise argparse.ArgumentTypeError(f"not {what}: {shown!r}") from None
 
 
 def port_number(text: str) -> int:
@@ -56,7 +62,24 @@ def server_count(text: str) -> int:
     value = _parsed(text, int, "a number of servers")
     if value < 0:
         raise argparse.ArgumentTypeError(f"the number of servers cannot be negative ({value})")
+    if value > MAX_PORT:
+        # Refused here, before anything builds a list of that many ports.
+        raise argparse.ArgumentTypeError(f"{value} servers would need more than the {MAX_PORT} ports there are")
     return value
+
+
+def directory(text: str) -> Path:
+    # Path("") is ".": an empty value (an unset variable in a unit file)
+    # would quietly use whatever the current directory is.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a directory")
+    return Path(text)
+
+
+def file_path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a file name")
+    return Path(text)
 
 
 def positive_seconds(text: str) -> float:
@@ -69,7 +92,7 @@ def positive_seconds(text: str) -> float:
 def _add_log_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-dir",
-        type=Path,
+        type=directory,
         default=DEFAULT_LOG_DIR,
         help="where the iperf3 logs port-P.json live (default: %(default)s)",
     )
@@ -112,10 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_export_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="webperf3 export", description="Write every recorded test as CSV or JSON.")
+    parser = Parser(prog="webperf3 export", description="Write every recorded test as CSV, JSON or an Excel workbook.")
     _add_log_dir(parser)
-    parser.add_argument("--format", choices=("csv", "json"), default="csv", help="(default: %(default)s)")
-    parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write here instead of standard output")
+    parser.add_argument("--format", choices=("csv", "json", "xlsx"), default=None, help="(default: from the --output file's extension, else csv)")
+    parser.add_argument("--output", "-o", type=file_path, default=None, metavar="FILE", help="write here instead of standard output (xlsx: not to a terminal)")
     _add_common(parser)
     return parser
 
@@ -128,7 +151,7 @@ def build_install_service_parser() -> argparse.ArgumentParser:
     _add_serve_options(parser)
     _add_common(parser)
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
-    parser.add_argument("--unit-path", type=Path, default=Path("/etc/systemd/system/webperf3.service"), metavar="FILE", help="(default: %(default)s)")
+    parser.add_argument("--unit-path", type=file_path, default=Path("/etc/systemd/system/webperf3.service"), metavar="FILE", help="(default: %(default)s)")
     return parser
 
 
@@ -159,6 +182,11 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
         options.servers = options.servers if options.servers is not None else (options.legacy_servers if options.legacy_servers is not None else 1)
     elif command == "install-service" and options.servers is None:
         options.servers = 1
-    if hasattr(options, "log_dir"):
+    if command in ("serve", "install-service"):
+        last = options.first_port + options.servers - 1
+        if last > MAX_PORT:
+            PARSERS[command]().error(f"{options.servers} servers from port {options.first_port} would go past port {MAX_PORT} (the last would be {last})")
+    if hasattr(options, "log_dir") and command != "install-service":
+        # install-service expands ~ to the service user's home, not ours.
         options.log_dir = options.log_dir.expanduser()
     return command, options

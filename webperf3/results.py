@@ -100,13 +100,24 @@ def _by_time(result: Result) -> float:
     return result.time
 
 
+def _order(result: Result) -> tuple[float, int, int]:
+    """The one order of results everywhere (the table, /csv, ``webperf3
+    export``): start time, then port, then place in the log. Time alone left
+    tests of one second in whatever order their logs happened to be read."""
+    return (result.time, result.port, result.offset)
+
+
 def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
     seq.extend(new)
-    # Tests almost always arrive in time order, so this is usually a no-op
-    # check; otherwise timsort merges the sorted runs in linear time.
+    # Tests almost always arrive in order, so this is usually a no-op check
+    # (the tuple is built only for tests of the same second); otherwise
+    # timsort merges the sorted runs in linear time.
     start = max(0, len(seq) - len(new) - 1)
-    if any(seq[i].time > seq[i + 1].time for i in range(start, len(seq) - 1)):
-        seq.sort(key=_by_time)
+    for i in range(start, len(seq) - 1):
+        a, b = seq[i], seq[i + 1]
+        if a.time > b.time or (a.time == b.time and _order(a) > _order(b)):
+            seq.sort(key=_order)
+            return
 
 
 #: A test that started this long before a clear is taken to have ended before it.
@@ -122,7 +133,7 @@ def _count_ending_after(seq: list[Result], mark: float) -> int:
 
 
 class ResultsStore:
-    """All results of one log directory, per port and in time order."""
+    """All results of one log directory, per port and in order (:func:`_order`)."""
 
     def __init__(self, log_dir: Path, marks: ClearMarks | None = None) -> None:
         self.log_dir = Path(log_dir)
@@ -179,6 +190,7 @@ class ResultsStore:
                 self._forget(port, changes)
             for port in sorted(ports):
                 self._read(port, changes)
+            changes.added.sort(key=_order)  # listeners see new tests in the store's order too
             _merge_in_time_order(self._all, changes.added)
             return self._changed(changes)
 
@@ -190,6 +202,7 @@ class ResultsStore:
                 self._forget(port, changes)
             else:
                 self._read(port, changes)
+            changes.added.sort(key=_order)
             _merge_in_time_order(self._all, changes.added)
             return self._changed(changes)
 

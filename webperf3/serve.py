@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .exitstatus import ExitStatus
-from .iperf3.ports import probe_port
+from .iperf3.ports import held_by_another, probe_port
 from .iperf3.process import Iperf3Error, iperf3_version
 from .marks import ClearMarks
+from .result import Result
 from .results import Changes, ResultsStore
+from .text import printable, quoted
 
 log = logging.getLogger("webperf3")
 
@@ -40,9 +42,11 @@ class Plan:
 
 def check(options) -> Plan:
     """Every check that can be made before starting anything."""
-    ports = list(range(options.first_port, options.first_port + options.servers))
-    if ports and ports[-1] > 65535:
+    # Checked before the list is built: options made elsewhere than by
+    # options.parse (which refuses this already) must not cost a huge list.
+    if options.first_port + options.servers - 1 > 65535:
         raise UsageError(f"{options.servers} servers from port {options.first_port} would go past port 65535")
+    ports = list(range(options.first_port, options.first_port + options.servers))
     if options.port == options.ws_port:
         raise UsageError(f"--port and --ws-port are both {options.port}: they need two ports")
     for name, port in (("--port", options.port), ("--ws-port", options.ws_port)):
@@ -57,6 +61,10 @@ def check(options) -> Plan:
             version = iperf3_version(options.iperf3)
         except Iperf3Error as exc:
             raise UsageError(str(exc)) from None
+        for port in ports:
+            holder = held_by_another(port, options.iperf3_bind)
+            if holder is not None:
+                raise UsageError(f"iperf3 {holder}: tests there would never be recorded; stop it or choose another --first-port")
     return Plan(ports, options.log_dir, version)
 
 
@@ -190,15 +198,19 @@ class Station:
 
 
 def log_changes(changes: Changes) -> None:
-    """One journal line per test recorded."""
+    """One journal line per test recorded. Name, address and error come from
+    the network: escaped and capped, so none can forge a line of its own."""
     for r in changes.added:
         if r.ok:
             log.info(
-                "test recorded on port %d from %s, name %r: %s, download %s, upload %s",
-                r.port, r.client, r.name, r.direction, _mbps(r.download_bps), _mbps(r.upload_bps),
+                "test recorded on port %d from %s, name %s: %s, download %s, upload %s",
+                r.port, printable(r.client or "-"), quoted(r.name), r.direction, _download(r), _mbps(r.upload_bps),
             )
         else:
-            log.info("failed test on port %d from %s, name %r: %s", r.port, r.client, r.name, r.error)
+            log.info(
+                "failed test on port %d from %s, name %s: %s",
+                r.port, printable(r.client or "-"), quoted(r.name), printable(r.error or "-"),
+            )
     for port in sorted(changes.reset_ports):
         log.info("log of port %d was truncated, replaced or removed: read again", port)
 
@@ -207,16 +219,29 @@ def _mbps(bps: float | None) -> str:
     return "-" if bps is None else f"{bps / 1e6:.1f} Mbit/s"
 
 
+def _download(r: Result) -> str:
+    """The download named for the side that measured it."""
+    if r.download_bps is None:
+        return "-"
+    side = "client received" if r.download_measured_by == "client" else "station sent"
+    return f"{_mbps(r.download_bps)} ({side})"
+
+
 def banner(options, plan: Plan) -> str:
     hosts = _addresses() if options.host in ("0.0.0.0", "::", "") else [options.host]
     lines = ["webperf3 is running."]
     lines += [f"  Dashboard: http://{_url_host(h)}:{options.port}/" for h in hosts]
     if plan.ports:
-        lines.append(f"  iperf3 {plan.iperf3_version} servers on ports {plan.ports[0]}-{plan.ports[-1]}, logs in {plan.log_dir}")
+        lines.append(f"  iperf3 {plan.iperf3_version} {_servers_on(plan.ports)}, logs in {plan.log_dir}")
         lines.append(f'  Run a test from a client:  iperf3 -c {hosts[0]} -p {plan.ports[0]} --bidir --extra-data "Room 101"')
     else:
         lines.append(f"  No iperf3 servers (--servers 0): showing the logs in {plan.log_dir}")
     return "\n".join(lines)
+
+
+def _servers_on(ports: list[int]) -> str:
+    """``server on port 5201`` or ``servers on ports 5201-5204``."""
+    return f"server on port {ports[0]}" if len(ports) == 1 else f"servers on ports {ports[0]}-{ports[-1]}"
 
 
 def _url_host(host: str) -> str:

@@ -10,8 +10,11 @@ import urllib.request
 from urllib.parse import urljoin
 
 from .exitstatus import ExitStatus
+from .text import printable
 
-COLUMNS = ("Port", "Server", "Name", "Client", "When", "Download", "Upload", "Error")
+# Named for the side that measured each rate: an iperf3 server's log holds
+# only what the station sent (download) and received (upload).
+COLUMNS = ("Port", "Server", "Name", "Client", "When", "Download (sent)", "Upload (received)", "Error")
 
 
 def fetch(base: str, path: str, timeout: float) -> dict:
@@ -39,8 +42,8 @@ def server_state(server: dict | None) -> str:
     if server is None:
         return "-"
     if server.get("state") == "testing" and server.get("client"):
-        return f"testing from {server['client']}{live(server.get('progress'))}"
-    return str(server.get("state", "-"))
+        return f"testing from {printable(server['client'])}{live(server.get('progress'))}"
+    return printable(server.get("state", "-"))
 
 
 def live(progress: dict | None) -> str:
@@ -62,24 +65,45 @@ def live(progress: dict | None) -> str:
 
 
 def table(rows: list[dict], servers: list[dict], now: float) -> str:
+    """One line per port describing its newest test. When that test failed,
+    the line is the failed test's own (name, client, time, error) and the
+    last good test's rates follow on a line of their own that names it: a
+    failure never shows under another test's name."""
     by_port = {s["port"]: s for s in servers}
-    lines = [COLUMNS]
+    lines: list[tuple[str, ...] | str] = [COLUMNS]
     for row in rows:
-        latest = row.get("latest") or {}
+        latest = row.get("latest")
         failure = row.get("failure")
-        newer_failure = failure if failure and failure["time"] > latest.get("time", 0) else None
+        failed = failure is not None and (latest is None or failure["time"] >= latest["time"])
+        shown = (failure if failed else latest) or {}
+        # Names, addresses and errors come from the network: one line each,
+        # no terminal control sequences, no more than a screen's width or so.
         lines.append((
-            str(row["port"]),
+            printable(row["port"]),
             server_state(by_port.get(row["port"])),
-            latest.get("name") or "-",
-            latest.get("client") or "-",
-            ago(latest.get("time"), now),
-            rate(latest.get("download_bps")),
-            rate(latest.get("upload_bps")),
-            newer_failure["error"] if newer_failure else "",
+            printable(shown.get("name") or "-"),
+            printable(shown.get("client") or "-"),
+            ago(shown.get("time"), now),
+            "-" if failed else download(shown),
+            "-" if failed else rate(shown.get("upload_bps")),
+            printable(shown.get("error") or "failed") if failed else "",
         ))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+        if failed and latest:
+            name = printable(latest.get("name")) if latest.get("name") else "(no name)"
+            lines.append(
+                f"      last good test on port {row['port']}: {name} from {printable(latest.get('client') or '-')}, "
+                f"{ago(latest.get('time'), now)}: download {download(latest)}, upload {rate(latest.get('upload_bps'))}"
+            )
+    widths = [max(len(line[i]) for line in lines if isinstance(line, tuple)) for i in range(len(COLUMNS))]
+    return "\n".join(
+        line if isinstance(line, str) else "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines
+    )
+
+
+def download(result: dict) -> str:
+    """A download rate, marked when it is what the client received."""
+    text = rate(result.get("download_bps"))
+    return f"{text} (client)" if text != "-" and result.get("download_measured_by") == "client" else text
 
 
 def show_status(options) -> int:

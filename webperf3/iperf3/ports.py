@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import shlex
@@ -9,6 +10,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from ..text import printable
+from . import netstat
 from .process import PARENT_ENV
 
 _MAX_CMDLINE_CHARS = 200
@@ -36,15 +39,33 @@ def is_stale_server(argv: list[str] | None, port: int, environ: dict[str, str] |
 
 
 def describe_holder(port: int, pid: int | None, cmdline: list[str] | None) -> str:
-    """``port 5201 in use by pid 812 (nc -l 5201)``, or less where less is known."""
+    """``port 5201 in use by pid 812 (nc -l 5201)``, or less where less is known.
+
+    Another user's command line may hold anything: it is escaped and capped
+    to stay one readable line of the journal or the terminal."""
     if pid is None:
         return f"port {port} in use (holder not found)"
     if not cmdline:
         return f"port {port} in use by pid {pid}"
-    command = shlex.join(cmdline)
-    if len(command) > _MAX_CMDLINE_CHARS:
-        command = command[: _MAX_CMDLINE_CHARS - 1] + "…"
-    return f"port {port} in use by pid {pid} ({command})"
+    return f"port {port} in use by pid {pid} ({printable(shlex.join(cmdline), _MAX_CMDLINE_CHARS)})"
+
+
+def held_by_another(port: int, bind: str | None = None) -> str | None:
+    """Why an iperf3 server of ours could never serve *port*: another program
+    listens there (a system iperf3.service, another station, anything), so
+    the tests clients run on it would go to that program and never be
+    recorded. ``None`` when the port is free, when it cannot be listened on
+    for another reason (the fleet says why, and retries: an address that
+    comes up with the network), and when the holder is a stale iperf3 of a
+    dead webperf3, which the fleet replaces (:func:`is_stale_server`).
+    """
+    error = probe_port(port, bind)
+    if error is None or error.errno != errno.EADDRINUSE:
+        return None
+    pid = netstat.listener_pid(port) if netstat.available() else None
+    if pid is not None and is_stale_server(netstat.read_cmdline(pid), port, netstat.read_environ(pid), netstat.read_ppid(pid)):
+        return None
+    return describe_holder(port, pid, netstat.read_cmdline(pid) if pid is not None else None)
 
 
 def specific_address(bind: str | None) -> str | None:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..text import printable
 from . import netstat
 from .progress import Progress
 from .sampler import ProgressSampler, Running, SocketWatch
@@ -123,8 +124,8 @@ def _forward_stderr(stream: IO[bytes], port: int, pid: int) -> None:
     with stream:
         for raw in iter(stream.readline, b""):
             line = raw.decode(errors="replace").rstrip()
-            if line:
-                log.info("iperf3 port %d (pid %d): %s", port, pid, line)
+            if line:  # may quote what a client sent: escaped, one journal line
+                log.info("iperf3 port %d (pid %d): %s", port, pid, printable(line))
 
 
 # ------------------------------------------------------------------- the fleet

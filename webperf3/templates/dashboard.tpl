@@ -2,6 +2,7 @@
 <div class="actions" id="dashboard-actions">
   <button id="refresh" type="button">Update now</button>
   <a id="csv" class="button" href="csv" download="iperf3_log.csv">Download CSV</a>
+  <a id="xlsx" class="button" href="xlsx" download="iperf3_log.xlsx">Download for Excel</a>
   <button id="clear" type="button" class="danger">Clear table</button>
   <button id="undo" type="button" hidden>Undo clear</button>
 </div>

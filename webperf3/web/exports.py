@@ -1,4 +1,4 @@
-"""Downloads for a spreadsheet or a script: ``/csv`` and ``/api/results.json``.
+"""Downloads for a spreadsheet or a script: ``/csv``, ``/xlsx`` and ``/api/results.json``.
 
 Each is streamed from a snapshot of the store, so a large export is never
 whole in memory and the store may go on changing while it is sent.
@@ -6,6 +6,7 @@ whole in memory and the store may go on changing while it is sent.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,9 @@ from bottle import response
 
 from ..export import json_chunks
 from ..result import Result
+from ..xlsx import FILE_NAME as XLSX_NAME
+from ..xlsx import MEDIA_TYPE as XLSX_TYPE
+from ..xlsx import open_xlsx
 from .common import JSON_TYPE, dumps, result_filters
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ class Exports:
 
     def route(self, app: bottle.Bottle) -> None:
         app.route("/csv", "GET", self.csv)
+        app.route("/xlsx", "GET", self.xlsx)
         app.route("/api/results.json", "GET", self.results_json)
 
     def csv(self) -> Iterator[str]:
@@ -37,6 +42,18 @@ class Exports:
         response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
         response.set_header("Cache-Control", "no-store")
         return self.dash.csv_lines.chunks(found)
+
+    def xlsx(self):
+        """Download for Excel: the workbook is built whole into an unlinked
+        temporary file before anything is sent, so a failure is an error
+        status, never half a file; then it is sent from that file."""
+        self.dash.refresh()
+        workbook = open_xlsx(self.dash.store.results())
+        response.content_type = XLSX_TYPE
+        response.set_header("Content-Disposition", f"attachment; filename={XLSX_NAME}")
+        response.set_header("Content-Length", str(os.fstat(workbook.fileno()).st_size))
+        response.set_header("Cache-Control", "no-store")
+        return workbook  # the WSGI server's file_wrapper sends it and closes it
 
     def results_json(self) -> Iterator[str]:
         return json_download(self.dash)
