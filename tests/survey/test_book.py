@@ -334,7 +334,8 @@ def test_a_read_only_book_reads_and_refuses_to_write(log_dir, results):
             reader.claim("10.0.0.1", "Room")
 
 
-def test_a_change_made_by_another_program_is_picked_up(book, log_dir):
+def test_a_change_made_by_another_program_is_picked_up(log_dir):
+    book = SurveyBook.open(log_dir, outside_check_s=0)
     heard = []
     book.subscribe(heard.append)
     with sqlite3.connect(log_dir / "webperf3.sqlite3") as conn:  # e.g. someone in sqlite3 or datasette
@@ -343,6 +344,16 @@ def test_a_change_made_by_another_program_is_picked_up(book, log_dir):
     assert [c.kind for c in heard] == ["reload"]
     book.view()
     assert len(heard) == 1  # nothing more changed
+    book.close()
+
+
+def test_outside_changes_are_looked_for_at_most_so_often(log_dir):
+    with SurveyBook.open(log_dir, outside_check_s=3600) as book:
+        book.view()
+        with sqlite3.connect(log_dir / "webperf3.sqlite3") as conn:
+            conn.execute("UPDATE surveys SET name = 'Renamed outside' WHERE id = 1")
+        assert book.view().current.name == "First survey"  # not looked for yet
+        assert book.reload() and book.view().current.name == "Renamed outside"
 
 
 def test_many_threads_writing_and_reading_lose_nothing(log_dir):

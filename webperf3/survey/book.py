@@ -49,10 +49,22 @@ Listener = Callable[[BookChange], None]
 class SurveyBook:
     """The book of one log directory: ``SurveyBook.open(log_dir)``."""
 
-    def __init__(self, path: Path, *, readonly: bool = False, nat_window: float = NAT_WINDOW_S, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readonly: bool = False,
+        nat_window: float = NAT_WINDOW_S,
+        outside_check_s: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self.nat_window = nat_window
+        #: How often :meth:`view` asks SQLite whether another program changed
+        #: the file: a read is then a few attribute lookups, not a query.
+        self.outside_check_s = outside_check_s
+        self._checked_at = time.monotonic()
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
@@ -100,11 +112,13 @@ class SurveyBook:
     def view(self) -> BookView:
         """The book now, to read from any thread without locking. Picks up a
         change another program committed to the file (``sqlite3``, datasette)."""
-        if self._conn is not None and self._lock.acquire(blocking=False):
-            try:  # a write under way will publish its own view: never wait for it
-                self._check_outside_changes()
-            finally:
-                self._lock.release()
+        if self._conn is not None and time.monotonic() - self._checked_at >= self.outside_check_s:
+            if self._lock.acquire(blocking=False):  # a write under way publishes its own view: never wait for it
+                try:
+                    self._checked_at = time.monotonic()
+                    self._check_outside_changes()
+                finally:
+                    self._lock.release()
         return self._view
 
     def reload(self) -> bool:

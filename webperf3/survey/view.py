@@ -10,11 +10,12 @@ flowing one way: logs → store → (book view) → routes.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..result import Result
 from .records import Annotation, Claim, Edit, Survey, SurveySummary
-from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, choose_place, clean_address, nat_conflict, result_id
+from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, nat_conflict, result_id
 
 
 def _by_time(result: Result) -> float:
@@ -75,8 +76,7 @@ class BookView:
             if survey.undone and not include_undone:
                 continue
             members = self.in_survey(results, survey.id) if not survey.undone else []
-            notes = self.annotate_all(members)
-            kept = [a for a in notes if not a.excluded]
+            excluded, used = self._tally(members)
             out.append(
                 SurveySummary(
                     id=survey.id,
@@ -85,14 +85,47 @@ class BookView:
                     current=survey.id == current,
                     spans=[(float(s), None if e is None else float(e)) for s, e in self.timeline.spans(survey.id)],
                     tests=len(members),
-                    excluded=len(notes) - len(kept),
-                    places=len({a.place.casefold() for a in kept if a.place}),
-                    first_test=min((r.time for r in members), default=None),
-                    last_test=max((r.time for r in members), default=None),
+                    excluded=excluded,
+                    places=len({place.casefold() for _, place in used}),
+                    first_test=members[0].time if members else None,
+                    last_test=members[-1].time if members else None,
                     undone_at=survey.undone_at,
                 )
             )
         return out
+
+    def _tally(self, members: Sequence[Result]) -> tuple[int, list[tuple[float, str]]]:
+        """One pass over tests: how many are excluded, and (start, place) of
+        the others that have a place. The rules of :meth:`annotate_all`
+        without an annotation per test (a test checks that they agree)."""
+        edits_get = self.edits.get if self.edits else None
+        claim_at = self.claims.at if len(self.claims) else None
+        starts = self.timeline.starts
+        right = bisect.bisect_right
+        lo, hi, since = math.inf, -math.inf, 0  # the segment in hand, as in annotate_all
+        excluded = 0
+        used: list[tuple[float, str]] = []
+        for r in members:
+            if edits_get is not None and (edit := edits_get(result_id(r))) is not None:
+                if edit.excluded:
+                    excluded += 1
+                    continue
+                if edit.place:
+                    used.append((r.time, edit.place))
+                    continue
+            if (name := r.name) and (name := name.strip()):
+                used.append((r.time, name))
+            elif claim_at is not None and r.client:
+                t = r.time
+                if not lo <= t < hi and starts:
+                    i = max(right(starts, t) - 1, 0)
+                    lo = starts[i] if i else -math.inf
+                    hi = starts[i + 1] if i + 1 < len(starts) else math.inf
+                    since = starts[i]
+                claim = claim_at(self._address(r.client), t, since)
+                if claim is not None and claim.place:
+                    used.append((t, claim.place))
+        return excluded, used
 
     # -- annotations -------------------------------------------------------------
 
@@ -103,29 +136,47 @@ class BookView:
         """Each result's id, place, place source, survey and exclusion.
 
         The hot loop of a start (every test) and of a survey change (every
-        test of the survey): names are bound locally and an address is
-        normalised once per distinct string.
+        test of the survey), so :func:`~.rules.result_id` and
+        :func:`~.rules.choose_place` are inlined here (a test checks that the
+        two agree): the survey is found by walking the segments while the
+        results come in time order, an address is normalised once per
+        distinct string.
         """
         edits_get = self.edits.get if self.edits else None
         starts = self.timeline.starts
         surveys = self.timeline.surveys
+        count = len(starts)
         claim_at = self.claims.at if len(self.claims) else None
         address_of = self._address
         right = bisect.bisect_right
+        inf = math.inf
+        lo, hi, sid, since = inf, -inf, None, 0  # the segment in hand: [lo, hi)
         out: list[Annotation] = []
         append = out.append
         for r in results:
-            tid = result_id(r)
+            cookie = r.cookie
+            if cookie and len(cookie) <= 64 and cookie.isascii() and cookie.isalnum():
+                tid = f"{r.port}-{cookie}"
+            else:
+                tid = result_id(r)
+            t = r.time
+            if not lo <= t < hi and count:
+                i = right(starts, t) - 1
+                if i < 0:
+                    i = 0
+                lo = starts[i] if i else -inf
+                hi = starts[i + 1] if i + 1 < count else inf
+                sid, since = surveys[i], starts[i]
             edit = edits_get(tid) if edits_get is not None else None
-            i = right(starts, r.time) - 1 if starts else -1
-            if i < 0 and starts:
-                i = 0
-            browser = None
-            if claim_at is not None and r.client and (edit is None or edit.place is None) and not (r.name and r.name.strip()):
-                claim = claim_at(address_of(r.client), r.time, starts[i] if i >= 0 else 0)
-                browser = None if claim is None else claim.place
-            place, source = choose_place(None if edit is None else edit.place, r.name, browser)
-            append(Annotation(tid, place, source, surveys[i] if i >= 0 else None, edit is not None and edit.excluded))
+            if edit is not None and edit.place:
+                place, source = edit.place, "edited"
+            elif (name := r.name) and (name := name.strip()):
+                place, source = name, "client"
+            elif claim_at is not None and r.client and (claim := claim_at(address_of(r.client), t, since)) is not None and claim.place:
+                place, source = claim.place, "browser"
+            else:
+                place = source = None
+            append(Annotation(tid, place, source, sid, edit is not None and edit.excluded))
         return out
 
     def _address(self, client: str) -> str:
@@ -154,16 +205,12 @@ class BookView:
     def places(self, results: Sequence[Result], survey_id: int | None = None) -> list[str]:
         """The places used in a survey (default: the current one), most recently
         used first, each once (case-insensitively): for the "Where are you?"
-        autocomplete. From its tests that are not excluded, and from the places
+        autocomplete. Those of its tests that are not excluded, and those
         named in the browser during it, even with no test yet."""
         sid = self.timeline.current if survey_id is None else survey_id
         if sid is None:
             return []
-        used: list[tuple[float, str]] = []
-        members = self.in_survey(results, sid)
-        for result, note in zip(members, self.annotate_all(members), strict=True):
-            if note.place and not note.excluded:
-                used.append((result.time, note.place))
+        _, used = self._tally(self.in_survey(results, sid))
         for start, end in self.timeline.spans(sid):
             used.extend(self.claims.places_between(start, end))
         seen: set[str] = set()
