@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 
 import msgspec
 import pytest
 
-from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, by_time
+from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, by_time, read_store
 from webperf3.survey import (
     KEEP,
     BookConflict,
     BookInputError,
     BookNotFound,
     BookWriteError,
+    PortLatest,
     SurveyBook,
     result_id,
 )
@@ -141,7 +143,7 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(book, log_dir, call,
     with pytest.raises(error, match=message):
         call(book)
     assert (book.version, book.view().surveys, len(book.view().claims)) == before
-    with sqlite3.connect(log_dir / "webperf3.sqlite3") as conn:
+    with closing(sqlite3.connect(log_dir / "webperf3.sqlite3", isolation_level=None)) as conn:
         assert conn.execute("SELECT count(*) FROM surveys").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
 
@@ -227,7 +229,7 @@ def test_an_excluded_test_leaves_the_places_but_not_the_logs(book, store, result
     assert len(store.results()) == 5
     book.edit(udp, excluded=False)
     assert not book.view().annotate(udp).excluded and book.view().places(results)[0] == "Room 101"
-    with sqlite3.connect(log_dir / "webperf3.sqlite3") as conn:
+    with closing(sqlite3.connect(log_dir / "webperf3.sqlite3", isolation_level=None)) as conn:
         history = conn.execute("SELECT place, excluded FROM edit_history ORDER BY id").fetchall()
     assert history == [("Cellar", 0), ("Cellar", 1), ("Cellar", 0)]
 
@@ -338,7 +340,7 @@ def test_a_change_made_by_another_program_is_picked_up(log_dir):
     book = SurveyBook.open(log_dir, outside_check_s=0)
     heard = []
     book.subscribe(heard.append)
-    with sqlite3.connect(log_dir / "webperf3.sqlite3") as conn:  # e.g. someone in sqlite3 or datasette
+    with closing(sqlite3.connect(log_dir / "webperf3.sqlite3", isolation_level=None)) as conn:  # e.g. someone in sqlite3 or datasette
         conn.execute("UPDATE surveys SET name = 'Renamed outside' WHERE id = 1")
     assert book.view().current.name == "Renamed outside"
     assert [c.kind for c in heard] == ["reload"]
@@ -350,7 +352,7 @@ def test_a_change_made_by_another_program_is_picked_up(log_dir):
 def test_outside_changes_are_looked_for_at_most_so_often(log_dir):
     with SurveyBook.open(log_dir, outside_check_s=3600) as book:
         book.view()
-        with sqlite3.connect(log_dir / "webperf3.sqlite3") as conn:
+        with closing(sqlite3.connect(log_dir / "webperf3.sqlite3", isolation_level=None)) as conn:
             conn.execute("UPDATE surveys SET name = 'Renamed outside' WHERE id = 1")
         assert book.view().current.name == "First survey"  # not looked for yet
         assert book.reload() and book.view().current.name == "Renamed outside"
@@ -388,3 +390,21 @@ def test_edit_keeps_what_is_not_given(book, results):
     assert (book.view().edit_of(result_id(tcp)).place, book.view().edit_of(result_id(tcp)).excluded) == ("Hall", True)
     book.edit(tcp, place=KEEP, excluded=False)
     assert book.view().annotate(tcp).place == "Hall"
+
+
+def test_a_port_s_row_in_the_current_survey(log_dir):
+    store = read_store(log_dir, "tcp", "client_killed", "extra_data", "client_sigint")  # ok, failed, ok, failed
+    found = store.results(port=5201)
+    with SurveyBook.open(log_dir) as book:
+        row = book.view().latest(found)
+        assert (row.success.name, row.failure.name, row.tests, row.excluded) == ("Room 101", "interrupted", 4, 0)
+        book.edit(by_name(found, "Room 101"), excluded=True)
+        book.edit(by_name(found, "interrupted"), excluded=True)
+        row = book.view().latest(found)
+        assert (row.success.time, row.failure.error, row.tests, row.excluded) == (T_TCP, "the client has unexpectedly closed the connection", 2, 2)
+        book.start("Floor 2", at=found[-1].time + 60)
+        assert book.view().latest(found) == PortLatest(success=None, failure=None, tests=0, excluded=0)
+
+
+def by_name(results, name):
+    return next(r for r in results if r.name == name)

@@ -13,7 +13,7 @@ Use::
 from .book import KEEP, SurveyBook
 from .db import DB_NAME, SCHEMA_VERSION
 from .errors import BookConflict, BookError, BookInputError, BookNotFound, BookOpenError, BookWriteError
-from .records import Annotation, BookChange, Claim, ClaimOutcome, Edit, Survey, SurveySummary
+from .records import Annotation, BookChange, Claim, ClaimOutcome, Edit, PortLatest, Survey, SurveySummary
 from .rules import NAT_WINDOW_S, choose_place, parse_result_id, result_id
 from .view import BookView
 
@@ -34,6 +34,7 @@ __all__ = [
     "Claim",
     "ClaimOutcome",
     "Edit",
+    "PortLatest",
     "Survey",
     "SurveyBook",
     "SurveySummary",

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from ..result import Result
+
 #: Where a test's place came from, in order of precedence: set by a person on
 #: the station afterwards, the client's ``--extra-data``, or the place its
 #: address named in the browser.
@@ -110,6 +112,16 @@ class SurveySummary(_Record):
     first_test: float | None  # start of its first test
     last_test: float | None
     undone_at: float | None = None
+
+
+class PortLatest(_Record):
+    """One port's row of a survey's table: its latest successful and failed
+    tests in the survey (excluded ones skipped) and how many it has there."""
+
+    success: Result | None
+    failure: Result | None
+    tests: int  # not counting the excluded ones
+    excluded: int
 
 
 class ClaimOutcome(_Record):

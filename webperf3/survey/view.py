@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..result import Result
-from .records import Annotation, Claim, Edit, Survey, SurveySummary
+from .records import Annotation, Claim, Edit, PortLatest, Survey, SurveySummary
 from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, nat_conflict, result_id
 
 
@@ -67,6 +67,24 @@ class BookView:
             hi = len(results) if end is None else bisect.bisect_left(results, end, key=_by_time)
             out.extend(results[lo:hi])
         return out
+
+    def latest(self, results: Sequence[Result], survey_id: int | None = None) -> PortLatest:
+        """For one port's results (``store.results(port=P)``, time order): its
+        row of the survey's table (default: the current survey)."""
+        members = self.in_survey(results, survey_id)
+        edits_get = self.edits.get if self.edits else None
+        success = failure = None
+        excluded = 0
+        for r in reversed(members):
+            if edits_get is not None and (edit := edits_get(result_id(r))) is not None and edit.excluded:
+                excluded += 1
+            elif r.ok:
+                success = success or r
+            else:
+                failure = failure or r
+            if edits_get is None and success is not None and failure is not None:
+                break  # with no edits nothing is excluded: the count is the length
+        return PortLatest(success=success, failure=failure, tests=len(members) - excluded, excluded=excluded)
 
     def survey_list(self, results: Sequence[Result], include_undone: bool = False) -> list[SurveySummary]:
         """Every survey, oldest first, with its spans and counts. ``results`` in time order."""
