@@ -1,5 +1,5 @@
 """The SQLite file itself: schema and migrations, files that are not ours,
-a process killed mid-write, a full disk."""
+a restart, other programs and threads, a process killed mid-write, a full disk."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_UDP, by_time
 from webperf3.survey import DB_NAME, SCHEMA_VERSION, BookOpenError, BookWriteError, SurveyBook, db
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +111,86 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(log_dir):
 def test_a_missing_log_directory_is_a_clear_error(tmp_path):
     with pytest.raises(BookOpenError, match="cannot use .*unable to open database file"):
         SurveyBook.open(tmp_path / "nowhere")
+
+
+# -- restarts, other programs, threads ------------------------------------------------
+
+
+def test_a_restart_keeps_everything(log_dir, results):
+    with SurveyBook.open(log_dir) as book:
+        a = book.start("A", at=T_REVERSE)
+        book.start("B", at=T_BIDIR)
+        book.reopen(a.id, at=T_UDP)
+        book.undo_start(book.start("Gone", at=T_ROOM_101 + 100).id)
+        book.claim("127.0.0.1", "Room 7", at=T_REVERSE, device="d", user_agent="UA")
+        book.edit(by_time(results, T_UDP), place="Cellar", excluded=True, by="admin")
+        before = book.view()
+        expected = (before.annotate_all(results), before.survey_list(results, include_undone=True), before.places(results))
+    with SurveyBook.open(log_dir) as again:
+        after = again.view()
+        assert (after.annotate_all(results), after.survey_list(results, include_undone=True), after.places(results)) == expected
+        assert after.edits == before.edits and after.surveys == before.surveys
+
+
+def test_a_read_only_book_reads_and_refuses_to_write(log_dir, results):
+    with SurveyBook.open(log_dir, readonly=True) as empty:  # no file yet: nothing is created
+        assert empty.view().current.name == "First survey"
+        with pytest.raises(BookWriteError, match="read-only"):
+            empty.start("A")
+    assert not (log_dir / "webperf3.sqlite3").exists()
+    with SurveyBook.open(log_dir) as book:
+        book.start("A", at=T_BIDIR)
+    with SurveyBook.open(log_dir, readonly=True) as reader:
+        assert reader.view().current.name == "A"
+        with pytest.raises(BookWriteError, match="read-only"):
+            reader.claim("10.0.0.1", "Room")
+
+
+def test_a_change_made_by_another_program_is_picked_up(log_dir):
+    book = SurveyBook.open(log_dir, outside_check_s=0)
+    heard = []
+    book.subscribe(heard.append)
+    with closing(sqlite3.connect(log_dir / "webperf3.sqlite3", isolation_level=None)) as conn:  # e.g. someone in sqlite3 or datasette
+        conn.execute("UPDATE surveys SET name = 'Renamed outside' WHERE id = 1")
+    assert book.view().current.name == "Renamed outside"
+    assert [c.kind for c in heard] == ["reload"]
+    book.view()
+    assert len(heard) == 1  # nothing more changed
+    book.close()
+
+
+def test_outside_changes_are_looked_for_at_most_so_often(log_dir):
+    with SurveyBook.open(log_dir, outside_check_s=3600) as book:
+        book.view()
+        with closing(sqlite3.connect(log_dir / "webperf3.sqlite3", isolation_level=None)) as conn:
+            conn.execute("UPDATE surveys SET name = 'Renamed outside' WHERE id = 1")
+        assert book.view().current.name == "First survey"  # not looked for yet
+        assert book.reload() and book.view().current.name == "Renamed outside"
+
+
+def test_many_threads_writing_and_reading_lose_nothing(log_dir):
+    with SurveyBook.open(log_dir) as book:
+        versions: list[int] = []
+        book.subscribe(lambda change: versions.append(change.version))
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                for i in range(20):
+                    book.claim(f"10.0.{n}.{i + 1}", f"Room {n}-{i}", at=1000 + i)
+                    assert book.view().claim_of(f"10.0.{n}.{i + 1}", 2000).place == f"Room {n}-{i}"
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sorted(versions) == versions == list(range(1, 161))
+    with SurveyBook.open(log_dir) as again:
+        assert len(again.view().claims) == 160
 
 
 # -- a process killed mid-write ------------------------------------------------------------

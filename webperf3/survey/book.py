@@ -6,6 +6,9 @@ once it is committed does the book change in memory and tell its listeners.
 A failed write (:class:`~webperf3.survey.errors.BookWriteError`) changes
 nothing anywhere.
 
+One class, a little over 400 lines: eight kinds of write, each a
+transaction and its twin in memory, belong together.
+
 Threads: one connection, used under the book's lock. Reads never touch it:
 :meth:`SurveyBook.view` hands out an immutable :class:`BookView` that any
 thread may keep (``benchmarks/survey_bench.py`` compares this with a
@@ -14,7 +17,6 @@ connection per thread). Writes are human-paced, each one fsync'd.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -24,9 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from .. import marks
 from ..result import Result
-from . import db
+from . import db, legacy
 from .errors import BookConflict, BookInputError, BookNotFound, BookWriteError
 from .records import BookChange, Claim, ClaimOutcome, Edit, Segment, Survey
 from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, clean_name, clean_optional, clean_time, nat_conflict, result_id
@@ -360,30 +361,16 @@ class SurveyBook:
     # -- the old clear marks -----------------------------------------------------------------
 
     def _migrate_state_file(self, log_dir: Path) -> None:
-        """A clear at T becomes a survey started at T, once: the file records
-        it (meta ``legacy_state``) and the state file is renamed."""
         with self._lock:
-            if "legacy_state" in self._meta:
+            if legacy.META_KEY in self._meta:
                 return
-            found = marks.read_legacy_clears(log_dir)
-            if found.problem:
-                log.warning("%s: no surveys made from it", found.problem)
-            now = self._clock()
-            record = {"found": found.found, "clears": list(found.times), "problem": found.problem, "at": now}
             with self._write() as conn:
-                last_start = max((s.started_at for s in self._segments if s.undone_at is None), default=0.0)
-                for at in found.times:
-                    name = "Cleared " + time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
-                    sid = conn.execute("INSERT INTO surveys (name, created_at) VALUES (?, ?)", (name, at)).lastrowid
-                    conn.execute("INSERT INTO segments (survey_id, started_at, kind) VALUES (?, ?, 'migrated')", (sid, max(at, last_start)))
-                conn.execute("INSERT INTO meta (key, value) VALUES ('legacy_state', ?)", (json.dumps(record),))
+                found = legacy.migrate_clears(conn, log_dir, self._clock())
                 loaded = db.load_in(conn)
             self._take(loaded)
             if found.times:
                 self._publish("reload", everything=True)
-            if found.found and not found.problem:
-                retired = marks.retire_state_file(log_dir)
-                log.info("made %d survey(s) from the clear marks of %s; it is now %s", len(found.times), marks.STATE_FILE, retired)
+            legacy.retire(log_dir, found)
 
     # -- inside --------------------------------------------------------------------------
 
