@@ -340,7 +340,7 @@ def main() -> int:
     print()
     print(_report.markdown_table(rows2, reference="p95").replace("| | webperf3 | p95 | ratio |", "| | p50 | p95 | max |"))
     print()
-    print(_report.markdown_table(rows4, reference="").replace("| | webperf3 | | ratio |", "| | each | | |"))
+    print(_report.markdown_table(rows4, reference="").replace("| | webperf3 |  | ratio |", "| | each | | |"))
     print()
     print(_report.markdown_table(rows3, reference="p95").replace("| | webperf3 | p95 | ratio |", "| | p50 | p95 | max |"))
     return 0

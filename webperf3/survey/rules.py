@@ -220,6 +220,11 @@ class ClaimIndex:
     def of(self, address: str) -> Sequence[Claim]:
         return self._claims.get(address, ())
 
+    def tables(self) -> tuple[dict[str, list[int]], dict[str, list[Claim]]]:
+        """Per address, the claims' boundary seconds and the claims, for a hot
+        loop to search without a call per test (read only)."""
+        return self._ats, self._claims
+
     def all(self) -> list[Claim]:
         """Every claim, in time order."""
         return sorted((c for cs in self._claims.values() for c in cs), key=lambda c: (c.at, c.id))
