@@ -1,0 +1,413 @@
+"""The survey book: what people add to the tests, saved in one SQLite file.
+
+Surveys (replacing "Clear table"), places named from the browser (claims),
+and per-test edits and exclusions. Each write is one SQLite transaction; only
+once it is committed does the book change in memory and tell its listeners.
+A failed write (:class:`~webperf3.survey.errors.BookWriteError`) changes
+nothing anywhere.
+
+One class, a little over 400 lines: eight kinds of write, each a
+transaction and its twin in memory, belong together.
+
+Threads: one connection, used under the book's lock. Reads never touch it:
+:meth:`SurveyBook.view` hands out an immutable :class:`BookView` that any
+thread may keep (``benchmarks/survey_bench.py`` compares this with a
+connection per thread). Writes are human-paced, each one fsync'd.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from ..result import Result
+from . import db, legacy
+from .errors import BookConflict, BookInputError, BookNotFound, BookWriteError
+from .records import BookChange, Claim, ClaimOutcome, Edit, Segment, Survey
+from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, clean_name, clean_optional, clean_time, nat_conflict, result_id
+from .view import BookView
+
+log = logging.getLogger(__name__)
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: ``edit(place=KEEP)``: leave the place as it is.
+KEEP: Final = _Keep()
+
+Listener = Callable[[BookChange], None]
+
+
+class SurveyBook:
+    """The book of one log directory: ``SurveyBook.open(log_dir)``."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readonly: bool = False,
+        nat_window: float = NAT_WINDOW_S,
+        outside_check_s: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.nat_window = nat_window
+        #: How often :meth:`view` asks SQLite whether another program changed
+        #: the file: a read is then a few attribute lookups, not a query.
+        self.outside_check_s = outside_check_s
+        self._checked_at = time.monotonic()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        self._version = 0
+        self._conn: sqlite3.Connection | None = None
+        if readonly and not self.path.exists():
+            loaded = db.empty()  # copied logs with no book: every test in the first survey
+        else:
+            self._conn = db.connect(self.path, readonly=readonly)
+            loaded = db.load(self._conn)
+        self._take(loaded)
+        self._data_version = self._read_data_version()
+
+    @classmethod
+    def open(cls, log_dir: Path, *, readonly: bool = False, **options: Any) -> SurveyBook:
+        """``<log_dir>/webperf3.sqlite3``, created if need be; the old clear
+        marks of ``log_dir`` become surveys the first time."""
+        book = cls(Path(log_dir) / db.DB_NAME, readonly=readonly, **options)
+        if not readonly:
+            try:
+                book._migrate_state_file(Path(log_dir))
+            except BaseException:
+                book.close()
+                raise
+        return book
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> SurveyBook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def view(self) -> BookView:
+        """The book now, to read from any thread without locking. Picks up a
+        change another program committed to the file (``sqlite3``, datasette)."""
+        if self._conn is not None and time.monotonic() - self._checked_at >= self.outside_check_s:
+            if self._lock.acquire(blocking=False):  # a write under way publishes its own view: never wait for it
+                try:
+                    self._checked_at = time.monotonic()
+                    self._check_outside_changes()
+                finally:
+                    self._lock.release()
+        return self._view
+
+    def reload(self) -> bool:
+        """Read the whole file again; True (and listeners told) if it differed."""
+        with self._lock:
+            if self._conn is None:
+                return False
+            self._data_version = self._read_data_version()
+            before = (self._surveys, self._segments, self._claims_list, self._edits)
+            self._take(db.load(self._conn))
+            if before == (self._surveys, self._segments, self._claims_list, self._edits):
+                return False
+            self._publish("reload", everything=True)
+            return True
+
+    def _check_outside_changes(self) -> None:
+        try:
+            if self._read_data_version() != self._data_version:
+                self.reload()
+        except sqlite3.Error as exc:
+            log.warning("%s: cannot check for outside changes: %s", self.path, exc)
+
+    def _read_data_version(self) -> int:
+        return db.data_version(self._conn) if self._conn is not None else 0
+
+    # -- listeners --------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(change)`` after every saved change (see
+        :class:`~webperf3.survey.records.BookChange`). Called under the book's
+        lock, in change order: hand the change on, never block."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    # -- surveys ----------------------------------------------------------------------
+
+    def start(self, name: str | None = None, at: float | None = None) -> Survey:
+        """Start a survey ("New survey"): tests starting from now on belong to it.
+        No name: "Survey N"."""
+        with self._lock:
+            name = f"Survey {len(self._surveys) + 1}" if name is None else clean_name(name, "the survey's name")
+            at = self._at(at)
+            last = self._view.timeline.last
+            # The clock went back (a Pi with no RTC before NTP): still the latest start.
+            started = at if last is None else max(at, last.started_at)
+            with self._write() as conn:
+                sid = conn.execute("INSERT INTO surveys (name, created_at) VALUES (?, ?)", (name, at)).lastrowid
+                seg = conn.execute("INSERT INTO segments (survey_id, started_at, kind) VALUES (?, ?, 'start')", (sid, started)).lastrowid
+            survey = Survey(id=sid, name=name, created_at=at)
+            self._surveys = {**self._surveys, sid: survey}
+            self._segments = [*self._segments, Segment(id=seg, survey=sid, started_at=started, kind="start")]
+            self._publish("start", survey=survey, everything=True)
+            return survey
+
+    def rename(self, survey_id: int, name: str) -> Survey:
+        with self._lock:
+            old = self._survey(survey_id)
+            name = clean_name(name, "the survey's name")
+            if name == old.name:
+                return old
+            with self._write() as conn:
+                conn.execute("UPDATE surveys SET name = ? WHERE id = ?", (name, survey_id))
+            survey = Survey(id=old.id, name=name, created_at=old.created_at, undone_at=old.undone_at)
+            self._surveys = {**self._surveys, survey_id: survey}
+            self._publish("rename", survey=survey)
+            return survey
+
+    def reopen(self, survey_id: int, at: float | None = None) -> Survey:
+        """Make an earlier survey current again: tests starting from now on go
+        to it, and those run in between stay where they are. Reopening the
+        current survey changes nothing."""
+        with self._lock:
+            survey = self._survey(survey_id)
+            if survey.undone:
+                raise BookConflict(f"the start of survey {survey.name!r} was undone: restore it first")
+            if self._view.timeline.current == survey_id:
+                return survey
+            at = self._at(at)
+            last = self._view.timeline.last
+            started = at if last is None else max(at, last.started_at)
+            with self._write() as conn:
+                seg = conn.execute("INSERT INTO segments (survey_id, started_at, kind) VALUES (?, ?, 'reopen')", (survey_id, started)).lastrowid
+            self._segments = [*self._segments, Segment(id=seg, survey=survey_id, started_at=started, kind="reopen")]
+            self._publish("reopen", survey=survey, everything=True)
+            return survey
+
+    def undo_start(self, survey_id: int) -> Survey:
+        """Undo a survey's start: its tests go back to the survey before each of
+        its spans. Nothing is deleted: :meth:`restore` brings it back."""
+        with self._lock:
+            survey = self._survey(survey_id)
+            if survey.undone:
+                raise BookConflict(f"the start of survey {survey.name!r} is already undone")
+            timeline = self._view.timeline
+            if timeline.surveys and timeline.surveys[0] == survey_id:
+                raise BookConflict(f"{survey.name!r} is the first survey: there is no earlier survey for its tests to go back to")
+            now = self._clock()
+            with self._write() as conn:
+                conn.execute("UPDATE surveys SET undone_at = ? WHERE id = ?", (now, survey_id))
+                conn.execute("UPDATE segments SET undone_at = ? WHERE survey_id = ? AND undone_at IS NULL", (now, survey_id))
+            survey = Survey(id=survey.id, name=survey.name, created_at=survey.created_at, undone_at=now)
+            self._surveys = {**self._surveys, survey_id: survey}
+            self._segments = [_undone(s, now) if s.survey == survey_id and s.undone_at is None else s for s in self._segments]
+            self._publish("undo", survey=survey, everything=True)
+            return survey
+
+    def undo_last(self) -> Survey:
+        """Undo the latest step of the timeline, again and again: a survey's
+        start (see :meth:`undo_start`) or a reopening (the survey it made
+        current stops being so). The survey acted on."""
+        with self._lock:
+            live = [s for s in self._segments if s.undone_at is None]
+            last = max(live, key=lambda s: s.id, default=None)
+            if last is None or last.kind == "initial":
+                raise BookConflict("there is no survey start left to undo")
+            if last.kind != "reopen":
+                return self.undo_start(last.survey)
+            now = self._clock()
+            with self._write() as conn:
+                conn.execute("UPDATE segments SET undone_at = ? WHERE id = ?", (now, last.id))
+            self._segments = [_undone(s, now) if s.id == last.id else s for s in self._segments]
+            survey = self._surveys[last.survey]
+            self._publish("undo", survey=survey, everything=True)
+            return survey
+
+    def restore(self, survey_id: int) -> Survey:
+        """Redo an undone start: the survey gets back the spans it had."""
+        with self._lock:
+            survey = self._survey(survey_id)
+            if survey.undone_at is None:
+                raise BookConflict(f"survey {survey.name!r} was not undone")
+            when = survey.undone_at
+            with self._write() as conn:
+                conn.execute("UPDATE surveys SET undone_at = NULL WHERE id = ?", (survey_id,))
+                conn.execute("UPDATE segments SET undone_at = NULL WHERE survey_id = ? AND undone_at = ?", (survey_id, when))
+            survey = Survey(id=survey.id, name=survey.name, created_at=survey.created_at)
+            self._surveys = {**self._surveys, survey_id: survey}
+            self._segments = [_undone(s, None) if s.survey == survey_id and s.undone_at == when else s for s in self._segments]
+            self._publish("restore", survey=survey, everything=True)
+            return survey
+
+    def _survey(self, survey_id: object) -> Survey:
+        if isinstance(survey_id, bool) or not isinstance(survey_id, int):
+            raise BookInputError(f"a survey id is a whole number, not {survey_id!r}")
+        survey = self._surveys.get(survey_id)
+        if survey is None:
+            raise BookNotFound(f"there is no survey {survey_id}")
+        return survey
+
+    # -- places named from the browser ---------------------------------------------------
+
+    def claim(
+        self,
+        address: str,
+        place: str | None,
+        *,
+        at: float | None = None,
+        device: str | None = None,
+        user_agent: str | None = None,
+    ) -> ClaimOutcome:
+        """Tests from ``address`` that start from ``at`` (default now) on belong
+        to ``place`` (None: to no place), until that address names another or a
+        survey is started or reopened. ``device`` is the page's random id (or
+        none, then the user agent tells devices apart) for the NAT check."""
+        with self._lock:
+            address = clean_address(address)
+            place = None if place is None else clean_name(place, "the place")
+            device = clean_optional(device, "the device id")
+            user_agent = clean_optional(user_agent, "the user agent")
+            at = self._at(at)
+            with self._write() as conn:
+                cid = conn.execute(
+                    "INSERT INTO claims (address, place, at, device, user_agent) VALUES (?, ?, ?, ?, ?)",
+                    (address, place, at, device, user_agent),
+                ).lastrowid
+            claim = Claim(id=cid, address=address, place=place, at=at, device=device, user_agent=user_agent)
+            self._claims = self._claims.with_claim(claim)
+            self._claims_list = [*self._claims_list, claim]
+            conflicts = nat_conflict(self._claims.of(address), at, self.nat_window)
+            self._publish("claim", address=address, claim=claim, conflicts=conflicts)
+            return ClaimOutcome(claim=claim, conflicts=conflicts)
+
+    # -- edits ---------------------------------------------------------------------------
+
+    def edit(self, result: Result, *, place: str | None | _Keep = KEEP, excluded: bool | None = None, by: str | None = None) -> Edit:
+        """Set a test's place (None: back to its own, from the client or the
+        browser) and/or exclude it from its survey (False: include it again)."""
+        return self.edit_many((result,), place=place, excluded=excluded, by=by)[0]
+
+    def edit_many(
+        self, results: Iterable[Result], *, place: str | None | _Keep = KEEP, excluded: bool | None = None, by: str | None = None
+    ) -> list[Edit]:
+        """:meth:`edit` of several tests in one transaction: all or none."""
+        if isinstance(place, _Keep) and excluded is None:
+            raise BookInputError("nothing to change: give a place or excluded")
+        if excluded is not None and not isinstance(excluded, bool):
+            raise BookInputError(f"excluded is true or false, not {excluded!r}")
+        new_place = place if isinstance(place, _Keep) or place is None else clean_name(place, "the place")
+        by = clean_optional(by, "the editor")
+        with self._lock:
+            now = self._clock()
+            edits: dict[str, Edit] = {}
+            for result in results:
+                if not isinstance(result, Result):
+                    raise BookInputError(f"only tests can be edited, not {type(result).__name__}")
+                tid = result_id(result)
+                old = edits.get(tid) or self._edits.get(tid)
+                edits[tid] = Edit(
+                    test_id=tid,
+                    port=result.port,
+                    started_at=result.time,
+                    place=(old.place if old else None) if isinstance(new_place, _Keep) else new_place,
+                    excluded=(old.excluded if old else False) if excluded is None else excluded,
+                    updated_at=now,
+                    by=by,
+                )
+            if not edits:
+                return []
+            with self._write() as conn:
+                conn.executemany(
+                    "INSERT INTO edits (test_id, port, started_at, place, excluded, updated_at, by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (test_id) DO UPDATE SET place = excluded.place, excluded = excluded.excluded, "
+                    "updated_at = excluded.updated_at, by = excluded.by",
+                    [(e.test_id, e.port, e.started_at, e.place, int(e.excluded), e.updated_at, e.by) for e in edits.values()],
+                )
+                conn.executemany(
+                    "INSERT INTO edit_history (test_id, place, excluded, at, by) VALUES (?, ?, ?, ?, ?)",
+                    [(e.test_id, e.place, int(e.excluded), e.updated_at, e.by) for e in edits.values()],
+                )
+            self._edits = {**self._edits, **edits}
+            self._publish("edit", ids=tuple(edits))
+            return list(edits.values())
+
+    # -- the old clear marks -----------------------------------------------------------------
+
+    def _migrate_state_file(self, log_dir: Path) -> None:
+        with self._lock:
+            if legacy.META_KEY in self._meta:
+                return
+            with self._write() as conn:
+                found = legacy.migrate_clears(conn, log_dir, self._clock())
+                loaded = db.load_in(conn)
+            self._take(loaded)
+            if found.times:
+                self._publish("reload", everything=True)
+            legacy.retire(log_dir, found)
+
+    # -- inside --------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        if self._conn is None:
+            raise BookWriteError(f"cannot save: {self.path} is {'open read-only' if self.readonly else 'closed'}; nothing was changed")
+        with db.transaction(self._conn, self.path) as conn:
+            yield conn
+
+    def _at(self, at: float | None) -> float:
+        return self._clock() if at is None else clean_time(at)
+
+    def _take(self, loaded: db.Loaded) -> None:
+        """Replace the whole state with what was loaded (a new view, no event)."""
+        self._surveys = loaded.surveys
+        self._segments = loaded.segments
+        self._claims_list = loaded.claims
+        self._claims = ClaimIndex(loaded.claims)
+        self._edits = loaded.edits
+        self._meta = loaded.meta
+        self._view = BookView(self._version, self._surveys, Timeline(self._segments), self._claims, self._edits, self.nat_window)
+
+    def _publish(self, kind: Any, **fields: Any) -> BookChange:
+        """A new view of the state as it now is, and every listener told."""
+        self._version += 1
+        old = self._view
+        timeline = old.timeline if kind in ("claim", "edit", "rename") else Timeline(self._segments)
+        self._view = BookView(self._version, self._surveys, timeline, self._claims, self._edits, self.nat_window)
+        change = BookChange(kind=kind, version=self._version, current=timeline.current, **fields)
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a broken listener must not undo a saved change
+                log.exception("survey book listener failed")
+        return change
+
+
+def _undone(segment: Segment, when: float | None) -> Segment:
+    return Segment(id=segment.id, survey=segment.survey, started_at=segment.started_at, kind=segment.kind, undone_at=when)
