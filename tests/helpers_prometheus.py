@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -55,27 +56,39 @@ def promtool(*args: str, stdin: bytes | None = None, timeout: float = 30) -> sub
 
 
 class Prometheus:
-    """A Prometheus process on a free 127.0.0.1 port, with its own storage under ``home``."""
+    """A Prometheus process on 127.0.0.1, with its own storage under ``home``.
+
+    ``argv`` is the whole command line when given (a shipped unit's
+    ``ExecStart``, say); otherwise a server of ``config`` on ``listen``.
+    """
 
     def __init__(
         self,
         home: Path,
-        config: Path,
+        config: Path | None = None,
         *,
+        argv: list[str] | None = None,
+        listen: str | None = None,
         agent: bool = False,
         args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         home.mkdir(parents=True, exist_ok=True)
-        self.listen = f"127.0.0.1:{free_port()}"
-        self.api = f"http://{self.listen}"
+        self.listen = listen or f"127.0.0.1:{free_port()}"
+        self.api = f"{'https' if ca_file else 'http'}://{self.listen}"
         self.output = home / "prometheus.log"
         self._auth = None if auth is None else "Basic " + base64.b64encode(":".join(auth).encode()).decode()
-        storage = f"--storage.agent.path={home / 'wal'}" if agent else f"--storage.tsdb.path={home / 'tsdb'}"
-        argv = [PROMETHEUS, f"--config.file={config}", storage, f"--web.listen-address={self.listen}", *args]
-        if agent:
-            argv.append("--enable-feature=agent")
+        self._opener = DIRECT if ca_file is None else urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file)))
+        if argv is None:
+            assert config is not None
+            storage = f"--storage.agent.path={home / 'wal'}" if agent else f"--storage.tsdb.path={home / 'tsdb'}"
+            argv = [PROMETHEUS, f"--config.file={config}", storage, f"--web.listen-address={self.listen}", *args]
+            if agent:
+                argv.append("--enable-feature=agent")
+        self.argv = argv
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -89,7 +102,7 @@ class Prometheus:
         if self._auth:
             request.add_header("Authorization", self._auth)
         try:
-            with DIRECT.open(request, timeout=timeout) as response:
+            with self._opener.open(request, timeout=timeout) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
