@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers_iperf3 import IPERF3, free_ports
+from tests.helpers_iperf3 import IPERF3, free_ports, wait_until
 from tests.helpers_prometheus import DIRECT, Prometheus, free_port
 from webperf3.result import Result
 from webperf3.results import ResultsStore
@@ -111,12 +111,18 @@ class Station:
         assert done.returncode == 0, done.stdout + done.stderr
 
     def killed_client(self) -> None:
-        """A client killed mid-test: a failed test in the log."""
+        """A client killed mid-test: a failed test in the log. Killed once the
+        station sees the test running, not before it started (then iperf3
+        logs no test at all), however slow the machine."""
         argv = [IPERF3, "-c", "127.0.0.1", "-p", str(self.iperf3_port), "-t", "5", "--connect-timeout", "3000"]
         client = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.5)
-        client.kill()
-        client.wait()
+        try:
+            wait_until(lambda: json.loads(self.get("/api/servers"))["servers"][0]["state"] == "testing",
+                       timeout=10, interval=0.1, what=f"a test running on {self.name}")
+            time.sleep(0.5)
+        finally:
+            client.kill()
+            client.wait()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -140,7 +146,8 @@ class Fleet:
 def run_tests(stations: dict[str, Station]) -> dict[str, tuple[int, int]]:
     """Each station's tests, the stations side by side; their (ok, failed) counts."""
     plans: dict[str, tuple[Callable[[], None], ...]] = {
-        "lobby": (lambda: stations["lobby"].client(), lambda: stations["lobby"].client("--bidir")),
+        # 2 s: the first test's figures stay up past a 1 s scrape for certain.
+        "lobby": (lambda: stations["lobby"].client(), lambda: stations["lobby"].client("--bidir", seconds=2)),
         "localhost": (lambda: stations["localhost"].client("-R"),),
         "gym": (lambda: stations["gym"].client("-u", "-b", "10M"), stations["gym"].killed_client),
     }

@@ -46,14 +46,14 @@ FAST = {"scrape_interval: 30s": "scrape_interval: 1s", "scrape_timeout: 10s": "s
 def fleet(tmp_path_factory) -> Iterator[Fleet]:
     home = tmp_path_factory.mktemp("fleet")
     iperf3_318 = str(IPERF3_318) if os.access(IPERF3_318, os.X_OK) else shutil.which(IPERF3) or IPERF3
-    stations = {
-        "lobby": Station("lobby", home / "lobby", shutil.which(IPERF3) or IPERF3),
-        # Named as the relabelling names a target given without a station label.
-        "localhost": Station("localhost", home / "localhost", iperf3_318),
-        "gym": Station("gym", home / "gym", shutil.which(IPERF3) or IPERF3),
-    }
+    stations: dict[str, Station] = {}
     started: list[Prometheus] = []
     try:
+        for name, iperf3 in (("lobby", shutil.which(IPERF3) or IPERF3),
+                             # Named as the relabelling names a target given without a station label.
+                             ("localhost", iperf3_318),
+                             ("gym", shutil.which(IPERF3) or IPERF3)):
+            stations[name] = Station(name, home / name, iperf3)
         # The central Prometheus: TLS and basic auth, as it would face the Internet.
         central_home = home / "central"
         central_home.mkdir()

@@ -6,7 +6,9 @@ their number is capped: Prometheus keeps every distinct label value as a
 time series of its own, and would accept anything a client sends.
 
 Pure functions: the collector in :mod:`webperf3.metrics` calls
-:func:`place_families` with what its ``survey`` callable returned.
+:func:`place_families` with what its ``survey`` callable returned. Here too
+is :class:`Family`, how every webperf3 metric family is declared, so both
+modules can use it without importing each other.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ LABEL_VALUE_MAX = 100
 #: What ends a value cut short (or renamed to keep it distinct): "…#" and 8
 #: hex digits of a SHA-256 of the whole text.
 _TAG_CHARS = 10
-# C0 and C1 control characters (newlines, tabs, escapes): useless in a
-# legend, and a raw one would break a line of the text format.
+# C0 and C1 control characters (newlines, tabs, terminal escapes): useless
+# in a legend, and raw ones (a carriage return, a NUL) trip tools downstream.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: The most places that get a series of their own, whatever is asked for.
@@ -34,6 +36,8 @@ PLACE_LABELS_MAX = 1000
 
 @dataclass(frozen=True, slots=True)
 class Family:
+    """One metric family: its name, kind, help text and label names."""
+
     name: str  # as exposed; a counter's ends in _total
     kind: type[Metric]
     help: str
