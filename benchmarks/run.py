@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("logs_bench.py", "decoders_bench.py", "live_bench.py", "xlsx_bench.py")
+BENCHMARKS = (
+    "logs_bench.py", "decoders_bench.py", "live_bench.py", "xlsx_bench.py", "metrics_bench.py",
+    "progress_bench.py", "survey_bench.py",
+)
 
 
 def main() -> int:

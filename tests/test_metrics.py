@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import signal
+import platform
 import socket
-import subprocess
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 import webperf3
 from tests.conftest import install, sample
-from webperf3.metrics import StationCollector, build_registry, exposition
+from tests.helpers_prometheus import Prometheus, needs_prometheus, promtool
+from webperf3.metrics import StationCollector, SurveySummary, build_registry, exposition, latest_families
+from webperf3.options import parse
 from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.results import PortTotals, ResultsStore
 
 SERVERS = [
     {"port": 5201, "pid": 101, "state": "idle", "client": None, "testing_since": None,
@@ -52,6 +47,13 @@ def scrape(registry: CollectorRegistry) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
+
+
+def info(samples: Samples) -> dict[str, str]:
+    """The labels of the one webperf3_info sample (its value must be 1)."""
+    [(labels, one)] = [(dict(labels), v) for (name, labels), v in samples.items() if name == "webperf3_info"]
+    assert one == 1
+    return labels
 
 
 @pytest.fixture
@@ -89,16 +91,17 @@ def test_exposition_has_the_expected_values(store):
         assert value(got, "webperf3_tests_total", port=port, outcome="failed") == 0
 
     # The latest *successful* test, though a failure came after it on 5201.
-    assert value(got, "webperf3_last_upload_bits_per_second", port="5201") == room_101.upload_bps
+    # Rates in bytes per second (Prometheus's base unit); the Result holds bits.
+    assert value(got, "webperf3_last_upload_bytes_per_second", port="5201") == room_101.upload_bps / 8
     assert value(got, "webperf3_last_test_timestamp_seconds", port="5201") == room_101.time
-    assert value(got, "webperf3_last_upload_bits_per_second", port="5202") == udp.upload_bps
+    assert value(got, "webperf3_last_upload_bytes_per_second", port="5202") == udp.upload_bps / 8
     assert value(got, "webperf3_last_jitter_seconds", port="5202", direction="upload") == pytest.approx(udp.jitter_ms / 1000)
     assert value(got, "webperf3_last_loss_ratio", port="5202", direction="upload") == udp.loss_percent / 100
     # Not measured by the latest test: no series at all (not a 0), not even
     # the download rate of 5202's earlier reverse test.
     names = {(name, dict(labels).get("port")) for name, labels in got}
-    assert ("webperf3_last_download_bits_per_second", "5201") not in names
-    assert ("webperf3_last_download_bits_per_second", "5202") not in names
+    assert ("webperf3_last_download_bytes_per_second", "5201") not in names
+    assert ("webperf3_last_download_bytes_per_second", "5202") not in names
     assert ("webperf3_last_retransmits", "5202") not in names
     assert not any(port in ("5203", "5204") for name, port in names if name.startswith("webperf3_last_"))
 
@@ -113,7 +116,8 @@ def test_exposition_has_the_expected_values(store):
     assert value(got, "webperf3_log_skipped_entries_total") == 0
     assert value(got, "webperf3_log_dir_readable") == 1
     assert value(got, "webperf3_websocket_clients") == 3
-    assert value(got, "webperf3_info", version=webperf3.__version__) == 1
+    assert info(got) == {"station_name": socket.gethostname(), "version": webperf3.__version__,
+                         "iperf3_version": "3.12", "python_version": platform.python_version()}
 
 
 def test_download_rate_and_retransmits(log_dir):
@@ -121,9 +125,68 @@ def test_download_rate_and_retransmits(log_dir):
     store = ResultsStore(log_dir)
     got = scrape(build_registry(store))
     bidir = latest_ok(store, 5201)
-    assert value(got, "webperf3_last_download_bits_per_second", port="5201") == bidir.download_bps
-    assert value(got, "webperf3_last_upload_bits_per_second", port="5201") == bidir.upload_bps
+    assert bidir.download_measured_by in (None, "station")  # iperf3 3.12 logs the station's side only
+    # What the station sent, and labelled so: never presented as what the client received.
+    assert value(got, "webperf3_last_download_bytes_per_second", port="5201", measured_by="station") == bidir.download_bps / 8
+    assert value(got, "webperf3_last_upload_bytes_per_second", port="5201") == bidir.upload_bps / 8
     assert value(got, "webperf3_last_retransmits", port="5201", direction="download") == bidir.retransmits
+
+
+def samples_of(families: Iterable[Metric]) -> Samples:
+    return {(s.name, frozenset(s.labels.items())): s.value for family in families for s in family.samples}
+
+
+def test_a_download_the_client_measured_is_labelled_so():
+    # Results as a reader makes them from a log that holds the client's figures,
+    # and from one that does not (where older readers leave measured_by unset).
+    by_client = Result(port=5201, time=1.7e9, protocol="UDP", direction="download", download_bps=8e6,
+                       download_measured_by="client", download_jitter_ms=2.5, download_loss_percent=12.5)
+    unset = Result(port=5202, time=1.7e9, protocol="TCP", direction="download", download_bps=16e6, retransmits=3)
+    got = samples_of(latest_families({5201: PortTotals(latest=by_client, ok=1), 5202: PortTotals(latest=unset, ok=1)}))
+    assert got == {
+        ("webperf3_last_test_timestamp_seconds", frozenset({("port", "5201")})): 1.7e9,
+        ("webperf3_last_test_timestamp_seconds", frozenset({("port", "5202")})): 1.7e9,
+        ("webperf3_last_download_bytes_per_second", frozenset({("port", "5201"), ("measured_by", "client")})): 1e6,
+        ("webperf3_last_download_bytes_per_second", frozenset({("port", "5202"), ("measured_by", "station")})): 2e6,
+        # The client measured these: they are the download's, never the upload's.
+        ("webperf3_last_jitter_seconds", frozenset({("port", "5201"), ("direction", "download")})): 0.0025,
+        ("webperf3_last_loss_ratio", frozenset({("port", "5201"), ("direction", "download")})): 0.125,
+        ("webperf3_last_retransmits", frozenset({("port", "5202"), ("direction", "download")})): 3,
+    }
+
+
+def test_info_names_the_station_and_its_software(store):
+    got = info(scrape(build_registry(store, servers=lambda: SERVERS, station_name="Lobby 2")))
+    assert got == {"station_name": "Lobby 2", "version": webperf3.__version__, "iperf3_version": "3.12",
+                   "python_version": platform.python_version()}
+    # No servers (--servers 0): no iperf3 to name; the hostname by default.
+    got = info(scrape(build_registry(store)))
+    assert got["iperf3_version"] == "" and got["station_name"] == socket.gethostname()
+
+
+def test_the_metrics_options():
+    _, options = parse([])
+    assert options.station_name == socket.gethostname() and options.metrics_place_labels == 0
+    _, options = parse(["--station-name", " Lobby 2 ", "--metrics-place-labels", "50"])
+    assert options.station_name == "Lobby 2" and options.metrics_place_labels == 50
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--station-name", ""], "the station name cannot be empty"),
+    (["--station-name", "   "], "the station name cannot be empty"),
+    (["--station-name", "x" * 65], "the station name is 65 characters long: at most 64"),
+    (["--station-name", "Lobby\n2"], "holds control characters"),
+    (["--metrics-place-labels", "-1"], "between 0 and 1000 places, please (got -1)"),
+    (["--metrics-place-labels", "1001"], "between 0 and 1000 places, please (got 1001)"),
+    (["--metrics-place-labels", "many"], "not a number of places: 'many'"),
+    # Refused rather than silently left out of the unit it writes.
+    (["install-service", "--station-name", "Lobby"], "unrecognized arguments: --station-name"),
+])
+def test_bad_metrics_options_get_one_line_and_status_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and message in err and err.count("\n") == 1, err
 
 
 def test_content_type_matches_the_text_format_written(store):
@@ -142,7 +205,7 @@ def test_labels_are_bounded(store):
         name for family in text_string_to_metric_families(body.decode())
         for s in family.samples for name in s.labels
     }
-    assert labels <= {"port", "outcome", "direction", "version"}
+    assert labels <= {"port", "outcome", "direction", "measured_by", "station_name", "version", "iperf3_version", "python_version"}
 
 
 def test_every_scrape_reads_the_logs_anew(log_dir):
@@ -150,16 +213,16 @@ def test_every_scrape_reads_the_logs_anew(log_dir):
     registry = build_registry(store, ports=lambda: [5201])
     got = scrape(registry)
     assert value(got, "webperf3_tests_total", port="5201", outcome="ok") == 0
-    assert not any(name == "webperf3_last_upload_bits_per_second" for name, _ in got)
+    assert not any(name == "webperf3_last_upload_bytes_per_second" for name, _ in got)
 
     install(log_dir, 5201, sample("tcp"))
     got = scrape(registry)  # no refresh() from the test: the collector does it
     assert value(got, "webperf3_tests_total", port="5201", outcome="ok") == 1
-    assert value(got, "webperf3_last_upload_bits_per_second", port="5201") == latest_ok(store, 5201).upload_bps
+    assert value(got, "webperf3_last_upload_bytes_per_second", port="5201") == latest_ok(store, 5201).upload_bps / 8
 
     install(log_dir, 5201, sample("extra_data"))
     got = scrape(registry)
-    assert value(got, "webperf3_last_upload_bits_per_second", port="5201") == latest_ok(store, 5201).upload_bps
+    assert value(got, "webperf3_last_upload_bytes_per_second", port="5201") == latest_ok(store, 5201).upload_bps / 8
     assert latest_ok(store, 5201).name == "Room 101"
 
 
@@ -207,7 +270,7 @@ def test_a_failing_part_is_logged_and_left_out(store, log_dir, caplog):
     # The results the store had read are still served, flagged as not current.
     assert value(got, "webperf3_log_dir_readable") == 0
     assert value(got, "webperf3_tests_total", port="5201", outcome="ok") == 2
-    assert value(got, "webperf3_info", version=webperf3.__version__) == 1
+    assert info(got)["version"] == webperf3.__version__
     # One warning per broken part, and no more on the next scrape.
     messages = " | ".join(r.getMessage() for r in warnings)
     assert "servers" in messages and "ports" in messages and "websocket" in messages
@@ -221,18 +284,48 @@ def test_a_bad_server_entry_leaves_out_only_the_server_metrics(store):
     assert value(got, "webperf3_tests_total", port="5201", outcome="ok") == 2
 
 
+# -- what Prometheus's own tools say ---------------------------------------------
+
+
+def every_kind_of_exposition(log_dir: Path) -> bytes:
+    """An exposition with a series of every family: every sample log's kind of
+    test, servers in every state, browsers, and a survey with places labelled."""
+    install(log_dir, 5201, sample("tcp"), sample("extra_data"), sample("client_killed"), sample("connect_close"))
+    install(log_dir, 5202, sample("reverse"), sample("udp"))
+    install(log_dir, 5203, sample("bidir_parallel"), sample("client_sigint"))
+    install(log_dir, 5204, sample("udp_reverse"))
+    install(log_dir, 5205, sample("parallel"), sample("bidir"))
+    (log_dir / "port-5206.json").write_bytes(b"not iperf3 at all\n")
+    survey = SurveySummary('Floor 2 "east"\n\\', {"Room 101": 3, 'Hall "B"\\\n': 1, "x" * 10_000: 2}, 7)
+    registry = build_registry(ResultsStore(log_dir), servers=lambda: SERVERS, ports=lambda: [5201, 5207],
+                              websocket_clients=lambda: 2, station_name="lobby", survey=lambda: survey, place_labels=10)
+    body, _ = exposition(registry)
+    return body
+
+
+@needs_prometheus
+def test_promtool_finds_nothing_to_say(log_dir):
+    body = every_kind_of_exposition(log_dir)
+    names = {family.name for family in text_string_to_metric_families(body.decode())}
+    # Every family has samples here (the exposition names counters without _total).
+    families = {s.name for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    assert {"webperf3_last_download_bytes_per_second", "webperf3_last_jitter_seconds", "webperf3_last_loss_ratio",
+            "webperf3_last_retransmits", "webperf3_server_restarts_total", "webperf3_survey_place_tests"} <= families
+    assert len(names) == 19
+    checked = promtool("check", "metrics", stdin=body)
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+
+
+@needs_prometheus
+def test_promtool_would_say_it(log_dir):
+    # The check above can fail: promtool rejects what /metrics served before issue 13.
+    old = b"# HELP webperf3_last_upload_bits_per_second Upload.\n# TYPE webperf3_last_upload_bits_per_second gauge\n" \
+          b'webperf3_last_upload_bits_per_second{port="5201"} 1e9\n'
+    checked = promtool("check", "metrics", stdin=old)
+    assert checked.returncode != 0 and 'use base unit "bytes" instead of "bits"' in checked.stdout + checked.stderr
+
+
 # -- a real Prometheus -------------------------------------------------------------
-
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-# Straight to 127.0.0.1, whatever http_proxy the environment sets.
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (a race, but a tiny one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -264,26 +357,8 @@ def metrics_url(store) -> Iterator[str]:
         thread.join(5)
 
 
-def get_json(url: str) -> dict:
-    with DIRECT.open(url, timeout=2) as response:
-        return json.load(response)
-
-
-def ready(api: str) -> bool:
-    with DIRECT.open(f"{api}/-/ready", timeout=2) as response:  # 503 (an HTTPError) until ready
-        return response.status == 200
-
-
-def query(api: str, promql: str) -> list[dict]:
-    answer = get_json(f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
-    assert answer["status"] == "success", answer
-    return answer["data"]["result"]
-
-
-@pytest.mark.skipif(not os.access(PROMETHEUS, os.X_OK), reason=f"no Prometheus server at {PROMETHEUS} (Debian: apt install prometheus)")
+@needs_prometheus
 def test_a_real_prometheus_scrapes_the_metrics(store, metrics_url, tmp_path):
-    listen = f"127.0.0.1:{free_port()}"
-    api = f"http://{listen}"
     config = tmp_path / "prometheus.yml"
     # scrape_timeout may not exceed scrape_interval, and the default is 10s.
     config.write_text(f"""\
@@ -297,58 +372,28 @@ scrape_configs:
     static_configs:
       - targets: ["{metrics_url}"]
 """)
-    output = tmp_path / "prometheus.log"
-    deadline = time.monotonic() + 30
-
-    def log_tail() -> str:
-        return output.read_text(errors="replace")[-3000:]
-
-    def until(what: str, check: Callable[[], object]) -> object:
-        """Poll ``check`` until it returns something true, Prometheus dies, or time is up."""
-        while True:
-            if prometheus.poll() is not None:
-                pytest.fail(f"Prometheus exited ({prometheus.returncode}) while waiting for {what}:\n{log_tail()}")
-            try:
-                if found := check():
-                    return found
-            except (urllib.error.URLError, OSError):  # not listening yet
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}:\n{log_tail()}")
-            time.sleep(0.2)
-
-    with output.open("wb") as out:
-        prometheus = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address={listen}"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )
+    prometheus = Prometheus(tmp_path / "prometheus", config)
     try:
-        until("/-/ready", lambda: ready(api))
-        series = until("webperf3_last_upload_bits_per_second",
-                       lambda: query(api, 'webperf3_last_upload_bits_per_second{port="5201"}'))
+        prometheus.wait_ready()
+        series = prometheus.until("webperf3_last_upload_bytes_per_second",
+                                  lambda: prometheus.query('webperf3_last_upload_bytes_per_second{port="5201"}'))
         room_101 = latest_ok(store, 5201)
         assert room_101.name == "Room 101"
         [upload] = series
         assert upload["metric"]["job"] == "webperf3" and upload["metric"]["instance"] == metrics_url
-        assert float(upload["value"][1]) == pytest.approx(room_101.upload_bps, rel=1e-12)
+        assert float(upload["value"][1]) == pytest.approx(room_101.upload_bps / 8, rel=1e-12)
 
-        [up] = query(api, 'up{job="webperf3"}')
+        [up] = prometheus.query('up{job="webperf3"}')
         assert float(up["value"][1]) == 1
         # The same scrape brought the counters and the servers' state.
-        [failed] = query(api, 'webperf3_tests_total{port="5201",outcome="failed"}')
+        [failed] = prometheus.query('webperf3_tests_total{port="5201",outcome="failed"}')
         assert float(failed["value"][1]) == 1
-        [testing] = query(api, 'webperf3_server_testing{port="5202"}')
+        [testing] = prometheus.query('webperf3_server_testing{port="5202"}')
         assert float(testing["value"][1]) == 1
 
-        targets = get_json(f"{api}/api/v1/targets")["data"]["activeTargets"]
+        targets = prometheus.get_json("/api/v1/targets")["data"]["activeTargets"]
         [target] = [t for t in targets if t["labels"]["job"] == "webperf3"]
         assert target["health"] == "up", target
         assert target["lastError"] == ""
     finally:
-        prometheus.send_signal(signal.SIGTERM)
-        try:
-            prometheus.wait(10)
-        except subprocess.TimeoutExpired:
-            prometheus.kill()
-            prometheus.wait()
+        prometheus.stop()

@@ -3,29 +3,42 @@
 :func:`build_registry` gives each app its own
 :class:`~prometheus_client.CollectorRegistry` holding one custom collector
 that reads the live objects (the results store, the server fleet's status,
-the live push's client count) on every scrape. Nothing is counted on the
-side, so the numbers cannot drift from the logs, and two apps in one
-process (tests, mostly) never share a registry. The dashboard's clear marks
-are ignored on purpose: clearing hides rows from a table, while a counter
-that went down would read to Prometheus as a restart.
+the live push's client count, the current survey) on every scrape. Nothing
+is counted on the side, so the numbers cannot drift from the logs, and two
+apps in one process (tests, mostly) never share a registry. The dashboard's
+clear marks are ignored on purpose: clearing hides rows from a table, while
+a counter that went down would read to Prometheus as a restart.
 
-Every series is labelled by ``port`` (a string, as Prometheus labels are)
-and, where one metric family covers both sides of a test, ``outcome`` or
-``direction``. The client's name or address is never a label: a survey
-station sees an unbounded number of them and each would become its own time
-series in Prometheus.
+Names follow Prometheus's conventions, so ``promtool check metrics`` has
+nothing to say: base units (bytes, seconds, ratios), ``_total`` on counters,
+build information in ``webperf3_info``. Each figure's help text names the
+side that measured it: an iperf3 server log holds the station's view, so a
+download is what the station *sent* unless the client's own figures are in
+the log (``measured_by``).
+
+Every per-port series is labelled by ``port`` (a string, as Prometheus
+labels are). The station is *not* a label of the exposition: Prometheus
+attaches the target's labels (``station`` from service discovery or an
+agent's external labels, see docs/fleet/), as its maintainers recommend;
+``--station-name`` is in ``webperf3_info`` to check them against. The
+client's name or address is never a label: a survey station sees an
+unbounded number of them and each would become its own time series. Place
+names are, only when asked for (``place_labels``), capped and cut short
+(:mod:`webperf3.metrics_labels`).
 
 A scrape never fails: a part that raises (an unreadable log directory, a
 fleet that is shutting down) is logged and its metrics are left out of that
-scrape, while the rest is still served.
+scrape, while the rest is still served. A scrape costs the same whatever the
+size of the logs: the store keeps each port's totals as results arrive.
 """
 
 from __future__ import annotations
 
 import logging
+import platform
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,13 +47,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from . import __version__
+from .metrics_labels import Family, SurveySummary, label_value, place_families, survey_families
 from .results import PortTotals, ResultsStore
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")  # not PEP 695 syntax: webperf3 supports Python 3.11
 
-__all__ = ["build_registry", "exposition", "StationCollector", "CONTENT_TYPE"]
+__all__ = ["build_registry", "exposition", "StationCollector", "SurveySummary", "CONTENT_TYPE"]
 
 # generate_latest() writes the classic Prometheus text format, version 0.0.4
 # (with names escaped to underscores). In recent prometheus_client releases
@@ -60,67 +74,93 @@ UP_STATES = frozenset({"idle", "testing"})
 
 # -- the metric families ---------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class _Family:
-    name: str  # as exposed; a counter's ends in _total
-    kind: type[Metric]
-    help: str
-    labels: tuple[str, ...] = ()
-
-    def new(self) -> Metric:
-        return self.kind(self.name, self.help, labels=self.labels)
-
-
 _PORT = ("port",)
+_LATEST = "of the latest successful test on this port"
 
-TESTS = _Family(
+TESTS = Family(
     "webperf3_tests_total", CounterMetricFamily,
     "Tests in the iperf3 server's log, by outcome (ok or failed).", ("port", "outcome"))
-LAST_TIME = _Family(
+LAST_TIME = Family(
     "webperf3_last_test_timestamp_seconds", GaugeMetricFamily,
-    "Start time of the latest successful test, seconds since the epoch.", _PORT)
-LAST_UPLOAD = _Family(
-    "webperf3_last_upload_bits_per_second", GaugeMetricFamily,
-    "Client-to-server rate of the latest successful test (absent if it did not measure upload).", _PORT)
-LAST_DOWNLOAD = _Family(
-    "webperf3_last_download_bits_per_second", GaugeMetricFamily,
-    "Server-to-client rate of the latest successful test (absent if it did not measure download).", _PORT)
-LAST_RETRANSMITS = _Family(
+    "Start time of the latest successful test on this port, seconds since the epoch.", _PORT)
+LAST_UPLOAD = Family(
+    "webperf3_last_upload_bytes_per_second", GaugeMetricFamily,
+    f"Upload (client to station) {_LATEST}, in bytes per second, as the station received it. "
+    "Absent if that test measured no upload.", _PORT)
+LAST_DOWNLOAD = Family(
+    "webperf3_last_download_bytes_per_second", GaugeMetricFamily,
+    f"Download (station to client) {_LATEST}, in bytes per second. "
+    'measured_by="station": what the station SENT (over TCP the client received at most this, '
+    "over UDP anything up to all of it may have been lost); "
+    'measured_by="client": what the client received, when the log holds the client\'s figures. '
+    "Absent if that test measured no download.", ("port", "measured_by"))
+LAST_RETRANSMITS = Family(
     "webperf3_last_retransmits", GaugeMetricFamily,
-    "TCP retransmits of the latest successful test; iperf3's server only counts the side it sent.",
+    f"TCP retransmits {_LATEST}, as counted by the sender: "
+    'direction="download" is the station\'s own count (its log holds no client-side count).',
     ("port", "direction"))
-LAST_JITTER = _Family(
+LAST_JITTER = Family(
     "webperf3_last_jitter_seconds", GaugeMetricFamily,
-    "UDP jitter of the latest successful test; iperf3's server only measures the side it received.",
-    ("port", "direction"))
-LAST_LOSS = _Family(
+    f"UDP jitter {_LATEST}, in seconds, as measured by the receiver: "
+    'direction="upload" by the station, direction="download" by the client '
+    "(only when the log holds the client's figures).", ("port", "direction"))
+LAST_LOSS = Family(
     "webperf3_last_loss_ratio", GaugeMetricFamily,
-    "UDP datagram loss (0-1) of the latest successful test; measured on the side the server received.",
-    ("port", "direction"))
-SKIPPED = _Family(
+    f"UDP datagrams lost (0-1) {_LATEST}, as measured by the receiver: "
+    'direction="upload" by the station, direction="download" by the client '
+    "(only when the log holds the client's figures).", ("port", "direction"))
+SKIPPED = Family(
     "webperf3_log_skipped_entries_total", CounterMetricFamily,
     "Damaged log entries skipped since the logs were first read.")
-LOG_DIR_READABLE = _Family(
+LOG_DIR_READABLE = Family(
     "webperf3_log_dir_readable", GaugeMetricFamily,
     "1 if the log directory could be read at this scrape; if 0 the test metrics are the last ones read.")
-SERVER_UP = _Family(
+SERVER_UP = Family(
     "webperf3_server_up", GaugeMetricFamily,
     "1 if the port's iperf3 server is running (idle or testing).", _PORT)
-SERVER_TESTING = _Family(
+SERVER_TESTING = Family(
     "webperf3_server_testing", GaugeMetricFamily,
     "1 if the port's iperf3 server is running a test now.", _PORT)
-SERVER_RESTARTS = _Family(
+SERVER_RESTARTS = Family(
     "webperf3_server_restarts_total", CounterMetricFamily,
     "Times webperf3 restarted the port's iperf3 server.", _PORT)
-WEBSOCKET_CLIENTS = _Family(
+WEBSOCKET_CLIENTS = Family(
     "webperf3_websocket_clients", GaugeMetricFamily,
     "Browsers connected to the live push now.")
 # An info family named "webperf3" is exposed as webperf3_info (a gauge of 1).
-INFO = _Family("webperf3", InfoMetricFamily, "The webperf3 software running this station.")
+INFO = Family(
+    "webperf3", InfoMetricFamily,
+    "The station (its --station-name) and the software it runs: webperf3, iperf3 (empty without servers), Python.",
+    ("station_name", "version", "iperf3_version", "python_version"))
 
-RESULT_FAMILIES = (TESTS, LAST_TIME, LAST_UPLOAD, LAST_DOWNLOAD, LAST_RETRANSMITS, LAST_JITTER, LAST_LOSS, SKIPPED, LOG_DIR_READABLE)
+LATEST_FAMILIES = (LAST_TIME, LAST_UPLOAD, LAST_DOWNLOAD, LAST_RETRANSMITS, LAST_JITTER, LAST_LOSS)
+RESULT_FAMILIES = (TESTS, *LATEST_FAMILIES, SKIPPED, LOG_DIR_READABLE)
 SERVER_FAMILIES = (SERVER_UP, SERVER_TESTING, SERVER_RESTARTS)
+
+
+def latest_families(totals: dict[int, PortTotals]) -> list[Metric]:
+    """The latest successful test of each port, one series per figure it measured."""
+    last = {family: family.new() for family in LATEST_FAMILIES}
+
+    def put(family: Family, labels: list[str], value: float | None, scale: float = 1.0) -> None:
+        if value is not None:  # not measured: no series, never a 0
+            last[family].add_metric(labels, value / scale)
+
+    for port, total in sorted(totals.items()):
+        result, label = total.latest, str(port)
+        if result is None:
+            continue
+        put(LAST_TIME, [label], result.time)
+        put(LAST_UPLOAD, [label], result.upload_bps, 8)
+        # A reader that predates download_measured_by leaves it None: then the
+        # figure is the station's, as every iperf3 server log held before.
+        put(LAST_DOWNLOAD, [label, result.download_measured_by or "station"], result.download_bps, 8)
+        put(LAST_RETRANSMITS, [label, "download"], result.retransmits)
+        put(LAST_JITTER, [label, "upload"], result.jitter_ms, 1000)
+        put(LAST_LOSS, [label, "upload"], result.loss_percent, 100)
+        put(LAST_JITTER, [label, "download"], result.download_jitter_ms, 1000)
+        put(LAST_LOSS, [label, "download"], result.download_loss_percent, 100)
+    return list(last.values())
 
 
 # -- the collector ---------------------------------------------------------------
@@ -136,11 +176,17 @@ class StationCollector(Collector):
         servers: Callable[[], list[dict]] = lambda: [],
         ports: Callable[[], list[int]] = lambda: [],
         websocket_clients: Callable[[], int] | None = None,
+        station_name: str | None = None,
+        survey: Callable[[], SurveySummary | None] | None = None,
+        place_labels: int = 0,
     ) -> None:
         self.store = store
         self.servers = servers
         self.ports = ports
         self.websocket_clients = websocket_clients
+        self.station_name = label_value(station_name if station_name is not None else socket.gethostname())
+        self.survey = survey
+        self.place_labels = place_labels
         # Parts failing now: a broken part is logged at WARNING once, then at
         # DEBUG on every further scrape (one a few seconds), until it recovers.
         self._failing: set[str] = set()
@@ -152,20 +198,26 @@ class StationCollector(Collector):
         families = [*RESULT_FAMILIES, *SERVER_FAMILIES, INFO]
         if self.websocket_clients is not None:
             families.append(WEBSOCKET_CLIENTS)
-        return [family.new() for family in families]
+        metrics = [family.new() for family in families]
+        if self.survey is not None:
+            metrics += survey_families(self.place_labels)
+        return metrics
 
     def collect(self) -> Iterator[Metric]:
-        # servers() is asked once per scrape: both the server metrics and the
-        # list of ports come from the same snapshot.
+        # servers() is asked once per scrape: the server metrics, the list of
+        # ports and iperf3's version all come from the same snapshot.
         servers = self._ask("servers", self.servers)
         # Each part builds all its families before any is yielded, so a part
         # that fails halfway leaves nothing half-written in the exposition.
-        yield from self._part("info", self._info)
+        yield from self._part("info", lambda: self._info(servers or []))
         yield from self._part("results", lambda: self._results(servers or []))
         if servers is not None:
             yield from self._part("servers", lambda: self._servers(servers))
         if self.websocket_clients is not None:
             yield from self._part("websocket clients", self._websocket)
+        if self.survey is not None:
+            survey = self.survey
+            yield from self._part("survey", lambda: place_families(survey(), self.place_labels))
 
     # -- parts -------------------------------------------------------------------
 
@@ -182,9 +234,16 @@ class StationCollector(Collector):
     def _part(self, part: str, build: Callable[[], list[Metric]]) -> list[Metric]:
         return self._ask(f"{part} metrics", build) or []
 
-    def _info(self) -> list[Metric]:
+    def _info(self, servers: list[dict]) -> list[Metric]:
+        # Every server runs the same iperf3 program: the first that knows its version says it.
+        iperf3 = next((str(s["version"]) for s in servers if s.get("version")), "")
         info = INFO.new()
-        info.add_metric([], {"version": __version__})
+        info.add_metric([], {
+            "station_name": self.station_name,
+            "version": __version__,
+            "iperf3_version": iperf3,
+            "python_version": platform.python_version(),
+        })
         return [info]
 
     def _results(self, servers: list[dict]) -> list[Metric]:
@@ -211,28 +270,9 @@ class StationCollector(Collector):
             tests.add_metric([str(port), "ok"], total.ok)
             tests.add_metric([str(port), "failed"], total.failed)
 
-        last = {family: family.new() for family in (LAST_TIME, LAST_UPLOAD, LAST_DOWNLOAD, LAST_RETRANSMITS, LAST_JITTER, LAST_LOSS)}
-
-        def put(family: _Family, labels: list[str], value: float | None) -> None:
-            if value is not None:  # not measured: no series, never a 0
-                last[family].add_metric(labels, value)
-
-        for port, total in sorted(totals.items()):
-            result, label = total.latest, str(port)
-            if result is None:
-                continue
-            put(LAST_TIME, [label], result.time)
-            put(LAST_UPLOAD, [label], result.upload_bps)
-            put(LAST_DOWNLOAD, [label], result.download_bps)
-            # Result's retransmits are of the side the server sent (download);
-            # jitter and loss of the side it received (upload).
-            put(LAST_RETRANSMITS, [label, "download"], result.retransmits)
-            put(LAST_JITTER, [label, "upload"], None if result.jitter_ms is None else result.jitter_ms / 1000)
-            put(LAST_LOSS, [label, "upload"], None if result.loss_percent is None else result.loss_percent / 100)
-
         skipped = SKIPPED.new()
         skipped.add_metric([], self.store.skipped)
-        return [tests, *last.values(), skipped, readable]
+        return [tests, *latest_families(totals), skipped, readable]
 
     def _servers(self, servers: list[dict]) -> list[Metric]:
         up, testing, restarts = (family.new() for family in SERVER_FAMILIES)
@@ -276,17 +316,27 @@ def build_registry(
     servers: Callable[[], list[dict]] = lambda: [],
     ports: Callable[[], list[int]] = lambda: [],
     websocket_clients: Callable[[], int] | None = None,
+    station_name: str | None = None,
+    survey: Callable[[], SurveySummary | None] | None = None,
+    place_labels: int = 0,
 ) -> CollectorRegistry:
     """A fresh registry whose only collector reads these live objects.
 
     ``servers`` returns the fleet's status dicts (``port``, ``state``,
-    ``restarts``...), ``ports`` the configured ports, ``websocket_clients``
-    the live push's client count (its metric is left out when not given).
+    ``restarts``, ``version``...), ``ports`` the configured ports,
+    ``websocket_clients`` the live push's client count (its metric is left
+    out when not given), ``station_name`` goes into ``webperf3_info``
+    (default: the hostname), ``survey`` returns the current survey or None
+    (its metrics are left out when it is not given or returns None), and
+    ``place_labels`` > 0 gives that many of its places a series of their own.
     """
     # auto_describe=False: the collector's describe() names its metrics, so
     # registering it does not scrape (and read every log) up front.
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StationCollector(store, servers=servers, ports=ports, websocket_clients=websocket_clients))
+    registry.register(StationCollector(
+        store, servers=servers, ports=ports, websocket_clients=websocket_clients,
+        station_name=station_name, survey=survey, place_labels=place_labels,
+    ))
     return registry
 
 

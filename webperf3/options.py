@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 
 from . import __version__
@@ -89,6 +90,25 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def station_name(text: str) -> str:
+    # It names the station's series and pages in a fleet: something a person reads.
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("the station name cannot be empty")
+    if len(name) > 64:
+        raise argparse.ArgumentTypeError(f"the station name is {len(name)} characters long: at most 64, please")
+    if any(not c.isprintable() for c in name):
+        raise argparse.ArgumentTypeError(f"the station name {name!r} holds control characters")
+    return name
+
+
+def place_label_cap(text: str) -> int:
+    value = _parsed(text, int, "a number of places")
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"between 0 and 1000 places, please (got {value})")
+    return value
+
+
 def _add_log_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-dir",
@@ -130,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     # The prototype was started as `python -m webperf3 10`: keep that working.
     parser.add_argument("legacy_servers", nargs="?", type=server_count, metavar="N", help=argparse.SUPPRESS)
     _add_serve_options(parser)
+    # Only here, not in _add_serve_options: install-service does not write them into the unit yet.
+    metrics = parser.add_argument_group("metrics (GET /metrics, for Prometheus)")
+    metrics.add_argument("--station-name", type=station_name, default=socket.gethostname() or "webperf3", metavar="NAME", help="this station's name in a fleet (default: the hostname, %(default)s)")
+    metrics.add_argument("--metrics-place-labels", type=place_label_cap, default=0, metavar="N", help="give the current survey's first N places (at most 1000) a series each, labelled by place name (default: 0, none)")
     _add_common(parser)
     return parser
 

@@ -154,7 +154,10 @@ class Station:
             can_undo=lambda: self.store.marks.can_undo,
             force_polling=options.force_polling,
         )
-        registry = build_registry(self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients)
+        registry = build_registry(
+            self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients,
+            station_name=options.station_name, place_labels=options.metrics_place_labels,
+        )
         self.dashboard = Dashboard(
             self.store,
             servers=self.servers,
