@@ -9,22 +9,20 @@ each version writes, 3.9 to 3.21):
 
 * upload (client → server) is what the server received: ``end.sum_received``;
 * download (server → client) is what it sent: ``end.sum_sent``, or for
-  ``--bidir`` ``end.sum_sent_bidir_reverse`` (3.12+). The receiver's figures
+  ``--bidir`` ``end.sum_sent_bidir_reverse`` (3.11+). The receiver's figures
   of that direction are zeros: the server writes its log before the client
   sends its results. Where they are not (esnet/iperf PR #1908, unreleased),
   they are the client's and are used as such.
-* iperf3 ≤ 3.11 writes no ``*_bidir_reverse`` sums (it writes ``sum_sent``
-  and ``sum_received`` twice) and ≤ 3.10.0 no UDP ``sum_received`` at all:
-  there the per-stream entries, flagged with the side the server played,
-  carry the numbers.
+* iperf3 before 3.11 writes no ``*_bidir_reverse`` sums (it writes
+  ``sum_sent`` and ``sum_received`` twice) and no UDP ``sum_received`` at
+  all: there the per-stream entries, flagged with the side the server
+  played, carry the numbers.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import NamedTuple
-
 import msgspec
 
 from ..result import Direction, MeasuredBy, Result
@@ -162,21 +160,14 @@ def _last_interval_end(buf: bytes, cut: int, resume: int) -> float | None:
         return None
 
 
-class _Figures(NamedTuple):
-    """What a test measured, each figure from the side that measured it."""
-
-    upload: float | None = None
-    download: float | None = None
-    measured_by: MeasuredBy | None = None
-    retransmits: int | None = None
-    jitter: float | None = None
-    loss: float | None = None
-    download_jitter: float | None = None
-    download_loss: float | None = None
-    seconds: float | None = None
-
-
-_NONE = _Figures()
+#: What a test measured, each figure from the side that measured it: (upload,
+#: download, download measured by, retransmits, jitter, loss, download jitter,
+#: download loss, seconds). A plain tuple: a NamedTuple costs a Python call
+#: per test, and this runs for every test of every log.
+_Figures = tuple[
+    float | None, float | None, MeasuredBy | None, int | None,
+    float | None, float | None, float | None, float | None, float | None,
+]
 _NO_TEST = _TestStart()
 _NO_END = _End()
 
@@ -194,11 +185,11 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
         # nothing (its last interval's bytes without its time), so a failure
         # carries none; its duration is what the log covers, never the
         # duration asked for.
-        figures = _NONE
-        duration = _longest(ran, *_sum_seconds(end))
+        upload = download = measured_by = retransmits = jitter = loss = download_jitter = download_loss = None
+        duration = _sums_seconds(end, ran)
     else:
-        figures = _figures(test, direction, end)
-        duration = figures.seconds or test.duration
+        upload, download, measured_by, retransmits, jitter, loss, download_jitter, download_loss, seconds = _figures(test, direction, end)
+        duration = seconds or test.duration
     return Result(
         port=port,
         time=float(start.timestamp.timesecs),
@@ -208,14 +199,14 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
         direction=direction,
         streams=test.num_streams,
         duration=duration,
-        upload_bps=figures.upload,
-        download_bps=figures.download,
-        download_measured_by=figures.measured_by,
-        retransmits=figures.retransmits,
-        jitter_ms=figures.jitter,
-        loss_percent=figures.loss,
-        download_jitter_ms=figures.download_jitter,
-        download_loss_percent=figures.download_loss,
+        upload_bps=upload,
+        download_bps=download,
+        download_measured_by=measured_by,
+        retransmits=retransmits,
+        jitter_ms=jitter,
+        loss_percent=loss,
+        download_jitter_ms=download_jitter,
+        download_loss_percent=download_loss,
         error=entry.error,
         version=_version(start.version),
         cookie=start.cookie,
@@ -224,40 +215,41 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
 
 
 def _direction(test: _TestStart, start: _Start, end: _End) -> Direction:
-    if test.bidir or end.sum_sent_bidir_reverse is not None or _mixed_streams(end):
+    if test.bidir or end.sum_sent_bidir_reverse is not None:
         return "bidirectional"
     # iperf3 ≤ 3.12 says --bidir nowhere in test_start, and a test that failed
-    # has no `end` streams to tell: but --bidir opens one data connection per
-    # stream and direction, and `connected` lists them all.
+    # has no `end` to tell: but --bidir opens one data connection per stream
+    # and direction, and `connected` lists them all.
     if test.num_streams and len(start.connected) > test.num_streams:
+        return "bidirectional"
+    if len(end.streams) > 1 and _mixed_streams(end):
         return "bidirectional"
     return "download" if test.reverse else "upload"
 
 
 def _mixed_streams(end: _End) -> bool:
-    """iperf3 ≤ 3.12 does not say --bidir in test_start; its streams do."""
-    roles = {bool(side.sender) for side in map(_role_side, end.streams) if side is not None}
+    """Whether the server both sent and received (its per-stream entries say)."""
+    roles = set()
+    for stream in end.streams:
+        side = stream.sender if stream.sender is not None else stream.udp
+        if side is not None:
+            roles.add(bool(side.sender))
     return len(roles) == 2
 
 
-def _role_side(stream: _Stream) -> _Side | None:
-    return stream.sender if stream.sender is not None else stream.udp
-
-
 def _figures(test: _TestStart, direction: Direction, end: _End) -> _Figures:
-    if direction == "bidirectional":
-        if end.sum_sent_bidir_reverse is None:
-            return _from_streams(test, end)
-        sent, echoed = end.sum_sent_bidir_reverse, end.sum_received_bidir_reverse
+    if direction == "upload":
+        received, sent, echoed = end.sum_received, None, None
+        if received is None:
+            return _from_streams(test, end)  # UDP before iperf3 3.11
     elif direction == "download":
-        sent, echoed = end.sum_sent, end.sum_received
+        received, sent, echoed = None, end.sum_sent, end.sum_received
         if sent is None:
-            return _from_streams(test, end)
+            return _from_streams(test, end)  # UDP before iperf3 3.11
     else:
-        sent = echoed = None
-    received = end.sum_received if direction != "download" else None
-    if direction != "download" and received is None:
-        return _from_streams(test, end)  # UDP before iperf3 3.10.1
+        received, sent, echoed = end.sum_received, end.sum_sent_bidir_reverse, end.sum_received_bidir_reverse
+        if sent is None or received is None:
+            return _from_streams(test, end)  # before iperf3 3.11
     udp = test.protocol == "UDP"
     upload = jitter = loss = None
     if received is not None:
@@ -274,37 +266,36 @@ def _figures(test: _TestStart, direction: Direction, end: _End) -> _Figures:
                 download_jitter, download_loss = echoed.jitter_ms, echoed.lost_percent
         else:
             download, measured_by = float(sent.bits_per_second), "station"
-    seconds = _longest(*_sum_seconds(end))
-    return _Figures(upload, download, measured_by, retransmits, jitter, loss, download_jitter, download_loss, seconds)
+    return upload, download, measured_by, retransmits, jitter, loss, download_jitter, download_loss, _sums_seconds(end)
 
 
 def _from_streams(test: _TestStart, end: _End) -> _Figures:
-    """Add up the streams by the side the server played (iperf3 ≤ 3.11)."""
+    """Add up the streams by the side the server played (before iperf3 3.11)."""
     upload = sent = echoed = 0.0
     retransmits: int | None = None
     received = sending = echoes = 0
-    jitters: list[float] = []
+    jitters = 0.0
     lost = packets = 0
-    seconds: float | None = None
+    seconds = 0.0
     for stream in end.streams:
         if stream.udp is not None:
             side = stream.udp
-            seconds = _longest(seconds, side.seconds)
+            seconds = max(seconds, side.seconds or 0.0)
             if side.sender:
                 sending += 1
                 sent += side.bits_per_second
             elif side.packets is not None and side.lost_packets is not None and test.blksize and side.seconds:
-                # ≤ 3.10.0 writes the receiving stream's bytes as 0 (its
+                # Before 3.11 the receiving stream's bytes are written as 0 (its
                 # `bytes` are the bytes *sent*), but every datagram is blksize
                 # bytes and iperf3 counts the lost ones: received = (packets -
                 # lost) x blksize, equal to the sum of its intervals.
                 received += 1
                 upload += (side.packets - side.lost_packets) * test.blksize * 8 / side.seconds
-                jitters.append(side.jitter_ms or 0.0)
+                jitters += side.jitter_ms or 0.0
                 lost += side.lost_packets
                 packets += side.packets
         elif stream.sender is not None and stream.receiver is not None:
-            seconds = _longest(seconds, stream.sender.seconds, stream.receiver.seconds)
+            seconds = max(seconds, stream.sender.seconds or 0.0, stream.receiver.seconds or 0.0)
             if stream.sender.sender:  # the server sent on this stream
                 sending += 1
                 sent += stream.sender.bits_per_second
@@ -316,27 +307,26 @@ def _from_streams(test: _TestStart, end: _End) -> _Figures:
             else:
                 received += 1
                 upload += stream.receiver.bits_per_second
-    figures = _Figures(seconds=seconds)
-    if received:
-        figures = figures._replace(upload=upload)
-        if packets:
-            figures = figures._replace(jitter=sum(jitters) / len(jitters), loss=100.0 * lost / packets)
+    jitter = loss = None
+    if packets:
+        # As iperf3 sums them: the mean of the streams' jitter, the total loss.
+        jitter, loss = jitters / received, 100.0 * lost / packets
+    download = measured_by = None
     if sending:
-        if echoes == sending:
-            figures = figures._replace(download=echoed, measured_by="client", retransmits=retransmits)
-        else:
-            figures = figures._replace(download=sent, measured_by="station", retransmits=retransmits)
-    return figures
+        download, measured_by = (echoed, "client") if echoes == sending else (sent, "station")
+    return (
+        upload if received else None, download, measured_by, retransmits if sending else None,
+        jitter, loss, None, None, seconds or None,
+    )
 
 
-def _sum_seconds(end: _End) -> tuple[float | None, float | None]:
-    received, sent = end.sum_received, end.sum_sent
-    return (received.seconds if received else None, sent.seconds if sent else None)
-
-
-def _longest(*seconds: float | None) -> float | None:
-    known = [s for s in seconds if s]
-    return float(max(known)) if known else None
+def _sums_seconds(end: _End, ran: float | None = None) -> float | None:
+    """The longest of ``ran`` and the seconds of the `end` sums."""
+    longest = ran or None
+    for side in (end.sum_received, end.sum_sent):
+        if side is not None and side.seconds and (longest is None or side.seconds > longest):
+            longest = side.seconds
+    return longest
 
 
 def _client(start: _Start) -> str | None:
