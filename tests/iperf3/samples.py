@@ -26,6 +26,13 @@ def path_of(version: str, kind: str) -> Path:
     return DATA / f"iperf{version}-{kind}.json"
 
 
+def first_object(version: str, kind: str) -> bytes:
+    """The first object of a sample, bytes as iperf3 wrote them (cJSON closes
+    each with a "}" line)."""
+    data = path_of(version, kind).read_bytes()
+    return data[: data.index(b"\n}\n") + 2]
+
+
 def every_sample() -> list[tuple[str, str]]:
     """(version, kind) of every sample there is, the cross-version ones included."""
     found = []
@@ -76,3 +83,14 @@ def iperf3_binary(version: str) -> str | None:
             if said.startswith(f"iperf {version} ") or said.startswith(f"iperf {version}\n"):
                 return path
     return None
+
+
+def listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port over TCP. Not found by
+    connecting: an iperf3 server would log the probe as a failed test."""
+    want = f":{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(want) and fields[3] == "0A":
+            return True
+    return False

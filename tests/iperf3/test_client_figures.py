@@ -15,13 +15,9 @@ import re
 
 import pytest
 
-from tests.iperf3.samples import path_of
+from tests.iperf3.samples import first_object
 from webperf3.iperf3.entries import parse_entry
 
-
-def first_object(version: str, kind: str) -> bytes:
-    data = path_of(version, kind).read_bytes()
-    return data[: data.index(b"\n}\n") + 2]
 
 
 def fill(raw: bytes, opening: bytes, nth: int = 0, **values: float) -> bytes:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.iperf3.samples import path_of, written_tests
+from tests.iperf3.samples import first_object, path_of, written_tests
 from webperf3.iperf3.entries import parse_entry
 from webperf3.iperf3.logs import LogReader
 
@@ -15,10 +15,6 @@ def only(version: str, kind: str):
     (result,) = LogReader(path_of(version, kind), 5201).read().results
     return result
 
-
-def first_object(version: str, kind: str) -> bytes:
-    data = path_of(version, kind).read_bytes()
-    return data[: data.index(b"\n}\n") + 2]
 
 
 # -- direction -------------------------------------------------------------------

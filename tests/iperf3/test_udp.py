@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.helpers_iperf3 import free_ports, no_iperf3_left, wait_until  # noqa: F401 (a fixture)
-from tests.iperf3.samples import interval_bytes, iperf3_binary, path_of, written_tests
+from tests.iperf3.samples import interval_bytes, iperf3_binary, listening, path_of, written_tests
 from webperf3.iperf3.logs import LogReader
 
 
@@ -57,15 +56,6 @@ def test_loss_a_newer_client_reports_as_zero_is_read_from_the_station():
     assert r.loss_percent == pytest.approx(100 * total["lost_packets"] / total["packets"]) and r.loss_percent > 0
 
 
-def _listening(port: int) -> bool:
-    # Not by connecting: the server would log the probe as a failed test.
-    want = f":{port:04X}"
-    return any(
-        line.split()[1].endswith(want) and line.split()[3] == "0A"
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-    )
-
-
 @pytest.mark.usefixtures("no_iperf3_left")
 def test_a_318_clients_zero_is_wrong_and_the_312_stations_loss_right(tmp_path):
     server, client = iperf3_binary("3.12"), iperf3_binary("3.18")
@@ -77,7 +67,7 @@ def test_a_318_clients_zero_is_wrong_and_the_312_stations_loss_right(tmp_path):
     with log.open("ab") as out:
         proc = subprocess.Popen([server, "--server", "--json", "--port", str(port), "--bind", "127.0.0.1"], stdout=out, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: _listening(port), 5, what="the server to listen")
+        wait_until(lambda: listening(port), 5, what="the server to listen")
         for _ in range(3):  # loopback loses datagrams at 2 Gbit/s, almost always
             argv = [client, "-c", "127.0.0.1", "-p", str(port), "-u", "-b", "2G", "-t", "1", "--json"]
             seen = json.loads(subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout)
