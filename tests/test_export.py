@@ -19,8 +19,8 @@ from webperf3.results import ResultsStore
 PROTOTYPE_COLUMNS = ["Port", "Name", "Timestamp", "Send rate (bps)", "Receive rate (bps)"]
 
 
-def rows_of(results):
-    return list(csv.reader(io.StringIO("".join(csv_chunks(results)))))
+def rows_of(results, notes=None):
+    return list(csv.reader(io.StringIO("".join(csv_chunks(results, notes)))))
 
 
 def store_of(log_dir, **ports):
@@ -77,7 +77,26 @@ def test_columns_name_each_figures_side():
         "Upload jitter (ms, station)", "Upload loss (%, station)",
         "Download jitter (ms, client)", "Download loss (%, client)",
         "Error",
+        "Place source", "Client's --extra-data", "Survey", "Excluded", "Test id",
     )
+
+
+def test_name_is_the_place_and_the_raw_extra_data_is_kept(log_dir):
+    from webperf3.export import Notes
+
+    store = store_of(log_dir, **{"5201": [sample("extra_data"), sample("tcp")]})
+    named = next(r for r in store.results() if r.name)
+    nameless = next(r for r in store.results() if not r.name)
+    notes = [
+        Notes("5201-a", "Kitchen", "edited", "Floor 2", False),  # a person renamed "Room 101"
+        Notes("5201-b", "=Stairs", "browser", "Floor 2", True),
+    ]
+    rows = [dict(zip(rows_of([])[0], row)) for row in rows_of([named, nameless], notes)[1:]]
+    assert rows[0]["Name"] == "Kitchen" and rows[0]["Place source"] == "edited"
+    assert rows[0]["Client's --extra-data"] == "Room 101" and rows[0]["Survey"] == "Floor 2"
+    assert rows[0]["Excluded"] == "" and rows[0]["Test id"] == "5201-a"
+    assert rows[1]["Name"] == "'=Stairs"  # a place from a browser is text from the network too
+    assert rows[1]["Client's --extra-data"] == "" and rows[1]["Excluded"] == "yes"
 
 
 def test_udp_upload_jitter_and_loss_are_the_stations(log_dir):
@@ -130,7 +149,8 @@ def test_formula_injection_is_neutralised(name):
     assert safe_text(name) == "'" + name
     rows = rows_of([Result(port=5201, time=1e9, name=name, error="=HYPERLINK(1)")])
     assert rows[1][1] == "'" + name
-    assert rows[1][-1] == "'=HYPERLINK(1)"
+    assert dict(zip(*rows))["Error"] == "'=HYPERLINK(1)"
+    assert dict(zip(*rows))["Client's --extra-data"] == "'" + name
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,8 @@ from webperf3.live import (
     servers_message,
     snapshot_message,
 )
-from webperf3.marks import ClearMarks
+from webperf3.board import Board
+from webperf3.survey import SurveyBook
 from webperf3.result import Result
 from webperf3.results import ResultsStore
 from watchfiles import Change
@@ -51,18 +52,28 @@ def room(name: bytes) -> bytes:
 @pytest.fixture
 def store(log_dir: Path) -> ResultsStore:
     install(log_dir, PORT, sample("extra_data"))
-    store = ResultsStore(log_dir, marks=ClearMarks(log_dir))
+    store = ResultsStore(log_dir)
     store.refresh()
     return store
 
 
 @pytest.fixture
-def make_live(store: ResultsStore) -> Iterator[Callable[..., LiveServer]]:
+def book(store: ResultsStore) -> Iterator[SurveyBook]:
+    opened = SurveyBook.open(store.log_dir)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def make_live(store: ResultsStore, book: SurveyBook) -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
 
     def make(**options) -> LiveServer:
         options.setdefault("port", 0)
-        server = LiveServer(options.pop("store", store), **options)
+        store_ = options.pop("store", store)
+        if store_ is store:
+            options.setdefault("board", Board(store, book, options.get("ports", lambda: [])))
+        server = LiveServer(store_, **options)
         started.append(server)
         server.start()
         return server
@@ -125,16 +136,17 @@ def test_origin_allowed(origin, host, allowed) -> None:
 
 def test_messages_are_json_with_a_type() -> None:
     result = Result(port=PORT, time=1.0, name="<b>x</b>", upload_bps=math.nan)
-    store_row = ResultsStore(Path("/nonexistent")).row(PORT)
-    results = json.loads(encode(results_message([result], [store_row], 7)))
+    row = {"port": PORT, "latest": None, "failure": None, "tests": 0, "excluded": 0}
+    results = json.loads(encode(results_message([result.to_dict()], [row], 7)))
     assert results == {
         "type": "results",
         "results": [{**result.to_dict(), "upload_bps": None}],  # never NaN, which is not JSON
-        "rows": [store_row.to_dict()],
+        "rows": [row],
         "generation": 7,
     }
-    snapshot = json.loads(encode(snapshot_message([store_row], [{"port": PORT}], 3, True)))
-    assert snapshot == {"type": "snapshot", "rows": [store_row.to_dict()], "servers": [{"port": PORT}], "generation": 3, "can_undo": True}
+    state = {"rows": [row], "survey": None, "generation": 3, "book_version": 1, "can_undo": True}
+    snapshot = json.loads(encode(snapshot_message(state, [{"port": PORT}])))
+    assert snapshot == {"type": "snapshot", **state, "servers": [{"port": PORT}]}
     assert json.loads(encode(servers_message([]))) == {"type": "servers", "servers": []}
 
 
@@ -165,11 +177,12 @@ def test_connect_gets_a_snapshot(live, client_for, store, caplog) -> None:
 
 def test_snapshot_includes_fleet_ports_and_servers(make_live, client_for) -> None:
     fleet = [{"port": 5202, "state": "idle"}]
-    live = make_live(servers=lambda: fleet, ports=lambda: [5202], can_undo=lambda: True)
+    live = make_live(servers=lambda: fleet, ports=lambda: [5202])
     message = client_for(live).next()
     assert [row["port"] for row in message["rows"]] == [PORT, 5202]
     assert message["rows"][1]["latest"] is None
-    assert message["servers"] == fleet and message["can_undo"] is True
+    assert message["servers"] == fleet and message["can_undo"] is False
+    assert message["survey"]["name"] == "First survey"
 
 
 # -- appends ----------------------------------------------------------------------------------
@@ -183,7 +196,12 @@ def test_appended_entry_arrives_with_its_row(log_dir, live, client) -> None:
     append(log, entry)
     message = client.next_of("results", timeout=5)
     expected = parse_entry(entry, PORT, offset)
-    assert message["results"] == [expected.to_dict()]
+    # iperf3's figures, and what the survey book adds: the place, where it came from, the survey, the id.
+    assert message["results"] == [{
+        **expected.to_dict(), "id": f"{PORT}-{expected.cookie}", "place": "Room 102", "place_source": "client",
+        "survey": message["results"][0]["survey"], "excluded": False,
+    }]
+    assert message["results"][0]["survey"] is not None
     [row] = message["rows"]
     assert row["port"] == PORT and row["tests"] == 2
     assert row["latest"]["name"] == "Room 102"
@@ -319,15 +337,18 @@ def test_deleted_log_sends_a_snapshot(log_dir, live, client) -> None:
     assert message["rows"] == []
 
 
-def test_pushes_from_another_thread_reach_every_client(live, client_for, store) -> None:
+def test_pushes_from_another_thread_reach_every_client(live, client_for, book) -> None:
     clients = [client_for(live), client_for(live)]
     for c in clients:
         assert c.next()["type"] == "snapshot"
     fleet = [{"port": PORT, "state": "testing", "client": "10.0.0.7"}]
-    store.clear()  # what POST /api/clear does: the store tells the live push
+    book.start("Floor 2")  # what "New survey" does: the book tells the live push
     for c in clients:
-        cleared = c.next_of("snapshot", timeout=5)
-        assert cleared["rows"][0]["latest"] is None and cleared["can_undo"] is not None
+        change = c.next_of("book", timeout=5)
+        assert change["kind"] == "start" and change["survey"]["name"] == "Floor 2"
+        started = c.next_of("snapshot", timeout=5)
+        assert started["rows"][0]["latest"] is None and started["can_undo"] is True
+        assert started["survey"]["name"] == "Floor 2"
     pusher = threading.Thread(target=lambda: (live.push_servers(fleet), live.push_snapshot()))
     pusher.start()
     pusher.join()
@@ -336,7 +357,7 @@ def test_pushes_from_another_thread_reach_every_client(live, client_for, store) 
         snapshot = c.next()
         assert snapshot["type"] == "snapshot"
         [row] = snapshot["rows"]
-        assert row["latest"] is None and row["cleared_at"] is not None
+        assert row["latest"] is None and snapshot["survey"]["name"] == "Floor 2"
 
 
 # -- refusing and limits ------------------------------------------------------------------------

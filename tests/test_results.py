@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PROTOTYPE, install, sample
-from webperf3.marks import ClearMarks
 from webperf3.results import LogDirError, ResultsStore
 
 
@@ -110,65 +109,23 @@ def test_an_unreadable_log_does_not_hide_the_others(log_dir, caplog):
     assert "port-5209.json" in caplog.text
 
 
-def test_clear_hides_old_tests_from_the_table_only_and_survives_a_restart(log_dir):
-    install(log_dir, 5201, sample("extra_data"))
-    store = ResultsStore(log_dir, ClearMarks(log_dir))
-    store.refresh()
-    store.clear(ports=[5202])
-    assert store.row(5201).latest is None and store.row(5201).tests == 0
-    assert store.row(5202).cleared_at is not None
-    assert len(store.results()) == 1  # the history keeps everything
-    restarted = ResultsStore(log_dir, ClearMarks(log_dir))
-    restarted.refresh()
-    assert restarted.row(5201).latest is None
-    assert restarted.undo_clear()
-    assert restarted.row(5201).latest.name == "Room 101"
-    assert not restarted.undo_clear()  # one level of undo
-
-
-def test_a_test_after_the_clear_shows(log_dir):
-    install(log_dir, 5201, sample("tcp"))
-    store = ResultsStore(log_dir, ClearMarks(log_dir))
-    store.refresh()
-    store.clear(at=1795640510)  # between the tcp and the extra_data tests
-    install(log_dir, 5201, sample("extra_data"))
-    store.refresh()
-    assert store.row(5201).latest.name == "Room 101"
-
-
-def test_clear_writes_no_iperf3_log(log_dir):
-    log = install(log_dir, 5201, sample("tcp"))
-    before = log.read_bytes()
-    store = ResultsStore(log_dir, ClearMarks(log_dir))
-    store.refresh()
-    store.clear()
-    assert log.read_bytes() == before
-
-
-def test_unreadable_state_file_starts_with_no_marks(log_dir, caplog):
-    (log_dir / ".webperf3-state.json").write_text("{garbage")
-    marks = ClearMarks(log_dir)
-    assert marks.snapshot() == {} and "unreadable" in caplog.text
-
-
 def test_listeners_hear_every_change_whoever_reads(log_dir):
     install(log_dir, 5201, sample("tcp"))
-    store = ResultsStore(log_dir, ClearMarks(log_dir))
+    store = ResultsStore(log_dir)
     heard = []
     store.subscribe(heard.append)
     store.refresh()
     install(log_dir, 5201, sample("extra_data"))
     store.refresh_port(5201)
     store.refresh()  # nothing new: nothing heard
-    store.clear()
     (log_dir / "port-5201.json").unlink()
     store.refresh()
-    assert [(len(c.added), c.cleared, sorted(c.reset_ports)) for c in heard] == [(1, False, []), (1, False, []), (0, True, []), (0, False, [5201])]
-    assert [c.generation for c in heard] == [1, 2, 3, 4] == list(range(1, store.generation + 1))
+    assert [(len(c.added), sorted(c.reset_ports)) for c in heard] == [(1, []), (1, []), (0, [5201])]
+    assert [c.generation for c in heard] == [1, 2, 3] == list(range(1, store.generation + 1))
     store.unsubscribe(heard.append)
     install(log_dir, 5201, sample("tcp"))
     store.refresh()
-    assert len(heard) == 4
+    assert len(heard) == 3
 
 
 def test_a_failing_listener_does_not_stop_reading(log_dir, caplog):
@@ -179,13 +136,3 @@ def test_a_failing_listener_does_not_stop_reading(log_dir, caplog):
     assert "listener failed" in caplog.text
 
 
-def test_a_test_running_across_the_clear_still_shows(log_dir):
-    install(log_dir, 5201, sample("tcp"))  # started 1795640507, ran 1.0005 s
-    store = ResultsStore(log_dir, ClearMarks(log_dir))
-    store.refresh()
-    store.clear(at=1795640507.5)
-    row = store.row(5201)
-    assert row.latest is not None and row.tests == 1
-    store.clear(at=1795640509)
-    row = store.row(5201)
-    assert row.latest is None and row.tests == 0

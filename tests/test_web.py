@@ -15,7 +15,7 @@ import pytest
 from webob import Request
 from webtest import TestApp
 
-from webperf3.marks import STATE_FILE, ClearMarks
+from webperf3.survey import SurveyBook
 from webperf3.results import ResultsStore
 from webperf3.httpserver import WebServer
 from webperf3.web import create_app
@@ -55,7 +55,7 @@ def logs(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(logs: Path) -> ResultsStore:
-    return ResultsStore(logs, ClearMarks(logs))
+    return ResultsStore(logs)
 
 
 class Recorder:
@@ -160,7 +160,8 @@ def test_latest_has_one_row_per_port(app: TestApp) -> None:
     failed = data["rows"][2]
     assert failed["latest"]["direction"] == "bidirectional"
     assert failed["failure"]["error"] == "the client has unexpectedly closed the connection"
-    assert data["rows"][3] == {"port": 5204, "latest": None, "failure": None, "cleared_at": None, "tests": 0}
+    assert data["rows"][3] == {"port": 5204, "latest": None, "failure": None, "tests": 0, "excluded": 0}
+    assert data["survey"]["name"] == "First survey"
     assert data["can_undo"] is False
     assert isinstance(data["generation"], int)
 
@@ -267,7 +268,7 @@ def test_hostile_name_comes_back_as_a_json_string(app: TestApp, logs: Path) -> N
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-# -- clearing ------------------------------------------------------------------
+# -- "Clear table": now a new survey -------------------------------------------
 
 
 def test_clear_hides_the_table_but_keeps_exports(app: TestApp, changes: Recorder) -> None:
@@ -284,16 +285,16 @@ def test_clear_hides_the_table_but_keeps_exports(app: TestApp, changes: Recorder
 def test_undo_restores_the_table(app: TestApp, changes: Recorder) -> None:
     app.post("/api/clear")
     undone = app.post("/api/clear/undo")
-    assert undone.json == {"ok": True, "generation": undone.json["generation"], "can_undo": False}
+    assert undone.json["ok"] is True and undone.json["can_undo"] is False
     assert changes.calls == 2
     assert names(app.get("/api/latest").json["rows"])[5201] == "Room 101"
-    assert app.post("/api/clear/undo", status=409).json["error"] == "there is no clear to undo"
+    assert "no survey start left to undo" in app.post("/api/clear/undo", status=409).json["error"]
     assert changes.calls == 2
 
 
 def test_clear_survives_a_restart(app: TestApp, logs: Path) -> None:
     app.post("/api/clear")
-    again = TestApp(create_app(ResultsStore(logs, ClearMarks(logs))))
+    again = TestApp(create_app(ResultsStore(logs)))
     data = again.get("/api/latest").json
     assert all(row["latest"] is None for row in data["rows"])
     assert data["can_undo"] is True
@@ -361,14 +362,15 @@ def test_admin_token_required_when_set(guarded: TestApp, changes: Recorder) -> N
     assert guarded.get("/api/config").json["admin_token_required"] is True
 
 
-def test_state_file_that_cannot_be_written_is_a_500_with_the_message(app: TestApp, logs: Path, changes: Recorder) -> None:
-    # Root ignores permissions: a directory where the state file goes makes
-    # the atomic replace fail for everyone.
-    (logs / STATE_FILE).mkdir()
-    response = app.post("/api/clear", status=500)
+def test_a_survey_book_that_cannot_be_written_is_a_json_error_with_the_message(store: ResultsStore, logs: Path, changes: Recorder) -> None:
+    SurveyBook.open(logs).close()
+    readonly = SurveyBook.open(logs, readonly=True)
+    app = TestApp(create_app(store, book=readonly, on_change=changes), extra_environ={"HTTP_HOST": HOST})
+    response = app.post("/api/clear", status=503)
     assert response.content_type == "application/json"
-    assert STATE_FILE in response.json["error"] and "cannot write" in response.json["error"]
+    assert "cannot save" in response.json["error"] and "nothing was changed" in response.json["error"]
     assert changes.calls == 0
+    assert names(app.get("/api/latest").json["rows"])[5201] == "Room 101"
 
 
 def test_failing_push_does_not_fail_the_clear(store: ResultsStore) -> None:

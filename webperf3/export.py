@@ -10,6 +10,12 @@ server log holds the station's view, so a download is what the station sent
 (``Download measured by``) unless the client's own figures are in the log,
 and a UDP download's jitter and loss, which only the client can measure, say
 ``unknown`` rather than leave an empty cell that reads as "no loss".
+
+The Name column holds the test's *place* (see :mod:`webperf3.survey`: set on
+the station, the client's ``--extra-data``, or named from the browser), and
+the last columns say where it came from, keep the client's raw
+``--extra-data``, and name the survey: :class:`Notes`, one per result, given
+alongside the results. Without notes, Name is the ``--extra-data``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import itertools
 import json
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from .result import Result
 
@@ -45,7 +52,30 @@ CSV_HEADER = (
     "Download jitter (ms, client)",
     "Download loss (%, client)",
     "Error",
+    "Place source",
+    "Client's --extra-data",
+    "Survey",
+    "Excluded",
+    "Test id",
 )
+
+
+class Notes(NamedTuple):
+    """What people added to one test (from the survey book), for the exports."""
+
+    id: str
+    place: str | None
+    place_source: str | None  # "edited", "client", "browser"
+    survey_name: str
+    excluded: bool
+    survey: int | None = None  # the survey's id
+
+    def to_dict(self) -> dict[str, object]:
+        # The same keys as the live push's annotated results, and the survey's name.
+        return {
+            "id": self.id, "place": self.place, "place_source": self.place_source,
+            "survey": self.survey, "survey_name": self.survey_name, "excluded": self.excluded,
+        }
 #: What the cells of ``Download measured by`` say, per ``Result.download_measured_by``.
 MEASURED_BY = {"station": "station sent", "client": "client received"}
 #: A figure the test had but the log cannot tell (a UDP download's jitter and
@@ -144,11 +174,20 @@ def _figure(value: float | None, expected: bool) -> object:
     return UNKNOWN if expected else ""
 
 
-def csv_row(r: Result) -> tuple[object, ...]:
+def notes_cells(r: Result, n: Notes | None, guard: Callable[[str | None], str] = safe_text) -> tuple[object, ...]:
+    """The last columns: where the place came from, the raw --extra-data, the
+    survey. ``guard`` keeps text from the network from being a formula (a
+    CSV's cells need it; an .xlsx's text cells do not)."""
+    if n is None:
+        return ("client" if r.name else "", guard(r.name), "", "", "")
+    return (n.place_source or "", guard(r.name), guard(n.survey_name), "yes" if n.excluded else "", n.id)
+
+
+def csv_row(r: Result, n: Notes | None = None) -> tuple[object, ...]:
     local = time.localtime(r.time)
     return (
         r.port,
-        safe_text(r.name),
+        safe_text(r.name if n is None else n.place),
         excel_serial(r.time, local),
         _blank(r.download_bps),
         _blank(r.upload_bps),
@@ -160,16 +199,18 @@ def csv_row(r: Result) -> tuple[object, ...]:
         _blank(r.streams),
         *sided_cells(r),
         safe_text(r.error),
+        *notes_cells(r, n),
     )
 
 
-def csv_chunks(results: Iterable[Result]) -> Iterator[str]:
+def csv_chunks(results: Iterable[Result], notes: Iterable[Notes | None] | None = None) -> Iterator[str]:
     """The CSV export, a few hundred rows per chunk, never whole in memory."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    for batch in _batched(results, _ROWS_PER_CHUNK):
-        writer.writerows(map(csv_row, batch))
+    pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
+    for batch in _batched(pairs, _ROWS_PER_CHUNK):
+        writer.writerows(csv_row(r, n) for r, n in batch)
         yield _take(buffer)
     yield _take(buffer)
 
@@ -198,10 +239,10 @@ class CsvLines:
     """
 
     def __init__(self) -> None:
-        # id → (the result, kept alive so its id stays its own; its line)
-        self._lines: dict[int, tuple[Result, str]] = {}
+        # id → (the result, kept alive so its id stays its own; its notes; its line)
+        self._lines: dict[int, tuple[Result, Notes | None, str]] = {}
 
-    def chunks(self, results: list[Result]) -> Iterator[str]:
+    def chunks(self, results: list[Result], notes: Sequence[Notes | None] | None = None) -> Iterator[str]:
         if len(self._lines) > 2 * len(results) + 1024:
             self._lines = {}  # results dropped by a rewritten log: start afresh
         buffer = io.StringIO()
@@ -209,14 +250,16 @@ class CsvLines:
         writer.writerow(CSV_HEADER)
         yield _take(buffer)
         lines = self._lines
-        for batch in _batched(results, _ROWS_PER_CHUNK):
+        pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
+        for batch in _batched(pairs, _ROWS_PER_CHUNK):
             out = []
-            for result in batch:
+            for result, note in batch:
                 known = lines.get(id(result))
-                if known is None or known[0] is not result:
-                    writer.writerow(csv_row(result))
-                    known = lines[id(result)] = (result, _take(buffer))
-                out.append(known[1])
+                # A place edited since the last download makes a new line.
+                if known is None or known[0] is not result or known[1] != note:
+                    writer.writerow(csv_row(result, note))
+                    known = lines[id(result)] = (result, note, _take(buffer))
+                out.append(known[2])
             yield "".join(out)
 
 
@@ -227,13 +270,17 @@ def _take(buffer: io.StringIO) -> str:
     return text
 
 
-def json_chunks(results: Iterable[Result], dumps: Callable[[dict], str] = json.dumps) -> Iterator[str]:
-    """A JSON array of result records, streamed."""
+def json_chunks(
+    results: Iterable[Result], dumps: Callable[[dict], str] = json.dumps, notes: Iterable[Notes | None] | None = None
+) -> Iterator[str]:
+    """A JSON array of result records (with their notes, when given), streamed."""
     yield "["
     sep = "\n"
     batch: list[str] = []
-    for result in results:
-        batch.append(sep + dumps(result.to_dict()))
+    pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
+    for result, note in pairs:
+        record = result.to_dict() if note is None else {**result.to_dict(), **note.to_dict()}
+        batch.append(sep + dumps(record))
         sep = ",\n"
         if len(batch) == _ROWS_PER_CHUNK:
             yield "".join(batch)

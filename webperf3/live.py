@@ -39,8 +39,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .result import Result
-from .results import Changes, LogDirError, PortRow, ResultsStore, port_of
+from .board import Board
+from .results import Changes, LogDirError, ResultsStore, port_of
+from .survey import BookChange, SurveyBook
 
 log = logging.getLogger("webperf3.live")
 # websockets logs every connection and refusal at INFO; we log our own one
@@ -79,24 +80,34 @@ _encoder = msgspec.json.Encoder()
 # -- messages (pure) -----------------------------------------------------------
 
 
-def snapshot_message(rows: Iterable[PortRow], servers: list[dict], generation: int, can_undo: bool) -> dict[str, Any]:
-    """The whole table: sent on connect and after anything but an append."""
-    return {
-        "type": "snapshot",
-        "rows": [row.to_dict() for row in rows],
-        "servers": servers,
-        "generation": generation,
-        "can_undo": can_undo,
-    }
+def snapshot_message(state: dict[str, Any], servers: list[dict]) -> dict[str, Any]:
+    """The whole table (``Board.state()``: rows, survey, generation, can_undo):
+    sent on connect and after anything but an append."""
+    return {"type": "snapshot", **state, "servers": servers}
 
 
-def results_message(results: Iterable[Result], rows: Iterable[PortRow], generation: int) -> dict[str, Any]:
-    """New tests and the rows they changed: all a browser needs to update."""
+def results_message(results: list[dict[str, Any]], rows: list[dict[str, Any]], generation: int) -> dict[str, Any]:
+    """New tests (annotated: place, survey, id) and the rows they changed:
+    all a browser needs to update."""
+    return {"type": "results", "results": results, "rows": rows, "generation": generation}
+
+
+def book_message(change: BookChange) -> dict[str, Any]:
+    """What people changed in the survey book: a place named from a browser,
+    an edit, a survey started, renamed, reopened or undone. Device ids and
+    user agents stay on the station: pages get the places and times, enough
+    for two devices behind one address (NAT) to see each other's claims."""
+    claim = change.claim
     return {
-        "type": "results",
-        "results": [result.to_dict() for result in results],
-        "rows": [row.to_dict() for row in rows],
-        "generation": generation,
+        "type": "book",
+        "kind": change.kind,
+        "version": change.version,
+        "current": change.current,
+        "survey": None if change.survey is None else change.survey.to_dict(),
+        "ids": list(change.ids),
+        "address": change.address,
+        "place": None if claim is None else claim.place,
+        "conflicts": [{"place": c.place, "at": c.at} for c in change.conflicts],
     }
 
 
@@ -190,7 +201,7 @@ class LiveServer:
         *,
         servers: Callable[[], list[dict]] = lambda: [],
         ports: Callable[[], list[int]] = lambda: [],
-        can_undo: Callable[[], bool] = lambda: False,
+        board: Board | None = None,
         force_polling: bool = False,
         max_clients: int = 256,
         max_message_bytes: int = 64 * 1024,
@@ -200,7 +211,8 @@ class LiveServer:
         self._bind_port = port
         self._servers = servers
         self._ports = ports
-        self._can_undo = can_undo
+        # Without a board of its own (tests, tools): the survey book read-only.
+        self.board = board or Board(store, SurveyBook.open(store.log_dir, readonly=True), ports)
         self.force_polling = force_polling
         self.max_clients = max_clients
         self.max_message_bytes = max_message_bytes
@@ -338,11 +350,13 @@ class LiveServer:
         # Whoever reads the logs (this watcher, a web request), the store
         # tells us what changed: nothing read elsewhere is lost to browsers.
         self.store.subscribe(self._store_changed)
+        self.board.book.subscribe(self._book_changed)
         watcher = asyncio.create_task(self._watch(), name="webperf3-live-watch")
         try:
             await self._stop.wait()
         finally:
             self.store.unsubscribe(self._store_changed)
+            self.board.book.unsubscribe(self._book_changed)
             self._stop.set()  # also stops awatch
             server.close()  # open connections get 1001 (going away)
             await server.wait_closed()
@@ -433,19 +447,34 @@ class LiveServer:
 
     def _message_for(self, changes: Changes) -> bytes:
         """A results message, or a snapshot when rows may have changed in
-        other ways (a log rewritten, the table cleared). Worker thread."""
-        if changes.reset_ports or changes.cleared or len(changes.added) > MAX_RESULTS_PER_MESSAGE:
+        other ways (a log rewritten). Worker thread."""
+        if changes.reset_ports or len(changes.added) > MAX_RESULTS_PER_MESSAGE:
             return self._snapshot()[1]
-        rows = [self.store.row(port) for port in sorted({r.port for r in changes.added})]
-        return encode(results_message(changes.added, rows, changes.generation))
+        view = self.board.view()
+        rows = self.board.rows({r.port for r in changes.added}, view)
+        return encode(results_message(self.board.annotate(changes.added, view), rows, changes.generation))
+
+    def _book_changed(self, change: BookChange) -> None:
+        """The book's listener: any thread, under the book's lock: hand on."""
+        self._call_soon(self._publish_book, change)
+
+    async def _publish_book(self, change: BookChange) -> None:
+        assert self._lock is not None
+        async with self._lock:  # in order with the other messages
+            if not self._clients:
+                return
+            # The change itself (who named what), then the table as it now is:
+            # a place or a survey may change any row.
+            broadcast(self._clients, encode(book_message(change)), text=True)
+            _, data = await asyncio.to_thread(self._snapshot)
+            broadcast(self._clients, data, text=True)
 
     def _snapshot(self) -> tuple[int, bytes]:
         """(generation, message). In a worker thread: the store's lock may be
         held by a long read, which must not stall the event loop."""
         # Read before the rows: the rows are at least this new.
-        generation = self.store.generation
-        rows = self.store.rows(self._ports())
-        return generation, encode(snapshot_message(rows, self._servers(), generation, self._can_undo()))
+        state = self.board.state()
+        return state["generation"], encode(snapshot_message(state, self._servers()))
 
     # -- log side ------------------------------------------------------------------------
 

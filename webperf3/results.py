@@ -13,13 +13,11 @@ import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .iperf3.logs import LogReader
-from .marks import ClearMarks
 from .result import Result
 
 log = logging.getLogger(__name__)
@@ -45,17 +43,15 @@ class PortRow:
     """One row of the dashboard's table."""
 
     port: int
-    latest: Result | None  # the latest successful test after the clear mark
-    failure: Result | None  # the latest failed test after the clear mark
-    cleared_at: float | None = None
-    tests: int = 0  # tests after the clear mark
+    latest: Result | None  # the latest successful test
+    failure: Result | None  # the latest failed test
+    tests: int = 0
 
     def to_dict(self) -> dict:
         return {
             "port": self.port,
             "latest": None if self.latest is None else self.latest.to_dict(),
             "failure": None if self.failure is None else self.failure.to_dict(),
-            "cleared_at": self.cleared_at,
             "tests": self.tests,
         }
 
@@ -67,11 +63,10 @@ class Changes:
     added: list[Result] = field(default_factory=list)
     reset_ports: set[int] = field(default_factory=set)
     skipped: int = 0
-    cleared: bool = False  # the clear marks changed: every row may differ
     generation: int = 0  # the store's generation once this change was made
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.reset_ports or self.cleared)
+        return bool(self.added or self.reset_ports)
 
 
 @dataclass(slots=True)
@@ -120,24 +115,11 @@ def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
             return
 
 
-#: A test that started this long before a clear is taken to have ended before it.
-_LONGEST_TEST_S = 86400
-
-
-def _count_ending_after(seq: list[Result], mark: float) -> int:
-    """Results in time order that ended after ``mark``: those that started
-    after it, and the few that started before and were still running."""
-    after = bisect.bisect_right(seq, mark, key=_by_time)
-    running = bisect.bisect_left(seq, mark - _LONGEST_TEST_S, 0, after, key=_by_time)
-    return len(seq) - after + sum(1 for r in seq[running:after] if r.end_time > mark)
-
-
 class ResultsStore:
     """All results of one log directory, per port and in order (:func:`_order`)."""
 
-    def __init__(self, log_dir: Path, marks: ClearMarks | None = None) -> None:
+    def __init__(self, log_dir: Path) -> None:
         self.log_dir = Path(log_dir)
-        self.marks = marks
         self._lock = threading.RLock()
         self._readers: dict[int, LogReader] = {}
         self._by_port: dict[int, list[Result]] = {}
@@ -266,16 +248,10 @@ class ResultsStore:
         return seq
 
     def row(self, port: int) -> PortRow:
-        cleared_at = self.marks.get(port) if self.marks else None
+        """One port's whole history in brief (surveys are the board's business)."""
         with self._lock:
             totals = self._totals.get(port) or PortTotals()
-            latest, failure = totals.latest, totals.failure
-            seq = self._by_port.get(port, [])
-            tests = len(seq) if cleared_at is None else _count_ending_after(seq, cleared_at)
-        if cleared_at is not None:
-            latest = latest if latest is not None and latest.end_time > cleared_at else None
-            failure = failure if failure is not None and failure.end_time > cleared_at else None
-        return PortRow(port, latest, failure, cleared_at, tests)
+            return PortRow(port, totals.latest, totals.failure, totals.ok + totals.failed)
 
     def rows(self, ports: Iterable[int] = ()) -> list[PortRow]:
         """One row per port: the ports given (the servers') and every log's."""
@@ -292,23 +268,3 @@ class ResultsStore:
     def skipped(self) -> int:
         with self._lock:
             return sum(r.skipped for r in self._readers.values())
-
-    # -- clearing --------------------------------------------------------------
-
-    def clear(self, ports: Iterable[int] = (), at: float | None = None) -> None:
-        """Hide from the table every test that ended before now."""
-        if self.marks is None:
-            raise RuntimeError("this store has no clear marks")
-        with self._lock:
-            every = set(self._readers) | set(ports)
-            self.marks.clear(every, time.time() if at is None else at)
-            self._changed(Changes(cleared=True))
-
-    def undo_clear(self) -> bool:
-        if self.marks is None:
-            return False
-        with self._lock:
-            if not self.marks.undo():
-                return False
-            self._changed(Changes(cleared=True))
-            return True

@@ -21,7 +21,6 @@ from pathlib import Path
 from .exitstatus import ExitStatus
 from .iperf3.ports import held_by_another, probe_port
 from .iperf3.process import Iperf3Error, iperf3_version
-from .marks import ClearMarks
 from .result import Result
 from .results import Changes, ResultsStore
 from .text import printable, quoted
@@ -91,9 +90,18 @@ def serve(options) -> int:
     except UsageError as exc:
         print(f"webperf3: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
+    from .survey import BookOpenError, SurveyBook
+
+    try:
+        # What people add (surveys, places, edits), beside the logs; the old
+        # clear marks are migrated into it the first time.
+        book = SurveyBook.open(plan.log_dir)
+    except BookOpenError as exc:
+        print(f"webperf3: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
     stop = threading.Event()
     _on_signals(stop)
-    station = Station(options, plan)
+    station = Station(options, plan, book)
     try:
         station.start()
     except OSError as exc:
@@ -123,13 +131,16 @@ def _on_signals(stop: threading.Event) -> None:
 class Station:
     """Every running part of webperf3, wired together."""
 
-    def __init__(self, options, plan: Plan) -> None:
+    def __init__(self, options, plan: Plan, book) -> None:
+        from .board import Board
         from .live import LiveServer
         from .metrics import build_registry, exposition
         from .httpserver import WebServer
         from .web import Dashboard
 
-        self.store = ResultsStore(plan.log_dir, ClearMarks(plan.log_dir))
+        self.store = ResultsStore(plan.log_dir)
+        self.book = book
+        self._summary = None  # ((store generation, book version), SurveySummary | None)
         self.fleet = None
         if plan.ports:
             from .iperf3.servers import ServerFleet
@@ -145,18 +156,20 @@ class Station:
                 on_progress=self._progress,
             )
         ports = lambda: list(plan.ports)  # noqa: E731
+        self.board = Board(self.store, book, ports)
         self.live = LiveServer(
             self.store,
             options.host,
             options.ws_port,
             servers=self.servers,
             ports=ports,
-            can_undo=lambda: self.store.marks.can_undo,
+            board=self.board,
             force_polling=options.force_polling,
         )
         registry = build_registry(
             self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients,
             station_name=options.station_name, place_labels=options.metrics_place_labels,
+            survey=self.survey_summary,
         )
         self.dashboard = Dashboard(
             self.store,
@@ -165,9 +178,37 @@ class Station:
             ws_port=options.ws_port,
             admin_token=options.admin_token,
             metrics=lambda: exposition(registry),
+            station_name=options.station_name,
+            book=book,
         )
         self.web = WebServer(self.dashboard.app, options.host, options.port)
         self._started: list = []
+
+    def survey_summary(self):
+        """The current survey's places and tests, for the metrics: worked out
+        again only when a test or the book changed, so a scrape costs the
+        same with 100 tests as with 100,000."""
+        from .metrics_labels import SurveySummary
+
+        view = self.book.view()
+        key = (self.store.generation, view.version)
+        cached = self._summary
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        current = view.current
+        summary = None
+        if current is not None:
+            places: dict[str, int] = {}
+            tests = 0
+            for annotation in view.annotate_all(view.in_survey(self.store.results())):
+                if annotation.excluded:
+                    continue
+                tests += 1
+                if annotation.place:
+                    places[annotation.place] = places.get(annotation.place, 0) + 1
+            summary = SurveySummary(name=current.name, places=places, tests=tests)
+        self._summary = (key, summary)
+        return summary
 
     def servers(self) -> list[dict]:
         return [] if self.fleet is None else [s.to_dict() for s in self.fleet.status()]
@@ -198,6 +239,7 @@ class Station:
             except Exception:  # one part failing to stop must not leave the others running
                 log.exception("stopping %s failed", type(part).__name__)
         self._started.clear()
+        self.book.close()
 
 
 def log_changes(changes: Changes) -> None:

@@ -24,7 +24,7 @@ from typing import IO, Any
 import xlsxwriter
 import xlsxwriter.exceptions
 
-from .export import CSV_HEADER, iso_time, sided_cells
+from .export import CSV_HEADER, Notes, iso_time, notes_cells, sided_cells
 from .result import Result
 
 #: The CSV's columns, with the rates in Mbit/s.
@@ -58,6 +58,11 @@ _LAYOUT = {
     "Download jitter (ms, client)": (11, "0.000"),
     "Download loss (%, client)": (11, "0.00"),
     "Error": (40, None),
+    "Place source": (10, None),
+    "Client's --extra-data": (24, None),
+    "Survey": (20, None),
+    "Excluded": (9, None),
+    "Test id": (20, None),
 }
 
 
@@ -65,12 +70,12 @@ def _mbit(bps: float | None) -> float | None:
     return None if bps is None else bps / 1e6
 
 
-def xlsx_row(r: Result) -> tuple[Any, ...]:
+def xlsx_row(r: Result, n: Notes | None = None) -> tuple[Any, ...]:
     """One test's cells, in :data:`XLSX_HEADER` order: ``None`` is an empty
     cell, a ``str`` a text cell, a ``datetime`` a date, anything else a number."""
     return (
         r.port,
-        r.name,
+        r.name if n is None else n.place,
         datetime.fromtimestamp(r.time),  # naive local time: what Excel shows
         _mbit(r.download_bps),
         _mbit(r.upload_bps),
@@ -82,7 +87,12 @@ def xlsx_row(r: Result) -> tuple[Any, ...]:
         r.streams,
         *(None if cell == "" else cell for cell in sided_cells(r)),
         r.error,
+        *(None if cell == "" else cell for cell in notes_cells(r, n, guard=_text)),
     )
+
+
+def _text(text: str | None) -> str:
+    return text or ""  # written with write_string: never a formula, no guard needed
 
 
 class _Sheets:
@@ -145,6 +155,7 @@ def write_xlsx(
     *,
     tmpdir: str | os.PathLike[str] | None = None,
     max_rows: int = MAX_DATA_ROWS,
+    notes: Iterable[Notes | None] | None = None,
 ) -> int:
     """Write every result to an .xlsx at *target* (a path or a binary file);
     the number of tests written. XlsxWriter's own temporary files go to
@@ -162,8 +173,9 @@ def write_xlsx(
     written = 0
     try:
         sheets = _Sheets(book, max_rows)
-        for result in results:
-            sheets.write(xlsx_row(result))
+        pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
+        for result, note in pairs:
+            sheets.write(xlsx_row(result, note))
             written += 1
         sheets.close()
     finally:
@@ -175,7 +187,9 @@ def write_xlsx(
     return written
 
 
-def open_xlsx(results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | None = None) -> IO[bytes]:
+def open_xlsx(
+    results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | None = None, notes: Iterable[Notes | None] | None = None
+) -> IO[bytes]:
     """The workbook in an anonymous temporary file (already unlinked: it
     vanishes when closed, or when the process ends), positioned at its start.
     The caller closes it; its size is ``os.fstat(f.fileno()).st_size``.
@@ -188,7 +202,7 @@ def open_xlsx(results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | Non
     spool = tmpdir or spool_dir()
     out = tempfile.TemporaryFile(dir=spool, prefix="webperf3-", suffix=".xlsx")
     try:
-        write_xlsx(results, out, tmpdir=spool)
+        write_xlsx(results, out, tmpdir=spool, notes=notes)
         out.seek(0)
     except BaseException:
         out.close()
@@ -197,14 +211,18 @@ def open_xlsx(results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | Non
 
 
 def xlsx_chunks(
-    results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | None = None, chunk_bytes: int = CHUNK_BYTES
+    results: Iterable[Result],
+    *,
+    tmpdir: str | os.PathLike[str] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    notes: Iterable[Notes | None] | None = None,
 ) -> Iterator[bytes]:
     """The workbook's bytes in chunks, from a temporary file removed afterwards.
 
     The workbook is written on the first ``next()``; closing the iterator early
     (a client that went away) closes and frees the file.
     """
-    with open_xlsx(results, tmpdir=tmpdir) as f:
+    with open_xlsx(results, tmpdir=tmpdir, notes=notes) as f:
         while chunk := f.read(chunk_bytes):
             yield chunk
 

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from webperf3.live import LiveServer
-from webperf3.marks import ClearMarks
+from webperf3.board import Board
 from webperf3.results import ResultsStore
+from webperf3.survey import SurveyBook
+from tests.helpers_entries import make_entry
 from webperf3.httpserver import WebServer
 from webperf3.web import Dashboard
 
@@ -70,28 +72,6 @@ def artifacts() -> Path:
 # -- log entries -------------------------------------------------------------
 
 
-def make_entry(sample: str, *, name: str | None = None, client: str | None = None, at: float | None = None) -> bytes:
-    """A real iperf3 3.12 sample, re-dated and renamed, as iperf3 writes it.
-
-    Tabs and column-0 braces like iperf3's own output, so the log reader
-    sees exactly what it would on the Pi.
-    """
-    text = (DATA / f"iperf3.12-{sample}.json").read_text(encoding="utf-8")
-    data: dict[str, Any] = json.JSONDecoder().raw_decode(text)[0]  # the test, not the server's exit record
-    start = data["start"]
-    if at is not None:
-        start["timestamp"]["timesecs"] = int(at)
-        start["timestamp"]["time"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(at))
-    if client is not None:
-        for conn in start.get("connected", []):
-            conn["remote_host"] = client
-        if "accepted_connection" in start:
-            start["accepted_connection"]["host"] = client
-    if name is not None:
-        data["extra_data"] = name
-    return (json.dumps(data, indent="\t", separators=(",", ":\t")) + "\n").encode()
-
-
 @pytest.fixture(name="entry")
 def entry_fixture() -> Callable[..., bytes]:
     """``entry(sample, name=, client=, at=)``: a log entry to append."""
@@ -106,7 +86,8 @@ class Station:
 
     def __init__(self, log_dir: Path, servers: Callable[[], list[dict]], admin_token: str | None = None) -> None:
         self.log_dir = log_dir
-        self.store = ResultsStore(log_dir, ClearMarks(log_dir))
+        self.store = ResultsStore(log_dir)
+        self.book = SurveyBook.open(log_dir)
         self.store.refresh()
         self.servers = servers
         self.live = self._live(port=0)
@@ -116,12 +97,13 @@ class Station:
             servers=servers,
             ws_port=self.live.port,
             admin_token=admin_token,
-        )  # a clear reaches the live push through the store, as in serve.py
+            book=self.book,
+        )  # a survey change reaches the live push through the book, as in serve.py
         self.web = WebServer(dashboard.app, "127.0.0.1", 0, threads=4)
         self.web.start()
 
     def _live(self, port: int) -> LiveServer:
-        return LiveServer(self.store, "127.0.0.1", port, servers=self.servers, can_undo=lambda: self.store.marks.can_undo)
+        return LiveServer(self.store, "127.0.0.1", port, servers=self.servers, board=Board(self.store, self.book))
 
     @property
     def url(self) -> str:
@@ -141,6 +123,7 @@ class Station:
     def stop(self) -> None:
         self.web.stop()
         self.live.stop()
+        self.book.close()
 
 
 @pytest.fixture

@@ -109,43 +109,50 @@ def test_csv_download(page: Page, station: Station) -> None:
     assert any(",Room 101," in line for line in lines)
 
 
-def test_clear_and_undo(page: Page, station: Station) -> None:
+def test_new_survey_and_undo(page: Page, station: Station) -> None:
     open_dashboard(page, station)
+    expect(page.locator("#survey-name")).to_have_text("First survey")
     page.once("dialog", lambda dialog: dialog.dismiss())
-    page.click("#clear")
+    page.click("#new-survey")
     expect(page.locator("#undo")).to_be_hidden()
-    expect(page.locator("#rows tr[data-port]")).to_have_count(4)  # cancelled: nothing cleared
+    expect(page.locator("#rows tr[data-port]")).to_have_count(4)  # cancelled: nothing started
 
-    confirms: list[str] = []
-    page.once("dialog", lambda dialog: (confirms.append(dialog.type), dialog.accept()))
-    page.click("#clear")
+    page.once("dialog", lambda dialog: dialog.accept("Floor 2, after the new access point"))
+    page.click("#new-survey")
     expect(page.locator("#rows tr[data-port]")).to_have_count(0)
     expect(page.locator("#empty")).to_be_visible()
-    expect(page.locator("#empty")).to_contain_text("cleared")
+    expect(page.locator("#empty")).to_contain_text("Floor 2, after the new access point")
+    expect(page.locator("#survey-name")).to_have_text("Floor 2, after the new access point")
     expect(page.locator("#undo")).to_be_visible()
-    assert confirms == ["confirm"]
 
+    confirms: list[str] = []
+    page.once("dialog", lambda dialog: (confirms.append(dialog.message), dialog.accept()))
     page.click("#undo")
     expect(row(page, 5201).locator("td.name")).to_have_text("Room 101")
     expect(page.locator("#rows tr[data-port]")).to_have_count(4)
     expect(page.locator("#undo")).to_be_hidden()
+    expect(page.locator("#survey-name")).to_have_text("First survey")
+    assert "Floor 2" in confirms[0] and "nothing is deleted" in confirms[0]
 
 
 @pytest.mark.parametrize("admin_token", ["s3cret"])
-def test_clear_asks_for_the_admin_token_once(page: Page, station: Station, admin_token: str) -> None:
+def test_new_survey_asks_for_the_admin_token_once(page: Page, station: Station, admin_token: str) -> None:
     open_dashboard(page, station)
     seen: list[str] = []
 
     def answer(dialog: Dialog) -> None:
         seen.append(dialog.type)
-        dialog.accept(admin_token) if dialog.type == "prompt" else dialog.accept()
+        if "token" in dialog.message:
+            dialog.accept(admin_token)
+        else:
+            dialog.accept("Floor 3") if dialog.type == "prompt" else dialog.accept()
 
     page.on("dialog", answer)
-    page.click("#clear")
+    page.click("#new-survey")
     expect(page.locator("#rows tr[data-port]")).to_have_count(0)
     page.click("#undo")
     expect(page.locator("#rows tr[data-port]")).to_have_count(4)
-    assert seen == ["confirm", "prompt"]  # the token is kept for the tab
+    assert seen == ["prompt", "prompt", "confirm"]  # the name, the token (kept for the tab), the undo
     assert page.evaluate("sessionStorage.getItem('webperf3-admin-token')") == admin_token
 
 

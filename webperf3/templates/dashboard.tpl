@@ -1,10 +1,13 @@
 % rebase("base.tpl", title="iperf3 survey", script="dashboard")
-<div class="actions" id="dashboard-actions">
+<div class="survey-bar">
+  <p class="survey-now">Survey: <strong id="survey-name">…</strong></p>
+  <div class="actions" id="dashboard-actions">
   <button id="refresh" type="button">Update now</button>
   <a id="csv" class="button" href="csv" download="iperf3_log.csv">Download CSV</a>
   <a id="xlsx" class="button" href="xlsx" download="iperf3_log.xlsx">Download for Excel</a>
-  <button id="clear" type="button" class="danger">Clear table</button>
-  <button id="undo" type="button" hidden>Undo clear</button>
+  <button id="new-survey" type="button">New survey</button>
+  <button id="undo" type="button" hidden>Undo new survey</button>
+  </div>
 </div>
 <section class="device" id="device" aria-labelledby="device-title">
   <h2 id="device-title">This device</h2>
@@ -26,6 +29,10 @@
       <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
     </div>
     <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
+  </div>
+  <div id="device-tests" class="device-tests" hidden>
+    <h3>This device's tests in this survey</h3>
+    <ul id="device-results"></ul>
   </div>
 </section>
 <div class="table-wrap">

@@ -17,9 +17,11 @@ from typing import Any
 
 import bottle
 
+from ..board import Board
 from ..export import CsvLines
 from ..results import LogDirError, ResultsStore
-from . import api, device, exports, ops, pages
+from ..survey import BookOpenError, SurveyBook
+from . import api, device, exports, ops, pages, surveys
 from .common import add_security_headers, error_body, json_error
 
 
@@ -38,8 +40,11 @@ class Dashboard:
         on_change: Callable[[], None] = lambda: None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         station_name: str | None = None,
+        book: SurveyBook | None = None,
     ) -> None:
         self.store = store
+        self.book = book or _open_book(store)
+        self.board = Board(store, self.book, ports)
         self.servers = servers
         self.ports = ports
         self.ws_port = ws_port
@@ -50,7 +55,7 @@ class Dashboard:
         self.station_name = station_name or None
         self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
         self.app = bottle.Bottle()
-        for view in (pages.Pages(self), api.Api(self), device.Device(self), exports.Exports(self), ops.Ops(self)):
+        for view in (pages.Pages(self), api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self), ops.Ops(self)):
             view.route(self.app)
         self.app.add_hook("after_request", add_security_headers)
         # Bottle's own error page is HTML; API clients want JSON. Bottle
@@ -66,8 +71,18 @@ class Dashboard:
 
     def warm_up(self) -> None:
         """Format the CSV once ahead of the first Download CSV (a thread's job at start)."""
-        for _ in self.csv_lines.chunks(self.store.results()):
+        found = self.store.results()
+        for _ in self.csv_lines.chunks(found, self.board.notes(found)):
             pass
+
+
+def _open_book(store: ResultsStore) -> SurveyBook:
+    """The survey book beside the logs (a station passes its own): writable
+    where the log directory is, else read-only, so the pages still show."""
+    try:
+        return SurveyBook.open(store.log_dir)
+    except BookOpenError:
+        return SurveyBook.open(store.log_dir, readonly=True)
 
 
 def create_app(store: ResultsStore, **kwargs: Any) -> bottle.Bottle:

@@ -1,4 +1,4 @@
-"""The JSON API: the table, the results, the servers, and clearing the table."""
+"""The JSON API: the table, the results, the servers, and the old "clear"."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from bottle import HTTPResponse, request, response
 
 from .. import __version__
 from ..export import json_chunks
-from ..marks import MarksError
 from .common import JSON_TYPE, dumps, json_error, json_response, require_admin, wrapped
 from .exports import filtered_results, json_download
+from .surveys import book_call
 
 if TYPE_CHECKING:
     from . import Dashboard
@@ -44,9 +44,9 @@ class Api:
         })
 
     def latest(self) -> HTTPResponse:
+        """The current survey's table: a row per port, its survey, ``can_undo``."""
         self.dash.refresh()
-        rows = self.dash.store.rows(self.dash.ports())
-        return json_response({"rows": [row.to_dict() for row in rows], "generation": self.dash.store.generation, "can_undo": self._can_undo()})
+        return json_response(self.dash.board.state())
 
     def results(self) -> Iterator[str]:
         if request.query.get("format") == "json":
@@ -55,49 +55,30 @@ class Api:
         response.content_type = JSON_TYPE
         response.set_header("Cache-Control", "no-store")
         # Streamed: with 100 MB of logs this is big, and never whole in memory.
-        return wrapped('{"results":', json_chunks(found, dumps=dumps), "}\n")
+        notes = self.dash.board.notes(found)  # place, its source, survey, id
+        return wrapped('{"results":', json_chunks(found, dumps=dumps, notes=notes), "}\n")
 
     def server_status(self) -> HTTPResponse:
         return json_response({"servers": self.dash.servers()})
 
-    # -- clearing ------------------------------------------------------------
+    # -- "Clear table", as before surveys ------------------------------------------
 
     def clear(self) -> HTTPResponse:
-        self._guard_post()
-        self.dash.refresh()  # so every port with a log gets its mark
-        try:
-            self.dash.store.clear(self.dash.ports())
-        except MarksError as exc:
-            return json_error(500, str(exc))
-        self._changed()
-        return json_response({"ok": True, "generation": self.dash.store.generation, "can_undo": self._can_undo()})
+        """Kept for scripts written for the old dashboard: starts a new survey."""
+        require_admin(self.dash.admin_token)
+        book_call(self.dash.book.start)
+        return self._answer()
 
     def undo(self) -> HTTPResponse:
-        self._guard_post()
-        try:
-            undone = self.dash.store.undo_clear()
-        except MarksError as exc:
-            return json_error(500, str(exc))
-        if not undone:
-            return json_error(409, "there is no clear to undo")
-        self._changed()
-        return json_response({"ok": True, "generation": self.dash.store.generation, "can_undo": self._can_undo()})
-
-    def _guard_post(self) -> None:
-        if self.dash.store.marks is None:
-            raise json_error(503, "clearing is not available: the store has no clear marks")
+        """Undoes the latest survey start (the old "Undo clear")."""
         require_admin(self.dash.admin_token)
+        book_call(self.dash.book.undo_last)
+        return self._answer()
 
-    def _changed(self) -> None:
-        # The live push hears of a clear from the store itself; this hook is
-        # for anything else a caller wires in. Its failure must not turn a
-        # done clear into an error response.
+    def _answer(self) -> HTTPResponse:
+        state = self.dash.board.state()
         try:
-            self.dash.on_change()
+            self.dash.on_change()  # the live push hears from the book itself; this is any other hook
         except Exception:
-            log.exception("on_change after clear/undo failed")
-
-    def _can_undo(self) -> bool:
-        marks = self.dash.store.marks
-        return bool(marks and marks.can_undo)
-
+            log.exception("on_change after a survey change failed")
+        return json_response({"ok": True, "generation": state["generation"], "can_undo": state["can_undo"], "survey": state["survey"]})

@@ -55,7 +55,7 @@ def param(name: str) -> str | None:
 
 
 def result_filters() -> dict[str, Any]:
-    """``port``, ``name``, ``since`` from the query; a 400 names a bad one."""
+    """``port``, ``name``, ``client``, ``since`` from the query; a 400 names a bad one."""
     filters: dict[str, Any] = {}
     if port := param("port"):
         if not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
@@ -63,6 +63,8 @@ def result_filters() -> dict[str, Any]:
         filters["port"] = int(port)
     if name := param("name"):
         filters["name"] = name
+    if client := param("client"):
+        filters["client"] = client
     if since := param("since"):
         try:
             value = float(since)
@@ -126,6 +128,29 @@ def require_admin(admin_token: str | None) -> None:
         raise json_error(401, "an admin token is required (X-Admin-Token or Authorization: Bearer)", **{"WWW-Authenticate": "Bearer"})
     if not hmac.compare_digest(given.encode(), admin_token.encode()):
         raise json_error(403, "wrong admin token")
+
+
+#: A JSON body of the API (a place's name, a survey's): a few kB at most.
+MAX_JSON_BODY = 16 * 1024
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; a 400 (413 when too big) says what is wrong with it."""
+    length = request.content_length
+    if length > MAX_JSON_BODY:
+        raise json_error(413, f"the request body is {length} bytes: at most {MAX_JSON_BODY} are accepted")
+    raw = request.body.read(MAX_JSON_BODY + 1)
+    if len(raw) > MAX_JSON_BODY:
+        raise json_error(413, f"the request body is over {MAX_JSON_BODY} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise json_error(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise json_error(400, "the request body must be a JSON object")
+    return data
 
 
 def wrapped(head: str, chunks: Iterator[str], tail: str) -> Iterator[str]:

@@ -99,12 +99,19 @@ class Device:
         rows = {row.port: row for row in d.store.rows(ports)}
         states = {s["port"]: s.get("state", "idle") for s in d.servers()}
         known = sorted(set(ports) | set(rows)) if not ports else ports
-        port = suggest_port(known, states, rows, address, time.time())
+        now = time.time()
+        port = suggest_port(known, states, rows, address, now)
+        view = d.book.view()
+        claim = view.claim_of(address, now) if address else None
         return json_response({
             "address": address,
             "host": station_host(request.get_header("Host")),
             "port": port,
             "ports": [{"port": p, "state": states.get(p)} for p in known],
+            "place": claim.place if claim else None,
+            # For "Where are you?": the places of this survey, most recent first.
+            "places": view.places(d.store.results()),
+            "survey": d.board.survey(view),
         })
 
     def qr(self) -> HTTPResponse:

@@ -41,14 +41,15 @@ class Exports:
         response.content_type = "text/csv; charset=utf-8"
         response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
         response.set_header("Cache-Control", "no-store")
-        return self.dash.csv_lines.chunks(found)
+        return self.dash.csv_lines.chunks(found, self.dash.board.notes(found))
 
     def xlsx(self):
         """Download for Excel: the workbook is built whole into an unlinked
         temporary file before anything is sent, so a failure is an error
         status, never half a file; then it is sent from that file."""
         self.dash.refresh()
-        workbook = open_xlsx(self.dash.store.results())
+        found = self.dash.store.results()
+        workbook = open_xlsx(found, notes=self.dash.board.notes(found))
         response.content_type = XLSX_TYPE
         response.set_header("Content-Disposition", f"attachment; filename={XLSX_NAME}")
         response.set_header("Content-Length", str(os.fstat(workbook.fileno()).st_size))
@@ -61,8 +62,10 @@ class Exports:
 
 def filtered_results(dash: Dashboard) -> list[Result]:
     filters = result_filters()  # a bad one is a 400 before anything is read
+    client = filters.pop("client", None)
     dash.refresh()
-    return dash.store.results(**filters)
+    found = dash.store.results(**filters)
+    return found if client is None else [r for r in found if r.client == client]
 
 
 def json_download(dash: Dashboard) -> Iterator[str]:
@@ -70,4 +73,4 @@ def json_download(dash: Dashboard) -> Iterator[str]:
     found = filtered_results(dash)
     response.content_type = JSON_TYPE
     response.set_header("Content-Disposition", "attachment; filename=iperf3_log.json")
-    return json_chunks(found, dumps=dumps)
+    return json_chunks(found, dumps=dumps, notes=dash.board.notes(found))

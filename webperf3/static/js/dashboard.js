@@ -21,9 +21,11 @@ const state = {
   servers: new Map(), // port → ServerStatus dict
   generation: -1,
   canUndo: false,
+  survey: null, // the current survey: {id, name, created_at, can_undo}
   highlightUntil: new Map(), // port → Date.now() deadline
 };
 const progress = new ProgressView();
+const baseTitle = document.title;
 
 // -- the table ---------------------------------------------------------------
 
@@ -68,10 +70,16 @@ function failureIsNewest(row) {
   return Boolean(row.failure) && (!row.latest || row.failure.time >= row.latest.time);
 }
 
-function nameCell(result, row) {
-  const name = result && result.name;
-  const text = name || (result ? "(no name)" : row.cleared_at ? "cleared" : "no tests yet");
-  return cell(text, { cls: name ? "name" : "name muted" });
+// A test's place: set on the station, its own --extra-data, or named from
+// the browser of the device that ran it.
+const SOURCES = { edited: "set on the station", client: "the client's --extra-data", browser: "named in the browser" };
+
+function nameCell(result) {
+  const place = result && result.place !== undefined ? result.place : result && result.name;
+  const td = cell(place || (result ? "(no place)" : "no tests yet"), { cls: place ? "name" : "name muted" });
+  if (place && result.place_source) td.title = `place ${SOURCES[result.place_source] || result.place_source}`;
+  if (place && result.place_source === "browser") td.append(" ", el("span", { text: "browser", cls: "measured-by", title: SOURCES.browser }));
+  return td;
 }
 
 function buildRows(row) {
@@ -84,7 +92,7 @@ function buildRows(row) {
   const cells = [
     cell(String(row.port), { cls: "port" }),
     statusCell(row.port),
-    nameCell(shown, row),
+    nameCell(shown),
     cell((shown && shown.client) || DASH),
     timeCell(shown),
     cell(direction(shown)),
@@ -118,7 +126,8 @@ function previousRow(row) {
   tr.dataset.previousOf = String(row.port);
   const td = el("td");
   td.colSpan = 11;
-  const name = good.name ? `“${good.name}”` : "(no name)";
+  const place = good.place !== undefined ? good.place : good.name;
+  const name = place ? `“${place}”` : "(no place)";
   const rates = [];
   if (good.download_bps !== null && good.download_bps !== undefined) rates.push(`download ${formatRate(good.download_bps)}`);
   if (good.upload_bps !== null && good.upload_bps !== undefined) rates.push(`upload ${formatRate(good.upload_bps)}`);
@@ -131,7 +140,7 @@ function previousRow(row) {
   return tr;
 }
 
-// A port is listed when it has a result or a known server: after a clear
+// A port is listed when it has a result or a known server: in a new survey
 // with no fleet running, the table really is empty.
 function visible(row) {
   return Boolean(row.latest || row.failure || state.servers.has(row.port));
@@ -142,16 +151,19 @@ function render() {
   const fragment = document.createDocumentFragment();
   let shown = 0;
   for (const port of [...ports].sort((a, b) => a - b)) {
-    const row = state.rows.get(port) || { port, latest: null, failure: null, cleared_at: null, tests: 0 };
+    const row = state.rows.get(port) || { port, latest: null, failure: null, tests: 0 };
     if (!visible(row)) continue;
     fragment.append(...buildRows(row));
     shown += 1;
   }
   $("rows").replaceChildren(fragment);
-  $("empty").hidden = shown > 0;
-  const cleared = [...state.rows.values()].some((row) => row.cleared_at);
-  $("empty-title").textContent = cleared ? "The table is cleared: new tests will appear here." : "No tests yet.";
+  const tested = [...state.rows.values()].some((row) => row.latest || row.failure);
+  $("empty").hidden = tested;
+  const surveyName = state.survey ? state.survey.name : "";
+  $("survey-name").textContent = surveyName || "—";
+  $("empty-title").textContent = surveyName ? `No tests yet in “${surveyName}”.` : "No tests yet.";
   $("undo").hidden = !state.canUndo;
+  if (surveyName) document.title = `${surveyName} — ${baseTitle}`;
 }
 
 function rowKey(row) {
@@ -194,6 +206,7 @@ function applySnapshot(message) {
   if (Array.isArray(message.servers)) applyServers(message.servers, false);
   state.generation = message.generation;
   state.canUndo = Boolean(message.can_undo);
+  state.survey = message.survey || null;
   updated();
   render();
 }
@@ -201,6 +214,7 @@ function applySnapshot(message) {
 function applyResults(message) {
   const rows = message.rows || [];
   for (const row of rows) progress.end(row.port); // the final figures replace the moving ones
+  device.tests(message.results || []);
   for (const row of rows) state.rows.set(row.port, row);
   highlight(rows.map((row) => row.port));
   if (typeof message.generation === "number") state.generation = message.generation;
@@ -225,6 +239,7 @@ function applyLatest(data) {
   replaceRows(data.rows || [], { highlightChanges: state.generation >= 0 });
   state.generation = data.generation;
   state.canUndo = Boolean(data.can_undo);
+  state.survey = data.survey || null;
   updated();
   render();
 }
@@ -244,6 +259,7 @@ function applyProgress(message) {
 function onMessage(message) {
   if (message.type === "progress") applyProgress(message);
   else if (message.type === "snapshot") applySnapshot(message);
+  else if (message.type === "book") device.bookChanged(message);
   else if (message.type === "results") applyResults(message);
   else if (message.type === "servers" && Array.isArray(message.servers)) applyServers(message.servers);
 }
@@ -260,17 +276,17 @@ async function updateNow() {
   }
 }
 
-async function clearTable() {
-  if (!window.confirm("Clear the table? The tests stay in the logs and the CSV; Undo brings them back.")) return;
-  await action("api/clear", "Could not clear the table");
+async function newSurvey() {
+  const name = window.prompt("Name the new survey (for example “Floor 2, before the new access point”). Earlier tests stay in their survey, the logs and the exports.", "");
+  if (name === null) return; // cancelled
+  await action("api/surveys", "Could not start a new survey", name.trim() ? { name: name.trim() } : {});
 }
 
-async function action(path, failure) {
-  const buttons = [$("clear"), $("undo")];
+async function action(path, failure, body = undefined) {
+  const buttons = [$("new-survey"), $("undo")];
   buttons.forEach((b) => (b.disabled = true));
   try {
-    const result = await post(path);
-    state.canUndo = Boolean(result.can_undo);
+    await post(path, body);
     await updateNow(); // the websocket brings the same; this is for when it is down
   } catch (err) {
     showMessage(`${failure}: ${err.message}`);
@@ -292,12 +308,18 @@ function showMessage(text) {
 // -- start -----------------------------------------------------------------------
 
 const live = new LiveSocket({ onMessage, poll: updateNow, indicator: $("connection") });
+const device = new DevicePanel({ onMessage: showMessage });
 
 $("refresh").addEventListener("click", updateNow);
-$("clear").addEventListener("click", clearTable);
-$("undo").addEventListener("click", () => action("api/clear/undo", "Could not undo the clear"));
+$("new-survey").addEventListener("click", newSurvey);
+$("undo").addEventListener("click", () => {
+  const name = state.survey ? `“${state.survey.name}”` : "the latest survey";
+  if (window.confirm(`Undo the start of ${name}? Its tests go back to the survey before; nothing is deleted.`)) {
+    action("api/surveys/undo", "Could not undo the new survey");
+  }
+});
 $("host-hint").textContent = location.hostname || "this-host";
 setInterval(() => refreshAgo(), AGO_REFRESH_MS);
 updateNow();
 live.start();
-new DevicePanel({ onMessage: showMessage }).start();
+device.start();

@@ -6,8 +6,23 @@
 
 import { getJSON, post } from "./api.js";
 import { el } from "./cells.js";
+import { formatRate, formatTime } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
+const DEVICE_KEY = "webperf3-device";
+const MY_TESTS = 6;
+
+// A random id this browser keeps, so two devices behind one address (NAT)
+// can be told apart; it says nothing about the device.
+function deviceId() {
+  let id = localStorage.getItem(DEVICE_KEY);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem(DEVICE_KEY, id);
+  }
+  return id;
+}
 
 // Quoted for a POSIX shell and PowerShell alike where possible: single
 // quotes, unless the place itself holds one.
@@ -27,6 +42,7 @@ export class DevicePanel {
     this.onMessage = onMessage;
     this.device = null;
     this.place = "";
+    this.mine = []; // this device's tests of this survey, newest first
   }
 
   async start() {
@@ -48,6 +64,66 @@ export class DevicePanel {
     if (this.device.place && !this.place) this.place = this.device.place;
     if (Array.isArray(this.device.places)) this.offer(this.device.places);
     this.render();
+    await this.loadTests();
+  }
+
+  async loadTests() {
+    if (!this.device || !this.device.address || !this.device.survey) return;
+    try {
+      const since = this.device.survey.since ?? 0;
+      const found = await getJSON(`api/results?client=${encodeURIComponent(this.device.address)}&since=${since}`);
+      this.mine = [];
+      this.tests((found.results || []).filter((r) => r.survey === this.device.survey.id));
+    } catch (err) {
+      console.warn("webperf3: cannot load this device's tests", err);
+    }
+  }
+
+  // New results from the live push (or the first load): keep this device's.
+  tests(results) {
+    if (!this.device || !this.device.address) return;
+    const mine = results.filter((r) => r.client === this.device.address);
+    if (!mine.length) return;
+    this.mine = [...mine.reverse(), ...this.mine].slice(0, MY_TESTS);
+    this.renderTests();
+  }
+
+  renderTests() {
+    const list = $("device-results");
+    list.replaceChildren(
+      ...this.mine.map((r) => {
+        const li = el("li");
+        li.dataset.id = r.id || "";
+        const figures = [];
+        if (r.error) figures.push(`failed: ${r.error}`);
+        if (r.download_bps !== null && r.download_bps !== undefined) figures.push(`download ${formatRate(r.download_bps)} (${r.download_measured_by === "client" ? "received" : "sent by the station"})`);
+        if (r.upload_bps !== null && r.upload_bps !== undefined) figures.push(`upload ${formatRate(r.upload_bps)}`);
+        li.append(
+          el("strong", { text: r.place || "(no place)", cls: "device-test-place" }),
+          el("span", { text: ` ${formatTime(r.time)}, port ${r.port}: ${figures.join(", ") || "no figures"}` }),
+        );
+        return li;
+      }),
+    );
+    $("device-tests").hidden = this.mine.length === 0;
+  }
+
+  // Someone changed the survey book. A place named from this device's own
+  // address by another device (NAT) is worth saying; a new survey starts
+  // this device's list afresh.
+  bookChanged(message) {
+    if (message.kind === "claim" && this.device && message.address === this.device.address) {
+      if (message.conflicts && message.conflicts.length > 1) {
+        const names = message.conflicts.map((c) => (c.place ? `“${c.place}”` : "no place")).join(", ");
+        this.onMessage(`More than one device at ${message.address} (behind the same router) named a place: ${names}. Tests from this address go to the place named last.`);
+      }
+      if (message.place !== this.place) {
+        this.place = message.place || "";
+        this.render();
+      }
+    }
+    if (message.kind !== "claim" && message.kind !== "edit") this.refresh();
+    else if (message.kind === "edit") this.loadTests();
   }
 
   offer(places) {
@@ -62,7 +138,7 @@ export class DevicePanel {
       return;
     }
     try {
-      const answer = await post("api/place", { name });
+      const answer = await post("api/place", { name, device: deviceId() });
       this.place = answer.place ?? name;
       $("place-saved").textContent = `Saved: tests from ${answer.address || "this device"} are now “${this.place}”.`;
       if (answer.shared_address) this.onMessage(answer.shared_address);
