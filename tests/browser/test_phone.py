@@ -1,0 +1,87 @@
+"""The survey from a phone, as a surveyor does it: a real station, the page
+at a phone's size, a place named in the browser, and a real iperf3 test with
+no --extra-data (phone apps cannot set it) arriving under that place."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers_station import Station
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[Station]:
+    running = Station(tmp_path / "logs", servers=2)
+    yield running
+    running.stop()
+
+
+def iperf3(port: int, *args: str, bind: str = "127.0.0.1") -> None:
+    subprocess.run(
+        ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-B", bind, "-t", "1", "-b", "50M", *args],
+        check=True, capture_output=True, timeout=30,
+    )
+
+
+def test_a_phone_names_its_place_and_its_next_test_arrives_under_it(page: Page, station: Station, tmp_path: Path) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(station.url)
+    expect(page.locator("#connection")).to_have_text("live")
+    # What to type, before a place is named: host and port the phone can use.
+    expect(page.locator("#device-address")).to_have_text("127.0.0.1")
+    port = int(page.locator("#device-port").text_content() or "0")
+    assert port in station.ports
+    page.fill("#place", "Room 7")
+    page.click("#save-place")
+    expect(page.locator("#place-saved")).to_contain_text("Room 7")
+    expect(page.locator("#device-place")).to_have_text("Room 7")
+    expect(page.locator("#device-command")).to_have_text(f"iperf3 -c 127.0.0.1 -p {port} --bidir --extra-data 'Room 7'")
+    qr = page.locator("#device-qr")
+    expect(qr).to_be_visible()
+    if shutil.which("zbarimg"):  # read the code back as a phone's camera would
+        shot = tmp_path / "qr.png"
+        qr.screenshot(path=str(shot))
+        decoded = subprocess.run(["zbarimg", "--raw", "-q", str(shot)], capture_output=True, text=True, timeout=20)
+        assert decoded.stdout.strip() == f"127.0.0.1:{port}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # The phone's app runs an upload, then a download (-R): no --extra-data.
+    iperf3(port)
+    iperf3(port, "-R")
+    mine = page.locator("#device-results li")
+    expect(mine).to_have_count(2, timeout=10_000)
+    expect(mine.nth(0)).to_contain_text("Room 7")
+    expect(mine.nth(0)).to_contain_text("download")
+    expect(mine.nth(1)).to_contain_text("upload")
+    row = page.locator(f"#rows tr[data-port='{port}']")
+    expect(row.locator("td.name")).to_contain_text("Room 7")
+    expect(row.locator("td.name")).to_contain_text("browser")  # where the place came from
+    results = station.api("api/results")["results"]
+    assert [(r["place"], r["place_source"], r["name"]) for r in results] == [("Room 7", "browser", None)] * 2
+
+
+def test_a_place_named_on_one_address_does_not_name_another_address_s_test(page: Page, station: Station) -> None:
+    # 127.0.0.0/8 is all loopback: 127.0.0.9 is another client address on this machine.
+    page.goto(station.url)
+    expect(page.locator("#connection")).to_have_text("live")
+    page.fill("#place", "Room 7")
+    page.click("#save-place")
+    expect(page.locator("#device-place")).to_have_text("Room 7")
+    other = station.ports[1]
+    subprocess.run(  # the iperf3 servers listen on 127.0.0.1 only: reach them from 127.0.0.9
+        ["iperf3", "-c", "127.0.0.1", "-p", str(other), "-B", "127.0.0.9", "-t", "1", "-b", "50M"],
+        check=True, capture_output=True, timeout=30,
+    )
+    row = page.locator(f"#rows tr[data-port='{other}']")
+    expect(row.locator("td.name")).to_have_text("(no place)", timeout=10_000)
+    expect(row).to_contain_text("127.0.0.9")
+    assert [r["place"] for r in station.api("api/results")["results"]] == [None]
