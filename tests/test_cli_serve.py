@@ -377,3 +377,16 @@ def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
     finally:
         if alive(orphan):
             os.kill(orphan, signal.SIGKILL)
+
+
+def test_the_default_number_of_servers_is_the_same_in_the_command_make_run_and_the_readme() -> None:
+    import re
+
+    from webperf3.options import DEFAULT_SERVERS, parse
+
+    root = Path(__file__).resolve().parents[1]
+    assert parse([])[1].servers == DEFAULT_SERVERS
+    assert parse(["install-service"])[1].servers == DEFAULT_SERVERS
+    assert re.search(r"^SERVERS \?= (\d+)$", (root / "Makefile").read_text(), re.M).group(1) == str(DEFAULT_SERVERS)
+    readme = (root / "README.md").read_text()
+    assert re.search(r"^\| `--servers N`[^|]*\| (\d+) \|", readme, re.M).group(1) == str(DEFAULT_SERVERS)

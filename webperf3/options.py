@@ -10,6 +10,8 @@ from pathlib import Path
 from . import __version__
 
 DEFAULT_LOG_DIR = Path("~/iperf3-logs")
+#: One port per person walking the building; the same in `make run` and the README.
+DEFAULT_SERVERS = 4
 SUBCOMMANDS = ("serve", "export", "install-service", "status")
 
 DESCRIPTION = """\
@@ -120,7 +122,7 @@ def _add_log_dir(parser: argparse.ArgumentParser) -> None:
 
 def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     fleet = parser.add_argument_group("iperf3 servers")
-    fleet.add_argument("--servers", type=server_count, default=None, metavar="N", help="how many iperf3 servers to run (default 1; 0 serves the logs already there)")
+    fleet.add_argument("--servers", type=server_count, default=None, metavar="N", help=f"how many iperf3 servers to run, one per surveyor (default {DEFAULT_SERVERS}; 0 serves the logs already there)")
     fleet.add_argument("--first-port", type=port_number, default=5201, metavar="PORT", help="port of the first iperf3 server (default: %(default)s)")
     _add_log_dir(fleet)
     fleet.add_argument("--iperf3", default="iperf3", metavar="PATH", help="the iperf3 program (default: iperf3 on PATH)")
@@ -203,9 +205,9 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     if command == "serve":
         if options.legacy_servers is not None and options.servers is not None:
             build_parser().error("give the number of servers once: N or --servers N")
-        options.servers = options.servers if options.servers is not None else (options.legacy_servers if options.legacy_servers is not None else 1)
+        options.servers = options.servers if options.servers is not None else (options.legacy_servers if options.legacy_servers is not None else DEFAULT_SERVERS)
     elif command == "install-service" and options.servers is None:
-        options.servers = 1
+        options.servers = DEFAULT_SERVERS
     if command in ("serve", "install-service"):
         last = options.first_port + options.servers - 1
         if last > MAX_PORT:
