@@ -116,9 +116,11 @@ class Station:
     """Every running part of webperf3, wired together."""
 
     def __init__(self, options, plan: Plan) -> None:
+        from .guard import Guard
+        from .hosts import AllowedHosts
+        from .httpserver import WebServer
         from .live import LiveServer
         from .metrics import build_registry, exposition
-        from .httpserver import WebServer
         from .web import Dashboard
 
         self.store = ResultsStore(plan.log_dir, ClearMarks(plan.log_dir))
@@ -136,6 +138,7 @@ class Station:
                 on_change=self._servers_changed,
             )
         ports = lambda: list(plan.ports)  # noqa: E731
+        allowed_hosts = AllowedHosts.for_this_machine(getattr(options, "allowed_host", None) or [])
         self.live = LiveServer(
             self.store,
             options.host,
@@ -144,6 +147,7 @@ class Station:
             ports=ports,
             can_undo=lambda: self.store.marks.can_undo,
             force_polling=options.force_polling,
+            allowed_host=allowed_hosts,
         )
         registry = build_registry(self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients)
         self.dashboard = Dashboard(
@@ -154,7 +158,7 @@ class Station:
             admin_token=options.admin_token,
             metrics=lambda: exposition(registry),
         )
-        self.web = WebServer(self.dashboard.app, options.host, options.port)
+        self.web = WebServer(Guard(self.dashboard.app, allowed_host=allowed_hosts), options.host, options.port)
         self._started: list = []
 
     def servers(self) -> list[dict]:
