@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import socket
 import threading
 import time
@@ -92,7 +94,10 @@ def test_a_kept_alive_connection_is_served_then_closed_when_idle(serve) -> None:
     with connect_from("127.0.0.1", server.port) as sock:
         for _ in range(3):
             sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            response = b""
+            while not response.endswith(b"\r\n\r\nok"):
+                response += sock.recv(65536)
+            assert response.startswith(b"HTTP/1.1 200")
         assert closed_by_server(sock, 5)
 
 
@@ -220,3 +225,24 @@ def test_the_loop_survives_many_clients_at_once(serve) -> None:
         t.join(10)
     # Some may be refused when 20 from one address overlap; none may hang or fail otherwise.
     assert len(results) == 100 and set(results) <= {200, 0} and results.count(200) >= 80
+
+
+def test_running_out_of_descriptors_pauses_accepting_with_one_line(serve, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    server = serve(HttpLimits(connections_per_client=100))
+    clients = [socket.socket() for _ in range(30)]  # their descriptors taken now
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 5, hard))
+        for sock in clients:
+            sock.settimeout(2)
+            sock.connect(("127.0.0.1", server.port))  # the kernel queues them; accept() runs out
+        time.sleep(1.5)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    accept_lines = [r for r in caplog.records if "accept" in r.getMessage()]
+    assert len(accept_lines) == 1 and "cannot accept connections: Too many open files" in accept_lines[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
+    for sock in clients:
+        sock.close()
+    assert status_of(request(server.port, get("/"))) == 200

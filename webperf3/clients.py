@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import resource
 import threading
 import time
 from collections import OrderedDict
@@ -120,7 +121,7 @@ class LogLimiter:
         self._last: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def log(self, level: int, what: str, client: str, message: str, *args: object) -> bool:
+    def log(self, level: int, what: str, client: str, message: str, *args: object, exc_info: object = None) -> bool:
         """Log ``message % args`` unless (what, client) was logged lately; True if logged."""
         now = self.clock()
         key = (what, client)
@@ -136,5 +137,30 @@ class LogLimiter:
         if suppressed:
             message += " (%d more like this in the last %.0f s)"
             args = (*args, suppressed, self.interval)
-        self.logger.log(level, message, *args)
+        self.logger.log(level, message, *args, exc_info=exc_info)
         return True
+
+
+def raise_open_file_limit(wanted: int = 4096) -> int:
+    """Raise the soft limit on open descriptors towards ``wanted``, as far as
+    the hard limit allows (systemd: soft 1024, hard 524288); the soft limit
+    now. Every socket is watched with poll() and epoll, so numbers past 1024
+    are fine; what matters is that clients can never take the last ones.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft) if soft != resource.RLIM_INFINITY else wanted
+
+
+def socket_budget(open_files: int, reserved: int) -> tuple[int, int]:
+    """(web connections, websocket connections) that fit in ``open_files``
+    descriptors with ``reserved`` kept for everything else (logs, iperf3's
+    pipes, the watcher), so clients can never starve the log reader."""
+    room = max(32, open_files - reserved)
+    return max(16, min(400, room * 5 // 10)), max(16, min(320, room * 4 // 10))

@@ -198,6 +198,7 @@ class LiveServer:
         max_clients: int = 256,
         max_message_bytes: int = 64 * 1024,
         max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
+        max_connections: int | None = None,
         allowed_host: Callable[[str | None], bool] = lambda host: True,
     ) -> None:
         self.store = store
@@ -210,6 +211,8 @@ class LiveServer:
         self.max_clients = max_clients
         self.max_message_bytes = max_message_bytes
         self.max_connections_per_client = max_connections_per_client
+        #: TCP connections in all, handshakes included (default: max_clients + MAX_HANDSHAKING).
+        self.max_connections = max_connections or max_clients + MAX_HANDSHAKING
         self.allowed_host = allowed_host
         self._refusals = LogLimiter(log)
         self._port = port
@@ -316,7 +319,7 @@ class LiveServer:
         self._loop = asyncio.get_running_loop()
         self._stop, self._lock = asyncio.Event(), asyncio.Lock()
         self._clients, self._admitted, self._tasks = {}, set(), set()
-        self._gate = gate = ClientGate(self.max_connections_per_client, self.max_clients + MAX_HANDSHAKING, self._refusals)
+        self._gate = gate = ClientGate(self.max_connections_per_client, self.max_connections, self._refusals)
         self._loop.set_exception_handler(gate.loop_exception)
         try:
             server = await serve(
@@ -492,8 +495,9 @@ class LiveServer:
                 # Catch what was written while nothing watched.
                 await self._update(None)
                 await self._watch_dir(identity)
-            except Exception:
-                log.exception("watching %s failed; retrying", self.store.log_dir)
+            except Exception as exc:
+                # Once a minute: e.g. out of descriptors, this repeats every retry.
+                self._refusals.log(logging.ERROR, "watch", "*", "watching %s failed; retrying", self.store.log_dir, exc_info=exc)
                 await self._sleep(DIR_RETRY_S)
 
     async def _wait_for_dir(self) -> tuple[int, int] | None:

@@ -116,9 +116,10 @@ class Station:
     """Every running part of webperf3, wired together."""
 
     def __init__(self, options, plan: Plan) -> None:
+        from .clients import raise_open_file_limit, socket_budget
         from .guard import Guard
         from .hosts import AllowedHosts
-        from .httpserver import WebServer
+        from .httpserver import HttpLimits, WebServer
         from .live import LiveServer
         from .metrics import build_registry, exposition
         from .web import Dashboard
@@ -139,6 +140,8 @@ class Station:
             )
         ports = lambda: list(plan.ports)  # noqa: E731
         allowed_hosts = AllowedHosts.for_this_machine(getattr(options, "allowed_host", None) or [])
+        # Clients get what is left after the logs and iperf3's pipes.
+        web_sockets, ws_sockets = socket_budget(raise_open_file_limit(), reserved=64 + 8 * len(plan.ports))
         self.live = LiveServer(
             self.store,
             options.host,
@@ -148,6 +151,8 @@ class Station:
             can_undo=lambda: self.store.marks.can_undo,
             force_polling=options.force_polling,
             allowed_host=allowed_hosts,
+            max_clients=min(256, ws_sockets),
+            max_connections=ws_sockets,
         )
         registry = build_registry(self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients)
         self.dashboard = Dashboard(
@@ -158,7 +163,7 @@ class Station:
             admin_token=options.admin_token,
             metrics=lambda: exposition(registry),
         )
-        self.web = WebServer(Guard(self.dashboard.app, allowed_host=allowed_hosts), options.host, options.port)
+        self.web = WebServer(Guard(self.dashboard.app, allowed_host=allowed_hosts), options.host, options.port, limits=HttpLimits(connections=web_sockets))
         self._started: list = []
 
     def servers(self) -> list[dict]:
