@@ -58,7 +58,9 @@ class GuardLimits:
     admin_free_failures: int = 5
     admin_first_delay: float = 1.0
     admin_max_delay: float = 300.0
-    admin_forget_after: float = 900.0
+    #: A success forgets a client's failures at once; this, a client that
+    #: stopped guessing (a day: waiting it out must not be a way around).
+    admin_forget_after: float = 86400.0
     downloads_total: int = 4
     downloads_per_client: int = 2
 
@@ -71,7 +73,7 @@ class FailureThrottle:
         free: int = 5,
         first_delay: float = 1.0,
         max_delay: float = 300.0,
-        forget_after: float = 900.0,
+        forget_after: float = 86400.0,
         *,
         max_clients: int = 4096,
         clock: Callable[[], float] = time.monotonic,

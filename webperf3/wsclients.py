@@ -41,7 +41,9 @@ MAX_QUEUED_MESSAGES = 256
 #: A message not written to the client's socket within this: dropped.
 SEND_TIMEOUT_S = 30.0
 #: websockets' write buffer (bytes) above which send() waits for the client.
-WRITE_LIMIT = 64 * 1024
+#: Small: the kernel's buffer below it holds more, and a client that does
+#: not read holds this much of the station's memory (websockets: 32 KiB).
+WRITE_LIMIT = 16 * 1024
 #: The kernel's send buffer per websocket. Linux lets it grow to 4 MB per
 #: socket by itself; dashboard messages need far less.
 SEND_BUFFER_BYTES = 64 * 1024
