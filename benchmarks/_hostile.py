@@ -277,10 +277,14 @@ class Hostile:
             sock.close()
 
 
-def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.0) -> dict:
-    """``count`` GET /api/latest from 127.0.0.1, each on a new connection."""
-    times, failures = [], 0
-    for _ in range(count):
+def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.0, give_up_after: int | None = None) -> dict:
+    """``count`` GET /api/latest from 127.0.0.1, each on a new connection;
+    after ``give_up_after`` failures in a row the rest count as failed too."""
+    times, failures, in_a_row = [], 0, 0
+    for done in range(count):
+        if give_up_after is not None and in_a_row >= give_up_after:
+            failures += count - done
+            break
         started = time.perf_counter()
         try:
             ok = status_of(request(port, get("/api/latest"), timeout=timeout)) == 200
@@ -288,8 +292,10 @@ def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.
             ok = False
         if ok:
             times.append(time.perf_counter() - started)
+            in_a_row = 0
         else:
             failures += 1
+            in_a_row += 1
         if gap_s:
             time.sleep(gap_s)
     return summarize(times, failures)

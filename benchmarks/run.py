@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("logs_bench.py", "decoders_bench.py", "live_bench.py")
+BENCHMARKS = ("logs_bench.py", "decoders_bench.py", "live_bench.py", "hardening_bench.py")
 
 
 def main() -> int:
