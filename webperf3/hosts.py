@@ -14,8 +14,9 @@ What is allowed:
   new DHCP lease;
 * ``localhost`` and any ``*.localhost`` (browsers resolve those to loopback
   themselves, never through DNS);
-* this machine's hostname, ``hostname.local`` (mDNS) and its fully qualified
-  name;
+* this machine's hostname and ``hostname.local`` (mDNS). Not a name found
+  by a DNS lookup: at boot, with no network yet, one can take half a minute;
+  ``--allowed-host`` names the router's name for the Pi instead;
 * whatever the operator adds (``--allowed-host``): a name, ``.example.org``
   for that domain and every name under it, or ``*`` for anything.
 
@@ -55,23 +56,15 @@ def is_ip_literal(name: str) -> bool:
 
 
 def machine_names() -> set[str]:
-    """This machine's own names: hostname, hostname.local and the FQDN."""
+    """This machine's own names: localhost, its hostname, hostname.local."""
     names = {"localhost"}
     try:
         hostname = socket.gethostname().lower().rstrip(".")
     except OSError:
         hostname = ""
-    if hostname:
+    if hostname and not is_ip_literal(hostname):
         short = hostname.split(".", 1)[0]
         names |= {hostname, short, f"{short}.local"}
-        try:
-            # getfqdn() looks the name up; on a Pi without DNS it returns the
-            # hostname quickly, which is already in the set.
-            fqdn = socket.getfqdn(hostname).lower().rstrip(".")
-        except OSError:
-            fqdn = ""
-        if fqdn and not is_ip_literal(fqdn):
-            names.add(fqdn)
     return names
 
 
