@@ -5,7 +5,6 @@ bytes on the wire matter."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
