@@ -331,6 +331,9 @@ class LiveServer:
                 close_timeout=CLOSE_TIMEOUT_S,
                 open_timeout=OPEN_TIMEOUT_S,
                 write_limit=WRITE_LIMIT,
+                # Incoming messages are read and dropped at once; a client
+                # flooding them holds at most 4 x max_size before reading pauses.
+                max_queue=4,
                 create_connection=gate.connection,  # type: ignore[arg-type]
                 # Per-connection deflate would compress every broadcast once
                 # per client: on a Pi with many browsers that is the bottleneck,
