@@ -157,7 +157,9 @@ class Servers:
         self.load_s = time.perf_counter() - t0
         marks = self.store.marks
         assert marks is not None
-        self.live = LiveServer(self.store, HOST, 0, ports=lambda: ports, can_undo=lambda: marks.can_undo)
+        # The fan-out's 200 clients stand for 200 devices but all come from
+        # 127.0.0.1: lift the per-address cap (16) that would refuse them.
+        self.live = LiveServer(self.store, HOST, 0, ports=lambda: ports, can_undo=lambda: marks.can_undo, max_connections_per_client=256)
         self.live.start()
         self.dashboard = Dashboard(self.store, ports=lambda: ports, ws_port=self.live.port)
         self.web = WebServer(self.dashboard.app, HOST, 0)

@@ -14,8 +14,12 @@ Messages are JSON objects with a ``type``: ``snapshot``, ``results``,
 ``servers`` and ``progress`` (see the ``*_message`` functions below).
 
 Who may connect: a browser whose ``Origin`` names the host it connected to,
-or a client with no ``Origin`` at all (scripts, monitoring). ``GET /healthz``
-on the same port answers ``200 ok`` for health checks.
+or a client with no ``Origin`` at all (scripts, monitoring), whose ``Host``
+is a name the station answers to (``hosts.py``: DNS rebinding), up to
+``max_clients`` in all and ``max_connections_per_client`` per client address.
+Each client's messages wait in its own bounded queue (``wsclients.py``); a
+client that falls too far behind is dropped and reconnects to a snapshot.
+``GET /healthz`` on the same port answers ``200 ok`` for health checks.
 """
 
 from __future__ import annotations
@@ -34,14 +38,16 @@ from urllib.parse import urlsplit
 
 import msgspec
 from watchfiles import Change, awatch
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .board import Board
+from .clients import LogLimiter
 from .results import Changes, LogDirError, ResultsStore, port_of
 from .survey import BookChange, SurveyBook
+from .wsclients import WRITE_LIMIT, ClientGate, Outbox
 
 log = logging.getLogger("webperf3.live")
 # websockets logs every connection and refusal at INFO; we log our own one
@@ -70,6 +76,12 @@ DIR_RETRY_S = 0.5
 #: A client that does not answer the close handshake is dropped after this,
 #: so stop() is not held up by a phone that left the Wi-Fi.
 CLOSE_TIMEOUT_S = 2.0
+#: A connection must complete its websocket handshake within this.
+OPEN_TIMEOUT_S = 10.0
+#: Connections per client address (IPv6: per /64), handshakes included.
+MAX_CONNECTIONS_PER_CLIENT = 16
+#: Connections not yet past the handshake, beyond ``max_clients``.
+MAX_HANDSHAKING = 64
 #: More new results than this in one batch (a big log copied in, a first
 #: read) go out as a snapshot: the browser needs the rows, not every test.
 MAX_RESULTS_PER_MESSAGE = 100
@@ -205,6 +217,9 @@ class LiveServer:
         force_polling: bool = False,
         max_clients: int = 256,
         max_message_bytes: int = 64 * 1024,
+        max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
+        max_connections: int | None = None,
+        allowed_host: Callable[[str | None], bool] = lambda host: True,
     ) -> None:
         self.store = store
         self.host = host
@@ -216,6 +231,11 @@ class LiveServer:
         self.force_polling = force_polling
         self.max_clients = max_clients
         self.max_message_bytes = max_message_bytes
+        self.max_connections_per_client = max_connections_per_client
+        #: TCP connections in all, handshakes included (default: max_clients + MAX_HANDSHAKING).
+        self.max_connections = max_connections or max_clients + MAX_HANDSHAKING
+        self.allowed_host = allowed_host
+        self._refusals = LogLimiter(log)
         self._port = port
         self._control = threading.Lock()  # start() vs stop()
         self._thread: threading.Thread | None = None
@@ -223,8 +243,9 @@ class LiveServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
-        self._clients: set[ServerConnection] = set()  # got their snapshot
+        self._clients: dict[ServerConnection, Outbox] = {}  # got their snapshot
         self._admitted: set[ServerConnection] = set()  # passed process_request, not closed
+        self._gate: ClientGate | None = None  # made in the loop
         self._tasks: set[asyncio.Task] = set()
 
     # -- public API (any thread) ----------------------------------------------
@@ -322,7 +343,9 @@ class LiveServer:
     async def _main(self, ready: concurrent.futures.Future[None]) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop, self._lock = asyncio.Event(), asyncio.Lock()
-        self._clients, self._admitted, self._tasks = set(), set(), set()
+        self._clients, self._admitted, self._tasks = {}, set(), set()
+        self._gate = gate = ClientGate(self.max_connections_per_client, self.max_connections, self._refusals)
+        self._loop.set_exception_handler(gate.loop_exception)
         try:
             server = await serve(
                 self._handler,
@@ -331,6 +354,12 @@ class LiveServer:
                 process_request=self._process_request,
                 max_size=self.max_message_bytes,
                 close_timeout=CLOSE_TIMEOUT_S,
+                open_timeout=OPEN_TIMEOUT_S,
+                write_limit=WRITE_LIMIT,
+                # Incoming messages are read and dropped at once; a client
+                # flooding them holds at most 4 x max_size before reading pauses.
+                max_queue=4,
+                create_connection=gate.connection,  # type: ignore[arg-type]
                 # Per-connection deflate would compress every broadcast once
                 # per client: on a Pi with many browsers that is the bottleneck,
                 # and the messages are small.
@@ -376,9 +405,13 @@ class LiveServer:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found.\n")
         ok_origin, origin = _single(request.headers, "Origin")
         ok_host, host = _single(request.headers, "Host")
+        client = getattr(connection, "client", "?")
         if not (ok_origin and ok_host and origin_allowed(origin, host)):
-            log.info("refused a websocket from origin %r (host %r)", origin, host)
+            self._refusals.log(logging.INFO, "origin", client, "refused a websocket from %s: origin %r (host %r)", client, origin, host)
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden origin.\n")
+        if not self.allowed_host(host):
+            self._refusals.log(logging.WARNING, "host", client, "refused a websocket from %s for host %r: not a name this station answers to", client, host)
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden host: not a name this station answers to.\n")
         if len(self._admitted) >= self.max_clients:
             log.warning("refused a websocket: %d clients already", len(self._admitted))
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
@@ -403,34 +436,52 @@ class LiveServer:
 
     async def _handler(self, connection: ServerConnection) -> None:
         assert self._lock is not None
+        outbox = Outbox(connection)
         # Under the lock no update is being read or sent: the snapshot is
         # current and every later update reaches this client after it.
         async with self._lock:
             _, data = await asyncio.to_thread(self._snapshot)
-            # broadcast() never waits: a client that does not read cannot
-            # hold the lock (send() would wait for its buffer to drain).
-            broadcast([connection], data, text=True)
-            self._clients.add(connection)
+            outbox.put(data)
+            self._clients[connection] = outbox
         log.info("client %s connected (%d clients)", _peer(connection), len(self._clients))
+        sender = asyncio.create_task(outbox.run(lambda reason: self._drop(connection, reason)))
+        sender.add_done_callback(_retrieve)
         try:
             async for _ in connection:
                 pass  # what clients send is ignored; reading answers pings and closes
         except ConnectionClosed:
             pass  # e.g. 1009, a message over max_size
         finally:
-            self._clients.discard(connection)
-            log.info("client %s disconnected (%d clients)", _peer(connection), len(self._clients))
+            sender.cancel()
+            if self._clients.pop(connection, None) is not None:
+                log.info("client %s disconnected (%d clients)", _peer(connection), len(self._clients))
+
+    def _fan_out(self, data: bytes) -> None:
+        """Queue one message (encoded once, shared) for every client."""
+        for connection, outbox in list(self._clients.items()):
+            if not outbox.put(data):
+                self._drop(connection, f"not reading: {len(outbox)} messages ({outbox.queued_bytes} bytes) waiting")
+
+    def _drop(self, connection: ServerConnection, reason: str) -> None:
+        """Let go of a client that does not keep up; its page reconnects."""
+        if self._clients.pop(connection, None) is None:
+            return
+        client = getattr(connection, "client", "?")
+        self._refusals.log(logging.WARNING, "slow", client, "dropped websocket client %s: %s (%d clients)", _peer(connection), reason, len(self._clients))
+        # Not close(): a client that does not read never answers the close
+        # handshake, and its buffers would be held until close_timeout.
+        connection.transport.abort()
 
     async def _send_to_all(self, data: bytes) -> None:
         assert self._lock is not None
         async with self._lock:  # keeps messages in order with snapshots
-            broadcast(self._clients, data, text=True)
+            self._fan_out(data)
 
     async def _send_snapshot_to_all(self) -> None:
         assert self._lock is not None
         async with self._lock:
             _, data = await asyncio.to_thread(self._snapshot)
-            broadcast(self._clients, data, text=True)
+            self._fan_out(data)
 
     def _store_changed(self, changes: Changes) -> None:
         """The store's listener: any thread, under the store's lock, so only
@@ -443,7 +494,7 @@ class LiveServer:
             if not self._clients:
                 return  # whoever connects next gets a snapshot
             data = await asyncio.to_thread(self._message_for, changes)
-            broadcast(self._clients, data, text=True)
+            self._fan_out(data)
 
     def _message_for(self, changes: Changes) -> bytes:
         """A results message, or a snapshot when rows may have changed in
@@ -465,9 +516,9 @@ class LiveServer:
                 return
             # The change itself (who named what), then the table as it now is:
             # a place or a survey may change any row.
-            broadcast(self._clients, encode(book_message(change)), text=True)
+            self._fan_out(encode(book_message(change)))
             _, data = await asyncio.to_thread(self._snapshot)
-            broadcast(self._clients, data, text=True)
+            self._fan_out(data)
 
     def _snapshot(self) -> tuple[int, bytes]:
         """(generation, message). In a worker thread: the store's lock may be
@@ -489,8 +540,9 @@ class LiveServer:
                 # Catch what was written while nothing watched.
                 await self._update(None)
                 await self._watch_dir(identity)
-            except Exception:
-                log.exception("watching %s failed; retrying", self.store.log_dir)
+            except Exception as exc:
+                # Once a minute: e.g. out of descriptors, this repeats every retry.
+                self._refusals.log(logging.ERROR, "watch", "*", "watching %s failed; retrying", self.store.log_dir, exc_info=exc)
                 await self._sleep(DIR_RETRY_S)
 
     async def _wait_for_dir(self) -> tuple[int, int] | None:
@@ -564,6 +616,12 @@ def _quiet_watchfiles() -> None:
     logger = logging.getLogger("watchfiles.main")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.WARNING)
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    # A sender ends quietly with its connection; anything else is a bug.
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("sending to a websocket client failed", exc_info=exc)
 
 
 def _peer(connection: ServerConnection) -> str:

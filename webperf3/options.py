@@ -111,6 +111,14 @@ def place_label_cap(text: str) -> int:
     return value
 
 
+def admin_token(text: str) -> str:
+    # Browsers send header values as latin-1 and curl as UTF-8: only ASCII
+    # reaches the station the same from both (guard.py refuses the rest).
+    if not (text.isascii() and text.isprintable()):
+        raise argparse.ArgumentTypeError("an admin token is printable ASCII (letters, digits, punctuation)")
+    return text
+
+
 def _add_log_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-dir",
@@ -132,7 +140,8 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--host", default="0.0.0.0", help="address the dashboard listens on (default: %(default)s)")
     web.add_argument("--port", type=port_number, default=8080, help="dashboard port (default: %(default)s)")
     web.add_argument("--ws-port", type=port_number, default=8765, metavar="PORT", help="websocket port for live updates (default: %(default)s)")
-    web.add_argument("--admin-token", default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="require this token to clear the table (default: $WEBPERF3_ADMIN_TOKEN)")
+    web.add_argument("--admin-token", type=admin_token, default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="require this token to clear the table (default: $WEBPERF3_ADMIN_TOKEN)")
+    web.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="a name browsers may reach the dashboard by, besides its addresses, hostname, hostname.local and localhost; .example.org for a whole domain, * for any (repeatable)")
     web.add_argument("--force-polling", action="store_true", help="poll the log directory instead of inotify (network filesystems)")
 
 

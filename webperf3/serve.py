@@ -133,9 +133,12 @@ class Station:
 
     def __init__(self, options, plan: Plan, book) -> None:
         from .board import Board
+        from .clients import raise_open_file_limit, socket_budget
+        from .guard import Guard
+        from .hosts import AllowedHosts
+        from .httpserver import HttpLimits, WebServer
         from .live import LiveServer
         from .metrics import build_registry, exposition
-        from .httpserver import WebServer
         from .web import Dashboard
 
         self.store = ResultsStore(plan.log_dir)
@@ -157,6 +160,9 @@ class Station:
             )
         ports = lambda: list(plan.ports)  # noqa: E731
         self.board = Board(self.store, book, ports)
+        allowed_hosts = AllowedHosts.for_this_machine(getattr(options, "allowed_host", None) or [])
+        # Clients get what is left after the logs and iperf3's pipes.
+        web_sockets, ws_sockets = socket_budget(raise_open_file_limit(), reserved=64 + 8 * len(plan.ports))
         self.live = LiveServer(
             self.store,
             options.host,
@@ -165,6 +171,9 @@ class Station:
             ports=ports,
             board=self.board,
             force_polling=options.force_polling,
+            allowed_host=allowed_hosts,
+            max_clients=min(256, ws_sockets),
+            max_connections=ws_sockets,
         )
         registry = build_registry(
             self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients,
@@ -181,7 +190,7 @@ class Station:
             station_name=options.station_name,
             book=book,
         )
-        self.web = WebServer(self.dashboard.app, options.host, options.port)
+        self.web = WebServer(Guard(self.dashboard.app, allowed_host=allowed_hosts), options.host, options.port, limits=HttpLimits(connections=web_sockets))
         self._started: list = []
 
     def survey_summary(self):

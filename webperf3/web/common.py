@@ -130,8 +130,10 @@ def require_admin(admin_token: str | None) -> None:
         raise json_error(403, "wrong admin token")
 
 
-#: A JSON body of the API (a place's name, a survey's): a few kB at most.
-MAX_JSON_BODY = 16 * 1024
+#: A JSON body of the API (a place's name, a survey's): a few hundred bytes.
+#: The same cap as the HTTP server's and the guard's, which refuse a bigger
+#: body before it is read; this one holds wherever the app is served.
+MAX_JSON_BODY = 4 * 1024
 
 
 def json_body() -> dict[str, Any]:

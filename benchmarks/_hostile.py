@@ -1,0 +1,315 @@
+"""What ``hardening_bench.py`` drives: a real station in a subprocess, and the
+hostile clients of issue 10, all on loopback (127.0.0.1 for the station and
+the normal client, 127.0.0.2-.11 for the others).
+
+Everything here is bounded: each attacker opens a fixed number of sockets,
+and every loop has a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers_hardening import (  # noqa: E402
+    OTHER_CLIENTS,
+    connect_from,
+    get,
+    read_all,
+    request,
+    status_of,
+    websocket_handshake,
+)
+
+__all__ = ["OTHER_CLIENTS", "connect_from", "get", "read_all", "request", "status_of", "websocket_handshake"]
+
+FILL_FDS_THEN_EXEC = """
+import os, sys
+null = os.open(os.devnull, os.O_RDONLY)
+for fd in range(3, int(sys.argv[1])):
+    try:
+        os.fstat(fd)
+    except OSError:
+        os.dup2(null, fd)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_range(count: int) -> int:
+    """The first of ``count`` consecutive free ports."""
+    for _ in range(200):
+        first = free_port()
+        if first + count < 65535 and all(_bindable(p) for p in range(first, first + count)):
+            return first
+    raise RuntimeError("no free port range")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def raise_nofile(at_least: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < at_least:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(at_least, hard), hard))
+
+
+class Station:
+    """``python -m webperf3`` on free loopback ports, its log in a file."""
+
+    def __init__(self, log_dir: Path, log_file: Path, *, servers: int = 0, iperf3: str = "iperf3", nofile: int | None = None, fill_fds_to: int = 0, extra: tuple[str, ...] = ()) -> None:
+        self.port, self.ws_port = free_port(), free_port()
+        self.first = free_range(servers) if servers else 5201
+        self.iperf3_ports = list(range(self.first, self.first + servers))
+        argv = [sys.executable, "-m", "webperf3", "--servers", str(servers), "--first-port", str(self.first),
+                "--log-dir", str(log_dir), "--host", "127.0.0.1", "--port", str(self.port), "--ws-port", str(self.ws_port),
+                "--iperf3", iperf3, "--iperf3-bind", "127.0.0.1", *extra]
+        if fill_fds_to:
+            argv = [sys.executable, "-c", FILL_FDS_THEN_EXEC, str(fill_fds_to), *argv]
+
+        def limit() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        self.log_file = log_file
+        with log_file.open("wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit,
+                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.ws_url = f"ws://127.0.0.1:{self.ws_port}/"
+
+    def wait_ready(self, timeout: float = 60.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the station exited:\n{self.log()[-3000:]}")
+            with contextlib.suppress(OSError, ValueError):
+                servers = json.loads(self.fetch("api/servers"))["servers"]
+                if len(servers) == len(self.iperf3_ports) and all(s["state"] == "idle" for s in servers):
+                    return time.monotonic() - started
+            time.sleep(0.2)
+        raise TimeoutError(f"the station did not start:\n{self.log()[-3000:]}")
+
+    def fetch(self, path: str, timeout: float = 10) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+            return response.read()
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class RssSampler:
+    """The station's VmRSS every 100 ms, in a thread: the peak of a phase."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self.start_mib = self.peak = self.station.rss_mib()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, self.station.rss_mib())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.end_mib = self.station.rss_mib()
+
+
+class Iperf3Loop:
+    """Clients running ``iperf3 -c -n 1K --extra-data NAME`` back to back, one
+    thread per server port, until stopped: a name bomb with a long NAME."""
+
+    def __init__(self, iperf3: str, ports: list[int], name: str) -> None:
+        self.iperf3, self.ports, self.name = iperf3, ports, name
+        self.ok = self.failed = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(p,), daemon=True) for p in ports]
+
+    def __enter__(self) -> Iperf3Loop:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _run(self, port: int) -> None:
+        while not self._stop.is_set():
+            done = subprocess.run([self.iperf3, "-c", "127.0.0.1", "-p", str(port), "-n", "1K", "--extra-data", self.name],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
+            if done.returncode == 0:
+                self.ok += 1
+            else:
+                self.failed += 1
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(40)
+
+
+class Hostile:
+    """The sockets of issue 10's attacker: opened on entry, closed on exit."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.slow: list[socket.socket] = []  # still dripping
+        self.slow_all: list[socket.socket] = []
+        self.refused = 0
+        self._stop = threading.Event()
+        self._dripper: threading.Thread | None = None
+
+    def idle_and_slow(self, port: int, count: int) -> None:
+        """``count`` sockets from 10 addresses, every other one sending a
+        request's headers a byte a second (never finishing)."""
+        for i in range(count):
+            try:
+                sock = connect_from(OTHER_CLIENTS[i % len(OTHER_CLIENTS)], port, timeout=2)
+            except OSError:
+                self.refused += 1
+                continue
+            self.sockets.append(sock)
+            if i % 2:
+                with contextlib.suppress(OSError):
+                    sock.send(b"GET /api/latest HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                self.slow.append(sock)
+                self.slow_all.append(sock)
+        if self._dripper is None:
+            self._dripper = threading.Thread(target=self._drip, daemon=True)
+            self._dripper.start()
+
+    def _drip(self) -> None:
+        while not self._stop.wait(1.0):
+            for sock in list(self.slow):
+                try:
+                    sock.send(b"X")
+                except OSError:
+                    self.slow.remove(sock)
+
+    def websockets_not_reading(self, port: int, count: int) -> int:
+        """Open websockets from 10 addresses that never read after the handshake."""
+        opened = 0
+        for i in range(count):
+            try:
+                status, sock = websocket_handshake(port, source=OTHER_CLIENTS[i % len(OTHER_CLIENTS)], rcvbuf=4096)
+            except OSError:
+                self.refused += 1
+                continue
+            self.sockets.append(sock)
+            opened += status == 101
+        return opened
+
+    def downloads_not_reading(self, port: int, count: int) -> None:
+        for i in range(count):
+            sock = connect_from(OTHER_CLIENTS[i % len(OTHER_CLIENTS)], port, rcvbuf=4096)
+            sock.sendall(get("/csv"))
+            self.sockets.append(sock)
+
+    def closed_by_station(self, sockets: list[socket.socket] | None = None) -> int:
+        closed = 0
+        for sock in sockets if sockets is not None else self.sockets:
+            try:
+                sock.setblocking(False)
+                data = sock.recv(1 << 20)
+                closed += data == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        return closed
+
+    def __enter__(self) -> Hostile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for sock in self.sockets:
+            sock.close()
+
+
+def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.0, give_up_after: int | None = None) -> dict:
+    """``count`` GET /api/latest from 127.0.0.1, each on a new connection;
+    after ``give_up_after`` failures in a row the rest count as failed too."""
+    times, failures, in_a_row = [], 0, 0
+    for done in range(count):
+        if give_up_after is not None and in_a_row >= give_up_after:
+            failures += count - done
+            break
+        started = time.perf_counter()
+        try:
+            ok = status_of(request(port, get("/api/latest"), timeout=timeout)) == 200
+        except OSError:
+            ok = False
+        if ok:
+            times.append(time.perf_counter() - started)
+            in_a_row = 0
+        else:
+            failures += 1
+            in_a_row += 1
+        if gap_s:
+            time.sleep(gap_s)
+    return summarize(times, failures)
+
+
+def summarize(times: list[float], failures: int) -> dict:
+    if not times:
+        return {"n": 0, "failures": failures}
+    ordered = sorted(times)
+    pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
+    return {"n": len(times), "failures": failures, "p50_ms": statistics.median(times) * 1e3, "p99_ms": pick(0.99) * 1e3, "max_ms": ordered[-1] * 1e3}
+
+
+def describe(latency: dict) -> str:
+    if not latency.get("n"):
+        return f"no answer ({latency['failures']} failed)"
+    return f"p50 {latency['p50_ms']:.1f} / p99 {latency['p99_ms']:.1f} / max {latency['max_ms']:.0f} ms, {latency['failures']} failed of {latency['n'] + latency['failures']}"

@@ -1,0 +1,135 @@
+"""The websocket push under hostile clients: a real LiveServer, raw sockets
+from other loopback addresses, clients that never read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import install, sample
+from tests.helpers_hardening import closed_by_server, connect_from, wait_for, websocket_handshake
+from tests.helpers_live import Client, append, first_entry
+from webperf3 import live as live_module
+from webperf3.hosts import AllowedHosts
+from webperf3.live import LiveServer
+from webperf3.marks import ClearMarks
+from webperf3.results import ResultsStore
+
+PORT = 5201
+
+
+def named(name: str, size: int = 0) -> bytes:
+    """A real iperf3 entry under another name, padded to ``size`` characters."""
+    entry = first_entry(sample("extra_data"))
+    return entry.replace(b'"Room 101"', json.dumps(name.ljust(size, "x")).encode())
+
+
+@pytest.fixture
+def store(log_dir: Path) -> ResultsStore:
+    install(log_dir, PORT, sample("extra_data"))
+    store = ResultsStore(log_dir, marks=ClearMarks(log_dir))
+    store.refresh()
+    return store
+
+
+@pytest.fixture
+def make_live(store: ResultsStore) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def make(**options) -> LiveServer:
+        server = LiveServer(store, port=0, **options)
+        started.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def test_a_client_that_does_not_read_is_dropped_and_the_others_get_everything(make_live, log_dir, caplog) -> None:
+    caplog.set_level(logging.INFO, "webperf3.live")
+    live = make_live()
+    reader = Client(live.port)
+    reader.next_of("snapshot")
+    stuck = []
+    for source in ("127.0.0.2", "127.0.0.3"):
+        status, sock = websocket_handshake(live.port, source=source, rcvbuf=4096)
+        assert status == 101
+        stuck.append(sock)
+    assert wait_for(lambda: live.clients == 3, 5)
+    try:
+        names = [f"test {i}" for i in range(40)]
+        seen: list[str] = []
+        for name in names:  # 40 results of 60 kB: 2.4 MB each client must take
+            append(log_dir / f"port-{PORT}.json", named(name, 60_000))
+            while len(seen) < names.index(name) + 1:
+                message = reader.next_of("results", timeout=10)
+                seen += [r["name"].rstrip("x") for r in message["results"]]
+        assert seen == names  # in order, none lost
+        assert wait_for(lambda: live.clients == 1, 10)  # both non-readers let go
+        assert all(closed_by_server(sock, 2) for sock in stuck)
+    finally:
+        reader.close()
+        for sock in stuck:
+            sock.close()
+    assert "dropped websocket client 127.0.0.2:" in caplog.text and "not reading" in caplog.text
+
+
+def test_a_dropped_page_reconnects_to_a_snapshot(make_live, log_dir) -> None:
+    live = make_live()
+    status, sock = websocket_handshake(live.port, rcvbuf=4096)
+    assert status == 101
+    for i in range(40):
+        append(log_dir / f"port-{PORT}.json", named(f"burst {i}", 60_000))
+    assert closed_by_server(sock, 20)
+    sock.close()
+    again = Client(live.port)
+    try:
+        snapshot = again.next_of("snapshot")
+        assert snapshot["rows"][0]["latest"]["name"].startswith("burst 39")
+    finally:
+        again.close()
+
+
+def test_websocket_connections_per_client_are_capped(make_live, caplog) -> None:
+    caplog.set_level(logging.INFO, "webperf3.live")
+    live = make_live(max_connections_per_client=3)
+    sockets = [connect_from("127.0.0.2", live.port) for _ in range(5)]
+    try:
+        assert [closed_by_server(s, 0.5) for s in sockets] == [False, False, False, True, True]
+        other = Client(live.port)  # 127.0.0.1 is another client
+        assert other.next_of("snapshot")["type"] == "snapshot"
+        other.close()
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert "refused a websocket connection from 127.0.0.2: it already holds 3" in caplog.text
+
+
+def test_an_idle_socket_is_closed_after_the_handshake_deadline(make_live, monkeypatch) -> None:
+    monkeypatch.setattr(live_module, "OPEN_TIMEOUT_S", 0.5)
+    live = make_live()
+    with connect_from("127.0.0.2", live.port) as sock:
+        assert closed_by_server(sock, 3)
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "status"),
+    [
+        ("rebind.evil.example", "http://rebind.evil.example", 403),
+        ("rebind.evil.example:8765", None, 403),
+        ("127.0.0.1:8765", "http://127.0.0.1:8080", 101),
+        ("pi.lan:8765", "http://pi.lan:8080", 101),
+        ("localhost:8765", None, 101),
+    ],
+)
+def test_the_handshake_checks_host(make_live, host: str, origin: str | None, status: int) -> None:
+    live = make_live(allowed_host=AllowedHosts(["pi.lan"]))
+    got, sock = websocket_handshake(live.port, host=host, origin=origin)
+    sock.close()
+    assert got == status
