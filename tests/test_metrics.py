@@ -179,8 +179,7 @@ def test_the_metrics_options():
     (["--metrics-place-labels", "-1"], "between 0 and 1000 places, please (got -1)"),
     (["--metrics-place-labels", "1001"], "between 0 and 1000 places, please (got 1001)"),
     (["--metrics-place-labels", "many"], "not a number of places: 'many'"),
-    # Refused rather than silently left out of the unit it writes.
-    (["install-service", "--station-name", "Lobby"], "unrecognized arguments: --station-name"),
+    (["install-service", "--station-name", ""], "the station name cannot be empty"),
 ])
 def test_bad_metrics_options_get_one_line_and_status_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:

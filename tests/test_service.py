@@ -30,6 +30,23 @@ def test_unit_runs_this_interpreter_with_the_same_options(tmp_path):
     assert "AmbientCapabilities" not in unit
 
 
+def test_fleet_and_network_options_reach_the_unit_and_the_station_parses_them_back(tmp_path):
+    given = ["--station-name", "pi-lab 3", "--metrics-place-labels", "50", "--allowed-host", "survey.example.org", "--allowed-host", ".lab.example"]
+    exec_start = next(line for line in unit_for("--log-dir", str(tmp_path), *given).splitlines() if line.startswith("ExecStart="))
+    import shlex
+
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    _, served = opts.parse(argv[3:])  # what systemd will start, as the station reads it
+    assert served.station_name == "pi-lab 3" and served.metrics_place_labels == 50
+    assert served.allowed_host == ["survey.example.org", ".lab.example"]
+
+
+def test_without_a_station_name_the_unit_follows_the_hostname():
+    # A Pi renamed after install keeps its new name in the fleet.
+    assert "--station-name" not in unit_for()
+    assert opts.parse([])[1].station_name
+
+
 def test_a_privileged_port_gets_the_capability():
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit_for("--port", "80")
 

@@ -92,6 +92,10 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def default_station_name() -> str:
+    return socket.gethostname() or "webperf3"
+
+
 def station_name(text: str) -> str:
     # It names the station's series and pages in a fleet: something a person reads.
     name = text.strip()
@@ -143,6 +147,10 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--admin-token", type=admin_token, default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="require this token to clear the table (default: $WEBPERF3_ADMIN_TOKEN)")
     web.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="a name browsers may reach the dashboard by, besides its addresses, hostname, hostname.local and localhost; .example.org for a whole domain, * for any (repeatable)")
     web.add_argument("--force-polling", action="store_true", help="poll the log directory instead of inotify (network filesystems)")
+    metrics = parser.add_argument_group("metrics (GET /metrics, for Prometheus) and the pages' titles")
+    # No default here: a unit written without it follows the Pi's hostname if it is renamed.
+    metrics.add_argument("--station-name", type=station_name, default=None, metavar="NAME", help=f"this station's name in a fleet and on its pages (default: the hostname, {default_station_name()})")
+    metrics.add_argument("--metrics-place-labels", type=place_label_cap, default=0, metavar="N", help="give the current survey's first N places (at most 1000) a series each, labelled by place name (default: 0, none)")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -161,10 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     # The prototype was started as `python -m webperf3 10`: keep that working.
     parser.add_argument("legacy_servers", nargs="?", type=server_count, metavar="N", help=argparse.SUPPRESS)
     _add_serve_options(parser)
-    # Only here, not in _add_serve_options: install-service does not write them into the unit yet.
-    metrics = parser.add_argument_group("metrics (GET /metrics, for Prometheus)")
-    metrics.add_argument("--station-name", type=station_name, default=socket.gethostname() or "webperf3", metavar="NAME", help="this station's name in a fleet (default: the hostname, %(default)s)")
-    metrics.add_argument("--metrics-place-labels", type=place_label_cap, default=0, metavar="N", help="give the current survey's first N places (at most 1000) a series each, labelled by place name (default: 0, none)")
     _add_common(parser)
     return parser
 
@@ -211,6 +215,8 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "serve"
     rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
     options = PARSERS[command]().parse_args(rest)
+    if command == "serve" and options.station_name is None:
+        options.station_name = default_station_name()
     if command == "serve":
         if options.legacy_servers is not None and options.servers is not None:
             build_parser().error("give the number of servers once: N or --servers N")

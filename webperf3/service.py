@@ -58,6 +58,12 @@ def command_line(options, user: str | None = None) -> list[str]:
         argv += ["--iperf3-bind", options.iperf3_bind]
     if options.force_polling:
         argv.append("--force-polling")
+    for name in options.allowed_host:
+        argv += ["--allowed-host", name]
+    if options.station_name is not None:
+        argv += ["--station-name", options.station_name]
+    if options.metrics_place_labels:
+        argv += ["--metrics-place-labels", str(options.metrics_place_labels)]
     argv += ["--log-level", options.log_level]
     return argv
 
