@@ -17,7 +17,6 @@ from webperf3.clients import ConnectionBook, LogLimiter, client_key
 from webperf3.guard import DownloadSlots, FailureThrottle, Guard, GuardLimits
 from webperf3.hosts import AllowedHosts, host_name, machine_names
 from webperf3.httpserver import WebServer
-from webperf3.marks import ClearMarks
 from webperf3.results import ResultsStore
 from webperf3.web import Dashboard
 
@@ -35,7 +34,7 @@ class Clock:
 @pytest.fixture
 def store(log_dir: Path) -> ResultsStore:
     install(log_dir, 5201, sample("extra_data"))
-    return ResultsStore(log_dir, ClearMarks(log_dir))
+    return ResultsStore(log_dir)
 
 
 @pytest.fixture

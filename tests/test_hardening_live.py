@@ -16,7 +16,6 @@ from tests.helpers_live import Client, append, first_entry
 from webperf3 import live as live_module
 from webperf3.hosts import AllowedHosts
 from webperf3.live import LiveServer
-from webperf3.marks import ClearMarks
 from webperf3.results import ResultsStore
 
 PORT = 5201
@@ -31,7 +30,7 @@ def named(name: str, size: int = 0) -> bytes:
 @pytest.fixture
 def store(log_dir: Path) -> ResultsStore:
     install(log_dir, PORT, sample("extra_data"))
-    store = ResultsStore(log_dir, marks=ClearMarks(log_dir))
+    store = ResultsStore(log_dir)
     store.refresh()
     return store
 
