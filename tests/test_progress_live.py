@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,59 +26,20 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_iperf3 import free_ports, wait_until
-from tests.helpers_live import Client, free_port
+from tests.helpers_live import Client
+from tests.helpers_station import ROOT, Station
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the counters are Linux's"),
     pytest.mark.timeout(180),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILT = Path.home() / ".cache" / "webperf3" / "iperf3"
 SECONDS = 5
 TOLERANCE = 0.20
 #: A test has ended once its client exits; the last progress may follow by this.
 STOP_WITHIN = 1.0
 QUIET = 1.5  # how long "nothing is sent" is watched
-
-
-class Station:
-    """``python -m webperf3 --servers 1`` on free ports of 127.0.0.1."""
-
-    def __init__(self, log_dir: Path, iperf3: str = "iperf3") -> None:
-        self.iperf3 = iperf3
-        self.iperf3_port = free_ports(1)[0]
-        self.web_port, self.ws_port = free_port(), free_port()
-        argv = [
-            sys.executable, "-m", "webperf3", "--servers", "1", "--first-port", str(self.iperf3_port),
-            "--log-dir", str(log_dir), "--host", "127.0.0.1", "--port", str(self.web_port),
-            "--ws-port", str(self.ws_port), "--iperf3-bind", "127.0.0.1", "--iperf3", iperf3,
-        ]
-        self.proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
-        )
-        self.url = f"http://127.0.0.1:{self.web_port}/"
-        wait_until(self._ready, 20, 0.1, "the station to listen")
-
-    def api(self, path: str) -> dict[str, Any]:
-        with urllib.request.urlopen(self.url + path, timeout=5) as response:
-            return json.load(response)
-
-    def _ready(self) -> bool:
-        assert self.proc.poll() is None, self.proc.communicate()[1]
-        try:
-            return all(s["state"] == "idle" for s in self.api("api/servers")["servers"])
-        except OSError:
-            return False
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        try:
-            return self.proc.communicate(timeout=10)[1]
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.communicate()[1]
 
 
 @dataclass
@@ -246,7 +206,7 @@ def test_every_iperf3_version_shows_progress(version, tmp_path):
     iperf3 = BUILT / version / "bin" / "iperf3"
     if not iperf3.exists():
         pytest.skip(f"iperf3 {version} is not built in {BUILT} (see ../shared/iperf3-src/build)")
-    s = Station(tmp_path / "logs", str(iperf3))
+    s = Station(tmp_path / "logs", iperf3=str(iperf3))
     try:
         client = Client(s.ws_port)
         client.next_of("snapshot")

@@ -8,12 +8,10 @@ overridden to launch /usr/bin/chromium.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 

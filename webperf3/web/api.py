@@ -11,7 +11,7 @@ from bottle import HTTPResponse, request, response
 
 from .. import __version__
 from ..export import json_chunks
-from .common import JSON_TYPE, dumps, json_error, json_response, require_admin, wrapped
+from .common import JSON_TYPE, dumps, json_response, require_admin, wrapped
 from .exports import filtered_results, json_download
 from .surveys import book_call
 
