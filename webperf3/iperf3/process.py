@@ -12,7 +12,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 INSTALL_HINT = "install it with `sudo apt install iperf3`"
@@ -50,10 +51,108 @@ def format_exit(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def server_argv(iperf3: str, port: int, bind: str | None = None) -> list[str]:
+def version_key(version: str | None) -> tuple[int, ...]:
+    """``"3.12"`` → ``(3, 12)``, ``"3.19.1"`` → ``(3, 19, 1)``, ``"3.21+"`` → ``(3, 21)``; ``()`` if unknown."""
+    match = re.match(r"\d+(?:\.\d+)*", version or "")
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
+# When iperf3's server gained each option webperf3 gives it (iperf3's
+# RELNOTES.md, checked in the sources of 3.9, 3.18 and 3.21):
+#: TCP_USER_TIMEOUT on the server's sockets: a client that vanished mid
+#: download (-R, --bidir) ends the test instead of 15 minutes of retransmits.
+SND_TIMEOUT_SINCE = (3, 12)
+#: TCP keepalive on the control connection: a client that vanished during any
+#: test, UDP included, is noticed though the connection carries nothing.
+CNTL_KA_SINCE = (3, 19)
+#: End an upload that receives nothing. The option exists since 3.10, but
+#: before 3.18 a value over 10 s never fires (esnet/iperf#1744) and before
+#: 3.20 it can end --bidir tests early (esnet/iperf#1766, fixed by #1946).
+RCV_TIMEOUT_SINCE = (3, 20)
+#: Refuse a test that asks for more time than this (or no end, ``-t 0``):
+#: the client is told at once, instead of webperf3 killing it as stuck later.
+SERVER_MAX_DURATION_SINCE = (3, 20)
+
+#: A test whose client is gone (nothing received, nothing acknowledged, no
+#: keepalive answered) this many seconds is ended by iperf3 itself.
+DEAD_CLIENT_SECONDS = 30
+
+
+def survey_options(
+    version: str | None,
+    max_test_seconds: float | None = None,
+    dead_client_seconds: int = DEAD_CLIENT_SECONDS,
+    *,
+    linux: bool | None = None,
+) -> list[str]:
+    """The options that keep a walking survey going, as far as *version* has them.
+
+    On top of webperf3's own stuck detection (a test longer than
+    *max_test_seconds* gets its server restarted), these let iperf3 end a
+    test whose client walked out of range within *dead_client_seconds*, and
+    refuse a test too long to finish before the stuck detection would strike.
+    ``--snd-timeout`` and ``--cntl-ka`` exist only where iperf3 was built with
+    TCP_USER_TIMEOUT and TCP_KEEPIDLE: Linux (*linux* defaults to this system).
+    """
+    have = version_key(version)
+    linux = sys.platform.startswith("linux") if linux is None else linux
+    dead_ms = str(max(1, dead_client_seconds) * 1000)
+    options: list[str] = []
+    if linux and have >= SND_TIMEOUT_SINCE:
+        options += ["--snd-timeout", dead_ms]
+    if linux and have >= CNTL_KA_SINCE:
+        # iperf3 refuses an idle time not above interval x count.
+        interval, count = max(1, dead_client_seconds // 6), 3
+        idle = max(interval * count + 1, dead_client_seconds - interval * count)
+        options.append(f"--cntl-ka={idle}/{interval}/{count}")
+    if have >= RCV_TIMEOUT_SINCE:
+        options += ["--rcv-timeout", dead_ms]
+    if have >= SERVER_MAX_DURATION_SINCE and max_test_seconds and max_test_seconds > 0:
+        # Room for connecting, omitted seconds' setup and the result exchange,
+        # so a test the server accepts ends before it counts as stuck.
+        limit = int(max_test_seconds - min(10.0, max_test_seconds / 2))
+        if limit >= 1:
+            options += ["--server-max-duration", str(limit)]
+    return options
+
+
+def server_argv(iperf3: str, port: int, bind: str | None = None, options: Sequence[str] = ()) -> list[str]:
     """The exact command line of one server (stale ones are recognised by it)."""
     argv = [iperf3, "--server", "--json", "--port", str(port)]
-    return argv + ["-B", bind] if bind else argv
+    if bind:
+        argv += ["-B", bind]
+    return argv + list(options)
+
+
+_OPTION_WITH_VALUE = {"--snd-timeout", "--rcv-timeout", "--server-max-duration"}
+_CNTL_KA = re.compile(r"--cntl-ka=\d+/\d+/\d+")
+# iperf3 parses "--cntl-ka=16/5/3" by writing NULs over the slashes in its own
+# argv, so /proc/PID/cmdline reads "--cntl-ka=16", "5", "3" once it has started.
+_CNTL_KA_PARSED = re.compile(r"--cntl-ka=\d+")
+
+
+def is_server_argv(argv: Sequence[str], port: int) -> bool:
+    """Whether *argv* (as /proc shows it) is one :func:`server_argv` could have
+    made for *port*, with any iperf3 path and any of :func:`survey_options`."""
+    if len(argv) < 5 or Path(argv[0]).name.removesuffix(".exe") != "iperf3":
+        return False
+    if list(argv[1:5]) != ["--server", "--json", "--port", str(port)]:
+        return False
+    rest = list(argv[5:])
+    if rest[:1] == ["-B"]:
+        if len(rest) < 2:
+            return False
+        rest = rest[2:]
+    while rest:
+        if rest[0] in _OPTION_WITH_VALUE and len(rest) >= 2 and rest[1].isdigit():
+            rest = rest[2:]
+        elif _CNTL_KA.fullmatch(rest[0]):
+            rest = rest[1:]
+        elif _CNTL_KA_PARSED.fullmatch(rest[0]) and len(rest) >= 3 and rest[1].isdigit() and rest[2].isdigit():
+            rest = rest[3:]
+        else:
+            return False
+    return True
 
 
 def iperf3_version(path: str = "iperf3", timeout: float = 5.0) -> str:
