@@ -451,7 +451,9 @@ def test_format_exit_and_version_and_argv():
 
 SND = ["--snd-timeout", "30000"]
 KA = ["--cntl-ka=16/5/3"]
-RCV_MAX = ["--rcv-timeout", "30000", "--server-max-duration", "290"]
+RCV = ["--rcv-timeout", "30000"]
+MAX = ["--server-max-duration", "290"]
+RCV_MAX = RCV + MAX
 
 
 @pytest.mark.parametrize(
@@ -459,10 +461,11 @@ RCV_MAX = ["--rcv-timeout", "30000", "--server-max-duration", "290"]
     [
         ("3.9", []),  # Raspberry Pi OS 11: none of them yet
         ("3.11", []),
-        ("3.12", SND),  # Debian 12
-        ("3.18", SND),  # Debian 13: --rcv-timeout exists but may end --bidir tests early
-        ("3.19", SND + KA),
-        ("3.19.1", SND + KA),
+        ("3.12", SND),  # Debian 12: --rcv-timeout over 10 s would never fire
+        ("3.17", SND),
+        ("3.18", SND + RCV),  # Debian 13
+        ("3.19", SND + KA + RCV),
+        ("3.19.1", SND + KA + RCV),
         ("3.20", SND + KA + RCV_MAX),
         ("3.21", SND + KA + RCV_MAX),
         ("3.21+", SND + KA + RCV_MAX),  # a build from git
@@ -480,6 +483,7 @@ def test_servers_get_the_survey_options_their_version_has(version, options):
 def test_survey_options_follow_the_limits_and_the_system():
     # --snd-timeout and --cntl-ka exist only in Linux builds of iperf3.
     assert survey_options("3.21", 300, linux=False) == RCV_MAX
+    assert survey_options("3.18", 300, linux=False) == RCV
     assert survey_options("3.12", 300, linux=False) == []
     # No stuck detection: no duration limit either.
     assert survey_options("3.21", None, linux=True) == SND + KA + ["--rcv-timeout", "30000"]

@@ -11,8 +11,11 @@ version, and what the dashboard's ``/api/results`` answers for a TCP, a
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -21,6 +24,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,9 @@ from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
     wait_until,
 )
 from webperf3.iperf3.process import (
+    CNTL_KA_SINCE,
     RCV_TIMEOUT_SINCE,
+    SND_TIMEOUT_SINCE,
     SERVER_MAX_DURATION_SINCE,
     iperf3_version,
     is_server_argv,
@@ -288,4 +294,114 @@ def test_an_upload_whose_client_froze_is_ended_by_iperf3_itself(tmp_path, versio
         if client is not None:
             client.kill()
             client.wait()
+        fleet.stop()
+
+
+# ----------------------------------------------- a client that walks out of range
+
+
+@dataclass
+class Link:
+    """A test network namespace joined to this one by a veth pair."""
+
+    namespace: str
+    server_ip: str
+    client_ip: str
+    client_end: str
+
+    def run(self, *argv: str) -> list[str]:
+        return ["ip", "netns", "exec", self.namespace, *argv]
+
+    def cut(self) -> None:
+        """The client's end goes down: everything either side sends is lost, silently."""
+        subprocess.run(self.run("ip", "link", "set", self.client_end, "down"), check=True)
+
+
+@pytest.fixture
+def link() -> Iterator[Link]:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("a client that vanishes needs a test network namespace: root and ip (Debian package iproute2)")
+    tag = f"wp3v{os.getpid() % 100000}{random.randrange(1000)}"
+    taken = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    while True:  # a /30 of 10.213.0.0/16 that no interface here uses
+        net = ipaddress.ip_network(f"10.213.{random.randrange(256)}.{4 * random.randrange(64)}/30")
+        server_ip, client_ip = (str(host) for host in net.hosts())
+        if f" {server_ip}/" not in taken and f" {client_ip}/" not in taken:
+            break
+    host_end, client_end = f"{tag}a", f"{tag}b"
+    steps = [
+        ["ip", "netns", "add", tag],
+        ["ip", "link", "add", host_end, "type", "veth", "peer", "name", client_end],
+        ["ip", "link", "set", client_end, "netns", tag],
+        ["ip", "addr", "add", f"{server_ip}/30", "dev", host_end],
+        ["ip", "link", "set", host_end, "up"],
+        ["ip", "netns", "exec", tag, "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
+        ["ip", "netns", "exec", tag, "ip", "link", "set", client_end, "up"],
+    ]
+    try:
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"cannot make a test network namespace here: {' '.join(step)}: {done.stderr.strip()}")
+        yield Link(tag, server_ip, client_ip, client_end)
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)
+
+
+VANISHING = {  # what a client runs when it walks out of range, and whether the station sends
+    "tcp": ([], False),
+    "reverse": (["-R"], True),
+    "bidir": (["--bidir"], True),
+    "udp": (["-u", "-b", "5M"], False),
+    "udp-reverse": (["-u", "-b", "5M", "-R"], True),
+}
+
+
+def _ends_by_itself(version: str, kind: str) -> bool:
+    """Whether iperf3 *version*, given survey_options, ends *kind* when its client vanishes."""
+    have = version_key(version)
+    if have >= CNTL_KA_SINCE:
+        return True  # the control connection's keepalive notices any test's client gone
+    sends = VANISHING[kind][1]
+    if kind != "udp-reverse" and sends and SND_TIMEOUT_SINCE <= have < (3, 16):
+        return True  # TCP_USER_TIMEOUT; 3.16 to 3.18 keep waiting (esnet/iperf#1858)
+    return kind != "bidir" and not sends and have >= RCV_TIMEOUT_SINCE
+
+
+VANISH_CASES = [(v, k) for v in IPERF3S for k in VANISHING if _ends_by_itself(v, k)]
+DEAD_CLIENT = 3
+
+
+@pytest.mark.parametrize(("version", "kind"), VANISH_CASES, ids=[f"iperf3-{v}-{k}" for v, k in VANISH_CASES])
+def test_a_client_that_walks_out_of_range_frees_the_port_by_itself(tmp_path, link, version, kind):
+    """Without the options, each of these servers is still busy 45 s after its
+    client vanished (measured), and until the stuck detection much later."""
+    binary = str(IPERF3S[version])
+    port = free_ports(1)[0]
+    fleet = ServerFleet([port], tmp_path, binary, link.server_ip, max_test_seconds=300,
+                        dead_client_seconds=DEAD_CLIENT)  # fmt: skip
+    fleet.start()
+    client = None
+    try:
+        wait_until(lambda: fleet.status()[0].state == "idle", 10, what="the server to listen")
+        argv = link.run(binary, "-c", link.server_ip, "-p", str(port), "-t", "60", *VANISHING[kind][0])
+        client = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: fleet.status()[0].state == "testing", 10, what="the test to start")
+        time.sleep(1.5)
+        link.cut()
+        gone = time.monotonic()
+        log = tmp_path / f"port-{port}.json"
+        wait_until(lambda: fleet.status()[0].state == "idle" and any("error" in e for e in json_objects(log)), 30,
+                   interval=0.2, what="iperf3 to end the test")  # fmt: skip
+        took = time.monotonic() - gone
+        # The keepalive counts from the control connection's last word, the
+        # timeouts from the last data: a few seconds either side of DEAD_CLIENT.
+        assert took < 5 * DEAD_CLIENT
+        assert (fleet.status()[0].restarts, fleet.status()[0].last_exit) == (0, None)  # iperf3 ended it, not us
+    finally:
+        if client is not None:
+            client.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                client.wait(timeout=5)
         fleet.stop()

@@ -61,14 +61,17 @@ def version_key(version: str | None) -> tuple[int, ...]:
 # RELNOTES.md, checked in the sources of 3.9, 3.18 and 3.21):
 #: TCP_USER_TIMEOUT on the server's sockets: a client that vanished mid
 #: download (-R, --bidir) ends the test instead of 15 minutes of retransmits.
+#: (3.16 to 3.18 take the option but go on waiting, esnet/iperf#1858.)
 SND_TIMEOUT_SINCE = (3, 12)
+#: End an upload that receives nothing for this long instead of 120 s. The
+#: option exists since 3.10, but before 3.18 a value over 10 s never fires
+#: (esnet/iperf#1744). Before 3.20 it also counts in --bidir tests, which
+#: esnet/iperf#1766 saw ended early; it fires only when nothing at all has
+#: arrived for the whole time, and the 120 s default applies there anyway.
+RCV_TIMEOUT_SINCE = (3, 18)
 #: TCP keepalive on the control connection: a client that vanished during any
 #: test, UDP included, is noticed though the connection carries nothing.
 CNTL_KA_SINCE = (3, 19)
-#: End an upload that receives nothing. The option exists since 3.10, but
-#: before 3.18 a value over 10 s never fires (esnet/iperf#1744) and before
-#: 3.20 it can end --bidir tests early (esnet/iperf#1766, fixed by #1946).
-RCV_TIMEOUT_SINCE = (3, 20)
 #: Refuse a test that asks for more time than this (or no end, ``-t 0``):
 #: the client is told at once, instead of webperf3 killing it as stuck later.
 SERVER_MAX_DURATION_SINCE = (3, 20)
