@@ -349,24 +349,25 @@ def link() -> Iterator[Link]:
         subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)
 
 
-VANISHING = {  # what a client runs when it walks out of range, and whether the station sends
-    "tcp": ([], False),
-    "reverse": (["-R"], True),
-    "bidir": (["--bidir"], True),
-    "udp": (["-u", "-b", "5M"], False),
-    "udp-reverse": (["-u", "-b", "5M", "-R"], True),
+VANISHING = {  # what a client runs when it walks out of range; whether the station receives, sends
+    "tcp": ([], True, False),
+    "reverse": (["-R"], False, True),
+    "bidir": (["--bidir"], True, True),
+    "udp": (["-u", "-b", "5M"], True, False),
+    "udp-reverse": (["-u", "-b", "5M", "-R"], False, True),
 }
 
 
 def _ends_by_itself(version: str, kind: str) -> bool:
     """Whether iperf3 *version*, given survey_options, ends *kind* when its client vanishes."""
     have = version_key(version)
+    args, receives, sends = VANISHING[kind]
     if have >= CNTL_KA_SINCE:
         return True  # the control connection's keepalive notices any test's client gone
-    sends = VANISHING[kind][1]
-    if kind != "udp-reverse" and sends and SND_TIMEOUT_SINCE <= have < (3, 16):
-        return True  # TCP_USER_TIMEOUT; 3.16 to 3.18 keep waiting (esnet/iperf#1858)
-    return kind != "bidir" and not sends and have >= RCV_TIMEOUT_SINCE
+    if receives and have >= RCV_TIMEOUT_SINCE:
+        return True
+    # TCP_USER_TIMEOUT; 3.16 to 3.18 keep waiting (esnet/iperf#1858).
+    return sends and "-u" not in args and SND_TIMEOUT_SINCE <= have < (3, 16)
 
 
 VANISH_CASES = [(v, k) for v in IPERF3S for k in VANISHING if _ends_by_itself(v, k)]
