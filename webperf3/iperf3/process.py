@@ -127,11 +127,12 @@ def server_argv(iperf3: str, port: int, bind: str | None = None, options: Sequen
     return argv + list(options)
 
 
-_OPTION_WITH_VALUE = {"--snd-timeout", "--rcv-timeout", "--server-max-duration"}
-_CNTL_KA = re.compile(r"--cntl-ka=\d+/\d+/\d+")
-# iperf3 parses "--cntl-ka=16/5/3" by writing NULs over the slashes in its own
-# argv, so /proc/PID/cmdline reads "--cntl-ka=16", "5", "3" once it has started.
-_CNTL_KA_PARSED = re.compile(r"--cntl-ka=\d+")
+# What may follow "--port P" in a server_argv, each argument after a NUL as
+# in /proc/PID/cmdline. iperf3 parses "--cntl-ka=16/5/3" by writing NULs over
+# the slashes in its own argv: a running server shows "--cntl-ka=16", "5", "3".
+_SERVER_TAIL = re.compile(
+    r"(?:\0-B\0[^\0]+)?(?:\0--(?:snd-timeout|rcv-timeout|server-max-duration)\0\d+|\0--cntl-ka=\d+[/\0]\d+[/\0]\d+)*"
+)
 
 
 def is_server_argv(argv: Sequence[str], port: int) -> bool:
@@ -141,21 +142,7 @@ def is_server_argv(argv: Sequence[str], port: int) -> bool:
         return False
     if list(argv[1:5]) != ["--server", "--json", "--port", str(port)]:
         return False
-    rest = list(argv[5:])
-    if rest[:1] == ["-B"]:
-        if len(rest) < 2:
-            return False
-        rest = rest[2:]
-    while rest:
-        if rest[0] in _OPTION_WITH_VALUE and len(rest) >= 2 and rest[1].isdigit():
-            rest = rest[2:]
-        elif _CNTL_KA.fullmatch(rest[0]):
-            rest = rest[1:]
-        elif _CNTL_KA_PARSED.fullmatch(rest[0]) and len(rest) >= 3 and rest[1].isdigit() and rest[2].isdigit():
-            rest = rest[3:]
-        else:
-            return False
-    return True
+    return _SERVER_TAIL.fullmatch("".join("\0" + arg for arg in argv[5:])) is not None
 
 
 def iperf3_version(path: str = "iperf3", timeout: float = 5.0) -> str:
