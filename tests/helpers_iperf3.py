@@ -95,6 +95,25 @@ def free_ports(count: int) -> list[int]:
 
 # ---------------------------------------------------------------- iperf3
 
+#: Where ``make test`` (scripts/bootstrap) builds iperf3 releases from
+#: ../shared/iperf3-src: ``CACHE/VERSION/bin/iperf3``.
+IPERF3_CACHE_ENV = "WEBPERF3_IPERF3_CACHE"
+
+
+def iperf3_cache() -> Path:
+    return Path(os.environ.get(IPERF3_CACHE_ENV) or Path.home() / ".cache" / "webperf3" / "iperf3")
+
+
+def built_iperf3s() -> dict[str, Path]:
+    """Every iperf3 built in :func:`iperf3_cache`, by version, oldest first."""
+    found = {
+        entry.name: entry / "bin" / "iperf3"
+        for entry in iperf3_cache().glob("*")
+        if re.fullmatch(r"\d+(\.\d+)+", entry.name) and os.access(entry / "bin" / "iperf3", os.X_OK)
+    }
+    return dict(sorted(found.items(), key=lambda item: tuple(int(p) for p in item[0].split("."))))
+
+
 
 def run_client(
     port: int,

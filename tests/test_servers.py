@@ -40,6 +40,7 @@ from webperf3.iperf3.servers import (
     parse_version,
     server_argv,
 )
+from webperf3.iperf3.process import is_server_argv, survey_options, version_key
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")
 
@@ -448,6 +449,92 @@ def test_format_exit_and_version_and_argv():
     assert describe_holder(5201, 42, ["nc", "-l", "5201"]) == "port 5201 in use by pid 42 (nc -l 5201)"
 
 
+SND = ["--snd-timeout", "30000"]
+KA = ["--cntl-ka=16/5/3"]
+RCV = ["--rcv-timeout", "30000"]
+MAX = ["--server-max-duration", "290"]
+RCV_MAX = RCV + MAX
+
+
+@pytest.mark.parametrize(
+    ("version", "options"),
+    [
+        ("3.9", []),  # Raspberry Pi OS 11: none of them yet
+        ("3.11", []),
+        ("3.12", SND),  # Debian 12: --rcv-timeout over 10 s would never fire
+        ("3.17", SND),
+        ("3.18", SND + RCV),  # Debian 13
+        ("3.19", SND + KA + RCV),
+        ("3.19.1", SND + KA + RCV),
+        ("3.20", SND + KA + RCV_MAX),
+        ("3.21", SND + KA + RCV_MAX),
+        ("3.21+", SND + KA + RCV_MAX),  # a build from git
+        ("4.0", SND + KA + RCV_MAX),
+        (None, []),  # version unknown: plain iperf3 is always safe
+        ("", []),
+    ],
+)
+def test_servers_get_the_survey_options_their_version_has(version, options):
+    assert survey_options(version, 300, linux=True) == options
+    argv = server_argv("iperf3", 5201, None, survey_options(version, 300, linux=True))
+    assert argv == ["iperf3", "--server", "--json", "--port", "5201", *options]
+
+
+def test_survey_options_follow_the_limits_and_the_system():
+    # --snd-timeout and --cntl-ka exist only in Linux builds of iperf3.
+    assert survey_options("3.21", 300, linux=False) == RCV_MAX
+    assert survey_options("3.18", 300, linux=False) == RCV
+    assert survey_options("3.12", 300, linux=False) == []
+    # No stuck detection: no duration limit either.
+    assert survey_options("3.21", None, linux=True) == SND + KA + ["--rcv-timeout", "30000"]
+    assert survey_options("3.21", 0, linux=True) == SND + KA + ["--rcv-timeout", "30000"]
+    # The limit leaves the stuck detection room for setup and the result exchange.
+    assert survey_options("3.21", 12, linux=False)[-2:] == ["--server-max-duration", "6"]
+    assert survey_options("3.21", 60.9, linux=False)[-2:] == ["--server-max-duration", "50"]
+    assert "--server-max-duration" not in survey_options("3.21", 1.5, linux=False)
+    assert survey_options("3.21", 300, 6, linux=True) == [
+        "--snd-timeout", "6000", "--cntl-ka=4/1/3", "--rcv-timeout", "6000", "--server-max-duration", "290",
+    ]
+
+
+@pytest.mark.parametrize("seconds", range(1, 200))
+def test_keepalive_times_are_ones_iperf3_accepts_and_near_the_dead_client_time(seconds):
+    (ka,) = [o for o in survey_options("3.21", None, seconds, linux=True) if o.startswith("--cntl-ka=")]
+    idle, interval, count = map(int, ka.removeprefix("--cntl-ka=").split("/"))
+    assert idle > interval * count >= 3  # iperf3 refuses anything else (IECNTLKA)
+    assert seconds <= idle + interval * count <= max(seconds + 1, 7)
+
+
+def test_version_key():
+    assert version_key("3.9") == (3, 9)
+    assert version_key("3.19.1") == (3, 19, 1)
+    assert version_key("3.21+") == (3, 21)
+    assert version_key("3.10") > version_key("3.9")
+    assert version_key(None) == version_key("iperf") == ()
+
+
+@pytest.mark.parametrize(
+    ("argv", "ours"),
+    [
+        (server_argv("/usr/bin/iperf3", 5201, None, survey_options("3.21", 300, linux=True)), True),
+        (server_argv("iperf3", 5201, "10.0.0.2", survey_options("3.19", 300, linux=True)), True),
+        (server_argv("iperf3", 5201, "::1", survey_options("3.12", 60, 5, linux=True)), True),
+        # As /proc shows a running 3.19+ server: iperf3 wrote NULs over the slashes.
+        (["iperf3", "--server", "--json", "--port", "5201", "--snd-timeout", "30000", "--cntl-ka=16", "5", "3"], True),
+        (["iperf3", "--server", "--json", "--port", "5201", "--cntl-ka=16", "5"], False),
+        (["iperf3", "--server", "--json", "--port", "5201", "--rcv-timeout"], False),  # no value
+        (["iperf3", "--server", "--json", "--port", "5201", "--rcv-timeout", "x"], False),
+        (["iperf3", "--server", "--json", "--port", "5201", "--cntl-ka"], False),  # not a form we write
+        (["iperf3", "--server", "--json", "--port", "5201", "--idle-timeout", "5"], False),
+        (["iperf3", "--server", "--json", "--port", "5201", "--snd-timeout", "1", "-B", "x"], False),  # order
+        (["iperf3", "--server", "--json", "--port", "5201", "-B"], False),
+        (["iperf3", "--server", "--json", "--port"], False),
+    ],
+)
+def test_is_server_argv_knows_every_command_line_webperf3_writes(argv, ours):
+    assert is_server_argv(argv, 5201) is ours
+
+
 @pytest.mark.parametrize(
     ("argv", "environ", "ppid", "stale"),
     [
@@ -462,6 +549,8 @@ def test_format_exit_and_version_and_argv():
         (["python3", "--server", "--json", "--port", "5201"], {PARENT_ENV: "100"}, 1, False),
         (["iperf3", "--server", "--json", "--port", "5201"], {PARENT_ENV: "100"}, None, False),
         ([], {PARENT_ENV: "100"}, 1, False),
+        (["iperf3", "--server", "--json", "--port", "5201", *SND, *KA, *RCV_MAX], {PARENT_ENV: "100"}, 1, True),
+        (["iperf3", "--server", "--json", "--port", "5201", *SND, "--one-off"], {PARENT_ENV: "100"}, 1, False),
     ],
 )
 def test_is_stale_server_only_for_an_orphan_of_ours(argv, environ, ppid, stale):

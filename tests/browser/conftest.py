@@ -8,7 +8,11 @@ overridden to launch /usr/bin/chromium.
 
 from __future__ import annotations
 
+import os
+import platform
+import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,13 +32,49 @@ DATA = Path(__file__).parents[1] / "data"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def _node_major(node: str) -> int | None:
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except OSError:
+        return None
+    match = re.match(r"v(\d+)\.", out)
+    return int(match.group(1)) if match else None
+
+
+def _why_no_browser() -> str | None:
+    """Why the browser tests cannot run here, or None when they can.
+
+    Playwright's wheels bundle Node.js; where PyPI has none for the machine
+    (armv7l), pip installs its source distribution, which has no Node.js, and
+    playwright runs the one PLAYWRIGHT_NODEJS_PATH names: found on PATH here
+    when it is new enough, so ``make test`` needs no setting.
+    """
     if shutil.which(CHROMIUM) is None:
-        skip = pytest.mark.skip(reason=f"{CHROMIUM} is not installed (Debian package chromium)")
-        here = Path(__file__).parent
-        for item in items:
-            if here in item.path.parents:
-                item.add_marker(skip)
+        return f"{CHROMIUM} is not installed (Debian package chromium)"
+    import playwright
+
+    if (Path(playwright.__file__).parent / "driver" / "node").is_file() or os.environ.get("PLAYWRIGHT_NODEJS_PATH"):
+        return None
+    node = shutil.which("node") or shutil.which("nodejs")
+    major = _node_major(node) if node else None
+    if node and major is not None and major >= 20:
+        os.environ["PLAYWRIGHT_NODEJS_PATH"] = node
+        return None
+    have = f"{node} is Node.js {major}" if node else "no Node.js is installed"
+    return (
+        f"playwright has no Node.js for {platform.machine()} and {have}; it needs 20 or newer: "
+        "install one and run  PLAYWRIGHT_NODEJS_PATH=/path/to/node make test"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    mine = [item for item in items if here in item.path.parents]
+    reason = _why_no_browser() if mine else None
+    if reason:
+        skip = pytest.mark.skip(reason=reason)
+        for item in mine:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,11 @@ import ipaddress
 import os
 import shlex
 import socket
-from pathlib import Path
 from typing import Any
 
 from ..text import printable
 from . import netstat
-from .process import PARENT_ENV
+from .process import PARENT_ENV, is_server_argv
 
 _MAX_CMDLINE_CHARS = 200
 
@@ -27,12 +26,7 @@ def is_stale_server(argv: list[str] | None, port: int, environ: dict[str, str] |
     longer the one recorded. A server of a webperf3 still alive, or anyone's
     hand-started iperf3, is left alone.
     """
-    if not argv or Path(argv[0]).name.removesuffix(".exe") != "iperf3":
-        return False
-    rest = argv[1:]
-    if rest[:4] != ["--server", "--json", "--port", str(port)]:
-        return False
-    if len(rest) not in (4, 6) or (len(rest) == 6 and rest[4] != "-B"):
+    if not argv or not is_server_argv(argv, port):
         return False
     parent = (environ or {}).get(PARENT_ENV, "")
     return parent.isdigit() and ppid is not None and ppid != int(parent)

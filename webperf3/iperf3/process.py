@@ -12,7 +12,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 INSTALL_HINT = "install it with `sudo apt install iperf3`"
@@ -50,10 +51,98 @@ def format_exit(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def server_argv(iperf3: str, port: int, bind: str | None = None) -> list[str]:
+def version_key(version: str | None) -> tuple[int, ...]:
+    """``"3.12"`` → ``(3, 12)``, ``"3.19.1"`` → ``(3, 19, 1)``, ``"3.21+"`` → ``(3, 21)``; ``()`` if unknown."""
+    match = re.match(r"\d+(?:\.\d+)*", version or "")
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
+# When iperf3's server gained each option webperf3 gives it (iperf3's
+# RELNOTES.md, checked in the sources of 3.9, 3.18 and 3.21):
+#: TCP_USER_TIMEOUT on the server's sockets: a client that vanished mid
+#: download (-R, --bidir) ends the test instead of 15 minutes of retransmits.
+#: (3.16 to 3.18 take the option but go on waiting, esnet/iperf#1858.)
+SND_TIMEOUT_SINCE = (3, 12)
+#: End an upload that receives nothing for this long instead of 120 s. The
+#: option exists since 3.10, but before 3.18 a value over 10 s never fires
+#: (esnet/iperf#1744). Before 3.20 it also counts in --bidir tests, which
+#: esnet/iperf#1766 saw ended early; it fires only when nothing at all has
+#: arrived for the whole time, and the 120 s default applies there anyway.
+RCV_TIMEOUT_SINCE = (3, 18)
+#: TCP keepalive on the control connection: a client that vanished during any
+#: test, UDP included, is noticed though the connection carries nothing.
+CNTL_KA_SINCE = (3, 19)
+#: Refuse a test that asks for more time than this (or no end, ``-t 0``):
+#: the client is told at once, instead of webperf3 killing it as stuck later.
+SERVER_MAX_DURATION_SINCE = (3, 20)
+
+#: A test whose client is gone (nothing received, nothing acknowledged, no
+#: keepalive answered) this many seconds is ended by iperf3 itself.
+DEAD_CLIENT_SECONDS = 30
+
+
+def survey_options(
+    version: str | None,
+    max_test_seconds: float | None = None,
+    dead_client_seconds: int = DEAD_CLIENT_SECONDS,
+    *,
+    linux: bool | None = None,
+) -> list[str]:
+    """The options that keep a walking survey going, as far as *version* has them.
+
+    On top of webperf3's own stuck detection (a test longer than
+    *max_test_seconds* gets its server restarted), these let iperf3 end a
+    test whose client walked out of range within *dead_client_seconds*, and
+    refuse a test too long to finish before the stuck detection would strike.
+    ``--snd-timeout`` and ``--cntl-ka`` exist only where iperf3 was built with
+    TCP_USER_TIMEOUT and TCP_KEEPIDLE: Linux (*linux* defaults to this system).
+    """
+    have = version_key(version)
+    linux = sys.platform.startswith("linux") if linux is None else linux
+    dead_ms = str(max(1, dead_client_seconds) * 1000)
+    options: list[str] = []
+    if linux and have >= SND_TIMEOUT_SINCE:
+        options += ["--snd-timeout", dead_ms]
+    if linux and have >= CNTL_KA_SINCE:
+        # iperf3 refuses an idle time not above interval x count.
+        interval, count = max(1, dead_client_seconds // 6), 3
+        idle = max(interval * count + 1, dead_client_seconds - interval * count)
+        options.append(f"--cntl-ka={idle}/{interval}/{count}")
+    if have >= RCV_TIMEOUT_SINCE:
+        options += ["--rcv-timeout", dead_ms]
+    if have >= SERVER_MAX_DURATION_SINCE and max_test_seconds and max_test_seconds > 0:
+        # Room for connecting, omitted seconds' setup and the result exchange,
+        # so a test the server accepts ends before it counts as stuck.
+        limit = int(max_test_seconds - min(10.0, max_test_seconds / 2))
+        if limit >= 1:
+            options += ["--server-max-duration", str(limit)]
+    return options
+
+
+def server_argv(iperf3: str, port: int, bind: str | None = None, options: Sequence[str] = ()) -> list[str]:
     """The exact command line of one server (stale ones are recognised by it)."""
     argv = [iperf3, "--server", "--json", "--port", str(port)]
-    return argv + ["-B", bind] if bind else argv
+    if bind:
+        argv += ["-B", bind]
+    return argv + list(options)
+
+
+# What may follow "--port P" in a server_argv, each argument after a NUL as
+# in /proc/PID/cmdline. iperf3 parses "--cntl-ka=16/5/3" by writing NULs over
+# the slashes in its own argv: a running server shows "--cntl-ka=16", "5", "3".
+_SERVER_TAIL = re.compile(
+    r"(?:\0-B\0[^\0]+)?(?:\0--(?:snd-timeout|rcv-timeout|server-max-duration)\0\d+|\0--cntl-ka=\d+[/\0]\d+[/\0]\d+)*"
+)
+
+
+def is_server_argv(argv: Sequence[str], port: int) -> bool:
+    """Whether *argv* (as /proc shows it) is one :func:`server_argv` could have
+    made for *port*, with any iperf3 path and any of :func:`survey_options`."""
+    if len(argv) < 5 or Path(argv[0]).name.removesuffix(".exe") != "iperf3":
+        return False
+    if list(argv[1:5]) != ["--server", "--json", "--port", str(port)]:
+        return False
+    return _SERVER_TAIL.fullmatch("".join("\0" + arg for arg in argv[5:])) is not None
 
 
 def iperf3_version(path: str = "iperf3", timeout: float = 5.0) -> str:

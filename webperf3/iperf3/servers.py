@@ -1,6 +1,8 @@
 """Run the iperf3 servers: start, supervise, restart, stop — and leave none behind.
 
-One :class:`ServerFleet` owns N ``iperf3 --server --json --port P`` children.
+One :class:`ServerFleet` owns N ``iperf3 --server --json --port P`` children,
+each also given the options its iperf3 version has for ending a test whose
+client walked away (:func:`.process.survey_options`).
 Each child's stdout is appended to ``<log_dir>/port-P.json`` (never
 ``--logfile``: iperf3 3.12 segfaults with ``--json --logfile`` on any
 server-side error, esnet/iperf#1460; with stdout redirected the same events
@@ -51,6 +53,7 @@ from .sampler import ProgressSampler, Running, SocketWatch
 from .ports import describe_holder, is_stale_server, probe_port, specific_address
 from .process import (
     INSTALL_HINT,
+    DEAD_CLIENT_SECONDS,
     PARENT_ENV,
     Iperf3Error,
     Iperf3NotFound,
@@ -61,6 +64,7 @@ from .process import (
     platform_kwargs,
     send_signal,
     server_argv,
+    survey_options,
 )
 
 __all__ = [  # the fleet, and what its callers and tests name through it
@@ -202,6 +206,7 @@ class ServerFleet:
         poll_interval: float = 0.25,
         kill_timeout: float = 2.0,
         version: str | None = None,
+        dead_client_seconds: int = DEAD_CLIENT_SECONDS,
         on_change: Callable[[list[ServerStatus]], None] | None = None,
         on_progress: Callable[[list[Progress]], None] | None = None,
     ) -> None:
@@ -225,6 +230,8 @@ class ServerFleet:
         self._watch = SocketWatch(ports)
         self._sampler = ProgressSampler(self._watch, self._local)
         self._version = version  # known already to a caller that checked iperf3
+        self._dead_client = dead_client_seconds
+        self._options: list[str] = []  # survey_options() for the version, once known
         self._lock = threading.Lock()  # guards _snapshot and the start/stop fields below
         self._snapshot = tuple(s.snapshot(None) for s in self._servers)
         self._thread: threading.Thread | None = None
@@ -261,7 +268,14 @@ class ServerFleet:
             with self._lock:
                 self._thread = None
             raise
-        log.info("iperf3 %s (%s): starting servers on ports %s", self._version, self._iperf3, self.ports)
+        self._options = survey_options(self._version, self._max_test, self._dead_client)
+        log.info(
+            "iperf3 %s (%s): starting servers on ports %s%s",
+            self._version,
+            self._iperf3,
+            self.ports,
+            f" with {' '.join(self._options)}" if self._options else "",
+        )
         # Daemon, so a program that forgets stop() can still exit; atexit then
         # stops the servers while the (daemon) supervisor is still running.
         atexit.register(self.stop)
@@ -466,7 +480,7 @@ class ServerFleet:
         with self.log_path(port).open("ab") as out:
             offset = out.tell()
             proc = subprocess.Popen(
-                server_argv(self._iperf3, port, self._bind),
+                server_argv(self._iperf3, port, self._bind, self._options),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.PIPE,
