@@ -214,3 +214,28 @@ def test_fleet_status_and_screenshots(page: Page, station: Station, fleet: list[
     fleet[3] = {**FLEET[3], "state": "idle", "pid": 4104}
     station.live.push_servers(list(fleet))  # a "servers" message
     expect(status(page, 5204)).to_have_text("idle")
+
+
+def test_earlier_surveys_are_listed_renamed_reopened_and_undone(page: Page, station: Station) -> None:
+    open_dashboard(page, station)
+    page.once("dialog", lambda dialog: dialog.accept("Floor 2"))
+    page.click("#new-survey")
+    expect(page.locator("#survey-name")).to_have_text("Floor 2")
+    page.click("#surveys summary")
+    items = page.locator("#survey-list li")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("First survey")
+    expect(items.nth(0)).to_contain_text("6 tests")  # its span and counts stay listed
+    expect(items.nth(1)).to_contain_text("current")
+    # Rename the first survey, then make it current again: its tests are back on the table.
+    page.once("dialog", lambda dialog: dialog.accept("Morning walk"))
+    items.nth(0).get_by_role("button", name="Rename").click()
+    expect(items.nth(0)).to_contain_text("Morning walk")
+    items.nth(0).get_by_role("button", name="Make current").click()
+    expect(page.locator("#survey-name")).to_have_text("Morning walk")
+    expect(row(page, 5201).locator("td.name")).to_have_text("Room 101")
+    # Undo Floor 2's start: one survey is left, nothing deleted.
+    page.once("dialog", lambda dialog: dialog.accept())
+    items.nth(1).get_by_role("button", name="Undo its start").click()
+    expect(items).to_have_count(1)
+    expect(page.locator("#rows tr[data-port]")).to_have_count(4)

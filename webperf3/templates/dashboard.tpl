@@ -35,6 +35,10 @@
     <ul id="device-results"></ul>
   </div>
 </section>
+<details class="surveys" id="surveys">
+  <summary>All surveys</summary>
+  <ul id="survey-list"></ul>
+</details>
 <div class="table-wrap">
   <table id="results">
     <thead>

@@ -11,6 +11,7 @@ import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
 import { ProgressView } from "./progress.js";
 import { LiveSocket } from "./socket.js";
+import { SurveysPanel } from "./surveys.js";
 
 const HIGHLIGHT_MS = 4000; // how long a changed row stays highlighted
 const AGO_REFRESH_MS = 15000;
@@ -259,7 +260,10 @@ function applyProgress(message) {
 function onMessage(message) {
   if (message.type === "progress") applyProgress(message);
   else if (message.type === "snapshot") applySnapshot(message);
-  else if (message.type === "book") device.bookChanged(message);
+  else if (message.type === "book") {
+    device.bookChanged(message);
+    if (message.kind !== "claim") surveys.changed();
+  }
   else if (message.type === "results") applyResults(message);
   else if (message.type === "servers" && Array.isArray(message.servers)) applyServers(message.servers);
 }
@@ -309,6 +313,7 @@ function showMessage(text) {
 
 const live = new LiveSocket({ onMessage, poll: updateNow, indicator: $("connection") });
 const device = new DevicePanel({ onMessage: showMessage });
+const surveys = new SurveysPanel({ onMessage: showMessage });
 
 $("refresh").addEventListener("click", updateNow);
 $("new-survey").addEventListener("click", newSurvey);
@@ -323,3 +328,4 @@ setInterval(() => refreshAgo(), AGO_REFRESH_MS);
 updateNow();
 live.start();
 device.start();
+surveys.start();
