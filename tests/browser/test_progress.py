@@ -30,7 +30,7 @@ def station(tmp_path: Path) -> Iterator[Station]:
 def test_a_running_test_shows_a_moving_figure_then_its_result(page: Page, station: Station) -> None:
     page.set_viewport_size({"width": 390, "height": 844})  # a surveyor's phone
     page.goto(station.url)
-    expect(page.locator("#connection")).to_have_text("live")
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)  # a station just started, on a busy machine
     port = station.iperf3_port
     client = subprocess.Popen(
         ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(SECONDS), "-b", "100M", "--extra-data", "Corridor"],
