@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers_iperf3 import wait_until
 from tests.helpers_station import Station
 
 pytestmark = pytest.mark.timeout(120)
@@ -24,11 +25,15 @@ def station(tmp_path: Path) -> Iterator[Station]:
     running.stop()
 
 
-def iperf3(port: int, *args: str, bind: str = "127.0.0.1") -> None:
-    subprocess.run(
+def iperf3(station: Station, port: int, *args: str, bind: str = "127.0.0.1") -> None:
+    """One test, once the port's server is idle again (as the page shows):
+    straight after a test an iperf3 server may still answer "busy"."""
+    wait_until(lambda: all(s["state"] == "idle" for s in station.api("api/servers")["servers"] if s["port"] == port), 15, 0.1, "the port to be idle")
+    done = subprocess.run(
         ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-B", bind, "-t", "1", "-b", "50M", *args],
-        check=True, capture_output=True, timeout=30,
+        capture_output=True, text=True, timeout=30,
     )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_phone_names_its_place_and_its_next_test_arrives_under_it(page: Page, station: Station, tmp_path: Path) -> None:
@@ -54,8 +59,8 @@ def test_a_phone_names_its_place_and_its_next_test_arrives_under_it(page: Page, 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     # The phone's app runs an upload, then a download (-R): no --extra-data.
-    iperf3(port)
-    iperf3(port, "-R")
+    iperf3(station, port)
+    iperf3(station, port, "-R")
     mine = page.locator("#device-results li")
     expect(mine).to_have_count(2, timeout=10_000)
     expect(mine.nth(0)).to_contain_text("Room 7")
@@ -76,10 +81,7 @@ def test_a_place_named_on_one_address_does_not_name_another_address_s_test(page:
     page.click("#save-place")
     expect(page.locator("#device-place")).to_have_text("Room 7")
     other = station.ports[1]
-    subprocess.run(  # the iperf3 servers listen on 127.0.0.1 only: reach them from 127.0.0.9
-        ["iperf3", "-c", "127.0.0.1", "-p", str(other), "-B", "127.0.0.9", "-t", "1", "-b", "50M"],
-        check=True, capture_output=True, timeout=30,
-    )
+    iperf3(station, other, bind="127.0.0.9")  # the servers listen on 127.0.0.1 only: reach them from 127.0.0.9
     row = page.locator(f"#rows tr[data-port='{other}']")
     expect(row.locator("td.name")).to_have_text("(no place)", timeout=10_000)
     expect(row).to_contain_text("127.0.0.9")
