@@ -102,8 +102,10 @@ class Station:
             "--max-test-seconds", str(MAX_TEST_SECONDS),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+        # Its log goes to a file: a pipe nobody reads until the end could fill and stop it.
+        self.output = log_dir.parent / f"{log_dir.name}-station.log"
+        with self.output.open("wb") as out:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.url = f"http://127.0.0.1:{web}/"
         self.done: dict[str, dict[str, Any]] = {}  # results by test name, for tests sharing the station
 
@@ -113,7 +115,7 @@ class Station:
 
     def wait_idle(self, timeout: float = 15.0) -> dict[str, Any]:
         def idle() -> dict[str, Any] | None:
-            assert self.proc.poll() is None, self.proc.communicate()[0]
+            assert self.proc.poll() is None, self.output.read_text(errors="replace")
             try:
                 server = self.server()
             except OSError:
@@ -143,7 +145,7 @@ class Station:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self.proc.communicate()
+        self.proc.wait()
 
 
 @pytest.fixture(scope="module", params=list(IPERF3S), ids=[f"iperf3-{v}" for v in IPERF3S])
