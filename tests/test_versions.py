@@ -12,10 +12,8 @@ version, and what the dashboard's ``/api/results`` answers for a TCP, a
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -24,7 +22,6 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
     no_iperf3_left,
     wait_until,
 )
+from tests.helpers_netns import link  # noqa: F401  (a fixture)
 from webperf3.iperf3.process import (
     CNTL_KA_SINCE,
     RCV_TIMEOUT_SINCE,
@@ -104,8 +102,10 @@ class Station:
             "--max-test-seconds", str(MAX_TEST_SECONDS),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+        # Its log goes to a file: a pipe nobody reads until the end could fill and stop it.
+        self.output = log_dir.parent / f"{log_dir.name}-station.log"
+        with self.output.open("wb") as out:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.url = f"http://127.0.0.1:{web}/"
         self.done: dict[str, dict[str, Any]] = {}  # results by test name, for tests sharing the station
 
@@ -115,7 +115,7 @@ class Station:
 
     def wait_idle(self, timeout: float = 15.0) -> dict[str, Any]:
         def idle() -> dict[str, Any] | None:
-            assert self.proc.poll() is None, self.proc.communicate()[0]
+            assert self.proc.poll() is None, self.output.read_text(errors="replace")
             try:
                 server = self.server()
             except OSError:
@@ -145,7 +145,7 @@ class Station:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self.proc.communicate()
+        self.proc.wait()
 
 
 @pytest.fixture(scope="module", params=list(IPERF3S), ids=[f"iperf3-{v}" for v in IPERF3S])
@@ -288,55 +288,6 @@ def test_an_upload_whose_client_froze_is_ended_by_iperf3_itself(tmp_path, versio
 
 
 # ----------------------------------------------- a client that walks out of range
-
-
-@dataclass
-class Link:
-    """A test network namespace joined to this one by a veth pair."""
-
-    namespace: str
-    server_ip: str
-    client_ip: str
-    client_end: str
-
-    def run(self, *argv: str) -> list[str]:
-        return ["ip", "netns", "exec", self.namespace, *argv]
-
-    def cut(self) -> None:
-        """The client's end goes down: everything either side sends is lost, silently."""
-        subprocess.run(self.run("ip", "link", "set", self.client_end, "down"), check=True)
-
-
-@pytest.fixture
-def link() -> Iterator[Link]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("a client that vanishes needs a test network namespace: root and ip (Debian package iproute2)")
-    tag = f"wp3v{os.getpid() % 100000}{random.randrange(1000)}"
-    taken = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
-    while True:  # a /30 of 10.213.0.0/16 that no interface here uses
-        net = ipaddress.ip_network(f"10.213.{random.randrange(256)}.{4 * random.randrange(64)}/30")
-        server_ip, client_ip = (str(host) for host in net.hosts())
-        if f" {server_ip}/" not in taken and f" {client_ip}/" not in taken:
-            break
-    host_end, client_end = f"{tag}a", f"{tag}b"
-    steps = [
-        ["ip", "netns", "add", tag],
-        ["ip", "link", "add", host_end, "type", "veth", "peer", "name", client_end],
-        ["ip", "link", "set", client_end, "netns", tag],
-        ["ip", "addr", "add", f"{server_ip}/30", "dev", host_end],
-        ["ip", "link", "set", host_end, "up"],
-        ["ip", "netns", "exec", tag, "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
-        ["ip", "netns", "exec", tag, "ip", "link", "set", client_end, "up"],
-    ]
-    try:
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                pytest.skip(f"cannot make a test network namespace here: {' '.join(step)}: {done.stderr.strip()}")
-        yield Link(tag, server_ip, client_ip, client_end)
-    finally:
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)
 
 
 VANISHING = {  # what a client runs when it walks out of range; whether the station receives, sends

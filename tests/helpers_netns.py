@@ -1,0 +1,67 @@
+"""A test network namespace joined to this one by a veth pair: a client on
+another address whose link can be cut, as when a phone walks out of range.
+
+Needs root and ``ip`` (iproute2); the :func:`link` fixture skips with the
+reason where either is missing, and removes what it made.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass
+class Link:
+    """A test network namespace joined to this one by a veth pair."""
+
+    namespace: str
+    server_ip: str
+    client_ip: str
+    client_end: str
+
+    def run(self, *argv: str) -> list[str]:
+        return ["ip", "netns", "exec", self.namespace, *argv]
+
+    def cut(self) -> None:
+        """The client's end goes down: everything either side sends is lost, silently."""
+        subprocess.run(self.run("ip", "link", "set", self.client_end, "down"), check=True)
+
+
+@pytest.fixture
+def link() -> Iterator[Link]:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("a client that vanishes needs a test network namespace: root and ip (Debian package iproute2)")
+    tag = f"wp3v{os.getpid() % 100000}{random.randrange(1000)}"
+    taken = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    while True:  # a /30 of 10.213.0.0/16 that no interface here uses
+        net = ipaddress.ip_network(f"10.213.{random.randrange(256)}.{4 * random.randrange(64)}/30")
+        server_ip, client_ip = (str(host) for host in net.hosts())
+        if f" {server_ip}/" not in taken and f" {client_ip}/" not in taken:
+            break
+    host_end, client_end = f"{tag}a", f"{tag}b"
+    steps = [
+        ["ip", "netns", "add", tag],
+        ["ip", "link", "add", host_end, "type", "veth", "peer", "name", client_end],
+        ["ip", "link", "set", client_end, "netns", tag],
+        ["ip", "addr", "add", f"{server_ip}/30", "dev", host_end],
+        ["ip", "link", "set", host_end, "up"],
+        ["ip", "netns", "exec", tag, "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
+        ["ip", "netns", "exec", tag, "ip", "link", "set", client_end, "up"],
+    ]
+    try:
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"cannot make a test network namespace here: {' '.join(step)}: {done.stderr.strip()}")
+        yield Link(tag, server_ip, client_ip, client_end)
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)
