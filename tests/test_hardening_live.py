@@ -80,13 +80,21 @@ def test_a_client_that_does_not_read_is_dropped_and_the_others_get_everything(ma
     assert "dropped websocket client 127.0.0.2:" in caplog.text and "not reading" in caplog.text
 
 
-def test_a_dropped_page_reconnects_to_a_snapshot(make_live, log_dir) -> None:
+def test_a_dropped_page_reconnects_to_a_snapshot(make_live, store, log_dir) -> None:
     live = make_live()
     status, sock = websocket_handshake(live.port, rcvbuf=4096)
     assert status == 101
+    assert wait_for(lambda: live.clients == 1, 5)
+    before = len(store.results())
     for i in range(40):
         append(log_dir / f"port-{PORT}.json", named(f"burst {i}", 60_000))
-    assert closed_by_server(sock, 20)
+        # One test read at a time, as a station sees them: 40 messages of
+        # 60 kB for a page that reads none (a batch would be one message).
+        assert wait_for(lambda: len(store.results()) == before + i + 1, 10)
+    # Not a byte read until the server has let go: reading here would make
+    # this page a reader, and under load the burst may still be on its way.
+    assert wait_for(lambda: live.clients == 0, 30)
+    assert closed_by_server(sock, 5)
     sock.close()
     again = Client(live.port)
     try:
