@@ -28,13 +28,14 @@ class Link:
     client_end: str
 
     def run(self, *argv: str) -> list[str]:
-        # nsenter rather than `ip netns exec`, which remounts / and /sys and so
-        # fails where / is no mount point (a chroot, as check-platform's).
+        """*argv* run inside the namespace. nsenter rather than `ip netns exec`
+        or `ip -n`, which remount / and /sys and so fail where / is no mount
+        point (a chroot, as check-platform's)."""
         return ["nsenter", f"--net=/run/netns/{self.namespace}", *argv]
 
     def cut(self) -> None:
         """The client's end goes down: everything either side sends is lost, silently."""
-        subprocess.run(["ip", "-n", self.namespace, "link", "set", self.client_end, "down"], check=True)
+        subprocess.run(self.run("ip", "link", "set", self.client_end, "down"), check=True)
 
 
 @pytest.fixture
@@ -55,8 +56,8 @@ def link() -> Iterator[Link]:
         ["ip", "link", "set", client_end, "netns", tag],
         ["ip", "addr", "add", f"{server_ip}/30", "dev", host_end],
         ["ip", "link", "set", host_end, "up"],
-        ["ip", "-n", tag, "addr", "add", f"{client_ip}/30", "dev", client_end],
-        ["ip", "-n", tag, "link", "set", client_end, "up"],
+        ["nsenter", f"--net=/run/netns/{tag}", "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
+        ["nsenter", f"--net=/run/netns/{tag}", "ip", "link", "set", client_end, "up"],
     ]
     try:
         for step in steps:
