@@ -28,7 +28,10 @@ class Link:
     client_end: str
 
     def run(self, *argv: str) -> list[str]:
-        return ["ip", "netns", "exec", self.namespace, *argv]
+        """*argv* run inside the namespace. nsenter rather than `ip netns exec`
+        or `ip -n`, which remount / and /sys and so fail where / is no mount
+        point (a chroot, as check-platform's)."""
+        return ["nsenter", f"--net=/run/netns/{self.namespace}", *argv]
 
     def cut(self) -> None:
         """The client's end goes down: everything either side sends is lost, silently."""
@@ -37,8 +40,8 @@ class Link:
 
 @pytest.fixture
 def link() -> Iterator[Link]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("a client that vanishes needs a test network namespace: root and ip (Debian package iproute2)")
+    if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("nsenter") is None:
+        pytest.skip("a client that vanishes needs a test network namespace: root, ip (iproute2) and nsenter")
     tag = f"wp3v{os.getpid() % 100000}{random.randrange(1000)}"
     taken = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
     while True:  # a /30 of 10.213.0.0/16 that no interface here uses
@@ -53,8 +56,8 @@ def link() -> Iterator[Link]:
         ["ip", "link", "set", client_end, "netns", tag],
         ["ip", "addr", "add", f"{server_ip}/30", "dev", host_end],
         ["ip", "link", "set", host_end, "up"],
-        ["ip", "netns", "exec", tag, "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
-        ["ip", "netns", "exec", tag, "ip", "link", "set", client_end, "up"],
+        ["nsenter", f"--net=/run/netns/{tag}", "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
+        ["nsenter", f"--net=/run/netns/{tag}", "ip", "link", "set", client_end, "up"],
     ]
     try:
         for step in steps:

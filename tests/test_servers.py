@@ -492,6 +492,8 @@ def test_survey_options_follow_the_limits_and_the_system():
     assert survey_options("3.21", 12, linux=False)[-2:] == ["--server-max-duration", "6"]
     assert survey_options("3.21", 60.9, linux=False)[-2:] == ["--server-max-duration", "50"]
     assert "--server-max-duration" not in survey_options("3.21", 1.5, linux=False)
+    # iperf3 refuses to start with more than a day (its MAX_TIME).
+    assert survey_options("3.21", 10**6, linux=False)[-2:] == ["--server-max-duration", "86400"]
     assert survey_options("3.21", 300, 6, linux=True) == [
         "--snd-timeout", "6000", "--cntl-ka=4/1/3", "--rcv-timeout", "6000", "--server-max-duration", "290",
     ]

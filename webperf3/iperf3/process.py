@@ -76,6 +76,9 @@ CNTL_KA_SINCE = (3, 19)
 #: the client is told at once, instead of webperf3 killing it as stuck later.
 SERVER_MAX_DURATION_SINCE = (3, 20)
 
+#: The longest test iperf3 runs (its MAX_TIME): it refuses a longer --server-max-duration.
+IPERF3_MAX_SECONDS = 86400
+
 #: A test whose client is gone (nothing received, nothing acknowledged, no
 #: keepalive answered) this many seconds is ended by iperf3 itself.
 DEAD_CLIENT_SECONDS = 30
@@ -113,7 +116,7 @@ def survey_options(
     if have >= SERVER_MAX_DURATION_SINCE and max_test_seconds and max_test_seconds > 0:
         # Room for connecting, omitted seconds' setup and the result exchange,
         # so a test the server accepts ends before it counts as stuck.
-        limit = int(max_test_seconds - min(10.0, max_test_seconds / 2))
+        limit = min(IPERF3_MAX_SECONDS, int(max_test_seconds - min(10.0, max_test_seconds / 2)))
         if limit >= 1:
             options += ["--server-max-duration", str(limit)]
     return options
