@@ -22,6 +22,11 @@
     <span id="connection" class="connection" data-state="connecting" role="status" aria-live="polite">connecting…</span>
     <span id="updated" class="updated"></span>
   </div>
+  <nav class="pages" aria-label="Pages">
+    % for href, label in (("./", "Dashboard"), ("history", "History"), ("places", "Places"), ("report", "Report")):
+    <a href="{{href}}"{{!' aria-current="page"' if get("page", "dashboard") == label.lower() else ""}}>{{label}}</a>
+    % end
+  </nav>
 </header>
 <main>
   <p id="message" class="message" role="alert" hidden></p>
