@@ -55,7 +55,9 @@ class Dashboard:
         self.station_name = station_name or None
         self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
         self.app = bottle.Bottle()
-        for view in (pages.Pages(self), api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self), ops.Ops(self)):
+        # Other views render their pages through this one: one look, one base.tpl.
+        self.pages = pages.Pages(self)
+        for view in (self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self), ops.Ops(self)):
             view.route(self.app)
         self.app.add_hook("after_request", add_security_headers)
         # Bottle's own error page is HTML; API clients want JSON. Bottle

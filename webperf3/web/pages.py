@@ -54,7 +54,7 @@ class Pages:
         )
 
     def dashboard(self) -> str:
-        return self.render("dashboard.tpl")
+        return self.render("dashboard.tpl", page="dashboard")
 
     def static(self, filename: str) -> HTTPResponse:
         mimetype = _TYPES.get(Path(filename).suffix, "auto")
