@@ -21,7 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 class Station:
     """``python -m webperf3 --servers N`` on free ports; ``stop()`` returns its log."""
 
-    def __init__(self, log_dir: Path, servers: int = 1, iperf3: str = "iperf3", extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        servers: int = 1,
+        iperf3: str = "iperf3",
+        extra: tuple[str, ...] = (),
+        *,
+        pythonpath: Path = ROOT,
+        cwd: Path | None = None,
+    ) -> None:
         self.log_dir = log_dir
         self.iperf3 = iperf3
         self.ports = free_ports(servers) if servers else []
@@ -34,7 +43,8 @@ class Station:
         if self.ports:
             argv += ["--first-port", str(self.ports[0]), "--iperf3-bind", "127.0.0.1"]
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(pythonpath)}, cwd=cwd,
         )
         self.url = f"http://127.0.0.1:{self.web_port}/"
         wait_until(self._ready, 20, 0.1, "the station to listen")
@@ -53,6 +63,12 @@ class Station:
             return all(s["state"] == "idle" for s in self.api("api/servers")["servers"])
         except OSError:
             return False
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> str:
         self.proc.terminate()
