@@ -30,6 +30,7 @@ class Station:
         *,
         pythonpath: Path = ROOT,
         cwd: Path | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.log_dir = log_dir
         self.iperf3 = iperf3
@@ -37,16 +38,17 @@ class Station:
         self.web_port, self.ws_port = free_port(), free_port()
         argv = [
             sys.executable, "-m", "webperf3", "--servers", str(servers),
-            "--log-dir", str(log_dir), "--host", "127.0.0.1", "--port", str(self.web_port),
+            "--log-dir", str(log_dir), "--host", host, "--port", str(self.web_port),
             "--ws-port", str(self.ws_port), "--iperf3", iperf3, *extra,
         ]
         if self.ports:
-            argv += ["--first-port", str(self.ports[0]), "--iperf3-bind", "127.0.0.1"]
+            argv += ["--first-port", str(self.ports[0]), "--iperf3-bind", host]
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(pythonpath)}, cwd=cwd,
         )
-        self.url = f"http://127.0.0.1:{self.web_port}/"
+        self.host = host
+        self.url = f"http://{host}:{self.web_port}/"
         wait_until(self._ready, 20, 0.1, "the station to listen")
 
     @property
