@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from webperf3.results import ResultsStore
+
 DATA = Path(__file__).parent / "data"
 PROTOTYPE = DATA / "prototype"
 
@@ -29,4 +31,13 @@ def install(log_dir: Path, port: int, *sources: Path) -> Path:
         for source in sources:
             out.write(source.read_bytes())
     return target
+
+
+def store_of(log_dir: Path, **ports: list[Path]) -> ResultsStore:
+    """A store read from sample logs: ``store_of(log_dir, **{"5201": [a, b]})``."""
+    for port, sources in ports.items():
+        install(log_dir, int(port), *sources)
+    store = ResultsStore(log_dir)
+    store.refresh()
+    return store
 

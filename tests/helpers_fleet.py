@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers_iperf3 import IPERF3, free_ports, wait_until
+from tests.helpers_iperf3 import IPERF3, free_ports, terminate, wait_until
 from tests.helpers_prometheus import DIRECT, Prometheus, free_port
 from webperf3.result import Result
 from webperf3.results import ResultsStore
@@ -125,13 +124,7 @@ class Station:
             client.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 @dataclass

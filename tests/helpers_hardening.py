@@ -8,7 +8,6 @@ import contextlib
 import os
 import resource
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,10 +121,3 @@ def many_sockets(sockets: list[socket.socket]) -> Iterator[list[socket.socket]]:
             sock.close()
 
 
-def wait_for(condition, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())

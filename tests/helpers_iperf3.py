@@ -234,3 +234,14 @@ def no_iperf3_left() -> Iterator[None]:
         wait_until(lambda: not iperf3_children(), timeout=1.0, what="iperf3 children to end")
     except AssertionError:
         pytest.fail(f"the test left iperf3 children behind (killed now): {kill_iperf3_children()}")
+
+
+def terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, as systemd stops a service; SIGKILL if it is not gone within ``grace``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+
+from tests.helpers_iperf3 import terminate
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -145,10 +146,4 @@ class Prometheus:
     # -- stopping ----------------------------------------------------------------
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import PROTOTYPE, install, sample
+from tests.conftest import PROTOTYPE, install, sample, store_of
 from webperf3.export import CSV_HEADER, CsvLines, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
 from webperf3.result import Result
 from webperf3.results import ResultsStore
@@ -21,14 +21,6 @@ PROTOTYPE_COLUMNS = ["Port", "Name", "Timestamp", "Send rate (bps)", "Receive ra
 
 def rows_of(results, notes=None):
     return list(csv.reader(io.StringIO("".join(csv_chunks(results, notes)))))
-
-
-def store_of(log_dir, **ports):
-    for port, sources in ports.items():
-        install(log_dir, int(port), *sources)
-    store = ResultsStore(log_dir)
-    store.refresh()
-    return store
 
 
 def test_first_five_columns_are_the_prototypes(log_dir):

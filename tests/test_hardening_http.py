@@ -23,8 +23,8 @@ from tests.helpers_hardening import (
     read_all,
     request,
     status_of,
-    wait_for,
 )
+from tests.helpers_live import wait_until
 from webperf3.guard import Guard, GuardLimits
 from webperf3.httpserver import HttpLimits, WebServer
 
@@ -106,7 +106,7 @@ def test_connections_per_client_are_capped(serve, caplog) -> None:
     server = serve(HttpLimits(connections_per_client=3))
     sockets = [connect_from("127.0.0.2", server.port) for _ in range(5)]
     try:
-        assert wait_for(lambda: server.connections == 3, 2)
+        assert wait_until(lambda: server.connections == 3, 2)
         # The two beyond the cap are closed at once, the first three are served.
         assert [closed_by_server(s, 0.5) for s in sockets] == [False, False, False, True, True]
         for sock in sockets[:3]:
@@ -124,7 +124,7 @@ def test_when_every_connection_is_taken_the_heaviest_client_makes_room(serve) ->
     heavy = [connect_from("127.0.0.2", server.port) for _ in range(3)]
     light = connect_from("127.0.0.3", server.port)
     try:
-        assert wait_for(lambda: server.connections == 4, 2)
+        assert wait_until(lambda: server.connections == 4, 2)
         assert status_of(request(server.port, get("/"), source="127.0.0.4")) == 200
         # The oldest of the client holding the most gave way, nobody else.
         assert closed_by_server(heavy[0], 1)

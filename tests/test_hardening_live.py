@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import install, sample
-from tests.helpers_hardening import closed_by_server, connect_from, wait_for, websocket_handshake
-from tests.helpers_live import Client, append, first_entry
+from tests.helpers_hardening import closed_by_server, connect_from, websocket_handshake
+from tests.helpers_live import Client, append, first_entry, wait_until
 from webperf3 import live as live_module
 from webperf3.hosts import AllowedHosts
 from webperf3.live import LiveServer
@@ -61,7 +61,7 @@ def test_a_client_that_does_not_read_is_dropped_and_the_others_get_everything(ma
         status, sock = websocket_handshake(live.port, source=source, rcvbuf=4096)
         assert status == 101
         stuck.append(sock)
-    assert wait_for(lambda: live.clients == 3, 5)
+    assert wait_until(lambda: live.clients == 3, 5)
     try:
         names = [f"test {i}" for i in range(40)]
         seen: list[str] = []
@@ -71,7 +71,7 @@ def test_a_client_that_does_not_read_is_dropped_and_the_others_get_everything(ma
                 message = reader.next_of("results", timeout=10)
                 seen += [r["name"].rstrip("x") for r in message["results"]]
         assert seen == names  # in order, none lost
-        assert wait_for(lambda: live.clients == 1, 10)  # both non-readers let go
+        assert wait_until(lambda: live.clients == 1, 10)  # both non-readers let go
         assert all(closed_by_server(sock, 2) for sock in stuck)
     finally:
         reader.close()
@@ -84,16 +84,16 @@ def test_a_dropped_page_reconnects_to_a_snapshot(make_live, store, log_dir) -> N
     live = make_live()
     status, sock = websocket_handshake(live.port, rcvbuf=4096)
     assert status == 101
-    assert wait_for(lambda: live.clients == 1, 5)
+    assert wait_until(lambda: live.clients == 1, 5)
     before = len(store.results())
     for i in range(40):
         append(log_dir / f"port-{PORT}.json", named(f"burst {i}", 60_000))
         # One test read at a time, as a station sees them: 40 messages of
         # 60 kB for a page that reads none (a batch would be one message).
-        assert wait_for(lambda: len(store.results()) == before + i + 1, 10)
+        assert wait_until(lambda: len(store.results()) == before + i + 1, 10)
     # Not a byte read until the server has let go: reading here would make
     # this page a reader, and under load the burst may still be on its way.
-    assert wait_for(lambda: live.clients == 0, 30)
+    assert wait_until(lambda: live.clients == 0, 30)
     assert closed_by_server(sock, 5)
     sock.close()
     again = Client(live.port)

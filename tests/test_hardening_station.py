@@ -31,10 +31,9 @@ from tests.helpers_hardening import (
     request,
     rss_kib,
     status_of,
-    wait_for,
     websocket_handshake,
 )
-from tests.helpers_live import append, first_entry, free_port
+from tests.helpers_live import append, first_entry, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 5201
@@ -179,7 +178,7 @@ def test_clients_cannot_take_the_descriptors_the_logs_need(station, log_dir) -> 
             sockets += [connect_from(source, s.ws_port) for _ in range(16)]
         time.sleep(1)
         append(log_dir / f"port-{PORT}.json", first_entry(sample("extra_data")).replace(b'"Room 101"', b'"while flooded"'))
-        assert wait_for(lambda: b"while flooded" in request(s.port, get("/api/latest"), timeout=5), 10)
+        assert wait_until(lambda: b"while flooded" in request(s.port, get("/api/latest"), timeout=5), 10)
     finally:
         for sock in sockets:
             sock.close()
@@ -211,7 +210,7 @@ def test_clients_that_never_read_do_not_grow_memory_during_a_name_bomb(station, 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert wait_for(lambda: s.websocket_clients() == 21, 10)
+        assert wait_until(lambda: s.websocket_clients() == 21, 10)
         time.sleep(0.5)
         before, _ = rss_kib(s.proc.pid)
         entry = first_entry(sample("extra_data"))
@@ -222,7 +221,7 @@ def test_clients_that_never_read_do_not_grow_memory_during_a_name_bomb(station, 
         assert done.wait(60), f"the reading client got {len(names)} of 150"
         _, peak = rss_kib(s.proc.pid)
         assert names == [f"bomb {i:06d}" for i in range(150)]  # the reader missed nothing
-        assert wait_for(lambda: s.websocket_clients() == 0, 10)  # everyone dropped or gone
+        assert wait_until(lambda: s.websocket_clients() == 0, 10)  # everyone dropped or gone
         # The store itself keeps 150 x 120 kB of names (18 MB); the 20
         # non-readers may add their bounded buffers, never the 36 MB each
         # of messages they were sent.

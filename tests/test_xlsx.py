@@ -12,24 +12,15 @@ import openpyxl
 from openpyxl.utils.escape import unescape
 import pytest
 
-from tests.conftest import install, sample
+from tests.conftest import sample, store_of
 from webperf3.export import CSV_HEADER
 from webperf3.result import Result
-from webperf3.results import ResultsStore
 from webperf3.xlsx import XLSX_HEADER, open_xlsx, write_xlsx, xlsx_chunks
 
 
 def read_back(path):
     book = openpyxl.load_workbook(path)
     return book, book.active
-
-
-def store_of(log_dir, **ports):
-    for port, sources in ports.items():
-        install(log_dir, int(port), *sources)
-    store = ResultsStore(log_dir)
-    store.refresh()
-    return store
 
 
 def records(sheet):
