@@ -271,6 +271,8 @@ class Side(msgspec.Struct, kw_only=True):
     upload_median_bps: float | None
     download_measured_by: str | None
     grade: Grade
+    download_grade: Grade
+    upload_grade: Grade
 
 
 class Change(msgspec.Struct, kw_only=True):
@@ -296,6 +298,7 @@ def _side(row: PlaceRow) -> Side:
     return Side(
         tests=row.tests, failures=row.failures, download_median_bps=row.download_median_bps,
         upload_median_bps=row.upload_median_bps, download_measured_by=row.download_measured_by, grade=row.grade,
+        download_grade=row.download_grade, upload_grade=row.upload_grade,
     )
 
 
