@@ -216,3 +216,19 @@ def test_the_pages_share_the_nav(station: Station) -> None:
         page = station.app.get(path)
         assert page.content_type == "text/html"
         assert f'aria-current="page">{label}</a>' in page.text
+
+
+def test_tests_logged_after_a_request_are_counted_wherever_they_land(station: Station, logs: Path) -> None:
+    """The API keeps each survey's tally between requests: a test appended
+    later, and one logged late that starts among the earlier ones, both count."""
+    assert by_place(station.places()["places"])["Attic"]["tests"] == 1
+    append(logs, 5202, "tcp", name="Attic", client="192.168.1.41", at=T1 + 600)  # at the end
+    assert by_place(station.places()["places"])["Attic"]["tests"] == 2
+    append(logs, 5203, "reverse", name="Attic", client="192.168.1.57", at=T1 + 90)  # among the kept ones
+    attic = by_place(station.places()["places"])["Attic"]
+    assert (attic["tests"], attic["upload_tests"], attic["download_tests"]) == (3, 2, 1)
+    assert by_place(station.places()["places"])["hall"]["tests"] == 1  # nothing counted twice
+    # An edit is a new book: the excluded test leaves at once.
+    first = next(r for r in station.app.get("/api/results").json["results"] if r["place"] == "Attic" and r["time"] == T1 + 600)
+    station.app.patch_json(f"/api/results/{first['id']}", {"excluded": True})
+    assert by_place(station.places()["places"])["Attic"]["tests"] == 2

@@ -145,57 +145,81 @@ class _Acc:
         self.versions: set[str] = set()
 
 
+class PlaceTally:
+    """Tests added up by place, as they come: :meth:`add` more (a survey's
+    new tests), then :meth:`rows` for any thresholds. Lets a caller keep a
+    survey's tally and add only the tests that arrived since (the 100,000
+    tests of a long survey are then added once, not on every request).
+    Not thread-safe: the caller holds a lock around ``add`` and ``rows``."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str | None, _Acc] = {}
+        self._keys: dict[str, str] = {}  # place → its casefolded key, once per spelling
+
+    def add(self, results: Sequence[Result], annotations: Sequence[Annotation]) -> None:
+        """``annotations[i]`` is ``results[i]``'s."""
+        groups = self._groups
+        keys = self._keys
+        for r, a in zip(results, annotations, strict=True):
+            place = a.place
+            if place is None:
+                key = None
+            elif (key := keys.get(place)) is None:
+                key = keys[place] = place.casefold()
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = _Acc()
+            t = r.time
+            if place is not None and t >= acc.name_at:
+                acc.name, acc.name_at = place, t
+            if a.excluded:
+                acc.excluded += 1
+                continue
+            acc.tests += 1
+            if t < acc.first:
+                acc.first = t
+            if t > acc.last:
+                acc.last = t
+            if r.version:
+                acc.versions.add(r.version)
+            if r.error is not None:
+                acc.failures += 1
+                continue
+            direction = r.direction
+            udp = r.protocol == "UDP"
+            if direction != "download" and (up := r.upload_bps) is not None:
+                acc.up.append(up)
+                if udp:
+                    if r.jitter_ms is not None:
+                        acc.up_jitter.append(r.jitter_ms)
+                    if r.loss_percent is not None:
+                        acc.up_loss.append(r.loss_percent)
+            if direction != "upload" and (down := r.download_bps) is not None:
+                acc.down.append(down)
+                by = r.download_measured_by or "station"  # a Result read before the field existed
+                acc.down_by.add(by)
+                if udp:
+                    if by == "client" and (r.download_jitter_ms is not None or r.download_loss_percent is not None):
+                        if r.download_jitter_ms is not None:
+                            acc.down_jitter.append(r.download_jitter_ms)
+                        if r.download_loss_percent is not None:
+                            acc.down_loss.append(r.download_loss_percent)
+                    else:
+                        acc.unknown += 1
+
+    def rows(self, thresholds: Thresholds = Thresholds()) -> list[PlaceRow]:
+        """One row per place (names compared case-insensitively, shown as
+        most recently spelt), worst first (:data:`WORST_FIRST`)."""
+        rows = [_row(key, acc, thresholds) for key, acc in self._groups.items() if acc.tests or acc.excluded]
+        rows.sort(key=worst_first_key)
+        return rows
+
+
 def place_rows(results: Sequence[Result], annotations: Sequence[Annotation], thresholds: Thresholds = Thresholds()) -> list[PlaceRow]:
-    """One row per place (names compared case-insensitively, shown as most
-    recently spelt), worst first (:data:`WORST_FIRST`). ``annotations[i]``
-    is ``results[i]``'s."""
-    groups: dict[str | None, _Acc] = {}
-    for r, a in zip(results, annotations, strict=True):
-        place = a.place
-        key = place.casefold() if place is not None else None
-        acc = groups.get(key)
-        if acc is None:
-            acc = groups[key] = _Acc()
-        t = r.time
-        if place is not None and t >= acc.name_at:
-            acc.name, acc.name_at = place, t
-        if a.excluded:
-            acc.excluded += 1
-            continue
-        acc.tests += 1
-        if t < acc.first:
-            acc.first = t
-        if t > acc.last:
-            acc.last = t
-        if r.version:
-            acc.versions.add(r.version)
-        if r.error is not None:
-            acc.failures += 1
-            continue
-        direction = r.direction
-        udp = r.protocol == "UDP"
-        if direction != "download" and (up := r.upload_bps) is not None:
-            acc.up.append(up)
-            if udp:
-                if r.jitter_ms is not None:
-                    acc.up_jitter.append(r.jitter_ms)
-                if r.loss_percent is not None:
-                    acc.up_loss.append(r.loss_percent)
-        if direction != "upload" and (down := r.download_bps) is not None:
-            acc.down.append(down)
-            by = r.download_measured_by or "station"  # a Result read before the field existed
-            acc.down_by.add(by)
-            if udp:
-                if by == "client" and (r.download_jitter_ms is not None or r.download_loss_percent is not None):
-                    if r.download_jitter_ms is not None:
-                        acc.down_jitter.append(r.download_jitter_ms)
-                    if r.download_loss_percent is not None:
-                        acc.down_loss.append(r.download_loss_percent)
-                else:
-                    acc.unknown += 1
-    rows = [_row(key, acc, thresholds) for key, acc in groups.items() if acc.tests or acc.excluded]
-    rows.sort(key=worst_first_key)
-    return rows
+    """The places of ``results`` (``annotations[i]`` is ``results[i]``'s), worst first."""
+    tally = PlaceTally()
+    tally.add(results, annotations)
+    return tally.rows(thresholds)
 
 
 def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:

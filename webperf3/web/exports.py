@@ -60,7 +60,7 @@ class Exports:
         self.dash.refresh()
         view = self.dash.book.view()
         chosen = places.choose_survey(view, param("survey"))
-        rows, _, _ = places.survey_places(self.dash, view, chosen, thresholds)
+        rows, _ = places.survey_places(self.dash, view, chosen, thresholds)
         response.content_type = "text/csv; charset=utf-8"
         response.set_header("Content-Disposition", f"attachment; filename={PLACES_CSV_NAME}")
         response.set_header("Cache-Control", "no-store")

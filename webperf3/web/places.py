@@ -9,13 +9,14 @@ the page, the API, the CSV and the report never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import bottle
 from bottle import HTTPResponse
 
-from ..places import WORST_FIRST, PlaceRow, Thresholds, compare_rows, parse_thresholds, place_rows, versions_seen
+from ..places import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
 from ..result import Result
 from ..survey import BookView
 from .common import json_error, json_response, param
@@ -70,11 +71,58 @@ def survey_results(dash: Dashboard, view: BookView, chosen: Chosen) -> list[Resu
     return everything if chosen.id == ALL else view.in_survey(everything, int(chosen.id))
 
 
-def survey_places(dash: Dashboard, view: BookView, chosen: Chosen, thresholds: Thresholds) -> tuple[list[PlaceRow], list[Result], list]:
-    """The survey's rows, its tests and their annotations."""
+@dataclass
+class _Kept:
+    tally: PlaceTally = field(default_factory=PlaceTally)
+    count: int = 0  # how many of the survey's tests (in time order) it holds
+    last: Result | None = None  # the last of them, to tell that they are still the first ``count``
+
+
+class Tallies:
+    """Each survey's tally, kept while the book does not change, so a
+    request adds only the tests logged since the last one: annotating and
+    adding up a long survey's 100,000 tests costs hundreds of milliseconds
+    on a Pi-class CPU, on every request and from every open page.
+
+    The store's results only ever grow in time order, nearly always at the
+    end; when the kept tests are no longer the survey's first ones (a test
+    logged late landed among them, or a log was rewritten), the tally is
+    made afresh."""
+
+    MAX_KEPT = 8  # surveys × book versions; a book change leaves old keys unused
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[int | str, int], _Kept] = {}
+
+    def rows(self, view: BookView, chosen: Chosen, members: list[Result], thresholds: Thresholds) -> list[PlaceRow]:
+        key = (chosen.id, view.version)
+        with self._lock:
+            kept = self._kept.pop(key, None)
+            if kept is None or kept.count > len(members) or (kept.count and members[kept.count - 1] is not kept.last):
+                kept = _Kept()
+            new = members[kept.count :]
+            if new:
+                kept.tally.add(new, view.annotate_all(new))
+                kept.count, kept.last = len(members), members[-1]
+            self._kept[key] = kept  # the most recently used last
+            while len(self._kept) > self.MAX_KEPT:
+                del self._kept[next(iter(self._kept))]
+            return kept.tally.rows(thresholds)
+
+
+def survey_places(dash: Dashboard, view: BookView, chosen: Chosen, thresholds: Thresholds) -> tuple[list[PlaceRow], list[Result]]:
+    """The survey's rows (worst first) and its tests."""
     members = survey_results(dash, view, chosen)
-    notes = view.annotate_all(members)
-    return place_rows(members, notes, thresholds), members, notes
+    return _tallies(dash).rows(view, chosen, members, thresholds), members
+
+
+def _tallies(dash: Dashboard) -> Tallies:
+    # One per Dashboard; kept on it so /csv?by=place shares the API's.
+    tallies = getattr(dash, "_place_tallies", None)
+    if tallies is None:
+        tallies = dash._place_tallies = Tallies()
+    return tallies
 
 
 def thresholds_param() -> Thresholds:
@@ -84,9 +132,10 @@ def thresholds_param() -> Thresholds:
         raise json_error(400, str(exc)) from None
 
 
-def failures(members: list[Result], notes: list) -> tuple[list[dict[str, Any]], int]:
+def failures(view: BookView, members: list[Result]) -> tuple[list[dict[str, Any]], int]:
     """The failed tests that are not excluded, newest first, with their reasons."""
-    failed = [(r, a) for r, a in zip(members, notes) if r.error is not None and not a.excluded]
+    tried = [r for r in members if r.error is not None]
+    failed = [(r, a) for r, a in zip(tried, view.annotate_all(tried)) if not a.excluded]
     failed.reverse()
     return [
         {
@@ -133,7 +182,7 @@ class Places:
         compared = choose_survey(view, other, "compare") if other is not None else None
         if compared is not None and compared.id == chosen.id:
             raise json_error(400, f"'compare' names the same survey as 'survey' ({chosen.id}): compare two different surveys")
-        rows, members, notes = survey_places(self.dash, view, chosen, thresholds)
+        rows, members = survey_places(self.dash, view, chosen, thresholds)
         answer: dict[str, Any] = {
             "survey": chosen.to_dict(rows),
             "thresholds": thresholds.to_dict(),
@@ -145,12 +194,12 @@ class Places:
             "book_version": view.version,
         }
         if compared is not None:
-            before, _, _ = survey_places(self.dash, view, compared, thresholds)
+            before, _ = survey_places(self.dash, view, compared, thresholds)
             answer["compare"] = {
                 "survey": compared.to_dict(before), "totals": totals(before),
                 "versions": versions_seen(before), "places": [r.to_dict() for r in before],
             }
             answer["compared"] = [c.to_dict() for c in compare_rows(rows, before)]
         if param("failures") in ("1", "true", "yes"):
-            answer["failures"], answer["failures_total"] = failures(members, notes)
+            answer["failures"], answer["failures_total"] = failures(view, members)
         return json_response(answer)
