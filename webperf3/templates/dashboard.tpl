@@ -9,6 +9,23 @@
   <button id="undo" type="button" hidden>Undo new survey</button>
   </div>
 </div>
+<section class="places-summary" id="places-summary" aria-labelledby="places-summary-title" hidden>
+  <h2 id="places-summary-title">Worst places in this survey <a id="places-summary-more" href="places">Places</a></h2>
+  <div class="table-wrap">
+    <table id="places-summary-table">
+      <thead>
+        <tr>
+          <th scope="col">Place</th>
+          <th scope="col" class="num">Tests</th>
+          <th scope="col" class="num">Failed</th>
+          <th scope="col" class="num">Download median<span class="side">sent by the station</span></th>
+          <th scope="col" class="num">Upload median<span class="side">received by the station</span></th>
+        </tr>
+      </thead>
+      <tbody id="places-summary-rows"></tbody>
+    </table>
+  </div>
+</section>
 <section class="device" id="device" aria-labelledby="device-title">
   <h2 id="device-title">This device</h2>
   <form id="place-form" class="place-form" autocomplete="off">

@@ -14,16 +14,19 @@ import bottle
 from bottle import response
 
 from ..export import json_chunks
+from ..export_places import places_csv
 from ..result import Result
 from ..xlsx import FILE_NAME as XLSX_NAME
 from ..xlsx import MEDIA_TYPE as XLSX_TYPE
 from ..xlsx import open_xlsx
-from .common import JSON_TYPE, dumps, result_filters
+from . import places
+from .common import JSON_TYPE, dumps, json_error, param, result_filters
 
 if TYPE_CHECKING:
     from . import Dashboard
 
 CSV_NAME = "iperf3_log.csv"
+PLACES_CSV_NAME = "iperf3_places.csv"
 
 
 class Exports:
@@ -36,12 +39,32 @@ class Exports:
         app.route("/api/results.json", "GET", self.results_json)
 
     def csv(self) -> Iterator[str]:
+        by = param("by")
+        if by is not None:
+            return self.csv_by(by)
         self.dash.refresh()
         found = self.dash.store.results()  # a snapshot: the store may change while this streams
         response.content_type = "text/csv; charset=utf-8"
         response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
         response.set_header("Cache-Control", "no-store")
         return self.dash.csv_lines.chunks(found, self.dash.board.notes(found))
+
+    def csv_by(self, by: str) -> Iterator[str]:
+        """``?by=place``: one line per place of ``survey=`` (default the current
+        one; ``all``), the columns of ``/api/places``' rows."""
+        if by != "place":
+            raise json_error(400, f"bad 'by' parameter {by!r}: the CSV is by test (no 'by') or by=place")
+        if param("compare") is not None:
+            raise json_error(400, "'compare' is not exported as CSV: download each survey's places (survey=A, survey=B)")
+        thresholds = places.thresholds_param()
+        self.dash.refresh()
+        view = self.dash.book.view()
+        chosen = places.choose_survey(view, param("survey"))
+        rows, _ = places.survey_places(self.dash, view, chosen, thresholds)
+        response.content_type = "text/csv; charset=utf-8"
+        response.set_header("Content-Disposition", f"attachment; filename={PLACES_CSV_NAME}")
+        response.set_header("Cache-Control", "no-store")
+        return places_csv(rows, chosen.name)
 
     def xlsx(self):
         """Download for Excel: the workbook is built whole into an unlinked

@@ -10,6 +10,7 @@ import { cell, el, qualityCell, rateCell, refreshAgo, timeCell } from "./cells.j
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
 import { ProgressView } from "./progress.js";
+import { startPlacesSummary } from "./placesummary.js";
 import { LiveSocket } from "./socket.js";
 import { SurveysPanel } from "./surveys.js";
 
@@ -329,3 +330,4 @@ updateNow();
 live.start();
 device.start();
 surveys.start();
+startPlacesSummary();

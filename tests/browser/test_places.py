@@ -1,0 +1,158 @@
+"""The places page, the dashboard's summary and the printable report in
+headless Chromium over the real stack (store, book, live push, waitress);
+the report printed to PDF by Chromium and read back with poppler."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers_entries import make_entry
+
+if TYPE_CHECKING:
+    from conftest import Station
+
+LIVE_WAIT_MS = 10_000
+#: The grade colours of webperf3.css, as the browser computes them.
+LIGHT_RED, LIGHT_AMBER, DARK_RED = "rgb(255, 215, 213)", "rgb(255, 232, 163)", "rgb(92, 26, 30)"
+
+
+def rows(page: Page):
+    return page.locator("#place-rows tr")
+
+
+def open_places(page: Page, station: Station, query: str = "") -> None:
+    page.goto(f"{station.url}places{query}")
+    expect(page.locator("#connection")).to_have_text("live")
+    expect(page.locator("#places-order")).to_contain_text("Worst first")
+
+
+def test_places_worst_first_coloured_by_the_thresholds_kept_in_url_and_browser(page: Page, station: Station) -> None:
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "charts.js" not in msg.text and "404" not in msg.text else None)
+    open_places(page, station)
+    # The conftest's survey: the Kitchen's UDP test is 10 Mbit/s, the rest are Gbit/s over loopback.
+    expect(rows(page)).to_have_count(5)
+    names = rows(page).locator("td.name").all_text_contents()
+    assert names[0] == "Kitchen" and set(names) == {"Kitchen", "Hallway", "Room 101", "Lab bench 3", "Office 2.14"}
+    kitchen = rows(page).first
+    expect(kitchen).to_have_attribute("data-grade", "bad")
+    upload = kitchen.locator("td.grade").nth(1)
+    expect(upload).to_have_text("10.2 Mbit/s")
+    expect(upload).to_have_css("background-color", LIGHT_RED)
+    expect(page.locator("#places-order")).to_contain_text("lower of the median download and the median upload")
+    lab = page.locator("#place-rows tr[data-place='Lab bench 3'] td.failures")
+    expect(lab).to_have_text("1")  # its killed test is a failure, its median is the other test's
+    expect(kitchen.locator("td.name a")).to_have_attribute("href", re.compile(r"^history\?survey=1&place=Kitchen$"))
+    # Other thresholds: the Kitchen turns amber, and the choice is in the URL and kept.
+    page.fill("#red", "5")
+    page.fill("#amber", "20")
+    page.locator("#amber").dispatch_event("change")
+    expect(kitchen).to_have_attribute("data-grade", "fair")
+    expect(kitchen.locator("td.grade").nth(1)).to_have_css("background-color", LIGHT_AMBER)
+    assert "red=5" in page.url and "amber=20" in page.url
+    expect(page.locator("#report-link")).to_have_attribute("href", re.compile(r"red=5&amber=20"))
+    page.goto(f"{station.url}places")
+    expect(page.locator("#red")).to_have_value("5")
+    expect(rows(page).first).to_have_attribute("data-grade", "fair")
+    assert errors == []
+
+
+def test_a_new_test_shows_without_reload(page: Page, station: Station) -> None:
+    open_places(page, station)
+    station.append(5204, make_entry("client_killed", name="Garage", client="192.168.1.99", at=time.time()))
+    garage = rows(page).first
+    expect(garage).to_have_attribute("data-place", "Garage", timeout=LIVE_WAIT_MS)  # failed only: first
+    expect(garage).to_have_attribute("data-grade", "failed")
+    expect(garage.locator("td.failures")).to_have_text("1")
+
+
+def test_comparing_two_surveys(page: Page, station: Station) -> None:
+    station.book.start("After the new AP")
+    time.sleep(1.05)  # iperf3 logs whole seconds: the next test is in the new survey
+    now = time.time()
+    station.append(5202, make_entry("tcp", name="Kitchen", client="192.168.1.41", at=now))
+    station.append(5201, make_entry("tcp", name="Attic", client="192.168.1.23", at=now))
+    open_places(page, station, "?survey=2&compare=1")
+    expect(page.locator("#compared-wrap")).to_be_visible()
+    expect(page.locator("#places-wrap")).to_be_hidden()
+    expect(page.locator("#survey-title")).to_have_text("After the new AP compared with First survey")
+    compared = page.locator("#compared-rows tr")
+    expect(compared).to_have_count(6)  # Kitchen and Attic, and the four only the first survey has
+    kitchen = page.locator("#compared-rows tr[data-place='Kitchen']")
+    expect(kitchen.locator("td.change").nth(1)).to_contain_text("+")  # 22 Gbit/s TCP against 10 Mbit/s UDP
+    expect(kitchen.locator("td.change").nth(1)).to_have_class(re.compile("better"))
+    expect(page.locator("#compared-rows tr[data-place='Attic']")).to_have_attribute("data-only-in", "survey")
+    expect(page.locator("#compared-rows tr[data-place='Hallway']")).to_have_attribute("data-only-in", "compare")
+    expect(page.locator("#compare")).to_have_value("1")
+
+
+@pytest.mark.parametrize("scheme", ["dark"])
+def test_dark_mode_and_a_phone(page: Page, station: Station, scheme: str) -> None:
+    page.emulate_media(color_scheme=scheme)
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_places(page, station)
+    expect(page.locator("body")).to_have_css("background-color", "rgb(13, 17, 23)")
+    expect(rows(page).first.locator("td.grade").nth(1)).to_have_css("background-color", DARK_RED)
+    # One card per place: no header row, each cell labelled, nothing wider than the phone.
+    expect(page.locator("#places thead")).to_be_hidden()
+    label = rows(page).first.locator("td").nth(4).evaluate("node => getComputedStyle(node, '::before').content")
+    assert "Download median" in label
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_dashboard_shows_the_worst_places(page: Page, station: Station) -> None:
+    page.goto(station.url)
+    summary = page.locator("#places-summary-rows tr")
+    expect(summary).to_have_count(3)
+    expect(summary.first).to_have_attribute("data-place", "Kitchen")
+    expect(page.locator("#places-summary-more")).to_have_attribute("href", "places")
+    station.append(5204, make_entry("client_killed", name="Garage", client="192.168.1.99", at=time.time()))
+    expect(summary.first).to_have_attribute("data-place", "Garage", timeout=LIVE_WAIT_MS)
+
+
+def _pgm_ink(path: Path) -> float:
+    """Share of pixels that are not white in a greyscale PGM (pdftoppm -gray)."""
+    data = path.read_bytes()
+    magic, width, height, maxval, rest = re.match(rb"(P5)\s+(\d+)\s+(\d+)\s+(\d+)\s(.*)", data, re.S).groups()
+    pixels = rest[: int(width) * int(height)]
+    return sum(1 for p in pixels if p < 200) / len(pixels)
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed (apt-get install poppler-utils)")
+def test_the_report_prints_to_pdf_with_the_places_and_failures(page: Page, station: Station, tmp_path: Path, artifacts: Path) -> None:
+    page.emulate_media(color_scheme="dark")  # print is light whatever the screen
+    page.goto(f"{station.url}report?red=5&amber=20")
+    expect(page.locator("#report[data-ready]")).to_have_count(1)
+    expect(page.locator("#report-rows tr")).to_have_count(5)
+    expect(page.locator("#report-failure-rows tr")).to_have_count(1)
+    page.emulate_media(media="print")
+    expect(page.locator("body")).to_have_css("background-color", "rgb(255, 255, 255)")
+    expect(page.locator("header.top")).to_be_hidden()
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    shutil.copy(pdf, artifacts / "report.pdf")  # to look at
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    assert 1 <= pages <= 4
+    subprocess.run(["pdftoppm", "-gray", "-r", "40", str(pdf), str(tmp_path / "page")], check=True)
+    images = sorted(tmp_path.glob("page*.pgm"))
+    assert len(images) == pages
+    for image in images:
+        assert _pgm_ink(image) > 0.005, f"{image.name} is blank"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    words = " ".join(text.split())  # a cell's text may wrap
+    for place in ("Kitchen", "Hallway", "Room 101", "Lab bench 3", "Office 2.14"):
+        assert place in text
+    assert "the client has unexpectedly closed the connection" in words  # the failure and its reason
+    assert "How this was measured" in text and "3.12" in text  # the versions seen
+    assert "Survey report: First survey" in text
+    assert "Dashboard" not in text  # no nav in print
+    assert text.index("Kitchen") < text.index("Hallway")  # worst first

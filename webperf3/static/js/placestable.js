@@ -1,0 +1,185 @@
+// The places table, shared by the places page, the report and the
+// dashboard's summary: one row per place of /api/places, its colours from
+// the server's grades, and the user's thresholds (in the URL and in
+// localStorage, so every page and the report use the same ones).
+
+import { DASH, formatRate, formatTime } from "./format.js";
+import { cell, el } from "./cells.js";
+
+const THRESHOLDS_KEY = "webperf3-thresholds";
+export const DEFAULT_THRESHOLDS = { red: 50, amber: 100 };
+// The history page's filter for the tests nobody named.
+export const NO_PLACE = "(no place)";
+
+function number(text) {
+  if (text === null || text === undefined || text === "") return null;
+  const value = Number(text);
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+// The URL's thresholds, else the ones this browser kept, else the defaults.
+export function loadThresholds(params = new URLSearchParams(location.search)) {
+  let kept = {};
+  try {
+    kept = JSON.parse(localStorage.getItem(THRESHOLDS_KEY) || "{}") || {};
+  } catch {
+    kept = {};
+  }
+  const red = number(params.get("red")) ?? number(kept.red) ?? DEFAULT_THRESHOLDS.red;
+  const amber = number(params.get("amber")) ?? number(kept.amber) ?? Math.max(DEFAULT_THRESHOLDS.amber, red);
+  return { red, amber: Math.max(amber, red) };
+}
+
+export function saveThresholds(thresholds) {
+  try {
+    localStorage.setItem(THRESHOLDS_KEY, JSON.stringify(thresholds));
+  } catch {
+    // private mode: the URL still has them
+  }
+}
+
+export function placesQuery({ survey = "", compare = "", thresholds = DEFAULT_THRESHOLDS, failures = false } = {}) {
+  const params = new URLSearchParams();
+  if (survey) params.set("survey", survey);
+  if (compare) params.set("compare", compare);
+  params.set("red", String(thresholds.red));
+  params.set("amber", String(thresholds.amber));
+  if (failures) params.set("failures", "1");
+  return params.toString();
+}
+
+export function placeName(place) {
+  return place === null || place === undefined ? NO_PLACE : place;
+}
+
+// Its tests on the history page, filtered by place and survey.
+export function historyHref(place, survey) {
+  const params = new URLSearchParams();
+  if (survey !== null && survey !== undefined && survey !== "all") params.set("survey", String(survey));
+  params.set("place", placeName(place));
+  return `history?${params}`;
+}
+
+const GRADE_TITLES = {
+  bad: "below the red threshold",
+  fair: "below the amber threshold",
+  good: "at or above the amber threshold",
+  failed: "every test here failed",
+  none: "nothing measured",
+};
+
+function rateRange(min, max) {
+  if (min === null || min === undefined) return DASH;
+  return min === max ? formatRate(min) : `${formatRate(min)} – ${formatRate(max)}`;
+}
+
+function medianCell(bps, grade, badge = "") {
+  const td = cell(formatRate(bps), { cls: `num grade grade-${grade}`, title: GRADE_TITLES[grade] || "" });
+  td.dataset.grade = grade;
+  if (badge) td.append(" ", el("span", { text: badge, cls: "measured-by", title: badge === "client" ? "received by the client, as its iperf3 reported" : "some figures sent by the station, some received by the client" }));
+  return td;
+}
+
+function udpText(row) {
+  const parts = [];
+  const figures = (jitter, loss) => [jitter !== null ? `${jitter.toFixed(3)} ms` : null, loss !== null ? `${loss.toFixed(2)} % loss` : null].filter(Boolean).join(", ");
+  if (row.upload_jitter_ms !== null || row.upload_loss_percent !== null) parts.push(`↑ ${figures(row.upload_jitter_ms, row.upload_loss_percent)}`);
+  if (row.download_jitter_ms !== null || row.download_loss_percent !== null) parts.push(`↓ ${figures(row.download_jitter_ms, row.download_loss_percent)} (client)`);
+  else if (row.download_quality_unknown) parts.push("↓ unknown");
+  return parts.join("; ") || DASH;
+}
+
+export const PLACE_LABELS = [
+  "Place", "Tests", "Failed", "Last test", "Download median (sent by the station)", "Download min – max",
+  "Upload median (received by the station)", "Upload min – max", "UDP jitter, loss",
+];
+
+// One <tr> of the places table; `compact` (the dashboard) drops min/max and UDP.
+export function placeRow(row, { survey = null, compact = false } = {}) {
+  const tr = el("tr", { cls: `place grade-row-${row.grade}` });
+  tr.dataset.place = placeName(row.place);
+  tr.dataset.grade = row.grade;
+  const name = el("td", { cls: row.place === null ? "name muted" : "name" });
+  const link = el("a", { text: placeName(row.place), title: "this place's tests" });
+  link.href = historyHref(row.place, survey);
+  name.append(link);
+  const failed = cell(String(row.failures), { cls: row.failures ? "num failures has-failures" : "num failures" });
+  const badge = row.download_measured_by === "client" ? "client" : row.download_measured_by === "mixed" ? "mixed" : "";
+  const cells = [
+    name,
+    cell(String(row.tests) + (row.excluded ? ` (+${row.excluded} excl.)` : ""), { cls: "num" }),
+    failed,
+    cell(row.last ? formatTime(row.last) : DASH, { cls: "time" }),
+    medianCell(row.download_median_bps, row.download_grade, badge),
+    cell(rateRange(row.download_min_bps, row.download_max_bps), { cls: "num range" }),
+    medianCell(row.upload_median_bps, row.upload_grade),
+    cell(rateRange(row.upload_min_bps, row.upload_max_bps), { cls: "num range" }),
+    cell(udpText(row), { cls: "quality" }),
+  ];
+  cells.forEach((td, i) => td.setAttribute("data-label", PLACE_LABELS[i]));
+  tr.append(...(compact ? [cells[0], cells[1], cells[2], cells[4], cells[6]] : cells));
+  return tr;
+}
+
+function changeText(change) {
+  if (change.bps === null) return DASH;
+  const sign = change.bps > 0 ? "+" : change.bps < 0 ? "−" : "±";
+  const percent = change.percent === null ? "" : ` (${sign}${Math.abs(change.percent).toFixed(0)} %)`;
+  return `${sign}${formatRate(Math.abs(change.bps))}${percent}`;
+}
+
+function changeCell(change) {
+  const td = cell(changeText(change), { cls: "num change" });
+  if (change.bps !== null) td.classList.add(change.bps > 0 ? "better" : change.bps < 0 ? "worse" : "same");
+  return td;
+}
+
+export const COMPARE_LABELS = ["Place", "Download (A)", "Download (B)", "Change", "Upload (A)", "Upload (B)", "Change"];
+
+// One <tr> of the comparison: survey A against B, the change A − B.
+export function comparedRow(row, { labels = COMPARE_LABELS, survey = null } = {}) {
+  const tr = el("tr", { cls: "compared" });
+  tr.dataset.place = placeName(row.place);
+  if (row.only_in) tr.dataset.onlyIn = row.only_in;
+  const name = el("td", { cls: row.place === null ? "name muted" : "name" });
+  const link = el("a", { text: placeName(row.place) });
+  link.href = historyHref(row.place, survey);
+  name.append(link);
+  if (row.only_in) name.append(" ", el("span", { text: row.only_in === "survey" ? "only in A" : "only in B", cls: "measured-by" }));
+  const side = (s, key, gradeKey) => (s ? medianCell(s[key], s[gradeKey] || "none") : cell("not in this survey", { cls: "num muted" }));
+  const cells = [
+    name,
+    side(row.survey, "download_median_bps", "download_grade"),
+    side(row.compare, "download_median_bps", "download_grade"),
+    changeCell(row.download_change),
+    side(row.survey, "upload_median_bps", "upload_grade"),
+    side(row.compare, "upload_median_bps", "upload_grade"),
+    changeCell(row.upload_change),
+  ];
+  cells.forEach((td, i) => td.setAttribute("data-label", labels[i]));
+  tr.append(...cells);
+  return tr;
+}
+
+export function surveySpan(survey) {
+  if (!survey || !survey.first_test) return "no tests yet";
+  const first = formatTime(survey.first_test);
+  const last = formatTime(survey.last_test);
+  return first === last ? first : `${first} – ${last}`;
+}
+
+// The history helper's per-place bars (charts.js), where that module is
+// there; without it the page simply has no chart.
+export async function drawBars(node, places) {
+  if (!node) return false;
+  try {
+    const charts = await import("./charts.js");
+    if (typeof charts.placeBars !== "function") return false;
+    node.hidden = false;
+    charts.placeBars(node, places);
+    return true;
+  } catch (err) {
+    node.hidden = true;
+    return false;
+  }
+}

@@ -1,0 +1,37 @@
+// The dashboard's top: the current survey's worst few places, a link to
+// the places page. It follows the dashboard's table: whenever that is drawn
+// again (a new test, a survey change, a poll), the summary is fetched
+// again, at most once every RELOAD_MS.
+
+import { getJSON } from "./api.js";
+import { loadThresholds, placeRow, placesQuery } from "./placestable.js";
+
+const SHOWN = 3;
+const RELOAD_MS = 1500;
+const $ = (id) => document.getElementById(id);
+
+async function load() {
+  const thresholds = loadThresholds(new URLSearchParams()); // the ones kept from the places page
+  try {
+    const data = await getJSON(`api/places?${placesQuery({ thresholds })}`);
+    const worst = data.places.filter((row) => row.tests > 0).slice(0, SHOWN);
+    $("places-summary").hidden = worst.length === 0;
+    $("places-summary-rows").replaceChildren(...worst.map((row) => placeRow(row, { survey: data.survey.id, compact: true })));
+    const more = data.totals.places - worst.length;
+    $("places-summary-more").textContent = more > 0 ? `All ${data.totals.places} places` : "Places";
+  } catch {
+    // the dashboard's own table says what is wrong with the station
+  }
+}
+
+export function startPlacesSummary() {
+  let timer = null;
+  const soon = () => {
+    if (timer === null) timer = setTimeout(() => {
+      timer = null;
+      load();
+    }, RELOAD_MS);
+  };
+  new MutationObserver(soon).observe($("rows"), { childList: true });
+  load();
+}

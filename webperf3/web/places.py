@@ -1,0 +1,205 @@
+"""Places of a survey, two surveys compared, and the printable report:
+``/places``, ``/report`` and ``GET /api/places``.
+
+The figures are :mod:`webperf3.places`' (pure); this module only picks the
+survey's tests from the store and the book, reads the query, and answers.
+``/csv?by=place`` (in :mod:`.exports`) uses :func:`survey_places` too, so
+the page, the API, the CSV and the report never disagree.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import bottle
+from bottle import HTTPResponse
+
+from ..places import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
+from ..result import Result
+from ..survey import BookView
+from .common import json_error, json_response, param
+
+if TYPE_CHECKING:
+    from . import Dashboard
+
+ALL = "all"
+#: Failed tests listed with their reasons at most (the report's list); the count says how many more.
+MAX_FAILURES = 1000
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A survey picked by the query: a survey's number, or every test (``all``)."""
+
+    id: int | str  # the survey's number, or "all"
+    name: str
+    current: bool
+
+    def to_dict(self, rows: list[PlaceRow]) -> dict[str, Any]:
+        firsts = [r.first for r in rows if r.first is not None]
+        lasts = [r.last for r in rows if r.last is not None]
+        return {
+            "id": self.id, "name": self.name, "current": self.current,
+            "first_test": min(firsts) if firsts else None, "last_test": max(lasts) if lasts else None,
+        }
+
+
+def choose_survey(view: BookView, text: str | None, what: str = "survey") -> Chosen:
+    """``survey=`` (or ``compare=``): a number, ``current`` (the default) or ``all``; 400/404 say what is wrong."""
+    if text is None or text == "current":
+        sid = view.timeline.current
+        if sid is None:
+            raise json_error(404, "there is no current survey (the survey book has no timeline)")
+    elif text == ALL:
+        return Chosen(ALL, "All surveys", False)
+    elif text.isascii() and text.isdigit() and len(text) < 10:
+        sid = int(text)
+    else:
+        raise json_error(400, f"bad {what!r} parameter {text!r}: expected a survey's number, 'current' or 'all'")
+    survey = view.surveys.get(sid)
+    if survey is None:
+        raise json_error(404, f"there is no survey {sid}" + (" (see /api/surveys)" if view.surveys else ""))
+    if survey.undone:
+        raise json_error(404, f"survey {sid} (“{survey.name}”) was undone: its tests are back in the survey before it")
+    return Chosen(sid, survey.name, sid == view.timeline.current)
+
+
+def survey_results(dash: Dashboard, view: BookView, chosen: Chosen) -> list[Result]:
+    everything = dash.store.results()
+    return everything if chosen.id == ALL else view.in_survey(everything, int(chosen.id))
+
+
+@dataclass
+class _Kept:
+    tally: PlaceTally = field(default_factory=PlaceTally)
+    count: int = 0  # how many of the survey's tests (in time order) it holds
+    last: Result | None = None  # the last of them, to tell that they are still the first ``count``
+
+
+class Tallies:
+    """Each survey's tally, kept while the book does not change, so a
+    request adds only the tests logged since the last one: annotating and
+    adding up a long survey's 100,000 tests costs hundreds of milliseconds
+    on a Pi-class CPU, on every request and from every open page.
+
+    The store's results only ever grow in time order, nearly always at the
+    end; when the kept tests are no longer the survey's first ones (a test
+    logged late landed among them, or a log was rewritten), the tally is
+    made afresh."""
+
+    MAX_KEPT = 8  # surveys × book versions; a book change leaves old keys unused
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[int | str, int], _Kept] = {}
+
+    def rows(self, view: BookView, chosen: Chosen, members: list[Result], thresholds: Thresholds) -> list[PlaceRow]:
+        key = (chosen.id, view.version)
+        with self._lock:
+            kept = self._kept.pop(key, None)
+            if kept is None or kept.count > len(members) or (kept.count and members[kept.count - 1] is not kept.last):
+                kept = _Kept()
+            new = members[kept.count :]
+            if new:
+                kept.tally.add(new, view.annotate_all(new))
+                kept.count, kept.last = len(members), members[-1]
+            self._kept[key] = kept  # the most recently used last
+            while len(self._kept) > self.MAX_KEPT:
+                del self._kept[next(iter(self._kept))]
+            return kept.tally.rows(thresholds)
+
+
+def survey_places(dash: Dashboard, view: BookView, chosen: Chosen, thresholds: Thresholds) -> tuple[list[PlaceRow], list[Result]]:
+    """The survey's rows (worst first) and its tests."""
+    members = survey_results(dash, view, chosen)
+    return _tallies(dash).rows(view, chosen, members, thresholds), members
+
+
+def _tallies(dash: Dashboard) -> Tallies:
+    # One per Dashboard; kept on it so /csv?by=place shares the API's.
+    tallies = getattr(dash, "_place_tallies", None)
+    if tallies is None:
+        tallies = dash._place_tallies = Tallies()
+    return tallies
+
+
+def thresholds_param() -> Thresholds:
+    try:
+        return parse_thresholds(param("red"), param("amber"))
+    except ValueError as exc:
+        raise json_error(400, str(exc)) from None
+
+
+def failures(view: BookView, members: list[Result]) -> tuple[list[dict[str, Any]], int]:
+    """The failed tests that are not excluded, newest first, with their reasons."""
+    tried = [r for r in members if r.error is not None]
+    failed = [(r, a) for r, a in zip(tried, view.annotate_all(tried)) if not a.excluded]
+    failed.reverse()
+    return [
+        {
+            "id": a.id, "time": r.time, "port": r.port, "place": a.place, "client": r.client,
+            "direction": r.direction, "protocol": r.protocol, "error": r.error, "version": r.version,
+        }
+        for r, a in failed[:MAX_FAILURES]
+    ], len(failed)
+
+
+def totals(rows: list[PlaceRow]) -> dict[str, int]:
+    return {
+        "places": sum(1 for r in rows if r.tests),
+        "tests": sum(r.tests for r in rows),
+        "failures": sum(r.failures for r in rows),
+        "excluded": sum(r.excluded for r in rows),
+    }
+
+
+class Places:
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+
+    def route(self, app: bottle.Bottle) -> None:
+        app.route("/places", "GET", self.page)
+        app.route("/report", "GET", self.report)
+        app.route("/api/places", "GET", self.api)
+
+    def page(self) -> str:
+        return self.dash.pages.render("places.tpl", page="places")
+
+    def report(self) -> str:
+        return self.dash.pages.render("report.tpl", page="report")
+
+    def api(self) -> HTTPResponse:
+        """``?survey=`` (number, ``current``, ``all``), ``compare=`` (another
+        survey), ``red=``/``amber=`` (Mbit/s), ``failures=1`` (the failed tests)."""
+        thresholds = thresholds_param()  # a bad query is a 400 before anything is read
+        self.dash.refresh()
+        view = self.dash.book.view()
+        generation = self.dash.store.generation  # read before the rows: they are at least this new
+        chosen = choose_survey(view, param("survey"))
+        other = param("compare")
+        compared = choose_survey(view, other, "compare") if other is not None else None
+        if compared is not None and compared.id == chosen.id:
+            raise json_error(400, f"'compare' names the same survey as 'survey' ({chosen.id}): compare two different surveys")
+        rows, members = survey_places(self.dash, view, chosen, thresholds)
+        answer: dict[str, Any] = {
+            "survey": chosen.to_dict(rows),
+            "thresholds": thresholds.to_dict(),
+            "order": WORST_FIRST,
+            "totals": totals(rows),
+            "versions": versions_seen(rows),
+            "places": [r.to_dict() for r in rows],
+            "generation": generation,
+            "book_version": view.version,
+        }
+        if compared is not None:
+            before, _ = survey_places(self.dash, view, compared, thresholds)
+            answer["compare"] = {
+                "survey": compared.to_dict(before), "totals": totals(before),
+                "versions": versions_seen(before), "places": [r.to_dict() for r in before],
+            }
+            answer["compared"] = [c.to_dict() for c in compare_rows(rows, before)]
+        if param("failures") in ("1", "true", "yes"):
+            answer["failures"], answer["failures_total"] = failures(view, members)
+        return json_response(answer)
