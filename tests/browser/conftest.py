@@ -23,6 +23,7 @@ from webperf3.live import LiveServer
 from webperf3.board import Board
 from webperf3.results import ResultsStore
 from webperf3.survey import SurveyBook
+from tests.helpers_chromium import why_chromium_cannot_start
 from tests.helpers_entries import make_entry
 from webperf3.httpserver import WebServer
 from webperf3.web import Dashboard
@@ -47,19 +48,22 @@ def _why_no_browser() -> str | None:
     Playwright's wheels bundle Node.js; where PyPI has none for the machine
     (armv7l), pip installs its source distribution, which has no Node.js, and
     playwright runs the one PLAYWRIGHT_NODEJS_PATH names: found on PATH here
-    when it is new enough, so ``make test`` needs no setting.
+    when it is new enough, so ``make test`` needs no setting. Last, once per
+    session, a bare headless Chromium: where it crashes for the CPU's reasons
+    (under qemu-user) the tests are skipped with its line quoted
+    (tests/helpers_chromium.py); anywhere else they run.
     """
     if shutil.which(CHROMIUM) is None:
         return f"{CHROMIUM} is not installed (Debian package chromium)"
     import playwright
 
     if (Path(playwright.__file__).parent / "driver" / "node").is_file() or os.environ.get("PLAYWRIGHT_NODEJS_PATH"):
-        return None
+        return why_chromium_cannot_start(CHROMIUM)
     node = shutil.which("node") or shutil.which("nodejs")
     major = _node_major(node) if node else None
     if node and major is not None and major >= 20:
         os.environ["PLAYWRIGHT_NODEJS_PATH"] = node
-        return None
+        return why_chromium_cannot_start(CHROMIUM)
     have = f"{node} is Node.js {major}" if node else "no Node.js is installed"
     return (
         f"playwright has no Node.js for {platform.machine()} and {have}; it needs 20 or newer: "

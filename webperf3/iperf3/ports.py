@@ -11,6 +11,7 @@ from typing import Any
 
 from ..text import printable
 from . import netstat
+from .cmdline import read_argv
 from .process import PARENT_ENV, is_server_argv
 
 _MAX_CMDLINE_CHARS = 200
@@ -57,9 +58,9 @@ def held_by_another(port: int, bind: str | None = None) -> str | None:
     if error is None or error.errno != errno.EADDRINUSE:
         return None
     pid = netstat.listener_pid(port) if netstat.available() else None
-    if pid is not None and is_stale_server(netstat.read_cmdline(pid), port, netstat.read_environ(pid), netstat.read_ppid(pid)):
+    if pid is not None and is_stale_server(read_argv(pid), port, netstat.read_environ(pid), netstat.read_ppid(pid)):
         return None
-    return describe_holder(port, pid, netstat.read_cmdline(pid) if pid is not None else None)
+    return describe_holder(port, pid, read_argv(pid) if pid is not None else None)
 
 
 def specific_address(bind: str | None) -> str | None:

@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from ..text import printable
 from . import netstat
+from .cmdline import read_argv
 from .progress import Progress
 from .sampler import ProgressSampler, Running, SocketWatch
 from .ports import describe_holder, is_stale_server, probe_port, specific_address
@@ -509,13 +510,13 @@ class ServerFleet:
     def _holder_text(self, port: int, holder: int | None = None) -> str:
         if holder is None and self._proc_net:
             holder = netstat.listener_pid(port)
-        return describe_holder(port, holder, netstat.read_cmdline(holder) if holder is not None else None)
+        return describe_holder(port, holder, read_argv(holder) if holder is not None else None)
 
     def _replace_stale(self, pid: int, port: int) -> bool:
         """Terminate *pid* if it is an iperf3 server orphaned by an earlier webperf3."""
         pidfd = pidfd_open(pid)  # pins the process: no signal to a recycled pid
         try:
-            argv, env, ppid = netstat.read_cmdline(pid), netstat.read_environ(pid), netstat.read_ppid(pid)
+            argv, env, ppid = read_argv(pid), netstat.read_environ(pid), netstat.read_ppid(pid)
             if not is_stale_server(argv, port, env, ppid):
                 return False
             log.warning(
