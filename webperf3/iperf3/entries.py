@@ -139,13 +139,38 @@ def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int) ->
     return interpret(_decode(memoryview(buf)[start:stop]), port, offset)
 
 
+#: What msgspec refuses in a string that a damaged or hand-edited log may
+#: hold: a raw control byte (cJSON escapes them, so only damage writes one)
+#: and a surrogate escape with no partner (``"\\ud800"``: cJSON copies a
+#: name's bytes, and other writers escape them so). Escaped backslashes are
+#: matched first so that ``"\\\\ud800"`` (a backslash, then text) is left alone.
+_UNDECODABLE = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f]"
+)
+_REPLACEMENT = b"\\ufffd"
+
+
+def _mend(match: re.Match[bytes]) -> bytes:
+    text = match.group(0)
+    # An escaped backslash and a surrogate pair are fine as they are.
+    return text if text == b"\\\\" or len(text) == 12 else _REPLACEMENT
+
+
 def _decode(raw: bytes | memoryview) -> _Entry:
     try:
         return _decoder.decode(raw)
     except UnicodeDecodeError:
         # A client name is bytes from the network and cJSON copies it as is:
         # keep the test, with the bad bytes replaced, rather than drop it.
-        return _decoder.decode(bytes(raw).decode("utf-8", "replace").encode())
+        return _decode(bytes(raw).decode("utf-8", "replace").encode())
+    except msgspec.DecodeError:
+        # A NUL or a lone surrogate in one string must not drop the test:
+        # U+FFFD in its place, as for bytes that are not UTF-8.
+        mended = _UNDECODABLE.sub(_mend, bytes(raw))
+        if mended == raw:
+            raise
+        return _decoder.decode(mended)
 
 
 def _last_interval_end(buf: bytes, cut: int, resume: int) -> float | None:
