@@ -11,9 +11,11 @@ remembers how far it has read, and parses only what was appended since.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +165,53 @@ class ReadResult:
     skipped: int = 0  # entries that were not iperf3 tests (damage, not noise)
 
 
+class NotRegular(OSError):
+    """A ``port-P.json`` that is not a log: a FIFO, device, socket, directory,
+    or a symlink out of the log directory."""
+
+
+#: Never blocks (a FIFO with no writer would hold the reader, and with it
+#: every web request and the push, forever) and never follows a last symlink.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: Path):
+    """*path* opened for reading if it is a regular file, or a symlink to one
+    in the same directory; else :class:`NotRegular` naming what it is."""
+    target = path
+    if path.is_symlink():
+        resolved = Path(os.path.realpath(path))
+        if resolved.parent != Path(os.path.realpath(path.parent)):
+            raise NotRegular(f"a symlink out of the log directory, to {resolved}: not followed")
+        target = resolved
+    mode = os.lstat(target).st_mode  # a socket cannot even be opened (ENXIO): say what it is
+    if not stat.S_ISREG(mode):
+        raise NotRegular(f"not a regular file but {_kind(mode)}")
+    try:
+        fd = os.open(target, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a symlink since the check
+            raise NotRegular("a symlink that changed while opened: not followed") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(f"not a regular file but {_kind(st.st_mode)}")
+        os.set_blocking(fd, True)  # a regular file never blocks; reads are plain
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "something else"
+
+
 class LogReader:
     """One ``port-P.json`` file, read incrementally."""
 
@@ -171,6 +220,7 @@ class LogReader:
         self.port = port
         self.chunk_size = chunk_size
         self.skipped = 0  # over the reader's life, for metrics
+        self._refused: str | None = None  # why the file is not read, as last said
         self._restart()
 
     def _restart(self) -> None:
@@ -189,12 +239,18 @@ class LogReader:
             st = os.stat(self.path)
             if (st.st_dev, st.st_ino) == self._identity and st.st_size == self.offset:
                 return out
-            f = open(self.path, "rb")
+            f = open_regular(self.path)
         except FileNotFoundError:
             if self._identity is not None:
                 self._restart()
                 out.reset = True
             return out
+        except (NotRegular, OSError) as exc:
+            self._refuse(exc, out)
+            return out
+        if self._refused is not None:
+            log.info("%s can be read again", self.path)
+            self._refused = None
         with f:
             st = os.fstat(f.fileno())
             if self._identity is not None and not self._same_file(f, st):
@@ -208,6 +264,17 @@ class LogReader:
             while chunk := f.read(self.chunk_size):
                 self._consume(chunk, out)
         return out
+
+    def _refuse(self, exc: OSError, out: ReadResult) -> None:
+        """Read nothing of a file that is not a log (or not readable), and say
+        so once: every web request reads every log."""
+        why = str(exc) if isinstance(exc, NotRegular) else f"cannot read it: {exc.strerror or exc}"
+        if why != self._refused:
+            log.warning("%s: %s (read nothing of it; said once)", self.path, why)
+            self._refused = why
+        if self._identity is not None:  # what it held is gone from the directory
+            self._restart()
+            out.reset = True
 
     def _same_file(self, f, st: os.stat_result) -> bool:
         if (st.st_dev, st.st_ino) != self._identity or st.st_size < self.offset:
