@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from ..text import printable
 from . import netstat
+from .logfile import LOW_SPACE_BYTES, ServerLog, disk_problem
 from .progress import Progress
 from .sampler import ProgressSampler, Running, SocketWatch
 from .ports import describe_holder, is_stale_server, probe_port, specific_address
@@ -101,6 +102,11 @@ class ServerStatus:
     # The running test's latest live figures. Not compared: a new sample is
     # not a change of state (on_change), it goes to on_progress.
     progress: Progress | None = dataclasses.field(default=None, compare=False)
+    #: What may be losing this server's tests right now, for people to act
+    #: on (:mod:`webperf3.health`): kind "log" (its log file was deleted or
+    #: replaced: being restarted onto a new one) or "disk" (no room for a test).
+    problem_kind: str | None = None
+    problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,6 +168,9 @@ class _Server:
     stuck: str | None = None  # why the running process is being killed
     progress: Progress | None = None  # of the running test, as of the last poll
     kill_at: float | None = None  # monotonic: SIGKILL if still alive then
+    log: ServerLog | None = None  # the file iperf3 writes, while it runs
+    displaced: str | None = None  # what happened to its log file, until restarted onto a new one
+    displaced_at: float = 0.0  # monotonic
 
     @property
     def pid(self) -> int | None:
@@ -170,8 +179,13 @@ class _Server:
     def oldest(self) -> _Connection | None:
         return min(self.connections.values(), key=lambda c: c.first_seen, default=None)
 
-    def snapshot(self, version: str | None) -> ServerStatus:
+    def snapshot(self, version: str | None, disk: str | None = None) -> ServerStatus:
         testing = self.oldest() if self.state == "testing" else None
+        kind, problem = (None, None)
+        if self.displaced is not None:
+            kind, problem = "log", f"iperf3 on port {self.port}: {self.displaced}; restarting it onto a new file"
+        elif disk is not None and self.state != "stopped":
+            kind, problem = "disk", disk
         return ServerStatus(
             port=self.port,
             pid=self.pid,
@@ -183,6 +197,8 @@ class _Server:
             last_exit=self.last_exit,
             version=version,
             progress=self.progress if testing else None,
+            problem_kind=kind,
+            problem=problem,
         )
 
 
@@ -209,6 +225,9 @@ class ServerFleet:
         dead_client_seconds: int = DEAD_CLIENT_SECONDS,
         on_change: Callable[[list[ServerStatus]], None] | None = None,
         on_progress: Callable[[list[Progress]], None] | None = None,
+        file_check_interval: float = 1.0,
+        displaced_grace: float = 20.0,
+        low_space_bytes: int = LOW_SPACE_BYTES,
     ) -> None:
         ports = list(ports)
         if len(set(ports)) != len(ports):
@@ -238,6 +257,13 @@ class ServerFleet:
         self._stopping = threading.Event()
         self._launched = threading.Event()
         self._stop_timeout = kill_timeout
+        self._file_check = file_check_interval
+        self._next_file_check = 0.0
+        #: A test running when its log was displaced may finish (its entry is
+        #: salvaged) for this long before its server is restarted anyway.
+        self._displaced_grace = displaced_grace
+        self._low_space = low_space_bytes
+        self._disk: str | None = None  # disk_problem(), as of the last check
 
     # ---------------------------------------------------------------- public
 
@@ -332,6 +358,9 @@ class ServerFleet:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if now >= self._next_file_check:
+            self._next_file_check = now + self._file_check
+            self._check_files(now)
         running = any(s.proc is not None for s in self._servers)
         sockets = self._watch.tcp() if self._proc_net and running else []
         for server in self._servers:
@@ -349,6 +378,30 @@ class ServerFleet:
                 self._on_progress(progress)
             except Exception:
                 log.exception("iperf3 progress listener failed")
+
+    def _check_files(self, now: float) -> None:
+        """Notice a log moved away from under iperf3, and a disk too full for a test."""
+        for server in self._servers:
+            if server.log is None or server.displaced is not None:
+                continue
+            reason = server.log.displaced()
+            if reason is None:
+                continue
+            server.displaced, server.displaced_at = reason, now
+            log.warning("iperf3 on port %d (pid %s): %s (%s); restarting it onto a new file%s", server.port,
+                        server.pid, reason, server.log_path,
+                        " when its test ends" if server.state == "testing" else "")
+            try:
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.error("cannot create the log directory %s again: %s", self._log_dir, exc.strerror or exc)
+        disk = disk_problem(self._log_dir, self._low_space) if self._log_dir.is_dir() else None
+        if disk != self._disk:
+            if disk is not None:
+                log.warning("%s", disk)
+            else:
+                log.info("the disk holding %s has room for tests again", self._log_dir)
+            self._disk = disk
 
     def _sample(self, sockets: netstat.Sockets) -> list[Progress]:
         """The running tests' live figures; nothing is asked when none runs."""
@@ -375,6 +428,14 @@ class ServerFleet:
         if server.failures and now - server.started >= self._backoff.reset_after:
             server.failures = 0  # healthy long enough: the next crash starts over
         self._observe(server, sockets, now)
+        if server.displaced is not None and server.kill_at is None:
+            # Idle: at once. Testing: its entry goes to the old file, saved
+            # from there on exit, so the test may end first, within reason.
+            if server.state != "testing" or now - server.displaced_at >= self._displaced_grace:
+                server.stuck = server.displaced
+                server.state = "restarting"
+                server.kill_at = now + self._kill_timeout
+                server.proc.terminate()
 
     def _observe(self, server: _Server, sockets: netstat.Sockets, now: float) -> None:
         """Update starting/idle/testing from the port's connections; catch a stuck test."""
@@ -412,6 +473,30 @@ class ServerFleet:
         server.proc.terminate()
 
     def _exited(self, server: _Server, returncode: int, now: float) -> None:
+        try:
+            self._replace_exited(server, returncode, now)
+        finally:
+            self._release_log(server)
+
+    def _release_log(self, server: _Server) -> None:
+        """Close the exited server's log; if it was displaced, save what
+        iperf3 wrote to it since into the file now at its path."""
+        if server.log is None:
+            return
+        try:
+            if server.displaced is not None:
+                copied = server.log.salvage()
+                if copied:
+                    log.warning("iperf3 on port %d: saved %d bytes it wrote after %s into the new %s",
+                                server.port, copied, server.displaced, server.log_path)
+        except OSError as exc:
+            log.error("iperf3 on port %d: could not save what it wrote after %s: %s", server.port, server.displaced,
+                      exc.strerror or exc)
+        finally:
+            server.log.close()
+            server.log, server.displaced = None, None
+
+    def _replace_exited(self, server: _Server, returncode: int, now: float) -> None:
         reason = format_exit(returncode)
         pid, uptime = server.pid, now - server.started
         server.proc = None
@@ -423,7 +508,7 @@ class ServerFleet:
             server.last_exit, server.stuck = f"{server.stuck} ({reason})", None
             server.retry_at = now
             server.state = "restarting"
-            log.info("iperf3 on port %d (pid %d) stopped as stuck: %s", server.port, pid, reason)
+            log.info("iperf3 on port %d (pid %d) stopped (%s): %s", server.port, pid, server.last_exit, reason)
             return
         if uptime >= self._backoff.reset_after:
             server.failures = 0
@@ -446,10 +531,10 @@ class ServerFleet:
 
     def _said_in_use(self, server: _Server) -> bool:
         """Whether iperf3 reported the port taken (in its JSON on stdout, not on stderr)."""
+        if server.log is None:
+            return False
         try:
-            with server.log_path.open("rb") as log_file:
-                log_file.seek(server.log_offset)
-                return _IN_USE in log_file.read(64 << 10)
+            return _IN_USE in os.pread(server.log.fd, 64 << 10, server.log_offset)
         except OSError:
             return False
 
@@ -457,8 +542,9 @@ class ServerFleet:
         problem = self._port_problem(server.port)
         if problem is None:
             try:
-                server.proc, server.log_offset = self._spawn(server.port)
-            except OSError as exc:  # iperf3 removed since start, log dir unwritable, …
+                server.proc, server.log = self._spawn(server.port)
+                server.log_offset = server.log.seen_size
+            except OSError as exc:  # iperf3 removed since start, log dir unwritable, a FIFO, …
                 problem = f"cannot start iperf3: {exc.strerror or exc}"
         if problem is not None:
             server.failures += 1
@@ -475,23 +561,27 @@ class ServerFleet:
         else:
             log.info("restarted iperf3 on port %d (pid %d; restart %d)", server.port, server.pid, server.restarts)
 
-    def _spawn(self, port: int) -> tuple[subprocess.Popen[bytes], int]:
+    def _spawn(self, port: int) -> tuple[subprocess.Popen[bytes], ServerLog]:
         env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
-        with self.log_path(port).open("ab") as out:
-            offset = out.tell()
+        self._log_dir.mkdir(parents=True, exist_ok=True)  # gone since start: made again
+        out = ServerLog.open(self.log_path(port))
+        try:
             proc = subprocess.Popen(
                 server_argv(self._iperf3, port, self._bind, self._options),
                 stdin=subprocess.DEVNULL,
-                stdout=out,
+                stdout=out.fd,
                 stderr=subprocess.PIPE,
                 env=env,
                 **platform_kwargs(),
             )
+        except BaseException:
+            out.close()
+            raise
         assert proc.stderr is not None
         threading.Thread(
             target=_forward_stderr, args=(proc.stderr, port, proc.pid), name=f"iperf3-{port}-stderr", daemon=True
         ).start()
-        return proc, offset
+        return proc, out
 
     def _port_problem(self, port: int) -> str | None:
         """None when iperf3 can listen on *port*; otherwise why not, for a person."""
@@ -539,7 +629,7 @@ class ServerFleet:
                 os.close(pidfd)
 
     def _publish(self) -> None:
-        snapshot = tuple(s.snapshot(self._version) for s in self._servers)
+        snapshot = tuple(s.snapshot(self._version, self._disk) for s in self._servers)
         with self._lock:
             changed, self._snapshot = snapshot != self._snapshot, snapshot
         if changed and self._on_change is not None:
@@ -565,6 +655,7 @@ class ServerFleet:
                 proc.wait()
             log.info("stopped iperf3 on port %d (pid %d): %s", server.port, proc.pid, format_exit(proc.returncode))
         for server in self._servers:
+            self._release_log(server)
             server.proc, server.state, server.started_at, server.connections = None, "stopped", None, {}
             server.progress = None
         self._watch.close()
