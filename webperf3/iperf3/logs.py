@@ -94,6 +94,13 @@ class EntrySplitter:
             start = self._next_start(buf, pos)
             if start < 0:
                 keep = _tentative_tail(buf, pos)
+                if keep == n:
+                    # Junk is judged by whole lines ("WARNING: ..." cut by a
+                    # read is noise, not damage): hold back a last line cut
+                    # short. What is held starts a line, as _hold assumes.
+                    nl = buf.rfind(b"\n", pos, n)
+                    if nl >= 0 and n - (nl + 1) <= _TAIL:
+                        keep = nl + 1
                 if keep > pos:
                     yield Piece(base + pos, buf, pos, keep, False)
                 if keep < n:  # maybe the start of an object cut by the read
