@@ -37,11 +37,25 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=20000, help="per property per round")
     parser.add_argument("--out", type=Path, default=Path("/tmp/webperf3-fuzz"))
     parser.add_argument("--atheris", action="store_true", help="coverage-guided, with atheris")
+    parser.add_argument("--atheris-once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     failures = args.out / "failures"
     failures.mkdir(parents=True, exist_ok=True)
-    if args.atheris:
+    if args.atheris_once:
         return run_atheris(args.minutes, failures)
+    if args.atheris:
+        # libFuzzer stops at the first crash: run it again (a fresh process,
+        # the corpus kept) until the time is up, every crash kept.
+        deadline = time.monotonic() + args.minutes * 60
+        runs = 0
+        while (left := deadline - time.monotonic()) > 5:
+            runs += 1
+            done = subprocess.run([sys.executable, __file__, "--atheris-once", "--minutes", str(left / 60),
+                                   "--out", str(args.out)], check=False)
+            print(f"atheris run {runs}: exit {done.returncode}", flush=True)
+        crashes = sorted(p.name for p in failures.glob("crash-*"))
+        print(json.dumps({"atheris_runs": runs, "crashes": crashes}, indent=2))
+        return 1 if crashes else 0
     env = dict(os.environ, WEBPERF3_FUZZ="long", WEBPERF3_FUZZ_EXAMPLES=str(args.examples),
                WEBPERF3_FUZZ_SAVE=str(failures), PYTHONPATH=str(ROOT))
     deadline = time.monotonic() + args.minutes * 60
