@@ -45,6 +45,7 @@ from websockets.http11 import Request, Response
 
 from .board import Board
 from .clients import LogLimiter
+from .health import health_text, http_status, problems
 from .results import Changes, LogDirError, ResultsStore, port_of
 from .survey import BookChange, SurveyBook
 from .wsclients import WRITE_LIMIT, ClientGate, Outbox
@@ -95,7 +96,7 @@ _encoder = msgspec.json.Encoder()
 def snapshot_message(state: dict[str, Any], servers: list[dict]) -> dict[str, Any]:
     """The whole table (``Board.state()``: rows, survey, generation, can_undo):
     sent on connect and after anything but an append."""
-    return {"type": "snapshot", **state, "servers": servers}
+    return {"type": "snapshot", **state, "servers": servers, "problems": problems(servers)}
 
 
 def results_message(results: list[dict[str, Any]], rows: list[dict[str, Any]], generation: int) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def book_message(change: BookChange) -> dict[str, Any]:
 
 
 def servers_message(servers: list[dict]) -> dict[str, Any]:
-    return {"type": "servers", "servers": servers}
+    return {"type": "servers", "servers": servers, "problems": problems(servers)}
 
 
 def progress_message(tests: Iterable[Any]) -> dict[str, Any]:
@@ -400,7 +401,9 @@ class LiveServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == HEALTH_PATH:
-            return connection.respond(HTTPStatus.OK, "ok")
+            # As the HTTP port's /healthz: not 200 while tests are being lost.
+            found = problems(self._servers())
+            return connection.respond(HTTPStatus(http_status(found)), health_text(found))
         if path != WS_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found.\n")
         ok_origin, origin = _single(request.headers, "Origin")
