@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..result import Result
+from ..text import printable
 from .entries import EntryError, parse_entry_in
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def open_regular(path: Path):
     if path.is_symlink():
         resolved = Path(os.path.realpath(path))
         if resolved.parent != Path(os.path.realpath(path.parent)):
-            raise NotRegular(f"a symlink out of the log directory, to {resolved}: not followed")
+            raise NotRegular(f"a symlink out of the log directory, to {printable(str(resolved))}: not followed")
         target = resolved
     mode = os.lstat(target).st_mode  # a socket cannot even be opened (ENXIO): say what it is
     if not stat.S_ISREG(mode):
