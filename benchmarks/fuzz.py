@@ -67,6 +67,7 @@ def main() -> int:
         # -p no:cacheprovider: nothing written into the repository.
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider", "-k", PROPERTIES,
+             "--timeout=0",  # pytest-timeout's CI limit is for one CI-sized property, not for thousands of examples
              "--hypothesis-show-statistics"],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
             timeout=max(60.0, deadline - time.monotonic() + 600),

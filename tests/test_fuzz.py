@@ -102,7 +102,7 @@ def check_log(data: bytes, cuts: list[int]) -> None:
             assert [(r.time, r.offset) for r in pieces] == [(r.time, r.offset) for r in whole]
         for result in whole:
             shown(result)
-    except BaseException:
+    except Exception:  # not pytest's own timeout or a Ctrl-C: those are no input's fault
         save_failure("log", {"data": base64.b64encode(data).decode(), "cuts": cuts})
         raise
 
@@ -138,7 +138,7 @@ def check_spliced(data: bytes, intact: int, cuts: list[int]) -> None:
         # only when nothing marks where the next begins: iperf3's opening
         # always does, so every intact test is found.
         assert len(whole) >= intact
-    except BaseException:
+    except Exception:  # not pytest's own timeout or a Ctrl-C: those are no input's fault
         save_failure("spliced", {"data": base64.b64encode(data).decode(), "intact": intact, "cuts": cuts})
         raise
 
@@ -175,7 +175,7 @@ def check_entry(raw: bytes) -> None:
         if result is not None:
             shown(result)
         dashboard_survives(raw)
-    except BaseException:
+    except Exception:  # not pytest's own timeout or a Ctrl-C: those are no input's fault
         save_failure("entry", {"data": base64.b64encode(raw).decode()})
         raise
 
@@ -224,7 +224,7 @@ def check_request(method: str, path: bytes, query: str, headers: dict[str, str],
         answer = station_app().request(url, method=method, headers=headers, body=body, expect_errors=True)
         assert answer.status_int != 500, answer.status
         assert b"Traceback" not in answer.body
-    except BaseException:
+    except Exception:  # not pytest's own timeout or a Ctrl-C: those are no input's fault
         save_failure("http", {"method": method, "path": base64.b64encode(path).decode(), "query": query,
                               "headers": headers, "body": base64.b64encode(body).decode()})
         raise
