@@ -118,3 +118,16 @@ def test_problems_are_grouped_and_only_losing_ones_fail_health() -> None:
     assert http_status(found[1:2]) == 200  # a server being retried is shown, not paged
     assert health_text([]) == "ok" and http_status([]) == 200
     assert health_text(found).splitlines()[0] == "disk: full"
+
+
+def test_a_losing_port_is_a_metric(tmp_path: Path) -> None:
+    from webperf3.metrics import build_registry, exposition
+
+    servers = [
+        {"port": 5201, "state": "idle", "restarts": 0, "problem_kind": "disk", "problem": "full"},
+        {"port": 5202, "state": "idle", "restarts": 0, "problem_kind": None, "problem": None},
+    ]
+    body, _ = exposition(build_registry(ResultsStore(tmp_path), servers=lambda: servers))
+    text = body.decode()
+    assert 'webperf3_server_losing_tests{port="5201"} 1.0' in text
+    assert 'webperf3_server_losing_tests{port="5202"} 0.0' in text
