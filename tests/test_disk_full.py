@@ -78,7 +78,7 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
         assert app.get("/healthz").text == "ok" and healthz(live.port) == (200, "ok")
         assert run_client(ports[0], "before").returncode == 0
         filler = fill(tmpfs)
-        wait_until(lambda: app.get("/healthz", expect_errors=True).status_int == 503, 3.0, what="healthz 503")
+        wait_until(lambda: app.get("/healthz", expect_errors=True).status_int == 503, 5.0, what="healthz 503")
         assert "disk: the disk holding" in app.get("/healthz", expect_errors=True).text
         [problem] = app.get("/api/servers").json["problems"]
         assert problem["kind"] == "disk" and problem["ports"] == ports and problem["losing"] is True
@@ -87,11 +87,13 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
         assert status == 503 and "full" in text
         run_client(ports[0], "during")  # iperf3 writes what fits and drops the rest, silently
         filler.unlink()
-        wait_until(lambda: app.get("/healthz", expect_errors=True).status_int == 200, 3.0, what="healthz 200 again")
+        wait_until(lambda: app.get("/healthz", expect_errors=True).status_int == 200, 5.0, what="healthz 200 again")
         assert app.get("/api/servers").json["problems"] == [] and healthz(live.port) == (200, "ok")
         assert run_client(ports[0], "after").returncode == 0
-        wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1]] == ["before", "after"], 3.0,
-                   what="before and after recorded")
+        # The test on the full disk is kept only if its entry happened to
+        # fit in the log's last, partly used page (tmpfs counts pages).
+        wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1] if r.name != "during"]
+                   == ["before", "after"], 5.0, what="before and after recorded")
         # The cut entry of the test run on the full disk is skipped, not shown half.
         assert store.skipped <= 1
     finally:
