@@ -38,6 +38,8 @@ _IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
 _OPENING = b'\n{\n\t"start":'
 #: How every iperf3 object opens, whatever its indentation.
 _START = re.compile(rb'\{\s*"start"\s*:\s*\{')
+#: An object's opening line in any layout, the newline before included.
+_NEXT_OPENING = re.compile(rb'\n\{\s*"start"\s*:')
 #: Bytes kept from the end of what was read, to notice a rewritten file.
 _FINGERPRINT = 64
 #: Longer than the shortest opening iperf3 writes, `{\n\t"start":\t{`.
@@ -112,11 +114,17 @@ class EntrySplitter:
             if start > pos and not _blank(buf, pos, start):
                 yield Piece(base + pos, buf, pos, start, False)
             # Bound the object by the next one's start. iperf3's usual opening
-            # is a long needle, which bytes.find skips through; "\n{" alone is
-            # slow to find, a newline being on every line.
+            # is a long needle, which bytes.find skips through; otherwise any
+            # layout's opening line. Only an opening counts, never a bare "{"
+            # line (damage): whether a read has reached a later opening yet
+            # must not change where this object ends.
             if opening != -1 and opening <= start:
                 opening = buf.find(_OPENING, start + 1)
-            following = opening if opening >= 0 else buf.find(b"\n{", start + 1)
+            if opening >= 0:
+                following = opening
+            else:
+                found = _NEXT_OPENING.search(buf, start + 1)
+                following = found.start() if found else -1
             bound = following if following >= 0 else n
             close = buf.rfind(b"\n}", start, bound)
             if close >= 0:
