@@ -160,3 +160,28 @@ def test_an_unreadable_log_warns_once_not_per_request() -> None:
         for path in sorted(top.rglob("*"), reverse=True):
             path.rmdir()
         top.rmdir()
+
+
+def test_a_station_beside_a_fifo_serves_and_stops_on_sigterm(log_dir: Path) -> None:
+    """The whole station, as a process (it used to hang HTTP and ignore SIGTERM)."""
+    import time
+    import urllib.request
+
+    from tests.helpers_station import Station
+
+    install(log_dir, 5299, sample("extra_data"))
+    os.mkfifo(log_dir / "port-5298.json")
+    station = Station(log_dir, servers=0)
+    try:
+        for path in ("healthz", "api/latest"):
+            with urllib.request.urlopen(station.url + path, timeout=5) as answer:
+                assert answer.status == 200
+        t0 = time.monotonic()
+        station.proc.terminate()
+        _, stderr = station.proc.communicate(timeout=10)
+        assert time.monotonic() - t0 < 10 and station.proc.returncode == 0
+        assert stderr.count("port-5298.json: not a regular file but a FIFO") == 1, stderr
+    finally:
+        if station.proc.poll() is None:
+            station.proc.kill()
+            station.proc.communicate()
