@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
     free_ports,
-    no_iperf3_left,
+    no_iperf3_left,  # noqa: F401  (a fixture)
     results,
     run_client,
     start_client,
