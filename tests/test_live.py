@@ -146,8 +146,13 @@ def test_messages_are_json_with_a_type() -> None:
     }
     state = {"rows": [row], "survey": None, "generation": 3, "book_version": 1, "can_undo": True}
     snapshot = json.loads(encode(snapshot_message(state, [{"port": PORT}])))
-    assert snapshot == {"type": "snapshot", **state, "servers": [{"port": PORT}]}
-    assert json.loads(encode(servers_message([]))) == {"type": "servers", "servers": []}
+    assert snapshot == {"type": "snapshot", **state, "servers": [{"port": PORT}], "problems": []}
+    assert json.loads(encode(servers_message([]))) == {"type": "servers", "servers": [], "problems": []}
+    # What may be losing tests, grouped by message (webperf3/health.py), for the page's banner.
+    full = {"problem_kind": "disk", "problem": "the disk is full"}
+    assert json.loads(encode(servers_message([{"port": 5201, **full}, {"port": 5202, **full}])))["problems"] == [
+        {"kind": "disk", "message": "the disk is full", "ports": [5201, 5202], "losing": True}
+    ]
 
 
 def test_only_port_logs_are_watched() -> None:
@@ -353,7 +358,7 @@ def test_pushes_from_another_thread_reach_every_client(live, client_for, book) -
     pusher.start()
     pusher.join()
     for c in clients:
-        assert c.next() == {"type": "servers", "servers": fleet}
+        assert c.next() == {"type": "servers", "servers": fleet, "problems": []}
         snapshot = c.next()
         assert snapshot["type"] == "snapshot"
         [row] = snapshot["rows"]
@@ -412,7 +417,7 @@ def test_oversized_message_closes_only_that_connection(make_live, client_for) ->
         big.next(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     live.push_servers([])
-    assert other.next() == {"type": "servers", "servers": []}
+    assert other.next() == {"type": "servers", "servers": [], "problems": []}
 
 
 # -- start and stop ------------------------------------------------------------------------------

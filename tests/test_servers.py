@@ -572,6 +572,8 @@ def test_status_is_a_frozen_snapshot_with_a_dict_form():
         "last_exit": "signal SIGKILL",
         "version": "3.12",
         "progress": None,  # the live figures of a running test, when there are any
+        "problem_kind": None,  # what may be losing its tests ("log", "disk"), see webperf3/health.py
+        "problem": None,
     }
     with pytest.raises(AttributeError):
         status.pid = 11  # type: ignore[misc]

@@ -223,7 +223,7 @@ def test_results_as_a_json_export(app: TestApp) -> None:
 
 
 def test_servers(app: TestApp) -> None:
-    assert app.get("/api/servers").json == {"servers": SERVERS}
+    assert app.get("/api/servers").json == {"servers": SERVERS, "problems": []}
 
 
 def test_csv_export(app: TestApp) -> None:

@@ -6,7 +6,7 @@ One background thread runs an asyncio loop with two jobs:
   ``ws://HOST:PORT/``. A browser gets a snapshot of the table when it
   connects — which is also how it resynchronises after a reconnect — and
   then one message per change;
-* a ``watchfiles`` watcher over the log directory. When a ``port-*.json``
+* a ``watchfiles`` watcher over the log directory (:mod:`.logwatch`). When a ``port-*.json``
   changes, the store reads only what was appended and the new results go
   out, serialized once, to every client.
 
@@ -28,16 +28,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from watchfiles import Change, awatch
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -45,7 +42,9 @@ from websockets.http11 import Request, Response
 
 from .board import Board
 from .clients import LogLimiter
-from .results import Changes, LogDirError, ResultsStore, port_of
+from .health import health_text, http_status, problems
+from .logwatch import LogWatcher, _quiet_watchfiles, is_log  # noqa: F401  (is_log: named through this module)
+from .results import Changes, ResultsStore
 from .survey import BookChange, SurveyBook
 from .wsclients import WRITE_LIMIT, ClientGate, Outbox
 
@@ -60,19 +59,6 @@ if _ws_log.level == logging.NOTSET:
 WS_PATH = "/"
 HEALTH_PATH = "/healthz"
 
-# Latency budget (goal: p95 ≤ 100 ms from append to browser). Once a change
-# is seen the watcher waits one quiet step for more before reporting, so a
-# change is reported ~1-2 steps after it happens; DEBOUNCE_MS caps how long
-# a burst of writes can delay the report.
-STEP_MS = 20
-DEBOUNCE_MS = 100
-#: When the watcher has been quiet this long, re-scan the directory anyway:
-#: catches anything the OS failed to report and notices a replaced log dir.
-RESYNC_MS = 1000
-#: Polling (network filesystems): how often every log is stat()ed.
-POLL_DELAY_MS = 200
-#: How often to look for a log directory that does not exist yet.
-DIR_RETRY_S = 0.5
 #: A client that does not answer the close handshake is dropped after this,
 #: so stop() is not held up by a phone that left the Wi-Fi.
 CLOSE_TIMEOUT_S = 2.0
@@ -95,7 +81,7 @@ _encoder = msgspec.json.Encoder()
 def snapshot_message(state: dict[str, Any], servers: list[dict]) -> dict[str, Any]:
     """The whole table (``Board.state()``: rows, survey, generation, can_undo):
     sent on connect and after anything but an append."""
-    return {"type": "snapshot", **state, "servers": servers}
+    return {"type": "snapshot", **state, "servers": servers, "problems": problems(servers)}
 
 
 def results_message(results: list[dict[str, Any]], rows: list[dict[str, Any]], generation: int) -> dict[str, Any]:
@@ -124,7 +110,7 @@ def book_message(change: BookChange) -> dict[str, Any]:
 
 
 def servers_message(servers: list[dict]) -> dict[str, Any]:
-    return {"type": "servers", "servers": servers}
+    return {"type": "servers", "servers": servers, "problems": problems(servers)}
 
 
 def progress_message(tests: Iterable[Any]) -> dict[str, Any]:
@@ -170,19 +156,6 @@ def _single(headers: Headers, name: str) -> tuple[bool, str | None]:
     return len(values) <= 1, values[0] if values else None
 
 
-def is_log(change: Change, path: str) -> bool:
-    """watchfiles filter: only ``port-P.json`` files matter."""
-    return port_of(os.path.basename(path)) is not None
-
-
-def _dir_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
 def _settle(ready: concurrent.futures.Future[None], exc: BaseException | None = None) -> bool:
     """Report start()'s outcome; False if start() stopped waiting (cancelled)."""
     try:
@@ -198,7 +171,7 @@ def _settle(ready: concurrent.futures.Future[None], exc: BaseException | None = 
 # -- the server ------------------------------------------------------------------
 
 
-class LiveServer:
+class LiveServer(LogWatcher):
     """The websocket server and the log watcher, in one background thread.
 
     ``start()`` and ``stop()`` are called from the main thread;
@@ -400,7 +373,9 @@ class LiveServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == HEALTH_PATH:
-            return connection.respond(HTTPStatus.OK, "ok")
+            # As the HTTP port's /healthz: not 200 while tests are being lost.
+            found = problems(self._servers())
+            return connection.respond(HTTPStatus(http_status(found)), health_text(found))
         if path != WS_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found.\n")
         ok_origin, origin = _single(request.headers, "Origin")
@@ -526,97 +501,6 @@ class LiveServer:
         # Read before the rows: the rows are at least this new.
         state = self.board.state()
         return state["generation"], encode(snapshot_message(state, self._servers()))
-
-    # -- log side ------------------------------------------------------------------------
-
-    async def _watch(self) -> None:
-        """Watch the log directory until stopped, surviving its absence."""
-        assert self._stop is not None
-        while not self._stop.is_set():
-            identity = await self._wait_for_dir()
-            if identity is None:
-                return
-            try:
-                # Catch what was written while nothing watched.
-                await self._update(None)
-                await self._watch_dir(identity)
-            except Exception as exc:
-                # Once a minute: e.g. out of descriptors, this repeats every retry.
-                self._refusals.log(logging.ERROR, "watch", "*", "watching %s failed; retrying", self.store.log_dir, exc_info=exc)
-                await self._sleep(DIR_RETRY_S)
-
-    async def _wait_for_dir(self) -> tuple[int, int] | None:
-        """The directory's identity once it exists; None when stopped first."""
-        waiting = False
-        while (identity := _dir_identity(self.store.log_dir)) is None:
-            if not waiting:
-                log.warning("log directory %s does not exist (yet): waiting for it", self.store.log_dir)
-                waiting = True
-            if await self._sleep(DIR_RETRY_S):
-                return None
-        if waiting:
-            log.info("log directory %s appeared", self.store.log_dir)
-        return identity
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep unless stopped meanwhile; True if stopped."""
-        assert self._stop is not None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        return self._stop.is_set()
-
-    async def _watch_dir(self, identity: tuple[int, int]) -> None:
-        changes = awatch(
-            self.store.log_dir,
-            watch_filter=is_log,
-            debounce=DEBOUNCE_MS,
-            step=STEP_MS,
-            stop_event=self._stop,
-            rust_timeout=RESYNC_MS,
-            yield_on_timeout=True,
-            # None, not False, so WATCHFILES_FORCE_POLLING still works.
-            force_polling=True if self.force_polling else None,
-            poll_delay_ms=POLL_DELAY_MS,
-            recursive=False,
-        )
-        async with contextlib.aclosing(changes):
-            async for batch in changes:
-                if batch:
-                    ports = {p for _, path in batch if (p := port_of(os.path.basename(path))) is not None}
-                    await self._update(ports)
-                    continue
-                # Quiet for RESYNC_MS. A removed or replaced directory sends
-                # no more events: start again on the new one.
-                if _dir_identity(self.store.log_dir) != identity:
-                    log.info("log directory %s was removed or replaced", self.store.log_dir)
-                    await self._update(None)
-                    return
-                await self._update(None)
-
-    async def _update(self, ports: set[int] | None) -> None:
-        """Read the changed logs (every log if None); the store's listener
-        (:meth:`_store_changed`) tells the clients. In a worker thread: a big
-        append must not stall the loop."""
-        await asyncio.to_thread(self._refresh, ports)
-
-    def _refresh(self, ports: set[int] | None) -> None:
-        if ports is None:
-            try:
-                self.store.refresh()
-            except LogDirError as exc:
-                log.debug("cannot rescan: %s", exc)
-            return
-        for port in sorted(ports):
-            self.store.refresh_port(port)
-
-
-def _quiet_watchfiles() -> None:
-    # watchfiles logs "N changes detected" at INFO on every append: that
-    # would be a journal line per iperf3 test. Left alone if configured.
-    logger = logging.getLogger("watchfiles.main")
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.WARNING)
-
 
 def _retrieve(task: asyncio.Task) -> None:
     # A sender ends quietly with its connection; anything else is a bug.

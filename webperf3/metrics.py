@@ -47,6 +47,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from . import __version__
+from .health import LOSING
 from .metrics_labels import Family, SurveySummary, label_value, place_families, survey_families
 from .results import PortTotals, ResultsStore
 
@@ -124,6 +125,10 @@ SERVER_TESTING = Family(
 SERVER_RESTARTS = Family(
     "webperf3_server_restarts_total", CounterMetricFamily,
     "Times webperf3 restarted the port's iperf3 server.", _PORT)
+SERVER_LOSING = Family(
+    "webperf3_server_losing_tests", GaugeMetricFamily,
+    "1 while the port's tests are being lost or may be: the disk under the logs is full, or its log file "
+    "was moved away from under iperf3 (webperf3 is restarting it onto a new file).", _PORT)
 WEBSOCKET_CLIENTS = Family(
     "webperf3_websocket_clients", GaugeMetricFamily,
     "Browsers connected to the live push now.")
@@ -135,7 +140,7 @@ INFO = Family(
 
 LATEST_FAMILIES = (LAST_TIME, LAST_UPLOAD, LAST_DOWNLOAD, LAST_RETRANSMITS, LAST_JITTER, LAST_LOSS)
 RESULT_FAMILIES = (TESTS, *LATEST_FAMILIES, SKIPPED, LOG_DIR_READABLE)
-SERVER_FAMILIES = (SERVER_UP, SERVER_TESTING, SERVER_RESTARTS)
+SERVER_FAMILIES = (SERVER_UP, SERVER_TESTING, SERVER_RESTARTS, SERVER_LOSING)
 
 
 def latest_families(totals: dict[int, PortTotals]) -> list[Metric]:
@@ -275,7 +280,7 @@ class StationCollector(Collector):
         return [tests, *latest_families(totals), skipped, readable]
 
     def _servers(self, servers: list[dict]) -> list[Metric]:
-        up, testing, restarts = (family.new() for family in SERVER_FAMILIES)
+        up, testing, restarts, losing = (family.new() for family in SERVER_FAMILIES)
         for server in sorted(servers, key=lambda s: int(s["port"])):
             label = str(int(server["port"]))
             state = server.get("state")
@@ -283,7 +288,8 @@ class StationCollector(Collector):
             testing.add_metric([label], 1 if state == "testing" else 0)
             if server.get("restarts") is not None:
                 restarts.add_metric([label], int(server["restarts"]))
-        return [up, testing, restarts]
+            losing.add_metric([label], 1 if server.get("problem_kind") in LOSING else 0)
+        return [up, testing, restarts, losing]
 
     def _websocket(self) -> list[Metric]:
         assert self.websocket_clients is not None

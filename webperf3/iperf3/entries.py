@@ -103,6 +103,11 @@ _END = b'\n\t"end":'
 # sum: how long a test that failed ran, as far as the log knows.
 _END_KEY = b'"end":'
 _NUMBER = re.compile(rb"\s*(-?[0-9][0-9.eE+-]*)")
+#: How every iperf3 object opens, whatever its indentation (as logs._START).
+_OBJECT_START = re.compile(rb'\{\s*"start"\s*:\s*\{')
+#: A test's start time must be a time the clock and the exports can show:
+#: from 1970 to the year 9999 (a damaged log may hold 1e300, inf or NaN).
+_LATEST_TIME = 253402300799.0
 
 #: What a caller may catch from :func:`parse_entry`: the bytes were not an
 #: iperf3 object (malformed JSON, another schema, nesting too deep).
@@ -126,7 +131,10 @@ def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int) ->
     cut = buf.find(_INTERVALS, start, stop)
     if cut >= 0:
         resume = buf.find(_END, cut, stop)
-        if resume >= 0:
+        # Another object's opening between them: an object cut short in its
+        # intervals with the next glued on. Its "end" is the next one's; the
+        # whole decode below fails and the reader saves the next object.
+        if resume >= 0 and _OBJECT_START.search(buf, cut, resume) is None:
             view = memoryview(buf)
             try:
                 entry = _decode(b"".join((view[start:cut], view[resume:stop])))
@@ -139,13 +147,38 @@ def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int) ->
     return interpret(_decode(memoryview(buf)[start:stop]), port, offset)
 
 
+#: What msgspec refuses in a string that a damaged or hand-edited log may
+#: hold: a raw control byte (cJSON escapes them, so only damage writes one)
+#: and a surrogate escape with no partner (``"\\ud800"``: cJSON copies a
+#: name's bytes, and other writers escape them so). Escaped backslashes are
+#: matched first so that ``"\\\\ud800"`` (a backslash, then text) is left alone.
+_UNDECODABLE = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f]"
+)
+_REPLACEMENT = b"\\ufffd"
+
+
+def _mend(match: re.Match[bytes]) -> bytes:
+    text = match.group(0)
+    # An escaped backslash and a surrogate pair are fine as they are.
+    return text if text == b"\\\\" or len(text) == 12 else _REPLACEMENT
+
+
 def _decode(raw: bytes | memoryview) -> _Entry:
     try:
         return _decoder.decode(raw)
     except UnicodeDecodeError:
         # A client name is bytes from the network and cJSON copies it as is:
         # keep the test, with the bad bytes replaced, rather than drop it.
-        return _decoder.decode(bytes(raw).decode("utf-8", "replace").encode())
+        return _decode(bytes(raw).decode("utf-8", "replace").encode())
+    except msgspec.DecodeError:
+        # A NUL or a lone surrogate in one string must not drop the test:
+        # U+FFFD in its place, as for bytes that are not UTF-8.
+        mended = _UNDECODABLE.sub(_mend, bytes(raw))
+        if mended == raw:
+            raise
+        return _decoder.decode(mended)
 
 
 def _last_interval_end(buf: bytes, cut: int, resume: int) -> float | None:
@@ -177,6 +210,8 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
     start = entry.start
     if start.timestamp is None or start.timestamp.timesecs is None:
         return None
+    if not 0 <= start.timestamp.timesecs <= _LATEST_TIME:  # NaN fails this too
+        raise ValueError(f"timestamp {start.timestamp.timesecs!r} out of range")
     test = start.test_start or _NO_TEST
     end = entry.end or _NO_END
     direction = _direction(test, start, end)

@@ -11,15 +11,18 @@ remembers how far it has read, and parses only what was appended since.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from ..result import Result
+from ..text import printable
 from .entries import EntryError, parse_entry_in
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,8 @@ _IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
 _OPENING = b'\n{\n\t"start":'
 #: How every iperf3 object opens, whatever its indentation.
 _START = re.compile(rb'\{\s*"start"\s*:\s*\{')
+#: An object's opening line in any layout, the newline before included.
+_NEXT_OPENING = re.compile(rb'\n\{\s*"start"\s*:')
 #: Bytes kept from the end of what was read, to notice a rewritten file.
 _FINGERPRINT = 64
 #: Longer than the shortest opening iperf3 writes, `{\n\t"start":\t{`.
@@ -92,6 +97,13 @@ class EntrySplitter:
             start = self._next_start(buf, pos)
             if start < 0:
                 keep = _tentative_tail(buf, pos)
+                if keep == n:
+                    # Junk is judged by whole lines ("WARNING: ..." cut by a
+                    # read is noise, not damage): hold back a last line cut
+                    # short. What is held starts a line, as _hold assumes.
+                    nl = buf.rfind(b"\n", pos, n)
+                    if nl >= 0 and n - (nl + 1) <= _TAIL:
+                        keep = nl + 1
                 if keep > pos:
                     yield Piece(base + pos, buf, pos, keep, False)
                 if keep < n:  # maybe the start of an object cut by the read
@@ -102,11 +114,17 @@ class EntrySplitter:
             if start > pos and not _blank(buf, pos, start):
                 yield Piece(base + pos, buf, pos, start, False)
             # Bound the object by the next one's start. iperf3's usual opening
-            # is a long needle, which bytes.find skips through; "\n{" alone is
-            # slow to find, a newline being on every line.
+            # is a long needle, which bytes.find skips through; otherwise any
+            # layout's opening line. Only an opening counts, never a bare "{"
+            # line (damage): whether a read has reached a later opening yet
+            # must not change where this object ends.
             if opening != -1 and opening <= start:
                 opening = buf.find(_OPENING, start + 1)
-            following = opening if opening >= 0 else buf.find(b"\n{", start + 1)
+            if opening >= 0:
+                following = opening
+            else:
+                found = _NEXT_OPENING.search(buf, start + 1)
+                following = found.start() if found else -1
             bound = following if following >= 0 else n
             close = buf.rfind(b"\n}", start, bound)
             if close >= 0:
@@ -163,6 +181,53 @@ class ReadResult:
     skipped: int = 0  # entries that were not iperf3 tests (damage, not noise)
 
 
+class NotRegular(OSError):
+    """A ``port-P.json`` that is not a log: a FIFO, device, socket, directory,
+    or a symlink out of the log directory."""
+
+
+#: Never blocks (a FIFO with no writer would hold the reader, and with it
+#: every web request and the push, forever) and never follows a last symlink.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: Path):
+    """*path* opened for reading if it is a regular file, or a symlink to one
+    in the same directory; else :class:`NotRegular` naming what it is."""
+    target = path
+    if path.is_symlink():
+        resolved = Path(os.path.realpath(path))
+        if resolved.parent != Path(os.path.realpath(path.parent)):
+            raise NotRegular(f"a symlink out of the log directory, to {printable(str(resolved))}: not followed")
+        target = resolved
+    mode = os.lstat(target).st_mode  # a socket cannot even be opened (ENXIO): say what it is
+    if not stat.S_ISREG(mode):
+        raise NotRegular(f"not a regular file but {_kind(mode)}")
+    try:
+        fd = os.open(target, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a symlink since the check
+            raise NotRegular("a symlink that changed while opened: not followed") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(f"not a regular file but {_kind(st.st_mode)}")
+        os.set_blocking(fd, True)  # a regular file never blocks; reads are plain
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "something else"
+
+
 class LogReader:
     """One ``port-P.json`` file, read incrementally."""
 
@@ -171,6 +236,7 @@ class LogReader:
         self.port = port
         self.chunk_size = chunk_size
         self.skipped = 0  # over the reader's life, for metrics
+        self._refused: str | None = None  # why the file is not read, as last said
         self._restart()
 
     def _restart(self) -> None:
@@ -189,12 +255,18 @@ class LogReader:
             st = os.stat(self.path)
             if (st.st_dev, st.st_ino) == self._identity and st.st_size == self.offset:
                 return out
-            f = open(self.path, "rb")
+            f = open_regular(self.path)
         except FileNotFoundError:
             if self._identity is not None:
                 self._restart()
                 out.reset = True
             return out
+        except (NotRegular, OSError) as exc:
+            self._refuse(exc, out)
+            return out
+        if self._refused is not None:
+            log.info("%s can be read again", self.path)
+            self._refused = None
         with f:
             st = os.fstat(f.fileno())
             if self._identity is not None and not self._same_file(f, st):
@@ -208,6 +280,17 @@ class LogReader:
             while chunk := f.read(self.chunk_size):
                 self._consume(chunk, out)
         return out
+
+    def _refuse(self, exc: OSError, out: ReadResult) -> None:
+        """Read nothing of a file that is not a log (or not readable), and say
+        so once: every web request reads every log."""
+        why = str(exc) if isinstance(exc, NotRegular) else f"cannot read it: {exc.strerror or exc}"
+        if why != self._refused:
+            log.warning("%s: %s (read nothing of it; said once)", self.path, why)
+            self._refused = why
+        if self._identity is not None:  # what it held is gone from the directory
+            self._restart()
+            out.reset = True
 
     def _same_file(self, f, st: os.stat_result) -> bool:
         if (st.st_dev, st.st_ino) != self._identity or st.st_size < self.offset:

@@ -21,8 +21,19 @@ only ever "idle" and never restarted as stuck. While tests run, each poll
 also turns their byte counters into live figures (:mod:`.progress`), handed
 to ``on_progress`` and kept in the status.
 
+Once a second it also checks each server's log file (:mod:`.logfile`): a
+log deleted, renamed or replaced under iperf3 (or its whole directory) gets
+its server restarted onto a new file, at once if idle, after its test
+otherwise, with what iperf3 wrote meanwhile copied over; and the disk under
+the logs, too full for a test's entry, is reported. Both show in the
+status as the server's ``problem`` (:mod:`webperf3.health`).
+
 Other threads read :meth:`ServerFleet.status`, immutable snapshots, or pass
 ``on_change`` to hear of every change from the supervisor thread.
+
+Over 400 lines: every step here (launch, observe, stuck, exit, moved log,
+stale holder, shutdown) works on the supervisor thread's own state; the
+status types are in :mod:`.fleetstate`, the log file in :mod:`.logfile`.
 
 On Linux every child gets ``PR_SET_PDEATHSIG = SIGTERM``, so even a SIGKILLed
 webperf3 leaves no iperf3 behind. The signal fires when the *thread* that
@@ -33,7 +44,6 @@ the supervisor thread, which outlives all of them.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import errno
 import logging
 import os
@@ -42,13 +52,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
-from ..text import printable
 from . import netstat
 from .cmdline import read_argv
+from .fleetstate import Backoff, ServerStatus, _Connection, _forward_stderr, _Server
+from .logfile import LOW_SPACE_BYTES, ServerLog, disk_problem
 from .progress import Progress
 from .sampler import ProgressSampler, Running, SocketWatch
 from .ports import describe_holder, is_stale_server, probe_port, specific_address
@@ -86,105 +95,7 @@ _BLIND_STARTUP_SECONDS = 0.5
 _IN_USE = b"Address already in use"
 
 
-@dataclass(frozen=True, slots=True)
-class ServerStatus:
-    """What one server is doing, as of the supervisor's last look."""
-
-    port: int
-    pid: int | None  # None while no process runs
-    state: str  # one of STATES
-    client: str | None  # the remote address of the oldest connection, when testing
-    testing_since: float | None  # epoch seconds, when testing
-    started_at: float | None  # epoch seconds of the current process
-    restarts: int  # how many times a process of this server exited and was replaced
-    last_exit: str | None  # "exit code 1", "signal SIGKILL", "port 5201 in use by pid …"
-    version: str | None  # of iperf3, e.g. "3.12"
-    # The running test's latest live figures. Not compared: a new sample is
-    # not a change of state (on_change), it goes to on_progress.
-    progress: Progress | None = dataclasses.field(default=None, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How long to wait before the n-th consecutive restart of a server."""
-
-    initial: float = 1.0
-    factor: float = 2.0
-    cap: float = 30.0
-    #: A process that ran this long was healthy: its exit starts over at ``initial``.
-    reset_after: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        if failures <= 0:
-            return 0.0
-        # The exponent is bounded so a server failing for weeks cannot overflow.
-        return min(self.cap, self.initial * self.factor ** min(failures - 1, 64))
-
-
-def _forward_stderr(stream: IO[bytes], port: int, pid: int) -> None:
-    """Copy a child's stderr into our log until it closes (the child ended)."""
-    with stream:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            if line:  # may quote what a client sent: escaped, one journal line
-                log.info("iperf3 port %d (pid %d): %s", port, pid, printable(line))
-
-
 # ------------------------------------------------------------------- the fleet
-
-
-@dataclass(slots=True)
-class _Connection:
-    first_seen: float  # monotonic: immune to the clock jump of a Pi's first NTP sync
-    first_seen_epoch: float
-    client: str
-
-
-@dataclass(slots=True)
-class _Server:
-    """One port's mutable state; touched by the supervisor thread only."""
-
-    port: int
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    state: str = "stopped"
-    started_at: float | None = None
-    started: float = 0.0  # monotonic
-    launches: int = 0
-    restarts: int = 0
-    last_exit: str | None = None
-    failures: int = 0  # consecutive, for the backoff
-    retry_at: float = 0.0  # monotonic: when to launch next while no process runs
-    log_offset: int = 0  # the log's size at launch
-    connections: dict[tuple[str, int, str], _Connection] = dataclasses.field(default_factory=dict)
-    stuck: str | None = None  # why the running process is being killed
-    progress: Progress | None = None  # of the running test, as of the last poll
-    kill_at: float | None = None  # monotonic: SIGKILL if still alive then
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def oldest(self) -> _Connection | None:
-        return min(self.connections.values(), key=lambda c: c.first_seen, default=None)
-
-    def snapshot(self, version: str | None) -> ServerStatus:
-        testing = self.oldest() if self.state == "testing" else None
-        return ServerStatus(
-            port=self.port,
-            pid=self.pid,
-            state=self.state,
-            client=testing.client if testing else None,
-            testing_since=testing.first_seen_epoch if testing else None,
-            started_at=self.started_at,
-            restarts=self.restarts,
-            last_exit=self.last_exit,
-            version=version,
-            progress=self.progress if testing else None,
-        )
 
 
 class ServerFleet:
@@ -210,6 +121,9 @@ class ServerFleet:
         dead_client_seconds: int = DEAD_CLIENT_SECONDS,
         on_change: Callable[[list[ServerStatus]], None] | None = None,
         on_progress: Callable[[list[Progress]], None] | None = None,
+        file_check_interval: float = 1.0,
+        displaced_grace: float = 20.0,
+        low_space_bytes: int = LOW_SPACE_BYTES,
     ) -> None:
         ports = list(ports)
         if len(set(ports)) != len(ports):
@@ -239,6 +153,13 @@ class ServerFleet:
         self._stopping = threading.Event()
         self._launched = threading.Event()
         self._stop_timeout = kill_timeout
+        self._file_check = file_check_interval
+        self._next_file_check = 0.0
+        #: A test running when its log was displaced may finish (its entry is
+        #: salvaged) for this long before its server is restarted anyway.
+        self._displaced_grace = displaced_grace
+        self._low_space = low_space_bytes
+        self._disk: str | None = None  # disk_problem(), as of the last check
 
     # ---------------------------------------------------------------- public
 
@@ -333,6 +254,9 @@ class ServerFleet:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if now >= self._next_file_check:
+            self._next_file_check = now + self._file_check
+            self._check_files(now)
         running = any(s.proc is not None for s in self._servers)
         sockets = self._watch.tcp() if self._proc_net and running else []
         for server in self._servers:
@@ -350,6 +274,30 @@ class ServerFleet:
                 self._on_progress(progress)
             except Exception:
                 log.exception("iperf3 progress listener failed")
+
+    def _check_files(self, now: float) -> None:
+        """Notice a log moved away from under iperf3, and a disk too full for a test."""
+        for server in self._servers:
+            if server.log is None or server.displaced is not None:
+                continue
+            reason = server.log.displaced()
+            if reason is None:
+                continue
+            server.displaced, server.displaced_at = reason, now
+            log.warning("iperf3 on port %d (pid %s): %s (%s); restarting it onto a new file%s", server.port,
+                        server.pid, reason, server.log_path,
+                        " when its test ends" if server.state == "testing" else "")
+            try:
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.error("cannot create the log directory %s again: %s", self._log_dir, exc.strerror or exc)
+        disk = disk_problem(self._log_dir, self._low_space) if self._log_dir.is_dir() else None
+        if disk != self._disk:
+            if disk is not None:
+                log.warning("%s", disk)
+            else:
+                log.info("the disk holding %s has room for tests again", self._log_dir)
+            self._disk = disk
 
     def _sample(self, sockets: netstat.Sockets) -> list[Progress]:
         """The running tests' live figures; nothing is asked when none runs."""
@@ -376,6 +324,14 @@ class ServerFleet:
         if server.failures and now - server.started >= self._backoff.reset_after:
             server.failures = 0  # healthy long enough: the next crash starts over
         self._observe(server, sockets, now)
+        if server.displaced is not None and server.kill_at is None:
+            # Idle: at once. Testing: its entry goes to the old file, saved
+            # from there on exit, so the test may end first, within reason.
+            if server.state != "testing" or now - server.displaced_at >= self._displaced_grace:
+                server.stuck = server.displaced
+                server.state = "restarting"
+                server.kill_at = now + self._kill_timeout
+                server.proc.terminate()
 
     def _observe(self, server: _Server, sockets: netstat.Sockets, now: float) -> None:
         """Update starting/idle/testing from the port's connections; catch a stuck test."""
@@ -413,6 +369,30 @@ class ServerFleet:
         server.proc.terminate()
 
     def _exited(self, server: _Server, returncode: int, now: float) -> None:
+        try:
+            self._replace_exited(server, returncode, now)
+        finally:
+            self._release_log(server)
+
+    def _release_log(self, server: _Server) -> None:
+        """Close the exited server's log; if it was displaced, save what
+        iperf3 wrote to it since into the file now at its path."""
+        if server.log is None:
+            return
+        try:
+            if server.displaced is not None:
+                copied = server.log.salvage()
+                if copied:
+                    log.warning("iperf3 on port %d: saved %d bytes it wrote after %s into the new %s",
+                                server.port, copied, server.displaced, server.log_path)
+        except OSError as exc:
+            log.error("iperf3 on port %d: could not save what it wrote after %s: %s", server.port, server.displaced,
+                      exc.strerror or exc)
+        finally:
+            server.log.close()
+            server.log, server.displaced = None, None
+
+    def _replace_exited(self, server: _Server, returncode: int, now: float) -> None:
         reason = format_exit(returncode)
         pid, uptime = server.pid, now - server.started
         server.proc = None
@@ -424,7 +404,7 @@ class ServerFleet:
             server.last_exit, server.stuck = f"{server.stuck} ({reason})", None
             server.retry_at = now
             server.state = "restarting"
-            log.info("iperf3 on port %d (pid %d) stopped as stuck: %s", server.port, pid, reason)
+            log.info("iperf3 on port %d (pid %d) stopped (%s): %s", server.port, pid, server.last_exit, reason)
             return
         if uptime >= self._backoff.reset_after:
             server.failures = 0
@@ -447,10 +427,10 @@ class ServerFleet:
 
     def _said_in_use(self, server: _Server) -> bool:
         """Whether iperf3 reported the port taken (in its JSON on stdout, not on stderr)."""
+        if server.log is None:
+            return False
         try:
-            with server.log_path.open("rb") as log_file:
-                log_file.seek(server.log_offset)
-                return _IN_USE in log_file.read(64 << 10)
+            return _IN_USE in os.pread(server.log.fd, 64 << 10, server.log_offset)
         except OSError:
             return False
 
@@ -458,8 +438,9 @@ class ServerFleet:
         problem = self._port_problem(server.port)
         if problem is None:
             try:
-                server.proc, server.log_offset = self._spawn(server.port)
-            except OSError as exc:  # iperf3 removed since start, log dir unwritable, …
+                server.proc, server.log = self._spawn(server.port)
+                server.log_offset = server.log.seen_size
+            except OSError as exc:  # iperf3 removed since start, log dir unwritable, a FIFO, …
                 problem = f"cannot start iperf3: {exc.strerror or exc}"
         if problem is not None:
             server.failures += 1
@@ -476,23 +457,27 @@ class ServerFleet:
         else:
             log.info("restarted iperf3 on port %d (pid %d; restart %d)", server.port, server.pid, server.restarts)
 
-    def _spawn(self, port: int) -> tuple[subprocess.Popen[bytes], int]:
+    def _spawn(self, port: int) -> tuple[subprocess.Popen[bytes], ServerLog]:
         env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
-        with self.log_path(port).open("ab") as out:
-            offset = out.tell()
+        self._log_dir.mkdir(parents=True, exist_ok=True)  # gone since start: made again
+        out = ServerLog.open(self.log_path(port))
+        try:
             proc = subprocess.Popen(
                 server_argv(self._iperf3, port, self._bind, self._options),
                 stdin=subprocess.DEVNULL,
-                stdout=out,
+                stdout=out.fd,
                 stderr=subprocess.PIPE,
                 env=env,
                 **platform_kwargs(),
             )
+        except BaseException:
+            out.close()
+            raise
         assert proc.stderr is not None
         threading.Thread(
             target=_forward_stderr, args=(proc.stderr, port, proc.pid), name=f"iperf3-{port}-stderr", daemon=True
         ).start()
-        return proc, offset
+        return proc, out
 
     def _port_problem(self, port: int) -> str | None:
         """None when iperf3 can listen on *port*; otherwise why not, for a person."""
@@ -540,7 +525,7 @@ class ServerFleet:
                 os.close(pidfd)
 
     def _publish(self) -> None:
-        snapshot = tuple(s.snapshot(self._version) for s in self._servers)
+        snapshot = tuple(s.snapshot(self._version, self._disk) for s in self._servers)
         with self._lock:
             changed, self._snapshot = snapshot != self._snapshot, snapshot
         if changed and self._on_change is not None:
@@ -566,6 +551,7 @@ class ServerFleet:
                 proc.wait()
             log.info("stopped iperf3 on port %d (pid %d): %s", server.port, proc.pid, format_exit(proc.returncode))
         for server in self._servers:
+            self._release_log(server)
             server.proc, server.state, server.started_at, server.connections = None, "stopped", None, {}
             server.progress = None
         self._watch.close()

@@ -10,6 +10,7 @@ import bottle
 from bottle import HTTPResponse, request, response
 
 from .. import __version__
+from ..health import problems
 from ..export import json_chunks
 from .common import JSON_TYPE, dumps, json_response, require_admin, wrapped
 from .exports import filtered_results, json_download
@@ -59,7 +60,8 @@ class Api:
         return wrapped('{"results":', json_chunks(found, dumps=dumps, notes=notes), "}\n")
 
     def server_status(self) -> HTTPResponse:
-        return json_response({"servers": self.dash.servers()})
+        servers = self.dash.servers()
+        return json_response({"servers": servers, "problems": problems(servers)})
 
     # -- "Clear table", as before surveys ------------------------------------------
 

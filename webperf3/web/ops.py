@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import bottle
 from bottle import HTTPError, HTTPResponse
 
+from ..health import health_text, http_status, problems
 from ..results import LogDirError
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ class Ops:
             self.dash.store.refresh()
         except LogDirError as exc:
             return HTTPResponse(f"log directory unreadable: {exc}\n", 503, _TEXT)
-        return HTTPResponse("ok", 200, _TEXT)
+        # Not 200 while tests are being lost (a full disk, a log moved away).
+        found = problems(self.dash.servers())
+        return HTTPResponse(health_text(found), http_status(found), _TEXT)
 
     def metrics(self) -> HTTPResponse:
         if self.dash.metrics is None:

@@ -13,8 +13,27 @@ export function el(tag, { text = "", cls = "", title = "" } = {}) {
   return node;
 }
 
+// A name longer than this is cut to two lines with an ellipsis in the
+// table (a 10 kB name made one row 24,768 px tall); a tap or click, or Enter,
+// shows it whole. The CSV and JSON keep it whole.
+export const NAME_DISPLAY_CHARS = 80;
+
 export function cell(text, options = {}) {
-  return el("td", { text, ...options });
+  const classes = (options.cls || "").split(" ");
+  if (!classes.includes("name") || !text || text.length <= NAME_DISPLAY_CHARS) return el("td", { text, ...options });
+  const td = el("td", { ...options });
+  const clamp = el("span", { text, cls: "clamped", title: "tap to see it whole" });
+  clamp.tabIndex = 0;
+  const toggle = () => clamp.classList.toggle("whole");
+  clamp.addEventListener("click", toggle);
+  clamp.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      toggle();
+    }
+  });
+  td.append(clamp);
+  return td;
 }
 
 // An explanation that works on a phone, where there are no tooltips: a

@@ -5,6 +5,7 @@
 // appear on a line of their own that names it: a failure never shows under
 // another test's name.
 
+import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
 import { cell, el, qualityCell, rateCell, refreshAgo, timeCell } from "./cells.js";
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
@@ -226,6 +227,7 @@ function applyResults(message) {
 
 function applyServers(servers, rerender = true) {
   state.servers = new Map(servers.map((server) => [server.port, server]));
+  showAlerts(servers);
   for (const server of servers) {
     if (server.state !== "testing") progress.end(server.port);
     else if (server.progress && !progress.has(server.port)) progress.apply({ tests: [server.progress] });
