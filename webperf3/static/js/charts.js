@@ -150,13 +150,14 @@ export class TimeChart extends Chart {
   }
 
   set(payload) {
+    // Copies: two charts of one payload each append to their own.
     this.payload = {
       ...payload,
-      t: payload.t || [],
-      g: payload.g || [],
-      groups: payload.groups || [],
-      download: payload.download || [],
-      upload: payload.upload || [],
+      t: [...(payload.t || [])],
+      g: [...(payload.g || [])],
+      groups: [...(payload.groups || [])],
+      download: [...(payload.download || [])],
+      upload: [...(payload.upload || [])],
     };
     this.redraw();
   }
