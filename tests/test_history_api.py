@@ -68,6 +68,7 @@ def test_every_test_of_the_current_survey_newest_first(app: TestApp) -> None:
         "ports": [5201, 5202, 5203],
         "clients": ["10.0.0.5", "192.168.1.2", "192.168.1.9", "192.168.1.10"],
         "unplaced": True,
+        "truncated": False,
     }
 
 
@@ -212,6 +213,7 @@ def test_many_places_share_an_other_series(logs: Path) -> None:
     data = app.get("/api/history/series?by=place").json
     assert len(data["groups"]) == MAX_SERIES and data["groups"][-1] == "other"
     assert {f"Room {i:02d}" for i in range(5)} <= set(data["groups"])
+    assert len(app.get("/api/history").json["facets"]["places"]) == MAX_SERIES + 3
     assert len(data["t"]) == MAX_SERIES + 3 + 5  # every test drawn, some as "other"
 
 
@@ -250,3 +252,13 @@ def test_the_page(app: TestApp) -> None:
     assert page.content_type == "text/html"
     assert 'src="static/js/history.js' in page.text and 'aria-current="page">History' in page.text
     assert app.get("/static/js/charts.js").content_type == "text/javascript"
+
+
+def test_the_filter_menus_offer_the_most_used_places_only(app: TestApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webperf3.history
+
+    monkeypatch.setattr(webperf3.history, "MAX_FACETS", 2)
+    facets = history(app)["facets"]
+    assert facets["places"] == ["Hall", "Kitchen"]  # two tests each; Lab and Roof one
+    assert len(facets["clients"]) == 2 and facets["truncated"]
+    assert history(app, "place=Roof")["total"] == 1  # a place off the menu still filters

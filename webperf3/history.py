@@ -25,6 +25,8 @@ SORT_KEYS = ("time", "port", "place", "client", "direction", "download", "upload
 GROUPINGS = ("port", "place")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+#: The filter menus offer at most this many places (and clients), the most used.
+MAX_FACETS = 500
 #: A chart with more series than this is unreadable: the places with the
 #: fewest tests share one series, "other".
 MAX_SERIES = 12
@@ -257,15 +259,23 @@ class History:
         return self._facets
 
     def _facets_now(self) -> dict[str, Any]:
-        places: dict[str, str] = {}
+        places: Counter[str] = Counter()
+        spelling: dict[str, str] = {}
         for a in self.annotations:
             if a.place is not None:
-                places.setdefault(a.place.casefold(), a.place)
+                key = a.place.casefold()
+                spelling.setdefault(key, a.place)
+                places[key] += 1
+        clients = Counter(r.client for r in self.results if r.client)
+        # A menu of thousands helps nobody (and would ride along with every
+        # page): the most used, and a flag; any place still works in the URL.
+        kept = [spelling[key] for key, _ in places.most_common(MAX_FACETS)]
         return {
-            "places": sorted(places.values(), key=str.casefold),
+            "places": sorted(kept, key=str.casefold),
             "ports": sorted({r.port for r in self.results}),
-            "clients": sorted({r.client for r in self.results if r.client}, key=_address_key),
+            "clients": sorted((c for c, _ in clients.most_common(MAX_FACETS)), key=_address_key),
             "unplaced": any(p is None for p in self._places),
+            "truncated": len(places) > MAX_FACETS or len(clients) > MAX_FACETS,
         }
 
     # -- the chart --------------------------------------------------------------
