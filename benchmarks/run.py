@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     "logs_bench.py", "decoders_bench.py", "live_bench.py", "xlsx_bench.py", "metrics_bench.py",
-    "progress_bench.py", "survey_bench.py", "survey_push_bench.py", "hardening_bench.py",
+    "progress_bench.py", "survey_bench.py", "survey_push_bench.py", "hardening_bench.py", "history_bench.py",
 )
 
 
