@@ -145,6 +145,12 @@ class History:
         self._orders: dict[str, tuple[list[int], list[int]]] = {}
         self._addresses: dict[str, tuple[int, int, str]] = {}
         self._facets: dict[str, Any] | None = None
+        self._rate_columns: tuple[list[float], list[float | None], list[float | None], list[bool]] | None = None
+
+    def prepare(self) -> None:
+        """Compute what every request uses (menus, chart columns) ahead, once."""
+        self.facets()
+        self._rates()
 
     def __len__(self) -> int:
         return len(self.results)
@@ -287,24 +293,18 @@ class History:
         the query asks for them; so are tests with no rate (failed)."""
         match = self.matches(query)
         keep_excluded = query.outcome == "excluded"
-        picked = [
-            i
-            for i, (r, a) in enumerate(zip(self.results, self.annotations))
-            if match[i] and (keep_excluded or not a.excluded) and (r.download_bps is not None or r.upload_bps is not None)
-        ]
+        times, down_all, up_all, drawable = self._rates()
+        excluded = self._excluded()
+        picked = [i for i, ok in enumerate(match) if ok and drawable[i] and (keep_excluded or not excluded[i])]
         labels = self._groups(picked, by)
         names = sorted(set(labels), key=lambda n: (n == OTHER, n == NO_PLACE, int(n) if by == "port" else n.casefold()))
         index = {name: k for k, name in enumerate(names)}
-        t, g, down, up = [], [], [], []
-        sides: set[str] = set()
-        for i, label in zip(picked, labels):
-            r = self.results[i]
-            t.append(r.time)
-            g.append(index[label])
-            down.append(None if r.download_bps is None else round(r.download_bps / 1e6, 3))
-            up.append(None if r.upload_bps is None else round(r.upload_bps / 1e6, 3))
-            if r.download_bps is not None:
-                sides.add(r.download_measured_by or "station")
+        t = [times[i] for i in picked]
+        g = [index[label] for label in labels]
+        down = [down_all[i] for i in picked]
+        up = [up_all[i] for i in picked]
+        results = self.results
+        sides = {results[i].download_measured_by or "station" for i in picked if down_all[i] is not None}
         return {
             "by": by,
             "unit": "Mbit/s",
@@ -315,6 +315,18 @@ class History:
             "upload": up,
             "download_measured_by": None if not sides else sides.pop() if len(sides) == 1 else "mixed",
         }
+
+    def _rates(self) -> tuple[list[float], list[float | None], list[float | None], list[bool]]:
+        """Every test's start and rates in Mbit/s, once: a chart is asked for often."""
+        if self._rate_columns is None:
+            mbps = lambda bps: None if bps is None else round(bps / 1e6, 3)  # noqa: E731
+            down = [mbps(r.download_bps) for r in self.results]
+            up = [mbps(r.upload_bps) for r in self.results]
+            self._rate_columns = ([r.time for r in self.results], down, up, [d is not None or u is not None for d, u in zip(down, up)])
+        return self._rate_columns
+
+    def _excluded(self) -> list[bool]:
+        return [a.excluded for a in self.annotations]
 
     def _groups(self, picked: list[int], by: str) -> list[str]:
         if by == "port":

@@ -106,7 +106,7 @@ class HistoryView:
                 if sid is not None:
                     found = view.in_survey(found, sid)
                 history = History(found, view.annotate_all(found))
-                history.facets()  # computed once, under the lock, for every later request
+                history.prepare()  # once, under the lock, for every later request
                 if len(self._cache) >= CACHED:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[key] = history

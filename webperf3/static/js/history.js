@@ -114,8 +114,10 @@ function changed({ chart = true } = {}) {
   state.view.offset = "0";
   writeUrl();
   showView();
-  loadPage();
-  if (chart) loadSeries();
+  // The rows first: the series (every matching test) would compete with
+  // them for the station's CPU, and the rows are what the user waits for.
+  const rows = loadPage();
+  if (chart) rows.then(loadSeries);
 }
 
 // -- loading ------------------------------------------------------------------------------
@@ -398,7 +400,6 @@ $("h-next").addEventListener("click", () => turn(1));
 
 showView();
 loadSurveys();
-loadPage();
-loadSeries();
+loadPage().then(loadSeries);
 new LiveSocket({ onMessage, poll: () => reloadSoon({ chart: true }), indicator: $("connection") }).start();
 setInterval(() => refreshAgo(), AGO_REFRESH_MS);
