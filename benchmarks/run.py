@@ -10,7 +10,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     "logs_bench.py", "decoders_bench.py", "live_bench.py", "xlsx_bench.py", "metrics_bench.py",
     "progress_bench.py", "survey_bench.py", "survey_push_bench.py", "hardening_bench.py",
-    "log_faults_bench.py",
+    "log_faults_bench.py", "history_bench.py", "places_bench.py",
 )
 
 

@@ -21,7 +21,7 @@ from ..board import Board
 from ..export import CsvLines
 from ..results import LogDirError, ResultsStore
 from ..survey import BookOpenError, SurveyBook
-from . import api, device, exports, ops, pages, places, surveys
+from . import api, device, exports, history, ops, pages, places, surveys
 from .common import add_security_headers, error_body, json_error
 
 
@@ -57,7 +57,11 @@ class Dashboard:
         self.app = bottle.Bottle()
         # Other views render their pages through this one: one look, one base.tpl.
         self.pages = pages.Pages(self)
-        for view in (self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self), ops.Ops(self), places.Places(self)):
+        views = (
+            self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self),
+            ops.Ops(self), history.HistoryView(self), places.Places(self),
+        )
+        for view in views:
             view.route(self.app)
         self.app.add_hook("after_request", add_security_headers)
         # Bottle's own error page is HTML; API clients want JSON. Bottle

@@ -1,0 +1,118 @@
+"""The history page: every test of a survey, filtered, sorted and paged on the
+server (a phone never downloads 100,000 rows), and the chart's series.
+
+``GET /api/history?survey=&place=&unplaced=&port=&client=&direction=&outcome=&since=&until=&sort=&order=&offset=&limit=``
+→ ``{survey, total, offset, limit, sort, order, rows, facets, generation, book_version}``;
+``GET /api/history/series?...same filters...&by=port|place`` → the compact
+columns of :meth:`webperf3.history.History.series`. ``survey`` is a survey's
+id, ``all``, or absent for the current one. A bad parameter is a 400 that
+names it; an unknown survey a 404.
+
+The annotated tests of a survey are kept per (store generation, book
+version, survey): a filter, sort or page change then costs one pass over
+them, not a new join with the book.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import bottle
+from bottle import HTTPResponse
+
+from ..history import GROUPINGS, History, QueryError, parse_query
+from .common import json_error, json_response, param
+
+if TYPE_CHECKING:
+    from . import Dashboard
+
+#: Histories kept: the current survey's and a few others a page may be showing.
+CACHED = 4
+_PARAMS = ("place", "unplaced", "port", "client", "direction", "outcome", "since", "until", "sort", "order", "offset", "limit")
+
+
+class HistoryView:
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[int, int, int | None], History] = {}
+
+    def route(self, app: bottle.Bottle) -> None:
+        app.route("/history", "GET", self.page)
+        app.route("/api/history", "GET", self.tests)
+        app.route("/api/history/series", "GET", self.series)
+
+    def page(self) -> str:
+        return self.dash.pages.render("history.tpl", page="history")
+
+    # -- the API ------------------------------------------------------------------
+
+    def tests(self) -> HTTPResponse:
+        query = self._query()
+        history, survey, generation, version = self._history()
+        return json_response({
+            "survey": survey,
+            **history.page(query),
+            "facets": history.facets(),
+            "generation": generation,
+            "book_version": version,
+        })
+
+    def series(self) -> HTTPResponse:
+        query = self._query()
+        by = param("by") or "port"
+        if by not in GROUPINGS:
+            raise json_error(400, f"bad 'by' parameter {by!r}: expected one of {', '.join(GROUPINGS)}")
+        history, survey, generation, version = self._history()
+        return json_response({"survey": survey, **history.series(query, by), "generation": generation, "book_version": version})
+
+    # -- shared -----------------------------------------------------------------------
+
+    def _query(self):
+        params = {name: param(name) for name in _PARAMS}
+        try:
+            return parse_query(params)
+        except QueryError as exc:
+            raise json_error(400, str(exc)) from None
+
+    def _survey_id(self, view) -> int | None:
+        """The survey asked for: its id, None for all tests."""
+        text = param("survey")
+        if text is None:
+            if view.timeline.current is None:
+                raise json_error(404, "there is no current survey")
+            return view.timeline.current
+        if text == "all":
+            return None
+        if not (text.isascii() and text.isdigit()):
+            raise json_error(400, f"bad 'survey' parameter {text!r}: expected a survey's id or 'all'")
+        sid = int(text)
+        if sid not in view.surveys:
+            raise json_error(404, f"there is no survey {sid}")
+        return sid
+
+    def _history(self) -> tuple[History, dict[str, Any] | None, int, int]:
+        dash = self.dash
+        dash.refresh()
+        view = dash.book.view()
+        sid = self._survey_id(view)
+        generation = dash.store.generation  # before the results: they are at least this new
+        key = (generation, view.version, sid)
+        with self._lock:
+            history = self._cache.get(key)
+            if history is None:
+                found = dash.store.results()
+                if sid is not None:
+                    found = view.in_survey(found, sid)
+                history = History(found, view.annotate_all(found))
+                history.prepare()  # once, under the lock, for every later request
+                if len(self._cache) >= CACHED:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = history
+        survey = None
+        if sid is not None:
+            record = view.surveys[sid]
+            survey = {**record.to_dict(), "current": sid == view.timeline.current}
+        return history, survey, generation, view.version
+
