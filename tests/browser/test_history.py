@@ -217,9 +217,9 @@ def test_on_a_phone(page: Page, station: Station) -> None:
 
 
 PLACES = [  # the shape of GET /api/places (rates in bits/s)
-    {"place": "Room 101", "tests": 3, "failures": 0, "download": {"median": 420e6, "min": 400e6, "max": 450e6, "n": 3}, "upload": {"median": 90e6, "min": 80e6, "max": 95e6, "n": 3}},
-    {"place": "Kitchen", "tests": 2, "failures": 1, "download": {"median": None, "min": None, "max": None, "n": 0}, "upload": {"median": 12e6, "min": 10e6, "max": 14e6, "n": 1}},
-    {"place": None, "tests": 1, "failures": 0, "download": {"median": 5e6, "min": 5e6, "max": 5e6, "n": 1}, "upload": {"median": None, "min": None, "max": None, "n": 0}},
+    {"place": "Room 101", "tests": 3, "failures": 0, "download_tests": 3, "download_median_bps": 420e6, "download_min_bps": 400e6, "download_max_bps": 450e6, "upload_tests": 3, "upload_median_bps": 90e6, "upload_min_bps": 80e6, "upload_max_bps": 95e6},
+    {"place": "Kitchen", "tests": 2, "failures": 1, "download_tests": 0, "download_median_bps": None, "download_min_bps": None, "download_max_bps": None, "upload_tests": 1, "upload_median_bps": 12e6, "upload_min_bps": 10e6, "upload_max_bps": 14e6},
+    {"place": None, "tests": 1, "failures": 0, "download_tests": 1, "download_median_bps": 5e6, "download_min_bps": 5e6, "download_max_bps": 5e6, "upload_tests": 0, "upload_median_bps": None, "upload_min_bps": None, "upload_max_bps": None},
 ]
 
 

@@ -82,8 +82,15 @@ class Chart {
     live.add(this);
   }
 
+  // The element's content box: clientWidth counts its padding too, and a
+  // chart that wide pushes a phone's page sideways.
+  innerWidth() {
+    const style = getComputedStyle(this.el);
+    return this.el.clientWidth - (parseFloat(style.paddingLeft) || 0) - (parseFloat(style.paddingRight) || 0);
+  }
+
   width() {
-    return Math.max(this.el.clientWidth, 200);
+    return Math.max(this.innerWidth(), 200);
   }
 
   resize() {
@@ -231,10 +238,11 @@ function mbps(value, unit) {
   return unit === "Mbps" ? value : value / 1e6;
 }
 
-// GET api/places rows → [labels, x, download medians, upload medians, whiskers]. Pure.
+// GET api/places rows (download_median_bps, upload_min_bps, ...) →
+// [labels, x, download medians, upload medians, whiskers]. Pure.
 export function barsData(places, unit = "bps") {
   const labels = places.map((p) => (p.place === null || p.place === undefined ? "(no place)" : String(p.place)));
-  const side = (p, key, stat) => mbps(p[key] ? p[key][stat] : null, unit);
+  const side = (p, key, stat) => mbps(p[`${key}_${stat}_bps`], unit);
   return {
     labels,
     x: places.map((_, i) => i),
@@ -260,7 +268,7 @@ export class PlaceBars extends Chart {
   }
 
   width() {
-    return Math.max(this.el.clientWidth, 200, this.bars.labels.length * SLOT_MIN_PX + 60);
+    return Math.max(this.innerWidth(), 200, this.bars.labels.length * SLOT_MIN_PX + 60);
   }
 
   get points() {
