@@ -51,6 +51,8 @@ def test_places_worst_first_coloured_by_the_thresholds_kept_in_url_and_browser(p
     lab = page.locator("#place-rows tr[data-place='Lab bench 3'] td.failures")
     expect(lab).to_have_text("1")  # its killed test is a failure, its median is the other test's
     expect(kitchen.locator("td.name a")).to_have_attribute("href", re.compile(r"^history\?survey=1&place=Kitchen$"))
+    unplaced = page.evaluate("async () => (await import('./static/js/placestable.js')).historyHref(null, 1)")
+    assert unplaced == "history?survey=1&unplaced=1"  # the history's filter for tests with no place
     # The bars: one per place, worst first as the table, in Mbit/s.
     expect(page.locator("#place-chart canvas")).to_be_visible()
     bars = page.evaluate("() => { const u = document.getElementById('place-chart').uplot; return {n: u.data[0].length, upload: u.data[2]}; }")
