@@ -18,7 +18,7 @@ from tests.helpers_entries import make_entry
 from webperf3.export import csv_chunks
 from webperf3.export_places import PLACES_HEADER
 from webperf3.results import ResultsStore
-from webperf3.survey import SurveyBook
+from webperf3.survey import BookView, SurveyBook
 from webperf3.web import Dashboard
 
 HOST = "station.example:8080"
@@ -232,3 +232,24 @@ def test_tests_logged_after_a_request_are_counted_wherever_they_land(station: St
     first = next(r for r in station.app.get("/api/results").json["results"] if r["place"] == "Attic" and r["time"] == T1 + 600)
     station.app.patch_json(f"/api/results/{first['id']}", {"excluded": True})
     assert by_place(station.places()["places"])["Attic"]["tests"] == 2
+
+
+def test_the_start_up_warm_up_leaves_the_first_places_and_history_requests_nothing_to_annotate(station: Station, monkeypatch) -> None:
+    # With 100,000 tests annotating a survey takes hundreds of milliseconds:
+    # the station does it in a thread at start, not in a visitor's request.
+    station.dash.refresh()
+    station.dash.warm_up()
+    annotated: list[int] = []
+    real = BookView.annotate_all
+
+    def counting(self, results):
+        annotated.append(len(results))
+        return real(self, results)
+
+    monkeypatch.setattr(BookView, "annotate_all", counting)
+    assert station.places()["places"]
+    station.app.get("/api/history")
+    assert annotated == []
+    append(station.store.log_dir, 5201, "tcp", name="Hall", client="192.168.1.23", at=T1 + 240)
+    station.places()
+    assert annotated == [1]  # the places add only the new test

@@ -239,7 +239,7 @@ class Station:
             if part is not None:
                 part.start()
                 self._started.append(part)
-        threading.Thread(target=self.dashboard.warm_up, name="webperf3-csv-warm-up", daemon=True).start()
+        threading.Thread(target=self.dashboard.warm_up, name="webperf3-warm-up", daemon=True).start()
 
     def stop(self) -> None:
         for part in reversed(self._started):

@@ -55,11 +55,16 @@ class Dashboard:
         self.station_name = station_name or None
         self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
         self.app = bottle.Bottle()
+        # Each survey's places, kept between requests: the places API, its CSV
+        # and the report add only the tests logged since.
+        self.place_tallies = places.Tallies()
         # Other views render their pages through this one: one look, one base.tpl.
         self.pages = pages.Pages(self)
+        self.history = history.HistoryView(self)
+        self.places = places.Places(self)
         views = (
             self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self),
-            ops.Ops(self), history.HistoryView(self), places.Places(self),
+            ops.Ops(self), self.history, self.places,
         )
         for view in views:
             view.route(self.app)
@@ -76,7 +81,10 @@ class Dashboard:
             raise json_error(503, str(exc)) from None
 
     def warm_up(self) -> None:
-        """Format the CSV once ahead of the first Download CSV (a thread's job at start)."""
+        """What the first visitor would otherwise wait for (a thread's job at
+        start): the current survey's places and history, then the CSV's lines."""
+        self.places.warm_up()
+        self.history.warm_up()
         found = self.store.results()
         for _ in self.csv_lines.chunks(found, self.board.notes(found)):
             pass

@@ -118,11 +118,7 @@ def survey_places(dash: Dashboard, view: BookView, chosen: Chosen, thresholds: T
 
 
 def _tallies(dash: Dashboard) -> Tallies:
-    # One per Dashboard; kept on it so /csv?by=place shares the API's.
-    tallies = getattr(dash, "_place_tallies", None)
-    if tallies is None:
-        tallies = dash._place_tallies = Tallies()
-    return tallies
+    return dash.place_tallies  # one per Dashboard: /csv?by=place shares the API's
 
 
 def thresholds_param() -> Thresholds:
@@ -166,6 +162,12 @@ class Places:
 
     def page(self) -> str:
         return self.dash.pages.render("places.tpl", page="places")
+
+    def warm_up(self) -> None:
+        """The current survey's tally, ahead of the first page that asks."""
+        view = self.dash.book.view()
+        if view.timeline.current is not None:
+            survey_places(self.dash, view, choose_survey(view, None), parse_thresholds(None, None))
 
     def report(self) -> str:
         return self.dash.pages.render("report.tpl", page="report")
