@@ -211,9 +211,30 @@ def test_on_a_phone(page: Page, station: Station) -> None:
     page.select_option("#h-sort", "place")
     page.select_option("#h-order", "asc")
     expect(page.locator(ROWS).first.locator("td.name")).to_have_text("Hallway")
+    # uPlot's legend is a table, but not one of the cards: its keys stay on a line or two.
+    legend = page.locator("#h-chart-download .u-legend tr")
+    expect(legend.first).to_have_css("display", "inline-block")
+    box = page.locator("#h-chart-download .u-legend").bounding_box()
+    assert box is not None and box["height"] < 60
     # Resizing the page resizes the chart.
     page.set_viewport_size({"width": 900, "height": 740})
     page.wait_for_function("() => document.getElementById('h-chart-download').uplot.width > 340")
+
+
+def test_the_page_s_styles_apply_on_screen_and_the_table_fits(page: Page, station: Station) -> None:
+    """An unclosed print block once kept every history style for paper only."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    open_history(page, station)
+    expect(page.locator("#h-filters")).to_have_css("display", "flex")
+    expect(page.locator("section.h-charts")).to_have_css("border-top-style", "solid")
+    # A failure is marked at the row's start, as on the dashboard and the places.
+    failed = page.locator(f"{ROWS}.failed")
+    assert "inset" in failed.locator("td").first.evaluate("td => getComputedStyle(td).boxShadow")
+    expect(failed.locator("td.port")).to_have_css("box-shadow", "none")
+    # Every column, the edit buttons too, within the table's box at 1280 pixels.
+    wrap = page.locator("#h-table").evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+    assert wrap[0] <= wrap[1]
+    expect(page.locator(ROWS).first.get_by_role("button", name="Exclude")).to_be_in_viewport()
 
 
 PLACES = [  # the shape of GET /api/places (rates in bits/s)

@@ -113,6 +113,15 @@ def test_dark_mode_and_a_phone(page: Page, station: Station, scheme: str) -> Non
     label = rows(page).first.locator("td").nth(4).evaluate("node => getComputedStyle(node, '::before').content")
     assert "Download median" in label
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Inside the cards too: a long label wraps, and no figure runs past its card's edge.
+    clipped = page.locator("#places-rows td").evaluate_all(
+        """cells => cells.filter((td) => {
+            const text = document.createRange();
+            text.selectNodeContents(td);
+            return text.getBoundingClientRect().right > td.getBoundingClientRect().right + 1;
+        }).map((td) => td.dataset.label + ': ' + td.textContent)"""
+    )
+    assert clipped == []
 
 
 def test_the_dashboard_shows_the_worst_places(page: Page, station: Station) -> None:
