@@ -86,8 +86,8 @@ def read_in_pieces(data: bytes, cuts: list[int]) -> tuple[list[Result], list[Res
 
 
 #: A line starting with "}" that is not followed by the next object's
-#: opening line or the end: only damage writes one.
-_STRAY_CLOSE = re.compile(rb"\n\}(?!\n\{|\n?\Z)")
+#: opening line (``{`` then ``"start":``) or the end: only damage writes one.
+_STRAY_CLOSE = re.compile(rb'\n\}(?!\n\{\s*"start"\s*:|\n?\Z)')
 
 
 def check_log(data: bytes, cuts: list[int]) -> None:
