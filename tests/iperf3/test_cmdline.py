@@ -99,13 +99,17 @@ def test_read_argv_reads_proc_files_as_the_kernel_writes_them(tmp_path):
 
 
 def test_a_real_iperf3_reads_as_started():
-    """On real hardware (here) nothing is dropped."""
+    """On real hardware /proc shows exactly the argv and nothing is dropped;
+    under qemu-user (scripts/check-platform's ARM roots) the loader is."""
     [port] = free_ports(1)
     argv = server_argv(IPERF3, port, "127.0.0.1")
     server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: netstat.listener_pid(port) == server.pid, 5.0, what="iperf3 listening")
-        assert read_argv(server.pid) == argv == netstat.read_cmdline(server.pid)
+        seen = netstat.read_cmdline(server.pid)
+        assert read_argv(server.pid) == argv
+        if seen != argv:  # only an emulator's loader may stand in front
+            assert seen is not None and seen[0] != argv[0] and seen[2:] == argv, seen
     finally:
         server.terminate()
         server.wait(5)
