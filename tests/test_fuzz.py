@@ -88,6 +88,12 @@ def read_in_pieces(data: bytes, cuts: list[int]) -> tuple[list[Result], list[Res
 #: A line starting with "}" that is not followed by the next object's
 #: opening line (``{`` then ``"start":``) or the end: only damage writes one.
 _STRAY_CLOSE = re.compile(rb'\n\}(?!\n\{\s*"start"\s*:|\n?\Z)')
+#: A column-0 "{" line other than iperf3's own opening (``{``, newline, tab,
+#: ``"start":``). The reader bounds an object by iperf3's opening when the
+#: read holds one, else by any opening line; searching every object for
+#: other layouts first would cost a fifth of a cold read (measured: 378 ->
+#: 471 ms for 66 MB), for logs only damage or another writer makes.
+_OTHER_OPENING = re.compile(rb'\n\{(?!\n\t"start":)')
 
 
 def check_log(data: bytes, cuts: list[int]) -> None:
@@ -97,8 +103,9 @@ def check_log(data: bytes, cuts: list[int]) -> None:
         # one there and nowhere else). A stray one mid-object is seen as the
         # end when a read stops between it and the real end; read whole, the
         # later one is. Holding every object back until the next one opens
-        # would delay each test until the next: so, only without stray ones.
-        if not _STRAY_CLOSE.search(data):
+        # would delay each test until the next: so, only without stray ones
+        # (nor openings of another layout, see _OTHER_OPENING).
+        if not _STRAY_CLOSE.search(data) and not _OTHER_OPENING.search(data):
             assert [(r.time, r.offset) for r in pieces] == [(r.time, r.offset) for r in whole]
         for result in whole:
             shown(result)
