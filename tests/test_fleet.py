@@ -31,6 +31,7 @@ import webperf3
 from tests.helpers_fleet import FLEET, Fleet, Station, make_certificate, run_tests, shipped, unit_command
 from tests.helpers_iperf3 import IPERF3, wait_until
 from tests.helpers_prometheus import Prometheus, free_port, needs_prometheus, promtool
+from webperf3.iperf3.process import iperf3_version
 from webperf3.result import Result
 
 pytestmark = needs_prometheus
@@ -299,7 +300,8 @@ def panel_checks(fleet: Fleet) -> dict[str, Callable[[str, list[dict]], None]]:
 
     def station_table(answer: list[dict]) -> None:
         assert {s["metric"]["station"]: {k: s["metric"][k] for k in stations["lobby"]} for s in answer} == stations
-        assert {s["metric"]["iperf3_version"] for s in answer} >= {"3.12"}
+        # A station runs the iperf3 on PATH, asked directly: 3.12 on Debian 12, 3.18 on 13.
+        assert {s["metric"]["iperf3_version"] for s in answer} >= {iperf3_version(IPERF3)}
         assert all(float(s["value"][1]) == 1 and s["metric"]["python_version"] for s in answer)
 
     zero_each = equal({(name,): 0 for name in fleet.stations}, "station")
