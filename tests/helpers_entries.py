@@ -36,3 +36,9 @@ def make_entry(sample: str, *, name: str | None = None, client: str | None = Non
     if name is not None:
         data["extra_data"] = name
     return (json.dumps(data, indent="\t", separators=(",", ":\t")) + "\n").encode()
+
+
+def append_entry(log_dir: Path, port: int, sample: str, **kwargs: Any) -> None:
+    """``make_entry(sample, **kwargs)`` appended to the port's log, as iperf3 appends."""
+    with (log_dir / f"port-{port}.json").open("ab") as log:
+        log.write(make_entry(sample, **kwargs))

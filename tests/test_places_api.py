@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.helpers_entries import make_entry
+from tests.helpers_entries import append_entry as append
 from webperf3.export import csv_chunks
 from webperf3.export_places import PLACES_HEADER
 from webperf3.results import ResultsStore
@@ -31,11 +31,6 @@ def logs(tmp_path: Path) -> Path:
     path = tmp_path / "logs"
     path.mkdir()
     return path
-
-
-def append(logs: Path, port: int, sample: str, **kwargs) -> None:
-    with (logs / f"port-{port}.json").open("ab") as log:
-        log.write(make_entry(sample, **kwargs))
 
 
 class Station:

@@ -86,3 +86,13 @@ export function qualityCell(result) {
 export function refreshAgo(root = document) {
   for (const node of root.querySelectorAll(".ago[data-time]")) node.textContent = ago(Number(node.dataset.time));
 }
+
+// base.tpl's message line, on every page: shown for 10 s, then hidden again.
+let messageTimer = null;
+export function showMessage(text) {
+  const node = document.getElementById("message");
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(messageTimer);
+  messageTimer = setTimeout(() => (node.hidden = true), 10000);
+}

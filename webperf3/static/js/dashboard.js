@@ -7,7 +7,7 @@
 
 import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, timeCell } from "./cells.js";
+import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, timeCell } from "./cells.js";
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
 import { ProgressView } from "./progress.js";
@@ -301,15 +301,6 @@ async function action(path, failure, body = undefined) {
     buttons.forEach((b) => (b.disabled = false));
     render();
   }
-}
-
-let messageTimer = null;
-function showMessage(text) {
-  const node = $("message");
-  node.textContent = text;
-  node.hidden = false;
-  clearTimeout(messageTimer);
-  messageTimer = setTimeout(() => (node.hidden = true), 10000);
 }
 
 // -- start -----------------------------------------------------------------------

@@ -4,7 +4,7 @@
 // view (history.replaceState), so it can be bookmarked and shared.
 
 import { getJSON, send } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, timeCell } from "./cells.js";
+import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, timeCell } from "./cells.js";
 import { DASH, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
@@ -330,15 +330,6 @@ function onMessage(message) {
     if (message.kind !== "claim" || state.view.place) reloadSoon({ chart: true });
     if (message.kind !== "claim" && message.kind !== "edit") loadSurveys();
   } else if (message.type === "snapshot") reloadSoon({ chart: true }); // (re)connected: catch up
-}
-
-let messageTimer = null;
-function showMessage(text) {
-  const node = $("message");
-  node.textContent = text;
-  node.hidden = false;
-  clearTimeout(messageTimer);
-  messageTimer = setTimeout(() => (node.hidden = true), 10000);
 }
 
 // -- start ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 // websocket: the table is fetched again, at most every half second.
 
 import { getJSON } from "./api.js";
-import { el } from "./cells.js";
+import { el, showMessage } from "./cells.js";
 import { LiveSocket } from "./socket.js";
 import {
   comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan,
@@ -123,15 +123,6 @@ function readForm() {
   }
   keepInUrl();
   load();
-}
-
-let messageTimer = null;
-function showMessage(text) {
-  const node = $("message");
-  node.textContent = text;
-  node.hidden = false;
-  clearTimeout(messageTimer);
-  messageTimer = setTimeout(() => (node.hidden = true), 10000);
 }
 
 function onMessage(message) {
