@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from webperf3.iperf3.progress import Progress
-from webperf3.live import encode, progress_message
+from webperf3.messages import encode, progress_message
 from webperf3.status import live, table
 
 

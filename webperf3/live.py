@@ -11,7 +11,7 @@ One background thread runs an asyncio loop with two jobs:
   out, serialized once, to every client.
 
 Messages are JSON objects with a ``type``: ``snapshot``, ``results``,
-``servers`` and ``progress`` (see the ``*_message`` functions below).
+``book``, ``servers`` and ``progress`` (their shapes: :mod:`.messages`).
 
 Who may connect: a browser whose ``Origin`` names the host it connected to,
 or a client with no ``Origin`` at all (scripts, monitoring), whose ``Host``
@@ -29,12 +29,11 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -43,7 +42,8 @@ from websockets.http11 import Request, Response
 from .board import Board
 from .clients import LogLimiter
 from .health import health_text, http_status, problems
-from .logwatch import LogWatcher, _quiet_watchfiles, is_log  # noqa: F401  (is_log: named through this module)
+from .logwatch import LogWatcher, _quiet_watchfiles
+from .messages import book_message, encode, progress_message, results_message, servers_message, snapshot_message
 from .results import Changes, ResultsStore
 from .survey import BookChange, SurveyBook
 from .wsclients import WRITE_LIMIT, ClientGate, Outbox
@@ -71,61 +71,6 @@ MAX_HANDSHAKING = 64
 #: More new results than this in one batch (a big log copied in, a first
 #: read) go out as a snapshot: the browser needs the rows, not every test.
 MAX_RESULTS_PER_MESSAGE = 100
-
-_encoder = msgspec.json.Encoder()
-
-
-# -- messages (pure) -----------------------------------------------------------
-
-
-def snapshot_message(state: dict[str, Any], servers: list[dict]) -> dict[str, Any]:
-    """The whole table (``Board.state()``: rows, survey, generation, can_undo):
-    sent on connect and after anything but an append."""
-    return {"type": "snapshot", **state, "servers": servers, "problems": problems(servers)}
-
-
-def results_message(results: list[dict[str, Any]], rows: list[dict[str, Any]], generation: int) -> dict[str, Any]:
-    """New tests (annotated: place, survey, id) and the rows they changed:
-    all a browser needs to update."""
-    return {"type": "results", "results": results, "rows": rows, "generation": generation}
-
-
-def book_message(change: BookChange) -> dict[str, Any]:
-    """What people changed in the survey book: a place named from a browser,
-    an edit, a survey started, renamed, reopened or undone. Device ids and
-    user agents stay on the station: pages get the places and times, enough
-    for two devices behind one address (NAT) to see each other's claims."""
-    claim = change.claim
-    return {
-        "type": "book",
-        "kind": change.kind,
-        "version": change.version,
-        "current": change.current,
-        "survey": None if change.survey is None else change.survey.to_dict(),
-        "ids": list(change.ids),
-        "address": change.address,
-        "place": None if claim is None else claim.place,
-        "conflicts": [{"place": c.place, "at": c.at} for c in change.conflicts],
-    }
-
-
-def servers_message(servers: list[dict]) -> dict[str, Any]:
-    return {"type": "servers", "servers": servers, "problems": problems(servers)}
-
-
-def progress_message(tests: Iterable[Any]) -> dict[str, Any]:
-    """The live figures of every running test, one poll's worth (about 4 a second).
-
-    ``tests`` holds one ``Progress.to_dict()`` per testing port (see
-    ``webperf3/iperf3/progress.py``); sent only while some test runs.
-    """
-    return {"type": "progress", "tests": [test.to_dict() for test in tests]}
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    """UTF-8 JSON. msgspec, unlike json.dumps, never writes NaN (invalid JSON)."""
-    return _encoder.encode(message)
-
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:
     """Whether a handshake's ``Origin`` names the host the client connected to.

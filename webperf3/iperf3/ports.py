@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import os
 import shlex
+import signal
 import socket
+import time
 from typing import Any
 
 from ..text import printable
 from . import netstat
 from .cmdline import read_argv
-from .process import PARENT_ENV, is_server_argv
+from .process import PARENT_ENV, is_server_argv, pidfd_open, send_signal
+
+log = logging.getLogger("webperf3.servers")
 
 _MAX_CMDLINE_CHARS = 200
 
@@ -58,9 +63,47 @@ def held_by_another(port: int, bind: str | None = None) -> str | None:
     if error is None or error.errno != errno.EADDRINUSE:
         return None
     pid = netstat.listener_pid(port) if netstat.available() else None
-    if pid is not None and is_stale_server(read_argv(pid), port, netstat.read_environ(pid), netstat.read_ppid(pid)):
+    if pid is not None and is_ours_left_behind(pid, port):
         return None
+    return holder_text(port, pid)
+
+
+def holder_text(port: int, pid: int | None) -> str:
+    """:func:`describe_holder` of the process *pid*, as /proc shows it now."""
     return describe_holder(port, pid, read_argv(pid) if pid is not None else None)
+
+
+def is_ours_left_behind(pid: int, port: int) -> bool:
+    """:func:`is_stale_server` of the process *pid*, as /proc shows it now."""
+    return is_stale_server(read_argv(pid), port, netstat.read_environ(pid), netstat.read_ppid(pid))
+
+
+def replace_stale(pid: int, port: int, kill_timeout: float) -> bool:
+    """Terminate *pid* if it is an iperf3 server orphaned by an earlier
+    webperf3 (SIGTERM, then SIGKILL); True once it is gone."""
+    pidfd = pidfd_open(pid)  # pins the process: no signal to a recycled pid
+    try:
+        if not is_ours_left_behind(pid, port):
+            return False
+        log.warning(
+            "port %d is held by iperf3 pid %d, left by a webperf3 (pid %s) that is gone: replacing it",
+            port,
+            pid,
+            (netstat.read_environ(pid) or {}).get(PARENT_ENV),
+        )
+        deadline = time.monotonic() + kill_timeout
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not send_signal(pid, pidfd, sig):
+                return True
+            while netstat.is_running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not netstat.is_running(pid):
+                return True
+            deadline = time.monotonic() + 1.0
+        return not netstat.is_running(pid)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def specific_address(bind: str | None) -> str | None:

@@ -33,7 +33,8 @@ Other threads read :meth:`ServerFleet.status`, immutable snapshots, or pass
 
 Over 400 lines: every step here (launch, observe, stuck, exit, moved log,
 stale holder, shutdown) works on the supervisor thread's own state; the
-status types are in :mod:`.fleetstate`, the log file in :mod:`.logfile`.
+status types are in :mod:`.fleetstate`, the log file in :mod:`.logfile`,
+who holds a port (and replacing an orphan of ours) in :mod:`.ports`.
 
 On Linux every child gets ``PR_SET_PDEATHSIG = SIGTERM``, so even a SIGKILLed
 webperf3 leaves no iperf3 behind. The signal fires when the *thread* that
@@ -47,7 +48,6 @@ import atexit
 import errno
 import logging
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -55,12 +55,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import netstat
-from .cmdline import read_argv
 from .fleetstate import Backoff, ServerStatus, _Connection, _forward_stderr, _Server
 from .logfile import LOW_SPACE_BYTES, ServerLog, disk_problem
 from .progress import Progress
 from .sampler import ProgressSampler, Running, SocketWatch
-from .ports import describe_holder, is_stale_server, probe_port, specific_address
+from .ports import describe_holder, holder_text, is_stale_server, probe_port, replace_stale, specific_address
 from .process import (
     INSTALL_HINT,
     DEAD_CLIENT_SECONDS,
@@ -70,9 +69,7 @@ from .process import (
     format_exit,
     iperf3_version,
     parse_version,
-    pidfd_open,
     platform_kwargs,
-    send_signal,
     server_argv,
     survey_options,
 )
@@ -488,41 +485,14 @@ class ServerFleet:
             where = f" on {self._bind}" if self._bind else ""
             return f"cannot listen on port {port}{where}: {error.strerror or error}"
         holder = netstat.listener_pid(port) if self._proc_net else None
-        if holder is not None and self._replace_stale(holder, port) and probe_port(port, self._bind) is None:
+        if holder is not None and replace_stale(holder, port, self._kill_timeout) and probe_port(port, self._bind) is None:
             return None
         return self._holder_text(port, holder)
 
     def _holder_text(self, port: int, holder: int | None = None) -> str:
         if holder is None and self._proc_net:
             holder = netstat.listener_pid(port)
-        return describe_holder(port, holder, read_argv(holder) if holder is not None else None)
-
-    def _replace_stale(self, pid: int, port: int) -> bool:
-        """Terminate *pid* if it is an iperf3 server orphaned by an earlier webperf3."""
-        pidfd = pidfd_open(pid)  # pins the process: no signal to a recycled pid
-        try:
-            argv, env, ppid = read_argv(pid), netstat.read_environ(pid), netstat.read_ppid(pid)
-            if not is_stale_server(argv, port, env, ppid):
-                return False
-            log.warning(
-                "port %d is held by iperf3 pid %d, left by a webperf3 (pid %s) that is gone: replacing it",
-                port,
-                pid,
-                (env or {}).get(PARENT_ENV),
-            )
-            deadline = time.monotonic() + self._kill_timeout
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                if not send_signal(pid, pidfd, sig):
-                    return True
-                while netstat.is_running(pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if not netstat.is_running(pid):
-                    return True
-                deadline = time.monotonic() + 1.0
-            return not netstat.is_running(pid)
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
+        return holder_text(port, holder)
 
     def _publish(self) -> None:
         snapshot = tuple(s.snapshot(self._version, self._disk) for s in self._servers)
