@@ -6,10 +6,28 @@ from pathlib import Path
 
 import pytest
 
+from tests import slowness
 from webperf3.results import ResultsStore
 
 DATA = Path(__file__).parent / "data"
 PROTOTYPE = DATA / "prototype"
+
+
+def pytest_report_header() -> str:
+    return (f"webperf3: deadlines x{slowness.SLOWNESS:.1f} ({slowness.SOURCE}; "
+            "tests/slowness.py: 1 on the build machine, 10-30 under qemu-user)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's limits are the build machine's too: stretch them alike."""
+    if slowness.SLOWNESS == 1:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = (marker.args[0] if marker.args else marker.kwargs.get("timeout", default)) if marker else default
+        if seconds:
+            item.add_marker(pytest.mark.timeout(slowness.scaled(float(seconds))), append=False)
 
 
 def sample(name: str) -> Path:

@@ -5,6 +5,7 @@
 - :func:`json_objects`: the objects of an iperf3 server log, with no
   dependency on the project's own log reader;
 - :func:`wait_until`: poll a condition with a deadline;
+- :func:`sock_diag_refused`: why this kernel answers no sock_diag query;
 - :func:`iperf3_children`, :func:`pid_gone` and the :func:`no_iperf3_left`
   fixture: prove a test ended every iperf3 it started. Use it with
   ``pytestmark = pytest.mark.usefixtures("no_iperf3_left")`` after importing it.
@@ -26,12 +27,17 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.slowness import scaled
+
 IPERF3 = "iperf3"
 T = TypeVar("T")
 
 
 def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll *condition* until it returns something truthy, and return that."""
+    """Poll *condition* until it returns something truthy, and return that.
+
+    *timeout* is the build machine's deadline, stretched on slower ones."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -40,6 +46,22 @@ def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.0
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def sock_diag_refused() -> str | None:
+    """Why this kernel (or emulator) answers no sock_diag query, else None.
+
+    qemu-user opens no NETLINK_SOCK_DIAG socket ("Protocol not supported"):
+    there the station falls back to /proc/net/tcp and shows no live progress,
+    and the tests of the kernel's answers cannot run."""
+    from webperf3.iperf3.sockdiag import SockDiag, SockDiagError
+
+    try:
+        with SockDiag() as diag:
+            diag.tcp([1])
+    except SockDiagError as exc:
+        return f"this kernel refuses sock_diag ({exc}): no live progress here, the station falls back to /proc/net/tcp"
+    return None
 
 
 # ------------------------------------------------------------------ ports

@@ -11,6 +11,8 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
+from tests.slowness import scaled
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now (a race, but a tiny one)."""
@@ -78,7 +80,7 @@ class Client:
 
 
 def wait_until(condition, timeout: float = 5.0, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)  # the build machine's deadline, on this one
     while time.monotonic() < deadline:
         if condition():
             return True

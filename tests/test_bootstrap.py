@@ -82,7 +82,10 @@ def test_a_failing_package_index_is_a_warning_and_the_install_goes_on(checkout):
         "bootstrap: warning: apt-get update failed for some package sources (going on with the lists it has):",
         "    E: Failed to fetch http://example.invalid/dists/x/Release  404  Not Found",
     ]
-    assert calls(checkout) == ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends iperf3"]
+    # Each waits up to 10 minutes for a dpkg lock another apt holds (a Pi's
+    # first-boot updates) rather than failing at once.
+    wait = "-o DPkg::Lock::Timeout=600"
+    assert calls(checkout) == [f"apt-get {wait} update -qq", f"apt-get {wait} install -y -qq --no-install-recommends iperf3"]
 
 
 def test_a_failing_install_stops_with_apt_gets_reason(checkout):
@@ -108,7 +111,7 @@ def test_through_sudo_when_it_needs_no_password(checkout):
     done = bootstrap(checkout, INSTALLED="python3 python3-venv", FAKE_UID="1000", SUDO_OK="1")
     assert done.returncode == 0, done.stderr
     assert "sudo -n true" in calls(checkout)
-    assert "apt-get install -y -qq --no-install-recommends iperf3" in calls(checkout)
+    assert "apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends iperf3" in calls(checkout)
 
 
 def test_python_older_than_3_11_gets_one_line_before_anything_is_installed(checkout, tmp_path):

@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import install, sample
+from tests.slowness import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +76,7 @@ class Station:
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def wait_healthy(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.proc.communicate()
             try:

@@ -34,6 +34,7 @@ from tests.helpers_hardening import (
     websocket_handshake,
 )
 from tests.helpers_live import append, first_entry, free_port, wait_until
+from tests.slowness import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 5201
@@ -77,7 +78,7 @@ class Station:
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def wait_healthy(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log()
             try:

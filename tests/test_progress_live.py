@@ -26,11 +26,14 @@ from typing import Any
 
 import pytest
 
+from tests.helpers_iperf3 import sock_diag_refused
 from tests.helpers_live import Client
 from tests.helpers_station import ROOT, Station
 
+REFUSED = sock_diag_refused() if sys.platform.startswith("linux") else None
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the counters are Linux's"),
+    pytest.mark.skipif(REFUSED is not None, reason=REFUSED or ""),
     pytest.mark.timeout(180),
 ]
 

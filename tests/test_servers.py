@@ -30,6 +30,7 @@ from webperf3.iperf3 import netstat
 from webperf3.iperf3.servers import (
     PARENT_ENV,
     Backoff,
+    Iperf3Error,
     Iperf3NotFound,
     ServerFleet,
     ServerStatus,
@@ -336,12 +337,17 @@ def test_servers_die_with_a_sigkilled_parent(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_missing_iperf3_is_reported_with_the_install_hint(make_fleet):
+def test_missing_iperf3_is_reported_with_the_install_hint(make_fleet, tmp_path):
     with pytest.raises(Iperf3NotFound, match="sudo apt install iperf3"):
         iperf3_version("/nonexistent/iperf3")
     with pytest.raises(Iperf3NotFound, match="sudo apt install iperf3"):
         iperf3_version("webperf3-no-such-iperf3")
     assert str(Iperf3NotFound()) == "iperf3 not found: install it with `sudo apt install iperf3`"
+    plain = tmp_path / "iperf3"
+    plain.write_text("not a program\n")  # there, but not executable: not "not found"
+    with pytest.raises(Iperf3Error, match="cannot run .*: not an executable file") as raised:
+        iperf3_version(str(plain))
+    assert not isinstance(raised.value, Iperf3NotFound)
 
     fleet = make_fleet(free_ports(1), iperf3="/nonexistent/iperf3")
     with pytest.raises(Iperf3NotFound):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,6 +151,13 @@ def is_server_argv(argv: Sequence[str], port: int) -> bool:
 
 def iperf3_version(path: str = "iperf3", timeout: float = 5.0) -> str:
     """The version of the iperf3 at *path* (or on PATH), e.g. ``"3.12"``."""
+    # Looked up first rather than left to exec's error: where posix_spawn
+    # cannot report it (qemu-user, seen with Python 3.13), a missing program
+    # seems to start and exit 127 with no output.
+    if shutil.which(path) is None:
+        if os.sep in path and os.path.exists(path):
+            raise Iperf3Error(f"cannot run {path}: not an executable file")
+        raise Iperf3NotFound(path)
     try:
         done = subprocess.run(
             [path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
