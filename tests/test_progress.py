@@ -172,3 +172,33 @@ def test_udp_received_without_read_counts_nothing_rather_than_zero():
 def test_nothing_on_the_port_but_the_control_connection_is_no_protocol_yet():
     out = run([Look(0.0, (CONTROL,)), Look(0.25, (CONTROL,))])
     assert out[1].protocol is None and out[1].streams is None and out[1].interval == pytest.approx(0.25)
+
+
+# ------------------------------------- without counters (sock_diag refused)
+
+
+def io_only_run(established: list[int], ios: list[tuple[int, int]], step: float = 0.25) -> list[Progress]:
+    return run([Look(i * step, (), 0, io, established=n) for i, (n, io) in enumerate(zip(established, ios, strict=True))])
+
+
+def test_without_counters_a_tcp_download_is_what_the_station_sent():
+    ios = [(500, 0), (500, 3 * MB), (500, 6 * MB), (500, 9 * MB), (500, 12 * MB)]
+    rates = io_only_run([1, 2, 2, 2, 2], ios)
+    assert rates[0].protocol is None and rates[-1].protocol == "TCP" and rates[-1].streams == 1
+    assert rates[-1].download_bps == pytest.approx(3 * MB * 8 / 0.25)
+    # Sent, not received: the client's acknowledgements are what sock_diag would have given.
+    assert rates[-1].download_measured_by == "station" and rates[-1].upload_bps is None
+
+
+def test_without_counters_a_tcp_upload_with_two_streams_is_what_the_station_read():
+    ios = [(0, 0), (2 * MB, 0), (4 * MB, 0), (6 * MB, 0)]
+    rates = io_only_run([3, 3, 3, 3], ios)
+    assert rates[-1].upload_bps == pytest.approx(2 * MB * 8 / 0.25) and rates[-1].upload_bytes == 6 * MB
+    assert rates[-1].streams == 2 and rates[-1].download_bps is None and rates[-1].download_measured_by is None
+
+
+def test_without_counters_one_connection_is_no_protocol_yet_but_its_udp_figures_show():
+    ios = [(0, 0), (0, MB), (0, 2 * MB), (0, 3 * MB)]
+    rates = io_only_run([1, 1, 1, 1], ios)
+    assert all(p.protocol is None and p.streams is None for p in rates)
+    assert rates[-1].download_bps == pytest.approx(MB * 8 / 0.25) and rates[-1].download_measured_by == "station"

@@ -8,12 +8,14 @@ import logging
 import os
 import socket
 import struct
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers_iperf3 import free_ports, sock_diag_refused, wait_until
+from tests.helpers_iperf3 import IPERF3, free_ports, sock_diag_refused, wait_until
 from webperf3.iperf3 import netstat
 from webperf3.iperf3.sampler import ProgressSampler, Running, SocketWatch, read_io
 from webperf3.iperf3.sockdiag import (
@@ -247,10 +249,51 @@ def test_where_sock_diag_is_refused_the_watch_falls_back_and_says_why_once(pairs
     for found in (first, second):  # still sees who is testing, from /proc/net/tcp
         assert any(s.local_port == port and s.state == ESTABLISHED for s in found)
     warnings = [r.getMessage() for r in caplog.records]
-    assert len(warnings) == 1 and 'shows "testing" only' in warnings[0] and watch.unavailable in warnings[0]
+    assert len(warnings) == 1 and watch.unavailable in warnings[0] and "/proc/PID/io" in warnings[0]
     assert watch.udp([port]) == []
+    # The figures then come from the process's I/O: here this one's, writing
+    # as iperf3 writes, with write(2) (send(2) is not counted in wchar).
     sampler = ProgressSampler(watch)
-    assert sampler.sample({port: Running(0.0, os.getpid())}, second, 1.0) == {}
+    looks = []
+    for i in range(6):
+        os.write(pair.server.fileno(), b"x" * 100_000)
+        pair.client.recv(1 << 20)
+        looks.append(sampler.sample({port: Running(0.0, os.getpid())}, watch.tcp(), 1.0 + i * 0.25)[port])
+    assert looks[-1].protocol is None  # one connection on the port: the control one, or UDP
+    assert looks[-1].download_bps and looks[-1].download_bps >= 100_000 * 8 / 0.25
+    assert looks[-1].download_measured_by == "station"
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["upload", "download"])
+def test_without_sock_diag_a_real_iperf3_test_still_shows_its_figures(reverse, tmp_path):
+    port = free_ports(1)[0]
+    server = subprocess.Popen(
+        [IPERF3, "-s", "-1", "-p", str(port), "-B", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    watch = SocketWatch([port], diag=RefusingDiag)
+    try:
+        wait_until(lambda: any(s.local_port == port and s.state == LISTEN for s in watch.tcp()), 5, what="the server")
+        client = subprocess.Popen(
+            [IPERF3, "-c", "127.0.0.1", "-p", str(port), "-t", "2", "-b", "200M", *(["-R"] if reverse else [])],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        sampler, seen, started = ProgressSampler(watch, "127.0.0.1"), [], time.monotonic()
+        while client.poll() is None:
+            seen += sampler.sample({port: Running(started, server.pid)}, watch.tcp(), time.monotonic()).values()
+            time.sleep(0.25)
+        assert client.wait() == 0, client.stdout.read()  # type: ignore[union-attr]
+    finally:
+        server.kill()
+        server.wait()
+        watch.close()
+    shown = [p for p in seen if (p.download_bps if reverse else p.upload_bps)]
+    assert shown, seen
+    assert {p.protocol for p in shown} == {"TCP"} and {p.streams for p in shown} == {1}
+    rate = sorted(p.download_bps if reverse else p.upload_bps for p in shown)[len(shown) // 2]  # type: ignore[type-var]
+    assert 100e6 <= rate <= 300e6, rate  # -b 200M, give or take what an interval catches
+    other = [p.upload_bps if reverse else p.download_bps for p in shown]
+    assert other == [None] * len(shown)  # the way nothing went is not shown as 0
+    assert {p.download_measured_by for p in shown} == ({"station"} if reverse else {None})
 
 
 def test_the_sampler_asks_nothing_when_no_test_runs():

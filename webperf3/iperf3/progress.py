@@ -34,6 +34,14 @@ written at the end never show up as a direction. iperf3 3.21's
 which /proc/PID/io does not count: the upload then stays ``None`` ("UDP test
 running"), never a false 0.
 
+Without byte counters (a kernel or sandbox that refuses sock_diag: then
+the connections come from /proc/net/tcp, with no counters) both protocols
+are read like UDP, from /proc/PID/io: *upload* what the station received,
+*download* what it **sent** (``"station"``). The protocol shows as TCP once
+the port has a data connection besides the control one, else unknown.
+iperf3 moves TCP data with read(2) and write(2) as well (``-Z``'s
+sendfile(2) is counted too); 3.21's ``--skip-rx-copy`` upload stays None.
+
 The first look at a test gives 0 for each direction it already carries
 (a rate needs two looks), so figures rise from 0.
 """
@@ -74,6 +82,9 @@ class Look:
     connections: tuple[Connection, ...] = ()
     udp_sockets: int = 0  # connected UDP sockets on the port
     io: tuple[int, int] | None = None  # the server process's (rchar, wchar), when readable
+    #: Established TCP connections on the port when only /proc/net/tcp was
+    #: read (no counters: *connections* is empty); None when sock_diag answered.
+    established: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,21 +158,24 @@ class RunningTest:
     started: float  # monotonic, when the test was first seen
     _previous: Look | None = None
     _first_io: tuple[int, int] | None = None
-    _udp_growth: list[int] = field(default_factory=lambda: [0, 0])  # consecutive growing intervals
-    _udp_carries: list[bool] = field(default_factory=lambda: [False, False])
-    _udp_intervals: int = 0
-    _udp_fixed: bool = False
+    _io_growth: list[int] = field(default_factory=lambda: [0, 0])  # consecutive growing intervals
+    _io_carries: list[bool] = field(default_factory=lambda: [False, False])
+    _io_intervals: int = 0
+    _io_fixed: bool = False
 
     def update(self, look: Look) -> Progress:
         previous, self._previous = self._previous, look
         elapsed = round(max(0.0, look.at - self.started), 3)
         seconds = look.at - previous.at if previous is not None else 0.0
         interval = round(seconds, 3) if seconds > 0 else None
+        if look.established is not None:  # no counters: the process's I/O, whatever the protocol
+            tcp = look.established > 1  # the control connection and at least one data one
+            return self._by_io(look, previous, elapsed, interval, "TCP" if tcp else None, look.established - 1 if tcp else None)
         streams = sort_streams(look.connections)
         if streams.count:
             return self._tcp(look, previous, streams, elapsed, interval)
         if look.udp_sockets:
-            return self._udp(look, previous, elapsed, interval)
+            return self._by_io(look, previous, elapsed, interval, "UDP", look.udp_sockets)
         return Progress(self.port, elapsed, None, None, None, None, None, None, None, interval)
 
     def _tcp(self, look: Look, previous: Look | None, streams: Streams, elapsed: float, interval: float | None) -> Progress:
@@ -191,40 +205,43 @@ class RunningTest:
             interval=interval,
         )
 
-    def _decide_udp(self, io: tuple[int, int], before: tuple[int, int], at: float) -> None:
-        self._udp_intervals += 1
+    def _decide_directions(self, io: tuple[int, int], before: tuple[int, int], at: float) -> None:
+        self._io_intervals += 1
         for way in (0, 1):
-            self._udp_growth[way] = self._udp_growth[way] + 1 if io[way] > before[way] else 0
-            if self._udp_growth[way] >= UDP_CONFIRM_INTERVALS:
-                self._udp_carries[way] = True
+            self._io_growth[way] = self._io_growth[way] + 1 if io[way] > before[way] else 0
+            if self._io_growth[way] >= UDP_CONFIRM_INTERVALS:
+                self._io_carries[way] = True
         # Fixed once the first second is over, with enough intervals seen even
         # on a slow machine: from then on only the data moves these counters
         # until the test ends, and the end's results and log must not count.
-        if at - self.started >= UDP_DECIDE_SECONDS and self._udp_intervals > UDP_CONFIRM_INTERVALS:
-            self._udp_fixed = True
+        if at - self.started >= UDP_DECIDE_SECONDS and self._io_intervals > UDP_CONFIRM_INTERVALS:
+            self._io_fixed = True
 
-    def _udp(self, look: Look, previous: Look | None, elapsed: float, interval: float | None) -> Progress:
+    def _by_io(
+        self, look: Look, previous: Look | None, elapsed: float, interval: float | None,
+        protocol: Protocol | None, streams: int | None,
+    ) -> Progress:
         io, before = look.io, previous.io if previous is not None else None
         if io is not None and self._first_io is None:
             self._first_io = io
         rates: list[float | None] = [None, None]
         totals: list[int | None] = [None, None]
         if io is not None and before is not None and interval is not None:
-            if not self._udp_fixed:
-                self._decide_udp(io, before, look.at)
+            if not self._io_fixed:
+                self._decide_directions(io, before, look.at)
             for way in (0, 1):
-                if self._udp_carries[way]:
+                if self._io_carries[way]:
                     rates[way] = _rate(io[way] - before[way], interval)
                     totals[way] = io[way] - self._first_io[way]  # type: ignore[index]
         return Progress(
             port=self.port,
             elapsed=elapsed,
-            protocol="UDP",
+            protocol=protocol,
             upload_bps=rates[0],
             download_bps=rates[1],
             download_measured_by="station" if rates[1] is not None else None,
             upload_bytes=totals[0],
             download_bytes=totals[1],
-            streams=look.udp_sockets,
+            streams=streams,
             interval=interval,
         )

@@ -14,9 +14,11 @@ where sock_diag cannot be had.
 connected UDP sockets and (for UDP) the server process's /proc/PID/io into
 :class:`~.progress.Progress`. With no test running it asks nothing.
 
-Where the counters cannot be read (not Linux, netlink refused by a sandbox,
-a kernel before 4.1 without the byte counters) the log says why once and
-there is no progress: the dashboard shows "testing" as it always did.
+Where the counters cannot be read (netlink refused by a sandbox or by
+qemu-user, a kernel before 4.1 without the byte counters) the log says why
+once and progress comes from each server's /proc/PID/io alone, for TCP as
+for UDP: the download is then what the station sent, and says so. Without
+/proc either (not Linux) there is none: the dashboard shows "testing".
 """
 
 from __future__ import annotations
@@ -120,8 +122,8 @@ class SocketWatch:
         self.close()
         self.unavailable = why
         log.warning(
-            "no live progress of running tests: %s; the dashboard shows \"testing\" only, and running tests are "
-            "found in /proc/net/tcp",
+            "no per-connection counters for running tests: %s; running tests are found in /proc/net/tcp and "
+            "their live figures come from each server's /proc/PID/io (the download as sent by the station)",
             why,
         )
 
@@ -148,8 +150,10 @@ class ProgressSampler:
         """
         for port in [p for p, t in self._tests.items() if p not in running or running[p].started != t.started]:
             del self._tests[port]  # ended, or a new test on the port
-        if not running or not self._watch.counters:
+        if not running:
             return {}
+        if not self._watch.counters:
+            return self._by_io(running, sockets, now)
         connections: dict[int, list[Connection]] = {port: [] for port in running}
         for sock in sockets:
             if sock.state != ESTABLISHED or sock.local_port not in connections or self._local not in (None, sock.local_host):
@@ -171,4 +175,21 @@ class ProgressSampler:
             if tracker is None:
                 tracker = self._tests[port] = RunningTest(port, test.started)
             out[port] = tracker.update(Look(now, tuple(connections[port]), udp_sockets[port], io))
+        return out
+
+    def _by_io(self, running: Mapping[int, Running], sockets: netstat.Sockets, now: float) -> dict[int, Progress]:
+        """Without counters: each server's I/O, and /proc/net/tcp for how many connections."""
+        established = dict.fromkeys(running, 0)
+        for sock in sockets:
+            if sock.state == ESTABLISHED and sock.local_port in established and self._local in (None, sock.local_host):
+                established[sock.local_port] += 1
+        out: dict[int, Progress] = {}
+        for port, test in sorted(running.items()):
+            io = self._read_io(test.pid) if test.pid is not None else None
+            if io is None:
+                continue  # no /proc (not Linux), or not ours to read: no figures to give
+            tracker = self._tests.get(port)
+            if tracker is None:
+                tracker = self._tests[port] = RunningTest(port, test.started)
+            out[port] = tracker.update(Look(now, (), 0, io, established=established[port]))
         return out
