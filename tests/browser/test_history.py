@@ -64,6 +64,8 @@ def test_every_test_of_the_survey_newest_first_with_its_chart(page: Page, statio
     expect(first.locator("td.name")).to_have_text("Office 2.14")
     expect(first).to_contain_text("download")
     expect(page.locator("#h-count")).to_contain_text("6 tests in “First survey”")
+    expect(page.locator("#updated")).to_contain_text("updated")  # as on every page
+    assert page.locator("#h-survey option").all_text_contents()[:2] == ["current", "all surveys"]  # as on /places
     failed = page.locator(f"{ROWS}.failed")
     expect(failed).to_have_count(1)
     expect(failed.locator("td.error")).to_have_text("the client has unexpectedly closed the connection")

@@ -1,9 +1,9 @@
 % rebase("base.tpl", title="History", script="history")
 <div class="survey-bar">
-  <p class="survey-now"><label for="h-survey">Tests of</label>
+  <p class="survey-now"><label for="h-survey">Survey</label>
     <select id="h-survey" name="survey">
-      <option value="">the current survey</option>
-      <option value="all">every survey</option>
+      <option value="">current</option>
+      <option value="all">all surveys</option>
     </select>
   </p>
   <p id="h-count" class="h-count" role="status" aria-live="polite"></p>

@@ -1,7 +1,7 @@
 % rebase("base.tpl", title="Places", script="places")
 <div class="places-bar">
   <form id="places-form" class="places-form" autocomplete="off">
-    <label>Survey <select id="survey" name="survey"><option value="">current</option><option value="all">All surveys</option></select></label>
+    <label>Survey <select id="survey" name="survey"><option value="">current</option><option value="all">all surveys</option></select></label>
     <label>Compare with <select id="compare" name="compare"><option value="">— nothing —</option></select></label>
     <label>Red below <input id="red" name="red" type="number" min="0" step="any" inputmode="decimal" size="5"> Mbit/s</label>
     <label>Amber below <input id="amber" name="amber" type="number" min="0" step="any" inputmode="decimal" size="5"> Mbit/s</label>

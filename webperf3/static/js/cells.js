@@ -96,3 +96,8 @@ export function showMessage(text) {
   clearTimeout(messageTimer);
   messageTimer = setTimeout(() => (node.hidden = true), 10000);
 }
+
+// base.tpl's "updated" line, on every page: when the page last had fresh data.
+export function showUpdated() {
+  document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+}

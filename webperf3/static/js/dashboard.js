@@ -7,7 +7,7 @@
 
 import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, timeCell } from "./cells.js";
+import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
 import { ProgressView } from "./progress.js";
@@ -210,7 +210,7 @@ function applySnapshot(message) {
   state.generation = message.generation;
   state.canUndo = Boolean(message.can_undo);
   state.survey = message.survey || null;
-  updated();
+  showUpdated();
   render();
 }
 
@@ -221,7 +221,7 @@ function applyResults(message) {
   for (const row of rows) state.rows.set(row.port, row);
   highlight(rows.map((row) => row.port));
   if (typeof message.generation === "number") state.generation = message.generation;
-  updated();
+  showUpdated();
   render();
 }
 
@@ -244,12 +244,8 @@ function applyLatest(data) {
   state.generation = data.generation;
   state.canUndo = Boolean(data.can_undo);
   state.survey = data.survey || null;
-  updated();
+  showUpdated();
   render();
-}
-
-function updated() {
-  $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
 function applyProgress(message) {

@@ -4,7 +4,7 @@
 // view (history.replaceState), so it can be bookmarked and shared.
 
 import { getJSON, send } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, timeCell } from "./cells.js";
+import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { DASH, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
@@ -131,6 +131,7 @@ async function loadPage() {
     state.survey = data.survey;
     fillFacets(data.facets || {});
     render();
+    showUpdated();
   } catch (err) {
     if (ticket === state.pageRequest) showMessage(`Could not load the tests: ${err.message}`);
   }
@@ -167,7 +168,7 @@ async function loadSurveys() {
     const data = await getJSON("api/surveys");
     const select = $("h-survey");
     const current = state.view.survey;
-    select.replaceChildren(new Option("the current survey", ""), new Option("every survey", "all"));
+    select.replaceChildren(new Option("current", ""), new Option("all surveys", "all"));
     for (const s of data.surveys || []) select.append(new Option(`${s.name}${s.current ? " (current)" : ""}`, String(s.id)));
     ensureOption(select, current, `survey ${current}`);
     select.value = current;
@@ -236,9 +237,9 @@ function render() {
   $("h-range").textContent = rows.length ? `${first.toLocaleString()}–${last.toLocaleString()} of ${data.total.toLocaleString()}` : `0 of ${data.total.toLocaleString()}`;
   $("h-prev").disabled = data.offset === 0;
   $("h-next").disabled = last >= data.total;
-  const where = state.survey ? `“${state.survey.name}”` : "every survey";
+  const where = state.survey ? `“${state.survey.name}”` : "all surveys";
   $("h-count").textContent = `${data.total.toLocaleString()} test${data.total === 1 ? "" : "s"} in ${where}`;
-  document.title = `History — ${state.survey ? state.survey.name : "every survey"} — webperf3`;
+  document.title = `History — ${state.survey ? state.survey.name : "all surveys"} — webperf3`;
 }
 
 // -- editing ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 // websocket: the table is fetched again, at most every half second.
 
 import { getJSON } from "./api.js";
-import { el, showMessage } from "./cells.js";
+import { el, showMessage, showUpdated } from "./cells.js";
 import { LiveSocket } from "./socket.js";
 import {
   comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan,
@@ -78,7 +78,7 @@ function render(data) {
     $("place-rows").replaceChildren(...data.places.map((row) => placeRow(row, { survey: survey.id })));
   }
   $("places-empty").hidden = data.places.length > 0 || (comparing && data.compared.length > 0);
-  $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  showUpdated();
   document.title = `${survey.name} — places — webperf3`;
   drawBars($("place-chart"), data.places);
 }
@@ -93,7 +93,7 @@ async function loadSurveys() {
     });
     const current = el("option", { text: "current" });
     current.value = "";
-    const all = el("option", { text: "All surveys" });
+    const all = el("option", { text: "all surveys" });
     all.value = "all";
     $("survey").replaceChildren(current, ...options, all);
     const nothing = el("option", { text: "— nothing —" });
