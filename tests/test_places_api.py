@@ -15,7 +15,7 @@ from webtest import TestApp
 
 from tests.helpers_entries import append_entry as append
 from webperf3.export import csv_chunks
-from webperf3.export_places import PLACES_HEADER
+from webperf3.export_places import COMPARE_HEADER, PLACES_HEADER
 from webperf3.results import ResultsStore
 from webperf3.survey import BookView, SurveyBook
 from webperf3.web import Dashboard
@@ -165,8 +165,8 @@ def test_bad_queries_say_what_is_wrong(station: Station, query: dict, status: in
     answer = station.app.get("/api/places", params=query, status=status)
     assert answer.content_type == "application/json"
     assert says in answer.json["error"]
-    if "compare" not in query:  # the CSV has no comparison (its own test)
-        assert station.app.get("/csv", params={"by": "place", **query}, status=status).json["error"] == answer.json["error"]
+    # The CSV of the same query says the same.
+    assert station.app.get("/csv", params={"by": "place", **query}, status=status).json["error"] == answer.json["error"]
 
 
 def test_an_undone_survey_is_not_found(station: Station) -> None:
@@ -194,7 +194,29 @@ def test_csv_by_place(station: Station, logs: Path) -> None:
     current = list(csv.reader(io.StringIO(station.app.get("/csv?by=place").text)))
     assert "'=HYPERLINK(\"http://x\")" in [line[0] for line in current]
     assert station.app.get("/csv", params={"by": "port"}, status=400).json["error"].startswith("bad 'by' parameter 'port'")
-    assert "not exported as CSV" in station.app.get("/csv", params={"by": "place", "compare": "1"}, status=400).json["error"]
+
+
+def test_csv_of_two_surveys_compared(station: Station) -> None:
+    answer = station.app.get("/csv", params={"by": "place", "survey": "2", "compare": "1"})
+    assert answer.content_type == "text/csv"
+    assert answer.headers["Content-Disposition"] == "attachment; filename=iperf3_places_compared.csv"
+    lines = list(csv.reader(io.StringIO(answer.text)))
+    assert tuple(lines[0]) == COMPARE_HEADER
+    api = by_place(station.places(survey="2", compare="1")["compared"])
+    # The API's order: the survey's places worst first, then those only the other has.
+    assert [line[0] for line in lines[1:]] == ["Kitchen", "hall", "Attic", "Cellar", "(no place)"]
+    rows = {line[0]: dict(zip(COMPARE_HEADER, line)) for line in lines[1:]}
+    kitchen, api_kitchen = rows["Kitchen"], api["Kitchen"]
+    assert kitchen["In"] == "both"
+    assert float(kitchen["Upload median (bps, station received, survey)"]) == api_kitchen["survey"]["upload_median_bps"]
+    assert float(kitchen["Upload median (bps, station received, compared with)"]) == api_kitchen["compare"]["upload_median_bps"]
+    assert float(kitchen["Upload change (bps)"]) == pytest.approx(api_kitchen["upload_change"]["bps"])
+    assert float(kitchen["Upload change (%)"]) == pytest.approx(api_kitchen["upload_change"]["percent"])
+    assert kitchen["Download change (bps)"] == kitchen["Download change (%)"] == ""  # no download this time
+    assert (kitchen["Survey"], kitchen["Compared with"]) == ("After the new AP", "First survey")
+    attic, cellar = rows["Attic"], rows["Cellar"]
+    assert attic["In"] == "survey only" and attic["Tests (compared with)"] == "" and attic["Upload change (bps)"] == ""
+    assert cellar["In"] == "compared-with only" and cellar["Tests (survey)"] == "" and cellar["Failures (compared with)"] == "1"
 
 
 def test_the_csv_by_test_is_unchanged(station: Station) -> None:

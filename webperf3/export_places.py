@@ -1,4 +1,5 @@
-"""``/csv?by=place``: the places table (:mod:`webperf3.places`) as CSV.
+"""``/csv?by=place``: the places table (:mod:`webperf3.places`) as CSV, and
+with ``compare=`` the two surveys side by side.
 
 The same columns as ``/api/places``' rows, each figure named for the side
 that measured it as the per-test CSV's later columns are (see
@@ -16,7 +17,7 @@ import io
 from collections.abc import Iterable, Iterator
 
 from .export import MEASURED_BY, UNKNOWN, iso_time, safe_text
-from .places import PlaceRow
+from .places import Change, ComparedRow, PlaceRow, Side
 
 NO_PLACE = "(no place)"
 
@@ -89,4 +90,76 @@ def places_csv(rows: Iterable[PlaceRow], survey_name: str) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(PLACES_HEADER)
     writer.writerows(place_row(row, survey_name) for row in rows)
+    yield buffer.getvalue()
+
+
+COMPARE_HEADER = (
+    "Place",
+    "In",
+    "Download median (bps, survey)",
+    "Download median (bps, compared with)",
+    "Download change (bps)",
+    "Download change (%)",
+    "Download measured by (survey)",
+    "Download measured by (compared with)",
+    "Upload median (bps, station received, survey)",
+    "Upload median (bps, station received, compared with)",
+    "Upload change (bps)",
+    "Upload change (%)",
+    "Tests (survey)",
+    "Tests (compared with)",
+    "Failures (survey)",
+    "Failures (compared with)",
+    "Grade (survey)",
+    "Grade (compared with)",
+    "Survey",
+    "Compared with",
+)
+
+_IN = {None: "both", "survey": "survey only", "compare": "compared-with only"}
+
+
+def compared_row(row: ComparedRow, survey_name: str, compare_name: str) -> tuple[object, ...]:
+    """Each figure of the two sides; a side without the place is blank, as is a
+    change that needs both (and a % of a 0 bit/s median)."""
+    now, before = row.survey, row.compare
+
+    def of(side: Side | None, name: str) -> object:
+        return "" if side is None else _cell(getattr(side, name))
+
+    def measured(side: Side | None) -> str:
+        return "" if side is None else _MEASURED.get(side.download_measured_by or "", "")
+
+    def changed(c: Change) -> tuple[object, object]:
+        return _cell(c.bps), _cell(c.percent)
+
+    return (
+        NO_PLACE if row.place is None else safe_text(row.place),
+        _IN[row.only_in],
+        of(now, "download_median_bps"),
+        of(before, "download_median_bps"),
+        *changed(row.download_change),
+        measured(now),
+        measured(before),
+        of(now, "upload_median_bps"),
+        of(before, "upload_median_bps"),
+        *changed(row.upload_change),
+        of(now, "tests"),
+        of(before, "tests"),
+        of(now, "failures"),
+        of(before, "failures"),
+        of(now, "grade"),
+        of(before, "grade"),
+        safe_text(survey_name),
+        safe_text(compare_name),
+    )
+
+
+def compare_csv(rows: Iterable[ComparedRow], survey_name: str, compare_name: str) -> Iterator[str]:
+    """The header, then each place of either survey: ``survey``'s worst first,
+    then the places only the compared-with survey has."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COMPARE_HEADER)
+    writer.writerows(compared_row(row, survey_name, compare_name) for row in rows)
     yield buffer.getvalue()

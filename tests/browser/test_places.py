@@ -4,6 +4,8 @@ the report printed to PDF by Chromium and read back with poppler."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import subprocess
@@ -99,6 +101,13 @@ def test_comparing_two_surveys(page: Page, station: Station) -> None:
     expect(page.locator("#compared-rows tr[data-place='Attic']")).to_have_attribute("data-only-in", "survey")
     expect(page.locator("#compared-rows tr[data-place='Hallway']")).to_have_attribute("data-only-in", "compare")
     expect(page.locator("#compare")).to_have_value("1")
+    # The CSV button downloads what is shown: the comparison.
+    with page.expect_download() as download:
+        page.locator("#places-csv").click()
+    assert download.value.suggested_filename == "iperf3_places_compared.csv"
+    lines = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert lines[0][:2] == ["Place", "In"] and len(lines) == 7
+    assert {line[0]: line[1] for line in lines[1:]}["Hallway"] == "compared-with only"
 
 
 @pytest.mark.parametrize("scheme", ["dark"])

@@ -14,7 +14,8 @@ import bottle
 from bottle import response
 
 from ..export import json_chunks
-from ..export_places import places_csv
+from ..export_places import compare_csv, places_csv
+from ..places import compare_rows
 from ..result import Result
 from ..xlsx import FILE_NAME as XLSX_NAME
 from ..xlsx import MEDIA_TYPE as XLSX_TYPE
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 CSV_NAME = "iperf3_log.csv"
 PLACES_CSV_NAME = "iperf3_places.csv"
+COMPARE_CSV_NAME = "iperf3_places_compared.csv"
 
 
 class Exports:
@@ -51,20 +53,24 @@ class Exports:
 
     def csv_by(self, by: str) -> Iterator[str]:
         """``?by=place``: one line per place of ``survey=`` (default the current
-        one; ``all``), the columns of ``/api/places``' rows."""
+        one; ``all``), the columns of ``/api/places``' rows; with ``compare=``
+        another survey, the two side by side with the change (``compared``)."""
         if by != "place":
             raise json_error(400, f"bad 'by' parameter {by!r}: the CSV is by test (no 'by') or by=place")
-        if param("compare") is not None:
-            raise json_error(400, "'compare' is not exported as CSV: download each survey's places (survey=A, survey=B)")
         thresholds = places.thresholds_param()
         self.dash.refresh()
         view = self.dash.book.view()
         chosen = places.choose_survey(view, param("survey"))
+        compared = places.choose_compare(view, chosen)
         rows, _ = places.survey_places(self.dash, view, chosen, thresholds)
         response.content_type = "text/csv; charset=utf-8"
-        response.set_header("Content-Disposition", f"attachment; filename={PLACES_CSV_NAME}")
         response.set_header("Cache-Control", "no-store")
-        return places_csv(rows, chosen.name)
+        if compared is None:
+            response.set_header("Content-Disposition", f"attachment; filename={PLACES_CSV_NAME}")
+            return places_csv(rows, chosen.name)
+        before, _ = places.survey_places(self.dash, view, compared, thresholds)
+        response.set_header("Content-Disposition", f"attachment; filename={COMPARE_CSV_NAME}")
+        return compare_csv(compare_rows(rows, before), chosen.name, compared.name)
 
     def xlsx(self):
         """Download for Excel: the workbook is built whole into an unlinked

@@ -121,6 +121,17 @@ def _tallies(dash: Dashboard) -> Tallies:
     return dash.place_tallies  # one per Dashboard: /csv?by=place shares the API's
 
 
+def choose_compare(view: BookView, chosen: Chosen) -> Chosen | None:
+    """``compare=``, when given: another survey than *chosen* (400/404 say what is wrong)."""
+    other = param("compare")
+    if other is None:
+        return None
+    compared = choose_survey(view, other, "compare")
+    if compared.id == chosen.id:
+        raise json_error(400, f"'compare' names the same survey as 'survey' ({chosen.id}): compare two different surveys")
+    return compared
+
+
 def thresholds_param() -> Thresholds:
     try:
         return parse_thresholds(param("red"), param("amber"))
@@ -180,10 +191,7 @@ class Places:
         view = self.dash.book.view()
         generation = self.dash.store.generation  # read before the rows: they are at least this new
         chosen = choose_survey(view, param("survey"))
-        other = param("compare")
-        compared = choose_survey(view, other, "compare") if other is not None else None
-        if compared is not None and compared.id == chosen.id:
-            raise json_error(400, f"'compare' names the same survey as 'survey' ({chosen.id}): compare two different surveys")
+        compared = choose_compare(view, chosen)
         rows, members = survey_places(self.dash, view, chosen, thresholds)
         answer: dict[str, Any] = {
             "survey": chosen.to_dict(rows),

@@ -29,8 +29,15 @@ function keepInUrl() {
   query.set("red", String(state.thresholds.red));
   query.set("amber", String(state.thresholds.amber));
   history.replaceState(null, "", `${location.pathname}?${query}`);
-  const forSurvey = new URLSearchParams({ by: "place", ...(state.survey ? { survey: state.survey } : {}), red: state.thresholds.red, amber: state.thresholds.amber });
+  const forSurvey = new URLSearchParams({
+    by: "place",
+    ...(state.survey ? { survey: state.survey } : {}),
+    ...(state.compare ? { compare: state.compare } : {}),
+    red: state.thresholds.red,
+    amber: state.thresholds.amber,
+  });
   $("places-csv").href = `csv?${forSurvey}`;
+  $("places-csv").download = state.compare ? "iperf3_places_compared.csv" : "iperf3_places.csv";
   const report = new URLSearchParams({ ...(state.survey ? { survey: state.survey } : {}), red: state.thresholds.red, amber: state.thresholds.amber });
   $("report-link").href = `report?${report}`;
 }
