@@ -102,7 +102,7 @@ def test_without_root_or_sudo_it_says_the_one_command_to_run(checkout):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "bootstrap: webperf3 needs Debian packages (the tests): run  "
-        "sudo apt-get install -y fonts-liberation prometheus libatomic1 zbar-tools iproute2 poppler-utils  and try again"
+        "sudo apt-get install -y fonts-liberation fonts-dejavu-core prometheus libatomic1 zbar-tools iproute2 poppler-utils  and try again"
     ]
     assert not any(call.startswith("apt-get") for call in calls(checkout))
 
