@@ -52,15 +52,15 @@ def sock_diag_refused() -> str | None:
     """Why this kernel (or emulator) answers no sock_diag query, else None.
 
     qemu-user opens no NETLINK_SOCK_DIAG socket ("Protocol not supported"):
-    there the station falls back to /proc/net/tcp and shows no live progress,
-    and the tests of the kernel's answers cannot run."""
+    there the station falls back to /proc/net/tcp and /proc/PID/io, and the
+    tests of the kernel's answers and of its per-connection figures cannot run."""
     from webperf3.iperf3.sockdiag import SockDiag, SockDiagError
 
     try:
         with SockDiag() as diag:
             diag.tcp([1])
     except SockDiagError as exc:
-        return f"this kernel refuses sock_diag ({exc}): no live progress here, the station falls back to /proc/net/tcp"
+        return f"this kernel refuses sock_diag ({exc}): the station falls back to /proc/net/tcp and /proc/PID/io"
     return None
 
 
