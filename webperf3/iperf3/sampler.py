@@ -171,10 +171,7 @@ class ProgressSampler:
         for port, test in sorted(running.items()):
             pid = test.pid
             io = self._read_io(pid) if udp_sockets[port] and pid is not None else None
-            tracker = self._tests.get(port)
-            if tracker is None:
-                tracker = self._tests[port] = RunningTest(port, test.started)
-            out[port] = tracker.update(Look(now, tuple(connections[port]), udp_sockets[port], io))
+            out[port] = self._tracker(port, test).update(Look(now, tuple(connections[port]), udp_sockets[port], io))
         return out
 
     def _by_io(self, running: Mapping[int, Running], sockets: netstat.Sockets, now: float) -> dict[int, Progress]:
@@ -188,8 +185,11 @@ class ProgressSampler:
             io = self._read_io(test.pid) if test.pid is not None else None
             if io is None:
                 continue  # no /proc (not Linux), or not ours to read: no figures to give
-            tracker = self._tests.get(port)
-            if tracker is None:
-                tracker = self._tests[port] = RunningTest(port, test.started)
-            out[port] = tracker.update(Look(now, (), 0, io, established=established[port]))
+            out[port] = self._tracker(port, test).update(Look(now, (), 0, io, established=established[port]))
         return out
+
+    def _tracker(self, port: int, test: Running) -> RunningTest:
+        tracker = self._tests.get(port)
+        if tracker is None:
+            tracker = self._tests[port] = RunningTest(port, test.started)
+        return tracker
