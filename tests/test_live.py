@@ -21,7 +21,8 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from tests.conftest import install, sample
 from tests.helpers_live import Client, append, first_entry, free_port, wait_until
 from webperf3.iperf3.entries import parse_entry
-from webperf3.live import LiveServer, origin_allowed
+from webperf3.hosts import origin_allowed
+from webperf3.live import LiveServer
 from webperf3.logwatch import is_log
 from webperf3.messages import encode, results_message, servers_message, snapshot_message
 from webperf3.board import Board

@@ -21,6 +21,8 @@ What is allowed:
   for that domain and every name under it, or ``*`` for anything.
 
 A request with no ``Host`` at all is not from a browser and is allowed.
+:func:`origin_allowed` is the websocket's other half: a browser's ``Origin``
+must name the host it connected to.
 """
 
 from __future__ import annotations
@@ -45,6 +47,29 @@ def host_name(header: str) -> str | None:
     if not name:
         return None
     return name.rstrip(".") or None
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """Whether a handshake's ``Origin`` names the host the client connected to.
+
+    No Origin: not a browser (a script, a monitor), allowed. Otherwise the
+    hostnames must be equal, case-insensitively; ports are ignored because
+    the page comes from the web port, not the websocket port. ``null`` (a
+    sandboxed frame, a file) and a missing ``Host`` are refused.
+    """
+    if origin is None:
+        return True
+    origin_host = _hostname(origin)
+    return origin_host is not None and origin_host == _hostname(f"//{host}" if host else None)
+
+
+def _hostname(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname  # lower-cased, IPv6 brackets removed
+    except ValueError:  # e.g. an unbalanced "[" in an IPv6 literal
+        return None
 
 
 def is_ip_literal(name: str) -> bool:

@@ -20,6 +20,12 @@ is a name the station answers to (``hosts.py``: DNS rebinding), up to
 Each client's messages wait in its own bounded queue (``wsclients.py``); a
 client that falls too far behind is dropped and reconnects to a snapshot.
 ``GET /healthz`` on the same port answers ``200 ok`` for health checks.
+
+Over 400 lines, on purpose: what is left is the loop thread's own state
+(the server, the admitted connections, their outboxes, the watcher) and the
+steps that change it; the message shapes (:mod:`.messages`), the log watcher
+(:mod:`.logwatch`), per-client queues (:mod:`.wsclients`) and who may connect
+(:mod:`.hosts`) live apart.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from websockets.http11 import Request, Response
 from .board import Board
 from .clients import LogLimiter
 from .health import health_text, http_status, problems
+from .hosts import origin_allowed
 from .logwatch import LogWatcher, _quiet_watchfiles
 from .messages import book_message, encode, progress_message, results_message, servers_message, snapshot_message
 from .results import Changes, ResultsStore
@@ -71,29 +78,6 @@ MAX_HANDSHAKING = 64
 #: More new results than this in one batch (a big log copied in, a first
 #: read) go out as a snapshot: the browser needs the rows, not every test.
 MAX_RESULTS_PER_MESSAGE = 100
-
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """Whether a handshake's ``Origin`` names the host the client connected to.
-
-    No Origin: not a browser (a script, a monitor), allowed. Otherwise the
-    hostnames must be equal, case-insensitively; ports are ignored because
-    the page comes from the web port, not the websocket port. ``null`` (a
-    sandboxed frame, a file) and a missing ``Host`` are refused.
-    """
-    if origin is None:
-        return True
-    origin_host = _hostname(origin)
-    return origin_host is not None and origin_host == _hostname(f"//{host}" if host else None)
-
-
-def _hostname(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return urlsplit(url).hostname  # lower-cased, IPv6 brackets removed
-    except ValueError:  # e.g. an unbalanced "[" in an IPv6 literal
-        return None
-
 
 def _single(headers: Headers, name: str) -> tuple[bool, str | None]:
     """(ok, value): a header sent more than once is a malformed request."""
