@@ -168,17 +168,29 @@ def _mend(match: re.Match[bytes]) -> bytes:
 def _decode(raw: bytes | memoryview) -> _Entry:
     try:
         return _decoder.decode(raw)
-    except UnicodeDecodeError:
-        # A client name is bytes from the network and cJSON copies it as is:
-        # keep the test, with the bad bytes replaced, rather than drop it.
-        return _decode(bytes(raw).decode("utf-8", "replace").encode())
-    except msgspec.DecodeError:
-        # A NUL or a lone surrogate in one string must not drop the test:
-        # U+FFFD in its place, as for bytes that are not UTF-8.
-        mended = _UNDECODABLE.sub(_mend, bytes(raw))
-        if mended == raw:
+    except (UnicodeDecodeError, msgspec.DecodeError):
+        # msgspec before 0.23 raises UnicodeDecodeError for bytes that are not
+        # UTF-8, 0.23 a DecodeError ("Invalid UTF-8 encoded string").
+        mended = _mended(bytes(raw))
+        if mended is None:
             raise
         return _decoder.decode(mended)
+
+
+def _mended(data: bytes) -> bytes | None:
+    """``data`` with what msgspec refuses in a string replaced by U+FFFD, or
+    None when nothing needed replacing (the entry is damaged some other way).
+
+    A client name is bytes from the network and cJSON copies them as they
+    are: bytes that are not UTF-8, a NUL or a lone surrogate in one string
+    must not drop the test."""
+    try:
+        data.decode("utf-8")
+        text = data
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "replace").encode()
+    text = _UNDECODABLE.sub(_mend, text)
+    return None if text == data else text
 
 
 def _last_interval_end(buf: bytes, cut: int, resume: int) -> float | None:
