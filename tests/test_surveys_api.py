@@ -171,6 +171,10 @@ def test_a_body_that_is_not_json_or_too_big_is_refused(logs: Path) -> None:
     assert "not valid JSON" in bad["error"]
     big = app.post("/api/place", "x" * 20000, content_type="application/json", status=413).json
     assert "at most" in big["error"]
+    # Not UTF-8: msgspec before 0.23 raised UnicodeDecodeError here, not DecodeError.
+    latin1 = app.post("/api/place", b'{"name": "Caf\xe9"}', content_type="application/json", status=400).json
+    assert "not valid JSON" in latin1["error"]
+    assert app.get("/api/device").json["place"] is None
 
 
 def test_changing_others_tests_needs_the_admin_token_but_naming_ones_own_place_does_not(logs: Path) -> None:

@@ -148,7 +148,9 @@ def json_body() -> dict[str, Any]:
         return {}
     try:
         data = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # Bytes that are not UTF-8: a DecodeError from msgspec 0.23 on, a
+        # UnicodeDecodeError before.
         raise json_error(400, f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise json_error(400, "the request body must be a JSON object")
