@@ -3,7 +3,7 @@ SERVERS ?= 4
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean constraints
 
 run:
 	@scripts/bootstrap run
@@ -18,4 +18,15 @@ bench:
 	.venv/bin/python benchmarks/run.py
 
 clean:
-	rm -rf .venv tests/artifacts .pytest_cache build *.egg-info
+	rm -rf .venv .venv-constraints tests/artifacts .pytest_cache build *.egg-info
+
+# The newest releases pyproject.toml allows, written to constraints.txt (its
+# comment kept); run `make test` on them before committing it.
+constraints:
+	rm -rf .venv-constraints
+	python3 -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	.venv-constraints/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints

@@ -1,0 +1,54 @@
+"""constraints.txt: the versions `make run` and `make test` install.
+
+A station set up months after a release must get the packages the tests
+passed with, so every dependency is pinned there, inside the range
+pyproject.toml declares, and the tests themselves run on those pins.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and version, f"constraints.txt: {line!r} is not an exact pin (name==version)"
+        pins[canonicalize_name(name)] = version
+    return pins
+
+
+def _requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+
+
+def test_every_dependency_is_pinned_inside_the_range_pyproject_allows() -> None:
+    pins = _pins()
+    for req in _requirements():
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not pinned in constraints.txt: run make constraints"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {req.name}=={pins[name]}, outside pyproject.toml's {req}"
+        )
+
+
+def test_the_tests_run_on_the_pinned_versions() -> None:
+    pins = _pins()
+    off = {
+        req.name: (metadata.version(req.name), pins[canonicalize_name(req.name)])
+        for req in _requirements()
+        if metadata.version(req.name) != pins[canonicalize_name(req.name)]
+    }
+    assert not off, f"installed vs pinned: {off}; `make test` installs constraints.txt (scripts/bootstrap)"
