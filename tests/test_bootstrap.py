@@ -30,11 +30,13 @@ def checkout(tmp_path: Path) -> Path:
     (repo / "scripts").mkdir(parents=True)
     shutil.copy2(ROOT / "scripts" / "bootstrap", repo / "scripts" / "bootstrap")
     shutil.copy2(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    shutil.copy2(ROOT / "constraints.txt", repo / "constraints.txt")
     (repo / ".venv" / "bin").mkdir(parents=True)
     (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
     stamp = repo / ".venv" / ".installedrun"
     stamp.touch()
-    os.utime(stamp, (os.path.getmtime(repo / "pyproject.toml") + 10,) * 2)
+    newest = max(os.path.getmtime(repo / name) for name in ("pyproject.toml", "constraints.txt"))
+    os.utime(stamp, (newest + 10,) * 2)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls.log"
@@ -128,3 +130,38 @@ def test_python_older_than_3_11_gets_one_line_before_anything_is_installed(check
     ]
     assert calls(checkout) == []
     assert not (checkout / ".venv").exists()
+
+
+# What pip's wheel check (a dry run, wheels only, with constraints.txt) says
+# when PyPI has no wheel for the machine: the first without constraints, the
+# second with them (pip 25, msgspec on armv7l).
+NO_WHEEL = [
+    "ERROR: No matching distribution found for msgspec>=0.19",
+    "ERROR: Cannot install msgspec>=0.19 because these package versions have conflicting dependencies.\n"
+    "Additionally, some packages in these conflicts have no matching distributions available for your environment:\n    msgspec",
+]
+
+
+@pytest.mark.parametrize("said", NO_WHEEL, ids=["plain", "constraints"])
+def test_a_dependency_without_a_wheel_installs_the_compiler_first(checkout, said):
+    (checkout / ".venv" / ".installedrun").unlink()
+    python = checkout / ".venv" / "bin" / "python"
+    python.unlink()
+    # pip as on a 32-bit Pi: the wheel check fails as pip says; installing works.
+    python.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *--dry-run*) printf "%s\\n" "$SAID"; exit 1 ;; *"-m pip"*) echo "pip $*" >> {checkout.parent / "calls.log"}; exit 0 ;; esac\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    done = bootstrap(checkout, SAID=said)
+    assert done.returncode == 0, done.stderr
+    machine = os.uname().machine
+    assert done.stderr.splitlines() == [
+        f"bootstrap: installing Debian packages (to build Python packages that have no wheel for {machine}): build-essential python3-dev"
+    ]
+    made = calls(checkout)
+    compiler = made.index("apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends build-essential python3-dev")
+    (install,) = [i for i, call in enumerate(made) if call.startswith("pip ") and " -e ." in call]
+    assert compiler < install
+    assert "-c constraints.txt" in made[install]
