@@ -247,6 +247,14 @@ class ResultsStore:
             seq = [r for r in seq if r.name is not None and needle in r.name.casefold()]
         return seq
 
+    def snapshot(self) -> tuple[int, list[Result]]:
+        """The generation and every result of exactly that generation, read
+        together: a page that adds pushed tests to what it fetched skips those
+        of a generation it already has, and that holds only if the fetched
+        results are neither older nor newer than the generation they carry."""
+        with self._lock:
+            return self.generation, list(self._all)
+
     def row(self, port: int) -> PortRow:
         """One port's whole history in brief (surveys are the board's business)."""
         with self._lock:

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, WebSocketRoute, expect
 
 from tests.helpers_entries import make_entry
 
@@ -176,6 +176,38 @@ def test_a_new_test_appears_without_reload(page: Page, station: Station) -> None
     station.append(5201, make_entry("tcp", name="Roof", client="192.168.1.98", at=time.time() + 1))
     page.wait_for_timeout(1500)
     expect(page.locator(ROWS)).to_have_count(1)
+
+
+def test_a_pushed_test_the_chart_already_has_is_not_drawn_twice(page: Page, station: Station) -> None:
+    # The push of a test can reach the page after a chart fetched later
+    # already holds it. Held back here until then, so the order is certain.
+    held: list[str | bytes] = []
+    to_page: list[WebSocketRoute] = []
+    hold = [False]
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        to_page.append(ws)
+        ws.on_message(server.send)
+        server.on_message(lambda m: held.append(m) if hold[0] and '"results"' in str(m) else ws.send(m))
+
+    page.route_web_socket(re.compile(r"^ws://"), route)
+    open_history(page, station)
+    expect(page.locator("body")).to_have_attribute("data-chart-points", "5")
+    hold[0] = True
+    station.append(5202, make_entry("tcp", name="Stairwell", client="192.168.1.99", at=time.time()))
+    deadline = time.monotonic() + LIVE_WAIT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # playwright hands over messages while it waits
+    assert held, "the station pushed no results message"
+    page.click(".h-by button[data-by='port']")  # fetches the chart again, with the new test
+    expect(page.locator("body")).to_have_attribute("data-chart-points", "6")
+    hold[0] = False
+    for message in held:
+        to_page[-1].send(message)
+    expect(page.locator(f"{ROWS}.changed")).to_have_count(1, timeout=LIVE_WAIT_MS)  # the push was applied
+    expect(page.locator("body")).to_have_attribute("data-chart-points", "6")
+    assert points(page, "upload") == 5
 
 
 def test_the_chart_switches_to_a_series_per_place(page: Page, station: Station) -> None:

@@ -25,6 +25,7 @@ from ..history import GROUPINGS, History, QueryError, parse_query
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
+    from ..result import Result
     from ..survey import BookView
     from . import Dashboard
 
@@ -47,15 +48,15 @@ class HistoryView:
     def page(self) -> str:
         return self.dash.pages.render("history.tpl", page="history")
 
-    def prepared(self, view: BookView, sid: int | None, generation: int) -> History:
+    def prepared(self, view: BookView, sid: int | None, generation: int, found: list[Result]) -> History:
         """The survey's tests annotated and sorted, made once per (log
-        generation, book version, survey): with 100,000 tests that is
-        hundreds of milliseconds, paid by the start-up warm-up or one request."""
+        generation, book version, survey) from ``found``, the store's results
+        of that generation: with 100,000 tests that is hundreds of
+        milliseconds, paid by the start-up warm-up or one request."""
         key = (generation, view.version, sid)
         with self._lock:
             history = self._cache.get(key)
             if history is None:
-                found = self.dash.store.results()
                 if sid is not None:
                     found = view.in_survey(found, sid)
                 history = History(found, view.annotate_all(found))
@@ -69,7 +70,7 @@ class HistoryView:
         """The current survey's history, ahead of the first page that asks."""
         view = self.dash.book.view()
         if view.timeline.current is not None:
-            self.prepared(view, view.timeline.current, self.dash.store.generation)
+            self.prepared(view, view.timeline.current, *self.dash.store.snapshot())
 
     # -- the API ------------------------------------------------------------------
 
@@ -122,8 +123,10 @@ class HistoryView:
         dash.refresh()
         view = dash.book.view()
         sid = self._survey_id(view)
-        generation = dash.store.generation  # before the results: they are at least this new
-        history = self.prepared(view, sid, generation)
+        # Exactly this generation's results: the page skips pushed tests of a
+        # generation its chart already has (history.js, applyResults).
+        generation, found = dash.store.snapshot()
+        history = self.prepared(view, sid, generation, found)
         survey = None
         if sid is not None:
             record = view.surveys[sid]

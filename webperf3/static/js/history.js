@@ -27,6 +27,7 @@ const state = {
   fresh: new Map(), // test id → highlight deadline
   pageRequest: 0,
   seriesRequest: 0,
+  chartGeneration: -1, // the store generation the chart's series was read at
 };
 const charts = {
   download: new TimeChart($("h-chart-download"), { side: "download" }),
@@ -145,6 +146,7 @@ async function loadSeries() {
     $("h-download-side").textContent = sideLabel("download", data.download_measured_by);
     charts.download.set(data);
     charts.upload.set(data);
+    state.chartGeneration = data.generation;
     document.body.dataset.chartPoints = String(data.t.length);
   } catch (err) {
     if (ticket === state.seriesRequest) showMessage(`Could not load the chart: ${err.message}`);
@@ -310,7 +312,9 @@ function applyResults(message) {
     for (const [id, deadline] of state.fresh) if (deadline <= Date.now()) state.fresh.delete(id);
   }, HIGHLIGHT_MS + 50);
   const measured = tests.filter((t) => !t.excluded || state.view.outcome === "excluded").filter((t) => t.download_bps != null || t.upload_bps != null);
-  if (measured.length) {
+  // A chart fetched after these tests landed has them already (the push can
+  // arrive after the fetch): the series carries the exact store generation.
+  if (measured.length && !(message.generation <= state.chartGeneration)) {
     const groups = charts.download.payload.groups;
     const points = measured.map((t) => ({
       t: t.time,
