@@ -18,15 +18,10 @@ bench:
 	.venv/bin/python benchmarks/run.py
 
 clean:
-	rm -rf .venv .venv-constraints tests/artifacts .pytest_cache build *.egg-info
+	rm -rf .venv tests/artifacts .pytest_cache build *.egg-info
 
-# The newest releases pyproject.toml allows, written to constraints.txt (its
-# comment kept); run `make test` on them before committing it.
+# The newest releases pyproject.toml allows on Debian 12's and 13's Pythons,
+# written to constraints.txt; run `make test` on them before committing it.
 constraints:
-	rm -rf .venv-constraints
-	python3 -m venv .venv-constraints
-	.venv-constraints/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-	.venv-constraints/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
-	mv constraints.txt.new constraints.txt
-	rm -rf .venv-constraints
+	@scripts/bootstrap run
+	.venv/bin/python scripts/pin-dependencies

@@ -7,11 +7,13 @@ pyproject.toml declares, and the tests themselves run on those pins.
 
 from __future__ import annotations
 
+import runpy
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +54,20 @@ def test_the_tests_run_on_the_pinned_versions() -> None:
         if metadata.version(req.name) != pins[canonicalize_name(req.name)]
     }
     assert not off, f"installed vs pinned: {off}; `make test` installs constraints.txt (scripts/bootstrap)"
+
+
+def test_every_pin_installs_on_the_pythons_of_debian_12_and_13() -> None:
+    # A pin made on this machine's newer 3.11 once needed 3.11.5 (soupsieve
+    # 4.1.4), and Debian 12 has 3.11.2: make test failed there at pip install.
+    pythons = runpy.run_path(str(ROOT / "scripts" / "pin-dependencies"))["PYTHONS"]
+    assert pythons[0] == "3.11.2"
+    refused = {}
+    for name, version in _pins().items():
+        try:
+            needs = metadata.metadata(name).get("Requires-Python") or ""
+        except metadata.PackageNotFoundError:
+            continue  # pinned for another Python only (3.13's extra needs)
+        assert metadata.version(name) == version
+        if not_on := [p for p in pythons if not SpecifierSet(needs).contains(p)]:
+            refused[f"{name}=={version}"] = (needs, not_on)
+    assert not refused, f"pins these Pythons cannot install: {refused}; run make constraints"
