@@ -8,7 +8,6 @@ pyproject.toml declares, and the tests themselves run on those pins.
 from __future__ import annotations
 
 import runpy
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -31,9 +30,12 @@ def _pins() -> dict[str, str]:
     return pins
 
 
+#: scripts/pin-dependencies: what it pins (pyproject's requirements) and for which Pythons.
+PIN = runpy.run_path(str(ROOT / "scripts" / "pin-dependencies"))
+
+
 def _requirements() -> list[Requirement]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
+    return [Requirement(r) for r in PIN["requirements"]()]
 
 
 def test_every_dependency_is_pinned_inside_the_range_pyproject_allows() -> None:
@@ -59,7 +61,7 @@ def test_the_tests_run_on_the_pinned_versions() -> None:
 def test_every_pin_installs_on_the_pythons_of_debian_12_and_13() -> None:
     # A pin made on this machine's newer 3.11 once needed 3.11.5 (soupsieve
     # 4.1.4), and Debian 12 has 3.11.2: make test failed there at pip install.
-    pythons = runpy.run_path(str(ROOT / "scripts" / "pin-dependencies"))["PYTHONS"]
+    pythons = PIN["PYTHONS"]
     assert pythons[0] == "3.11.2"
     refused = {}
     for name, version in _pins().items():

@@ -184,12 +184,8 @@ def _mended(data: bytes) -> bytes | None:
     A client name is bytes from the network and cJSON copies them as they
     are: bytes that are not UTF-8, a NUL or a lone surrogate in one string
     must not drop the test."""
-    try:
-        data.decode("utf-8")
-        text = data
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", "replace").encode()
-    text = _UNDECODABLE.sub(_mend, text)
+    # Valid UTF-8 comes back byte for byte; anything else becomes U+FFFD.
+    text = _UNDECODABLE.sub(_mend, data.decode("utf-8", "replace").encode())
     return None if text == data else text
 
 

@@ -25,7 +25,6 @@ from ..history import GROUPINGS, History, QueryError, parse_query
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
-    from ..result import Result
     from ..survey import BookView
     from . import Dashboard
 
@@ -48,29 +47,33 @@ class HistoryView:
     def page(self) -> str:
         return self.dash.pages.render("history.tpl", page="history")
 
-    def prepared(self, view: BookView, sid: int | None, generation: int, found: list[Result]) -> History:
-        """The survey's tests annotated and sorted, made once per (log
-        generation, book version, survey) from ``found``, the store's results
-        of that generation: with 100,000 tests that is hundreds of
-        milliseconds, paid by the start-up warm-up or one request."""
-        key = (generation, view.version, sid)
+    def prepared(self, view: BookView, sid: int | None) -> tuple[History, int]:
+        """The survey's tests annotated and sorted, and the store generation
+        they are exactly of (the page skips pushed tests of a generation its
+        chart already has: history.js, applyResults). Made once per (store
+        generation, book version, survey): with 100,000 tests that is
+        hundreds of milliseconds, paid by the start-up warm-up or one request."""
         with self._lock:
-            history = self._cache.get(key)
-            if history is None:
-                if sid is not None:
-                    found = view.in_survey(found, sid)
-                history = History(found, view.annotate_all(found))
-                history.prepare()  # once, under the lock, for every later request
-                if len(self._cache) >= CACHED:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[key] = history
-            return history
+            # An entry is keyed by the generation its results are exactly of.
+            generation = self.dash.store.generation
+            history = self._cache.get((generation, view.version, sid))
+            if history is not None:
+                return history, generation
+            generation, found = self.dash.store.snapshot()  # read together
+            if sid is not None:
+                found = view.in_survey(found, sid)
+            history = History(found, view.annotate_all(found))
+            history.prepare()  # once, under the lock, for every later request
+            if len(self._cache) >= CACHED:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[(generation, view.version, sid)] = history
+            return history, generation
 
     def warm_up(self) -> None:
         """The current survey's history, ahead of the first page that asks."""
         view = self.dash.book.view()
         if view.timeline.current is not None:
-            self.prepared(view, view.timeline.current, *self.dash.store.snapshot())
+            self.prepared(view, view.timeline.current)
 
     # -- the API ------------------------------------------------------------------
 
@@ -123,10 +126,7 @@ class HistoryView:
         dash.refresh()
         view = dash.book.view()
         sid = self._survey_id(view)
-        # Exactly this generation's results: the page skips pushed tests of a
-        # generation its chart already has (history.js, applyResults).
-        generation, found = dash.store.snapshot()
-        history = self.prepared(view, sid, generation, found)
+        history, generation = self.prepared(view, sid)
         survey = None
         if sid is not None:
             record = view.surveys[sid]
