@@ -8,8 +8,8 @@ objects of its 100 MB directory, built from the real logs in tests/data) with:
   a. ``json.loads`` of text, then dict access to the fields webperf3 uses;
   b. ``orjson.loads`` of bytes, then the same dict access;
   c. ``msgspec.json.decode`` untyped (dicts and lists) of bytes, the same access;
-  d. msgspec typed structs, decode only (``webperf3.iperf3.entries._decoder``);
-  e. ``webperf3.iperf3.entries.parse_entry``: (d) and the Result built from it.
+  d. msgspec typed structs, decode only (``webperf3.iperf3.reader.entries._decoder``);
+  e. ``webperf3.iperf3.reader.entries.parse_entry``: (d) and the Result built from it.
 
 Each line is the median of ``--repeat`` passes over all objects. (a) is given
 text already decoded from UTF-8, as the prototype's ``read_text`` did, which
@@ -81,7 +81,7 @@ def corpus(megabytes: float) -> list[bytes]:
 def run(repeat: int, megabytes: float) -> list[tuple[str, float, float]]:
     import msgspec
 
-    from webperf3.iperf3.entries import _decoder, parse_entry
+    from webperf3.iperf3.reader.entries import _decoder, parse_entry
 
     objects = corpus(megabytes)
     texts = [b.decode() for b in objects]

@@ -96,8 +96,8 @@ def run_atheris(minutes: float, failures: Path) -> int:
     os.environ["WEBPERF3_FUZZ_SAVE"] = str(failures)
     sys.path.insert(0, str(ROOT))
     with atheris.instrument_imports():
-        import webperf3.iperf3.entries  # noqa: F401
-        import webperf3.iperf3.logs  # noqa: F401
+        import webperf3.iperf3.reader.entries  # noqa: F401
+        import webperf3.iperf3.reader.logs  # noqa: F401
     from tests.test_fuzz import check_entry, check_log
 
     def one(data: bytes) -> None:

@@ -133,10 +133,10 @@ def case_sockets(work: Path) -> list[tuple]:
 
 def case_servers(work: Path) -> list[tuple]:
     """The same app and attack under three servers, in this process."""
-    from webperf3.guard import Guard
-    from webperf3.httpserver import WebServer
-    from webperf3.marks import ClearMarks
-    from webperf3.results import ResultsStore
+    from webperf3.serving.guard import Guard
+    from webperf3.serving.httpserver import WebServer
+    from webperf3.survey.legacy_marks import ClearMarks
+    from webperf3.store.results import ResultsStore
     from webperf3.web import Dashboard
 
     source, _ = _data.cached_log_dir(1_000_000)
@@ -168,7 +168,7 @@ def case_servers(work: Path) -> list[tuple]:
 
 def _serve(kind: str, app):
     if kind == "webperf3":
-        from webperf3.httpserver import WebServer
+        from webperf3.serving.httpserver import WebServer
 
         server = WebServer(app, "127.0.0.1", 0, threads=8)
         server.start()
@@ -338,7 +338,7 @@ def case_token(work: Path, seconds: float) -> list[tuple]:
 
 def _guesses_within(seconds: float) -> int:
     """Guesses one address can have checked in ``seconds``, trying whenever allowed."""
-    from webperf3.guard import FailureThrottle, GuardLimits
+    from webperf3.serving.guard import FailureThrottle, GuardLimits
 
     limits, now = GuardLimits(), [0.0]
     throttle = FailureThrottle(limits.admin_free_failures, limits.admin_first_delay, limits.admin_max_delay, limits.admin_forget_after, clock=lambda: now[0])

@@ -37,8 +37,8 @@ sys.path.insert(0, str(HERE.parent))
 import _data  # noqa: E402
 from webtest import TestApp  # noqa: E402
 
-from webperf3.httpserver import WebServer  # noqa: E402
-from webperf3.results import ResultsStore  # noqa: E402
+from webperf3.serving.httpserver import WebServer  # noqa: E402
+from webperf3.store.results import ResultsStore  # noqa: E402
 from webperf3.survey import SurveyBook  # noqa: E402
 from webperf3.web import Dashboard  # noqa: E402
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/live_bench.py [--size-mb 100]
 
 Everything runs on 127.0.0.1 on free ports. This process starts the real
-servers, wired as ``webperf3.serve`` wires them: a ``ResultsStore`` with
+servers, wired as ``webperf3.station`` wires them: a ``ResultsStore`` with
 ``ClearMarks`` loaded once (``refresh()``) before a ``LiveServer`` (websockets
 + watchfiles, in its thread) and a ``Dashboard`` under ``WebServer``
 (waitress) start. Logs are a fresh copy of a directory of real iperf3 entries
@@ -138,15 +138,15 @@ def carried_names(raw: bytes) -> tuple[str, list[str]]:
     return message.get("type", "?"), [r.get("name") for r in message.get("results", [])]
 
 
-# -- the servers, as webperf3.serve wires them -------------------------------------
+# -- the servers, as webperf3.station wires them -------------------------------------
 
 
 class Servers:
     def __init__(self, log_dir: Path, ports: list[int]) -> None:
-        from webperf3.live import LiveServer
-        from webperf3.marks import ClearMarks
-        from webperf3.results import ResultsStore
-        from webperf3.httpserver import WebServer
+        from webperf3.live.server import LiveServer
+        from webperf3.survey.legacy_marks import ClearMarks
+        from webperf3.store.results import ResultsStore
+        from webperf3.serving.httpserver import WebServer
         from webperf3.web import Dashboard
 
         self.log_dir = log_dir
@@ -332,7 +332,7 @@ def measure_latest(servers: Servers, requests: int, proto_runs: int) -> dict:
 def measure_csv(servers: Servers, repeat: int, proto_repeat: int) -> dict:
     import prototype
 
-    from webperf3.export import csv_chunks
+    from webperf3.exports.results import csv_chunks
 
     conn = http.client.HTTPConnection(HOST, servers.web.port, timeout=60)
 

@@ -37,9 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers_iperf3 import free_ports, wait_until  # noqa: E402
-from webperf3.health import http_status, problems  # noqa: E402
-from webperf3.iperf3.servers import Backoff, ServerFleet  # noqa: E402
-from webperf3.results import ResultsStore  # noqa: E402
+from webperf3.ops.health import http_status, problems  # noqa: E402
+from webperf3.iperf3.fleet.servers import ServerFleet  # noqa: E402
+from webperf3.iperf3.fleet.state import Backoff  # noqa: E402
+from webperf3.store.results import ResultsStore  # noqa: E402
 
 
 def client(iperf3: str, port: int, name: str, seconds: int = 1) -> int:

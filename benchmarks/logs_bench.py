@@ -63,8 +63,8 @@ GOAL_APPEND_MS = 5.0  # re-reading after one appended test, whatever the size
 
 def webperf3_export(log_dir: Path) -> int:
     """A cold export: a new store, read everything, stream the CSV to a sink."""
-    from webperf3.export import csv_chunks
-    from webperf3.results import ResultsStore
+    from webperf3.exports.results import csv_chunks
+    from webperf3.store.results import ResultsStore
 
     store = ResultsStore(log_dir)
     store.refresh()
@@ -135,8 +135,8 @@ def measure_cold_export(log_dir: Path, repeat_wp: int, repeat_proto: int) -> dic
 def measure_warm_export(log_dir: Path, repeat: int) -> dict:
     """The CSV from a store already loaded: what a running webperf3 does for
     the dashboard's Download CSV (the prototype re-read every log for it)."""
-    from webperf3.export import csv_chunks
-    from webperf3.results import ResultsStore
+    from webperf3.exports.results import csv_chunks
+    from webperf3.store.results import ResultsStore
 
     store = ResultsStore(log_dir)
     store.refresh()
@@ -149,7 +149,7 @@ def measure_warm_export(log_dir: Path, repeat: int) -> dict:
 
 def measure_append(source: Path, manifest: dict, appends: int, proto_budget_s: float) -> dict:
     """Re-reading after one appended test, on a copy of ``source``."""
-    from webperf3.results import ResultsStore
+    from webperf3.store.results import ResultsStore
 
     work = _data.working_copy(source, f"append-{manifest['total_bytes']}")
     try:
@@ -224,8 +224,8 @@ def child(side: str, kind: str, log_dir: Path) -> None:
     import tracemalloc
 
     if side == "webperf3":
-        import webperf3.export  # noqa: F401
-        import webperf3.results  # noqa: F401
+        import webperf3.exports.results  # noqa: F401
+        import webperf3.store.results  # noqa: F401
 
         run = webperf3_export
     else:
@@ -255,8 +255,8 @@ def child(side: str, kind: str, log_dir: Path) -> None:
 
 def check_csv_agreement(log_dir: Path, proto_csv: str) -> dict:
     """The prototype's first five columns against webperf3's, row by row."""
-    from webperf3.export import csv_chunks
-    from webperf3.results import ResultsStore
+    from webperf3.exports.results import csv_chunks
+    from webperf3.store.results import ResultsStore
 
     store = ResultsStore(log_dir)
     store.refresh()
@@ -433,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     import prototype  # noqa: F401  (imported before any timing)
-    import webperf3.export  # noqa: F401
-    import webperf3.results  # noqa: F401
+    import webperf3.exports.results  # noqa: F401
+    import webperf3.store.results  # noqa: F401
 
     big_dir, big = _data.cached_log_dir(int(args.size_mb * MB), args.ports, args.seed)
     small_dir, small = _data.cached_log_dir(int(args.small_mb * MB), args.ports, args.seed)

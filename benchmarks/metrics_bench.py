@@ -3,7 +3,7 @@
 Two log directories from ``_data.py`` (real iperf3 entries, 10 ports), one of
 about 100 tests and one of about 100,000 (~500 MB), each a fresh working
 copy. For each: a ``ResultsStore`` loaded once (not timed), then the
-registry ``webperf3.serve`` builds (10 servers, websocket clients, a survey
+registry ``webperf3.station`` builds (10 servers, websocket clients, a survey
 of 100 places with place labels on), and ``exposition()`` timed:
 
 1. **Scrape, logs unchanged**: N scrapes back to back (after 20 not timed).
@@ -40,8 +40,8 @@ sys.path.insert(0, str(HERE))
 from _data import Appender, cached_log_dir, working_copy  # noqa: E402
 from _report import describe_machine, markdown_table, text_table  # noqa: E402
 
-from webperf3.metrics import SurveySummary, build_registry, exposition  # noqa: E402
-from webperf3.results import ResultsStore  # noqa: E402
+from webperf3.ops.metrics import SurveySummary, build_registry, exposition  # noqa: E402
+from webperf3.store.results import ResultsStore  # noqa: E402
 
 #: Bytes of log per test in the _data.py mix (100 MB held 19,783 tests).
 BYTES_PER_TEST = 100_000_000 / 19_783

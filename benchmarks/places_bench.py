@@ -42,8 +42,8 @@ import _data  # noqa: E402
 import _report  # noqa: E402
 from webtest import TestApp  # noqa: E402
 
-from webperf3.places import PlaceTally, Thresholds, place_rows  # noqa: E402
-from webperf3.results import ResultsStore  # noqa: E402
+from webperf3.board.tally import PlaceTally, Thresholds, place_rows  # noqa: E402
+from webperf3.store.results import ResultsStore  # noqa: E402
 from webperf3.survey import SurveyBook  # noqa: E402
 from webperf3.web import Dashboard  # noqa: E402
 from webperf3.web.places import Tallies  # noqa: E402

@@ -50,8 +50,8 @@ import _report  # noqa: E402
 
 from tests.helpers_iperf3 import free_ports, wait_until  # noqa: E402
 from webperf3.iperf3 import netstat  # noqa: E402
-from webperf3.iperf3.sampler import ProgressSampler, Running, SocketWatch  # noqa: E402
-from webperf3.iperf3.servers import ServerFleet  # noqa: E402
+from webperf3.iperf3.sockets.sampler import ProgressSampler, Running, SocketWatch  # noqa: E402
+from webperf3.iperf3.fleet.servers import ServerFleet  # noqa: E402
 
 POLLS_PER_SECOND = 4
 

@@ -52,8 +52,8 @@ sys.path.insert(0, str(HERE.parent))
 import _data  # noqa: E402
 import _report  # noqa: E402
 
-from webperf3.result import Result  # noqa: E402
-from webperf3.results import ResultsStore  # noqa: E402
+from webperf3.store.record import Result  # noqa: E402
+from webperf3.store.results import ResultsStore  # noqa: E402
 from webperf3.survey import SurveyBook  # noqa: E402
 
 BYTES_PER_TEST = 5055  # _data.py's mix: 100 MB held 19,783 tests

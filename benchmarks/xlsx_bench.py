@@ -48,7 +48,7 @@ def build_results(count: int) -> list:
     """``count`` Results from the real test entries, each made distinct."""
     import msgspec
 
-    from webperf3.iperf3.entries import parse_entry
+    from webperf3.iperf3.reader.entries import parse_entry
 
     tests, _ = _data.tests_and_events()
     base = [r for e in tests if (r := parse_entry(e.text.encode(), _data.FIRST_PORT)) is not None]
@@ -81,13 +81,13 @@ def run_case(case: str, results: list, out_dir: Path) -> int:
     """One export; the bytes it produced."""
     target = out_dir / f"bench-{case}.{'csv' if case == 'csv' else 'xlsx'}"
     if case == "csv":
-        from webperf3.export import csv_chunks
+        from webperf3.exports.results import csv_chunks
 
         with open(target, "w", encoding="utf-8", newline="") as f:
             for chunk in csv_chunks(results):
                 f.write(chunk)
     elif case == "xlsx-chunks":
-        from webperf3.xlsx import xlsx_chunks
+        from webperf3.exports.workbook import xlsx_chunks
 
         with open(target, "wb") as f:
             for chunk in xlsx_chunks(results, tmpdir=out_dir):
@@ -95,7 +95,7 @@ def run_case(case: str, results: list, out_dir: Path) -> int:
     else:
         import xlsxwriter
 
-        from webperf3 import xlsx
+        from webperf3.exports import workbook as xlsx
 
         if case == "xlsx-default-mode":
             original = xlsxwriter.Workbook
@@ -113,8 +113,8 @@ def run_case(case: str, results: list, out_dir: Path) -> int:
 def child(case: str, kind: str, count: int, out_dir: Path) -> None:
     import tracemalloc
 
-    import webperf3.export  # noqa: F401
-    import webperf3.xlsx  # noqa: F401
+    import webperf3.exports.results  # noqa: F401
+    import webperf3.exports.workbook  # noqa: F401
 
     results = build_results(count)
     gc.collect()

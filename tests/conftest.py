@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests import slowness
-from webperf3.results import ResultsStore
+from webperf3.store.results import ResultsStore
 
 DATA = Path(__file__).parent / "data"
 PROTOTYPE = DATA / "prototype"

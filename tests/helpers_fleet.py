@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tests.helpers_iperf3 import IPERF3, free_ports, terminate, wait_until
 from tests.helpers_prometheus import DIRECT, Prometheus, free_port
-from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET = ROOT / "docs" / "fleet"

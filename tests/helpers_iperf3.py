@@ -54,7 +54,7 @@ def sock_diag_refused() -> str | None:
     qemu-user opens no NETLINK_SOCK_DIAG socket ("Protocol not supported"):
     there the station falls back to /proc/net/tcp and /proc/PID/io, and the
     tests of the kernel's answers and of its per-connection figures cannot run."""
-    from webperf3.iperf3.sockdiag import SockDiag, SockDiagError
+    from webperf3.iperf3.sockets.sockdiag import SockDiag, SockDiagError
 
     try:
         with SockDiag() as diag:

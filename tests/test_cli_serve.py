@@ -332,9 +332,9 @@ def test_an_empty_path_is_refused_not_taken_as_the_current_directory(argv, tmp_p
 
 
 def test_journal_lines_escape_what_the_network_sent(caplog):
-    from webperf3.result import Result
-    from webperf3.results import Changes
-    from webperf3.serve import log_changes
+    from webperf3.store.record import Result
+    from webperf3.store.results import Changes
+    from webperf3.station import log_changes
 
     forged = "Room 101\n2026-01-01 00:00:00,000 INFO webperf3: admin logged in\x1b[2J"
     changes = Changes(added=[
@@ -357,7 +357,7 @@ def test_journal_lines_escape_what_the_network_sent(caplog):
 def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
     # Ours, orphaned by a webperf3 that crashed (the shell stands for it and
     # exits): the station replaces it rather than refusing to start.
-    from webperf3.iperf3.process import PARENT_ENV
+    from webperf3.iperf3.fleet.process import PARENT_ENV
 
     port = free_ports(1)[0]
     launched = subprocess.run(
@@ -383,7 +383,7 @@ def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
 def test_the_default_number_of_servers_is_the_same_in_the_command_make_run_and_the_readme() -> None:
     import re
 
-    from webperf3.options import DEFAULT_SERVERS, parse
+    from webperf3.cli.options import DEFAULT_SERVERS, parse
 
     root = Path(__file__).resolve().parents[1]
     assert parse([])[1].servers == DEFAULT_SERVERS

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from webperf3.result import Result
-from webperf3.results import PortRow, ResultsStore
+from webperf3.store.record import Result
+from webperf3.store.results import PortRow, ResultsStore
 from webperf3.web import create_app
 from webperf3.web.device import station_host, suggest_port
 

@@ -17,10 +17,11 @@ import pytest
 from webtest import TestApp
 
 from tests.helpers_iperf3 import free_ports, no_iperf3_left, run_client, wait_until  # noqa: F401
-from webperf3.health import health_text, http_status, problems
-from webperf3.iperf3.servers import Backoff, ServerFleet
-from webperf3.live import LiveServer
-from webperf3.results import ResultsStore
+from webperf3.ops.health import health_text, http_status, problems
+from webperf3.iperf3.fleet.servers import ServerFleet
+from webperf3.iperf3.fleet.state import Backoff
+from webperf3.live.server import LiveServer
+from webperf3.store.results import ResultsStore
 from webperf3.web import Dashboard
 
 
@@ -123,7 +124,7 @@ def test_problems_are_grouped_and_only_losing_ones_fail_health() -> None:
 
 
 def test_a_losing_port_is_a_metric(tmp_path: Path) -> None:
-    from webperf3.metrics import build_registry, exposition
+    from webperf3.ops.metrics import build_registry, exposition
 
     servers = [
         {"port": 5201, "state": "idle", "restarts": 0, "problem_kind": "disk", "problem": "full"},

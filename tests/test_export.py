@@ -12,9 +12,9 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import PROTOTYPE, install, sample, store_of
-from webperf3.export import CSV_HEADER, CsvLines, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
-from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.exports.results import CSV_HEADER, CsvLines, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
 
 PROTOTYPE_COLUMNS = ["Port", "Name", "Timestamp", "Send rate (bps)", "Receive rate (bps)"]
 
@@ -74,7 +74,7 @@ def test_columns_name_each_figures_side():
 
 
 def test_name_is_the_place_and_the_raw_extra_data_is_kept(log_dir):
-    from webperf3.export import Notes
+    from webperf3.exports.results import Notes
 
     store = store_of(log_dir, **{"5201": [sample("extra_data"), sample("tcp")]})
     named = next(r for r in store.results() if r.name)

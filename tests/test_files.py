@@ -17,7 +17,7 @@ import pytest
 from webtest import TestApp
 
 from tests.conftest import install, sample
-from webperf3.results import ResultsStore
+from webperf3.store.results import ResultsStore
 from webperf3.web import Dashboard
 
 

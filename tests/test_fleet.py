@@ -31,8 +31,8 @@ import webperf3
 from tests.helpers_fleet import FLEET, Fleet, Station, make_certificate, run_tests, shipped, unit_command
 from tests.helpers_iperf3 import IPERF3, wait_until
 from tests.helpers_prometheus import Prometheus, free_port, needs_prometheus, promtool
-from webperf3.iperf3.process import iperf3_version
-from webperf3.result import Result
+from webperf3.iperf3.fleet.process import iperf3_version
+from webperf3.store.record import Result
 
 pytestmark = needs_prometheus
 

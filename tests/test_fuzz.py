@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 from webtest import TestApp
 
 from tests.fuzz_support import PROFILE, save_failure, saved_cases
-from webperf3.export import csv_row
-from webperf3.guard import Guard
-from webperf3.iperf3.entries import EntryError, parse_entry
-from webperf3.iperf3.logs import EntrySplitter, LogReader
-from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.exports.results import csv_row
+from webperf3.serving.guard import Guard
+from webperf3.iperf3.reader.entries import EntryError, parse_entry
+from webperf3.iperf3.reader.logs import EntrySplitter, LogReader
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
 from webperf3.web import Dashboard
 
 settings.load_profile(PROFILE)

@@ -13,11 +13,11 @@ from webtest import TestApp
 
 from tests.conftest import install, sample
 from tests.helpers_hardening import body_of, get, request, status_of
-from webperf3.clients import ConnectionBook, LogLimiter, client_key
-from webperf3.guard import DownloadSlots, FailureThrottle, Guard, GuardLimits
-from webperf3.hosts import AllowedHosts, host_name, machine_names
-from webperf3.httpserver import WebServer
-from webperf3.results import ResultsStore
+from webperf3.serving.clients import ConnectionBook, LogLimiter, client_key
+from webperf3.serving.guard import DownloadSlots, FailureThrottle, Guard, GuardLimits
+from webperf3.serving.hosts import AllowedHosts, host_name, machine_names
+from webperf3.serving.httpserver import WebServer
+from webperf3.store.results import ResultsStore
 from webperf3.web import Dashboard
 
 TOKEN = "s3cret"
@@ -256,7 +256,7 @@ def test_log_limiter_sums_up_what_it_left_out(caplog) -> None:
 
 
 def test_the_options_refuse_a_token_no_browser_can_send() -> None:
-    from webperf3.options import parse
+    from webperf3.cli.options import parse
 
     with pytest.raises(SystemExit):
         parse(["--admin-token", "café"])

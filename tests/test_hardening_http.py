@@ -25,8 +25,8 @@ from tests.helpers_hardening import (
     status_of,
 )
 from tests.helpers_live import wait_until
-from webperf3.guard import Guard, GuardLimits
-from webperf3.httpserver import HttpLimits, WebServer
+from webperf3.serving.guard import Guard, GuardLimits
+from webperf3.serving.httpserver import HttpLimits, WebServer
 
 BIG_CHUNK = b"x" * 65536
 

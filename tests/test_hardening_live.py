@@ -14,10 +14,10 @@ import pytest
 from tests.conftest import install, sample
 from tests.helpers_hardening import closed_by_server, connect_from, websocket_handshake
 from tests.helpers_live import Client, append, first_entry, wait_until
-from webperf3 import live as live_module
-from webperf3.hosts import AllowedHosts
-from webperf3.live import LiveServer
-from webperf3.results import ResultsStore
+from webperf3.live import server as live_module
+from webperf3.serving.hosts import AllowedHosts
+from webperf3.live.server import LiveServer
+from webperf3.store.results import ResultsStore
 
 PORT = 5201
 

@@ -11,8 +11,8 @@ import pytest
 from webtest import TestApp
 
 from tests.helpers_entries import append_entry as append
-from webperf3.history import MAX_SERIES, SORT_KEYS
-from webperf3.results import ResultsStore
+from webperf3.board.listing import MAX_SERIES, SORT_KEYS
+from webperf3.store.results import ResultsStore
 from webperf3.web import create_app
 
 HOST = "station.example:8080"
@@ -250,9 +250,9 @@ def test_the_page(app: TestApp) -> None:
 
 
 def test_the_filter_menus_offer_the_most_used_places_only(app: TestApp, monkeypatch: pytest.MonkeyPatch) -> None:
-    import webperf3.history
+    import webperf3.board.listing
 
-    monkeypatch.setattr(webperf3.history, "MAX_FACETS", 2)
+    monkeypatch.setattr(webperf3.board.listing, "MAX_FACETS", 2)
     facets = history(app)["facets"]
     assert facets["places"] == ["Hall", "Kitchen"]  # two tests each; Lab and Roof one
     assert len(facets["clients"]) == 2 and facets["truncated"]

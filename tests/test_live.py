@@ -20,15 +20,15 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 
 from tests.conftest import install, sample
 from tests.helpers_live import Client, append, first_entry, free_port, wait_until
-from webperf3.iperf3.entries import parse_entry
-from webperf3.hosts import origin_allowed
-from webperf3.live import LiveServer
-from webperf3.logwatch import is_log
-from webperf3.messages import encode, results_message, servers_message, snapshot_message
-from webperf3.board import Board
+from webperf3.iperf3.reader.entries import parse_entry
+from webperf3.serving.hosts import origin_allowed
+from webperf3.live.server import LiveServer
+from webperf3.live.watch import is_log
+from webperf3.live.messages import encode, results_message, servers_message, snapshot_message
+from webperf3.board.join import Board
 from webperf3.survey import SurveyBook
-from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
 from watchfiles import Change
 
 PORT = 5201

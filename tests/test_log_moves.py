@@ -23,7 +23,8 @@ from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
     start_client,
     wait_until,
 )
-from webperf3.iperf3.servers import Backoff, ServerFleet, ServerStatus
+from webperf3.iperf3.fleet.servers import ServerFleet
+from webperf3.iperf3.fleet.state import Backoff, ServerStatus
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")
 

@@ -18,10 +18,10 @@ from prometheus_client.registry import CollectorRegistry
 import webperf3
 from tests.conftest import install, sample
 from tests.helpers_prometheus import Prometheus, needs_prometheus, promtool
-from webperf3.metrics import StationCollector, SurveySummary, build_registry, exposition, latest_families
-from webperf3.options import parse
-from webperf3.result import Result
-from webperf3.results import PortTotals, ResultsStore
+from webperf3.ops.metrics import StationCollector, SurveySummary, build_registry, exposition, latest_families
+from webperf3.cli.options import parse
+from webperf3.store.record import Result
+from webperf3.store.results import PortTotals, ResultsStore
 
 SERVERS = [
     {"port": 5201, "pid": 101, "state": "idle", "client": None, "testing_since": None,

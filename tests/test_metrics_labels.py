@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import install, sample
 from tests.helpers_prometheus import needs_prometheus, promtool
-from webperf3.metrics import SurveySummary, build_registry, exposition
-from webperf3.metrics_labels import LABEL_VALUE_MAX, PLACE_LABELS_MAX, label_value
-from webperf3.results import ResultsStore
+from webperf3.ops.metrics import SurveySummary, build_registry, exposition
+from webperf3.ops.labels import LABEL_VALUE_MAX, PLACE_LABELS_MAX, label_value
+from webperf3.store.results import ResultsStore
 
 NASTY = {
     'Room "101"': 3,  # quotes

@@ -1,4 +1,4 @@
-"""webperf3.places: one row per place, worst first, and two surveys compared.
+"""webperf3.board.tally: one row per place, worst first, and two surveys compared.
 
 The figures come from real iperf3 logs (tests/data, read by a real store) of
 3.9, 3.12 and 3.18; a client-measured download, which no server log of those
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA
-from webperf3.places import (
+from webperf3.board.tally import (
     WORST_FIRST,
     PlaceRow,
     Thresholds,
@@ -21,8 +21,8 @@ from webperf3.places import (
     place_rows,
     versions_seen,
 )
-from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
 from webperf3.survey import Annotation
 
 

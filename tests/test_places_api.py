@@ -14,9 +14,9 @@ import pytest
 from webtest import TestApp
 
 from tests.helpers_entries import append_entry as append
-from webperf3.export import csv_chunks
-from webperf3.export_places import COMPARE_HEADER, PLACES_HEADER
-from webperf3.results import ResultsStore
+from webperf3.exports.results import csv_chunks
+from webperf3.exports.placetable import COMPARE_HEADER, PLACES_HEADER
+from webperf3.store.results import ResultsStore
 from webperf3.survey import BookView, SurveyBook
 from webperf3.web import Dashboard
 

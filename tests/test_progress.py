@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from webperf3.iperf3.progress import (
+from webperf3.iperf3.sockets.progress import (
     COOKIE_BYTES,
     Connection,
     Look,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from webperf3.iperf3.progress import Progress
-from webperf3.messages import encode, progress_message
-from webperf3.status import live, table
+from webperf3.iperf3.sockets.progress import Progress
+from webperf3.live.messages import encode, progress_message
+from webperf3.cli.status import live, table
 
 
 def figures(**changes) -> dict:

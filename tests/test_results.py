@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PROTOTYPE, install, sample
-from webperf3.results import LogDirError, ResultsStore
+from webperf3.store.results import LogDirError, ResultsStore
 
 
 def test_store_reads_every_port_log_and_orders_by_time(log_dir):

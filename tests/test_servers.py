@@ -26,22 +26,12 @@ from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
     start_client,
     wait_until,
 )
-from webperf3.iperf3 import netstat
-from webperf3.iperf3.servers import (
-    PARENT_ENV,
-    Backoff,
-    Iperf3Error,
-    Iperf3NotFound,
-    ServerFleet,
-    ServerStatus,
-    describe_holder,
-    format_exit,
-    iperf3_version,
-    is_stale_server,
-    parse_version,
-    server_argv,
-)
-from webperf3.iperf3.process import is_server_argv, survey_options, version_key
+from webperf3.iperf3.sockets import netstat
+from webperf3.iperf3.fleet.ports import describe_holder, is_stale_server
+from webperf3.iperf3.fleet.process import PARENT_ENV, Iperf3Error, Iperf3NotFound, format_exit, iperf3_version, parse_version, server_argv
+from webperf3.iperf3.fleet.servers import ServerFleet
+from webperf3.iperf3.fleet.state import Backoff, ServerStatus
+from webperf3.iperf3.fleet.process import is_server_argv, survey_options, version_key
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")
 
@@ -295,7 +285,7 @@ def test_a_stale_iperf3_of_a_dead_webperf3_is_replaced(make_fleet, caplog):
 
 CHILD = """
 import sys, time
-from webperf3.iperf3.servers import ServerFleet
+from webperf3.iperf3.fleet.servers import ServerFleet
 fleet = ServerFleet([int(p) for p in sys.argv[2:]], sys.argv[1], bind="127.0.0.1")
 fleet.start()
 deadline = time.monotonic() + 10

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from webperf3 import options as opts
-from webperf3.service import unit_text
+from webperf3.cli import options as opts
+from webperf3.cli.service import unit_text
 
 
 def unit_for(*argv: str, user: str = "daemon") -> str:

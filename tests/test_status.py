@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webperf3.status import ago, rate, table
+from webperf3.cli.status import ago, rate, table
 
 
 def test_table_shows_servers_latest_results_and_a_newer_failure():

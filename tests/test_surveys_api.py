@@ -13,7 +13,7 @@ import pytest
 from webtest import TestApp
 
 from tests.helpers_entries import make_entry
-from webperf3.results import ResultsStore
+from webperf3.store.results import ResultsStore
 from webperf3.web import create_app
 
 HOST = "station.example:8080"

@@ -59,13 +59,13 @@ def test_quoted_for_the_journal():
 
 
 def test_iperf3s_stderr_reaches_the_journal_escaped(caplog):
-    from webperf3.iperf3.servers import _forward_stderr
+    from webperf3.iperf3.fleet.servers import forward_stderr
 
     read, write = os.pipe()
     os.write(write, b"warning \x1b[2J\x1b]0;t\x07 from \xff client\r\nsecond\n")
     os.close(write)
     with caplog.at_level(logging.INFO, logger="webperf3.servers"):
-        _forward_stderr(os.fdopen(read, "rb"), 5201, 42)
+        forward_stderr(os.fdopen(read, "rb"), 5201, 42)
     assert [r.getMessage() for r in caplog.records] == [
         "iperf3 port 5201 (pid 42): warning \\x1b[2J\\x1b]0;t\\x07 from \ufffd client",
         "iperf3 port 5201 (pid 42): second",

@@ -6,7 +6,7 @@ For each iperf3 built in the cache (``make test`` builds them from
 ``python -m webperf3 --servers 1 --iperf3 PATH``, real clients of the same
 version, and what the dashboard's ``/api/results`` answers for a TCP, a
 ``-R``, a ``--bidir`` and a UDP test. Then what the newer servers' options
-(:func:`webperf3.iperf3.process.survey_options`) do for a walking survey.
+(:func:`webperf3.iperf3.fleet.process.survey_options`) do for a walking survey.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
     wait_until,
 )
 from tests.helpers_netns import link  # noqa: F401  (a fixture)
-from webperf3.iperf3.cmdline import read_argv
-from webperf3.iperf3.process import (
+from webperf3.iperf3.fleet.cmdline import read_argv
+from webperf3.iperf3.fleet.process import (
     CNTL_KA_SINCE,
     RCV_TIMEOUT_SINCE,
     SND_TIMEOUT_SINCE,
@@ -48,7 +48,7 @@ from webperf3.iperf3.process import (
     survey_options,
     version_key,
 )
-from webperf3.iperf3.servers import ServerFleet
+from webperf3.iperf3.fleet.servers import ServerFleet
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The station's stuck detection in these tests; 3.20+ servers then refuse

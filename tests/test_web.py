@@ -16,8 +16,8 @@ from webob import Request
 from webtest import TestApp
 
 from webperf3.survey import SurveyBook
-from webperf3.results import ResultsStore
-from webperf3.httpserver import WebServer
+from webperf3.store.results import ResultsStore
+from webperf3.serving.httpserver import WebServer
 from webperf3.web import create_app
 
 DATA = Path(__file__).parent / "data"

@@ -13,9 +13,9 @@ from openpyxl.utils.escape import unescape
 import pytest
 
 from tests.conftest import sample, store_of
-from webperf3.export import CSV_HEADER
-from webperf3.result import Result
-from webperf3.xlsx import XLSX_HEADER, open_xlsx, write_xlsx, xlsx_chunks
+from webperf3.exports.results import CSV_HEADER
+from webperf3.store.record import Result
+from webperf3.exports.workbook import XLSX_HEADER, open_xlsx, write_xlsx, xlsx_chunks
 
 
 def read_back(path):

@@ -1,5 +1,5 @@
 import sys
 
-from webperf3.cli import main
+from webperf3.cli.main import main
 
 sys.exit(main())

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from webperf3.iperf3 import netstat
-from webperf3.iperf3.cmdline import read_argv, without_emulator
-from webperf3.iperf3.ports import describe_holder, is_stale_server
-from webperf3.iperf3.process import PARENT_ENV, is_server_argv, server_argv
+from webperf3.iperf3.sockets import netstat
+from webperf3.iperf3.fleet.cmdline import read_argv, without_emulator
+from webperf3.iperf3.fleet.ports import describe_holder, is_stale_server
+from webperf3.iperf3.fleet.process import PARENT_ENV, is_server_argv, server_argv
 
 from tests.helpers_iperf3 import IPERF3, free_ports, wait_until
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA
-from webperf3.iperf3.logs import LogReader
+from webperf3.iperf3.reader.logs import LogReader
 
 VERSIONS = ["3.9", "3.12", "3.18", "3.21"]
 

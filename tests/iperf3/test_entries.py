@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tests.conftest import PROTOTYPE, sample
-from webperf3.iperf3.entries import EntryError, parse_entry
-from webperf3.iperf3.logs import LogReader
+from webperf3.iperf3.reader.entries import EntryError, parse_entry
+from webperf3.iperf3.reader.logs import LogReader
 
 
 def results_of(path, port=5201):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tests.iperf3.samples import first_object, path_of, written_tests
-from webperf3.iperf3.entries import parse_entry
-from webperf3.iperf3.logs import LogReader
+from webperf3.iperf3.reader.entries import parse_entry
+from webperf3.iperf3.reader.logs import LogReader
 
 
 def only(version: str, kind: str):

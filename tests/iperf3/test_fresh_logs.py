@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers_iperf3 import free_ports, wait_until
 from tests.iperf3.samples import listening
-from webperf3.iperf3.logs import LogReader
+from webperf3.iperf3.reader.logs import LogReader
 
 pytestmark = pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")
 

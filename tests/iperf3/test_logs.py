@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PROTOTYPE, sample
-from webperf3.iperf3.logs import EntrySplitter, LogReader
+from webperf3.iperf3.reader.logs import EntrySplitter, LogReader
 
 SAMPLES = ["tcp", "reverse", "bidir", "parallel", "bidir_parallel", "udp", "udp_reverse", "extra_data", "client_killed", "client_sigint"]
 

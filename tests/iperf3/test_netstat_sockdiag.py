@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers_iperf3 import IPERF3, free_ports, sock_diag_refused, wait_until
-from webperf3.iperf3 import netstat
-from webperf3.iperf3.sampler import ProgressSampler, Running, SocketWatch, read_io
-from webperf3.iperf3.sockdiag import (
+from webperf3.iperf3.sockets import netstat
+from webperf3.iperf3.sockets.sampler import ProgressSampler, Running, SocketWatch, read_io
+from webperf3.iperf3.sockets.sockdiag import (
     ESTABLISHED,
     LISTEN,
     NLMSG_DONE,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers_iperf3 import free_ports, no_iperf3_left, wait_until  # noqa: F401 (a fixture)
 from tests.iperf3.samples import interval_bytes, iperf3_binary, listening, path_of, written_tests
-from webperf3.iperf3.logs import LogReader
+from webperf3.iperf3.reader.logs import LogReader
 
 
 def only(version: str, kind: str):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import install, sample
-from webperf3.result import Result
-from webperf3.results import ResultsStore
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
 
 #: Start times of the samples (iperf3 3.12 on 127.0.0.1, see tests/data/README.md).

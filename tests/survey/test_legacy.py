@@ -7,8 +7,17 @@ import json
 import pytest
 
 from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP
-from webperf3.marks import MIGRATED_NAME, STATE_FILE, ClearMarks, clear_times
 from webperf3.survey import SurveyBook
+from webperf3.survey.legacy import MIGRATED_NAME, STATE_FILE, clear_times
+
+
+def old_clear(log_dir, ports, at):
+    """What the old "Clear table" wrote: the marks after the clear, and the
+    ones before it (what its Undo restored), ports as strings."""
+    path = log_dir / STATE_FILE
+    before = json.loads(path.read_text())["cleared_at"] if path.exists() else {}
+    after = dict(before) | {str(port): at for port in ports}
+    path.write_text(json.dumps({"cleared_at": after, "previous": before}, indent=1))
 
 
 def _surveys(book, results):
@@ -16,9 +25,8 @@ def _surveys(book, results):
 
 
 def test_each_clear_becomes_a_survey_started_then_and_the_file_is_kept_renamed(log_dir, results):
-    marks = ClearMarks(log_dir)  # the old "Clear table", twice
-    marks.clear([5201, 5202], at=T_REVERSE - 0.5)
-    marks.clear([5201, 5202, 5203], at=T_UDP - 0.5)
+    old_clear(log_dir, [5201, 5202], at=T_REVERSE - 0.5)  # the old "Clear table", twice
+    old_clear(log_dir, [5201, 5202, 5203], at=T_UDP - 0.5)
     content = (log_dir / STATE_FILE).read_bytes()
 
     with SurveyBook.open(log_dir) as book:
@@ -32,10 +40,10 @@ def test_each_clear_becomes_a_survey_started_then_and_the_file_is_kept_renamed(l
 
 
 def test_the_marks_are_migrated_only_once(log_dir, results):
-    ClearMarks(log_dir).clear([5201], at=T_BIDIR)
+    old_clear(log_dir, [5201], at=T_BIDIR)
     SurveyBook.open(log_dir).close()
     # The old code still running for a while writes a new state file: not migrated again.
-    ClearMarks(log_dir).clear([5201], at=T_UDP)
+    old_clear(log_dir, [5201], at=T_UDP)
     (log_dir / MIGRATED_NAME).unlink()
     with SurveyBook.open(log_dir) as book:
         assert len(book.view().surveys) == 2
@@ -57,7 +65,7 @@ def test_an_unreadable_state_file_is_left_alone_with_a_warning(log_dir, caplog):
 
 def test_a_taken_migrated_name_is_not_overwritten(log_dir):
     (log_dir / MIGRATED_NAME).write_text("older")
-    ClearMarks(log_dir).clear([5201], at=T_TCP)
+    old_clear(log_dir, [5201], at=T_TCP)
     SurveyBook.open(log_dir).close()
     assert (log_dir / MIGRATED_NAME).read_text() == "older"
     assert json.loads((log_dir / f"{MIGRATED_NAME}.1").read_text())["cleared_at"] == {"5201": T_TCP}

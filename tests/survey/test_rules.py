@@ -7,7 +7,7 @@ import itertools
 import msgspec
 import pytest
 
-from webperf3.result import Result
+from webperf3.store.record import Result
 from webperf3.survey import BookInputError, choose_place, parse_result_id, result_id
 from webperf3.survey.records import Claim, Segment
 from webperf3.survey.rules import ClaimIndex, Timeline, clean_address, clean_name, nat_conflict

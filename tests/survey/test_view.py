@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webperf3.result import Result
+from webperf3.store.record import Result
 from webperf3.survey import Annotation, BookView, choose_place, result_id
 from webperf3.survey.records import Claim, Edit, Segment, Survey
 from webperf3.survey.rules import ClaimIndex, Timeline, clean_address

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers_iperf3 import IPERF3, free_ports, no_iperf3_left, wait_until  # noqa: F401 - fixture
-from webperf3.results import ResultsStore
+from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")

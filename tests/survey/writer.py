@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from webperf3.result import Result
+from webperf3.store.record import Result
 from webperf3.survey import SurveyBook
 
 

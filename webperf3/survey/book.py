@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from ..result import Result
+from ..store.record import Result
 from . import db, legacy
 from .errors import BookConflict, BookInputError, BookNotFound, BookWriteError
 from .records import BookChange, Claim, ClaimOutcome, Edit, Segment, Survey

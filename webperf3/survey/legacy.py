@@ -1,30 +1,99 @@
 """The old clear marks (``.webperf3-state.json``) made into surveys, once.
 
-A clear at T becomes a survey started at T ("Cleared YYYY-MM-DD HH:MM"). The
-migration is written in the same transaction as a ``meta`` row
-(``legacy_state``: what was found), so it never happens twice; only after
-the commit is the state file renamed (kept, never deleted).
+Before surveys, "Clear table" wrote per-port "cleared at" times to that file
+(never to an iperf3 log: the prototype appended ``{}`` to each, corrupting
+them for every other reader). A clear at T becomes a survey started at T
+("Cleared YYYY-MM-DD HH:MM"). The migration is written in the same
+transaction as a ``meta`` row (``legacy_state``: what was found), so it never
+happens twice; only after the commit is the state file renamed
+(``….migrated``: kept, never deleted).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from .. import marks
-
-log = logging.getLogger(__name__)
+log = logging.getLogger("webperf3.marks")
 
 META_KEY = "legacy_state"
+STATE_FILE = ".webperf3-state.json"
+#: What a migrated state file is renamed to (``.1``, ``.2``… if taken).
+MIGRATED_NAME = STATE_FILE + ".migrated"
 
 
-def migrate_clears(conn: sqlite3.Connection, log_dir: Path, now: float) -> marks.LegacyClears:
+@dataclass(frozen=True, slots=True)
+class LegacyClears:
+    """What an old state file held: the times the table was cleared, oldest first."""
+
+    found: bool  # there was a state file
+    times: tuple[float, ...] = ()
+    problem: str | None = None  # it could not be read: why
+
+
+def clear_times(state: object) -> tuple[float, ...]:
+    """The distinct clear times of a state file's content, oldest first: the
+    current marks and the previous ones (those Undo would have restored: an
+    earlier clear). Raises ValueError for content of another shape."""
+    if not isinstance(state, dict):
+        raise ValueError("not a JSON object")
+    times: set[float] = set()
+    for key in ("cleared_at", "previous"):
+        marks = state.get(key)
+        if marks is None:
+            continue
+        if not isinstance(marks, dict):
+            raise ValueError(f"{key!r} is not an object")
+        for at in marks.values():
+            if isinstance(at, bool) or not isinstance(at, int | float):
+                raise ValueError(f"{key!r} holds {at!r}, not a time")
+            if math.isfinite(at) and at > 0:
+                times.add(float(at))
+    return tuple(sorted(times))
+
+
+def read_legacy_clears(log_dir: Path) -> LegacyClears:
+    path = Path(log_dir) / STATE_FILE
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LegacyClears(found=False)
+    except OSError as exc:
+        return LegacyClears(found=True, problem=f"cannot read {path}: {exc.strerror or exc}")
+    try:
+        return LegacyClears(found=True, times=clear_times(json.loads(raw)))
+    except ValueError as exc:
+        return LegacyClears(found=True, problem=f"{path} is unreadable ({exc})")
+
+
+def retire_state_file(log_dir: Path) -> Path | None:
+    """Rename the migrated state file out of the way, keeping its content;
+    where it went, or None if it was not there or could not be renamed."""
+    path = Path(log_dir) / STATE_FILE
+    target = path.with_name(MIGRATED_NAME)
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{MIGRATED_NAME}.{n}")
+    try:
+        path.rename(target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("cannot rename the migrated %s (%s): the survey book will not migrate it again", path, exc.strerror or exc)
+        return None
+    return target
+
+
+def migrate_clears(conn: sqlite3.Connection, log_dir: Path, now: float) -> LegacyClears:
     """Within the caller's transaction: a survey per clear time of ``log_dir``'s
     state file, and the ``meta`` row. Call only if the row is not there yet."""
-    found = marks.read_legacy_clears(log_dir)
+    found = read_legacy_clears(log_dir)
     if found.problem:
         log.warning("%s: no surveys made from it", found.problem)
     last_start = conn.execute("SELECT coalesce(max(started_at), 0) FROM segments WHERE undone_at IS NULL").fetchone()[0]
@@ -37,8 +106,8 @@ def migrate_clears(conn: sqlite3.Connection, log_dir: Path, now: float) -> marks
     return found
 
 
-def retire(log_dir: Path, found: marks.LegacyClears) -> None:
+def retire(log_dir: Path, found: LegacyClears) -> None:
     """After the commit: rename a state file that was read."""
     if found.found and not found.problem:
-        retired = marks.retire_state_file(log_dir)
-        log.info("made %d survey(s) from the clear marks of %s; it is now %s", len(found.times), marks.STATE_FILE, retired)
+        retired = retire_state_file(log_dir)
+        log.info("made %d survey(s) from the clear marks of %s; it is now %s", len(found.times), STATE_FILE, retired)

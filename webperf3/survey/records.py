@@ -1,6 +1,6 @@
 """The records of the survey book, as the rest of webperf3 sees them.
 
-msgspec Structs (frozen) like :class:`~webperf3.result.Result`: cheap to build
+msgspec Structs (frozen) like :class:`~webperf3.store.record.Result`: cheap to build
 by the hundred thousand (one :class:`Annotation` per test), and ``to_dict()``
 gives the JSON the web layer sends.
 """
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..result import Result
+from ..store.record import Result
 
 #: Where a test's place came from, in order of precedence: set by a person on
 #: the station afterwards, the client's ``--extra-data``, or the place its
@@ -84,7 +84,7 @@ class Edit(_Record):
 
 
 class Annotation(msgspec.Struct, frozen=True, gc=False):
-    """What the survey book adds to one :class:`~webperf3.result.Result`."""
+    """What the survey book adds to one :class:`~webperf3.store.record.Result`."""
 
     id: str  # the test's identity, e.g. "5201-v6mpac6qx5znedp5i4yy62w4pvszrju7zke6"
     place: str | None

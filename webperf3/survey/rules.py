@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from ..result import Result
+from ..store.record import Result
 from .errors import BookInputError
 from .records import Claim, PlaceSource, Segment
 

@@ -3,7 +3,7 @@
 A :class:`BookView` never changes: the book makes a new one after each saved
 change and hands it out to any thread, so reading needs no lock and no SQLite
 at all. Every question takes the results it is about (from the
-:class:`~webperf3.results.ResultsStore`, in time order), so the data keeps
+:class:`~webperf3.store.results.ResultsStore`, in time order), so the data keeps
 flowing one way: logs → store → (book view) → routes.
 """
 
@@ -13,7 +13,7 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..result import Result
+from ..store.record import Result
 from .records import Annotation, Claim, Edit, PortLatest, Survey, SurveySummary
 from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, nat_conflict, result_id
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import bottle
 
-from ..board import Board
-from ..export import CsvLines
-from ..results import LogDirError, ResultsStore
+from ..board.join import Board
+from ..exports.results import CsvLines
+from ..store.results import LogDirError, ResultsStore
 from ..survey import BookOpenError, SurveyBook
-from . import api, device, exports, history, ops, pages, places, surveys
+from . import api, device, history, ops, pages, places, surveys
+from . import downloads as exports
 from .common import add_security_headers, error_body, json_error
 
 

@@ -10,10 +10,10 @@ import bottle
 from bottle import HTTPResponse, request, response
 
 from .. import __version__
-from ..health import problems
-from ..export import json_chunks
+from ..ops.health import problems
+from ..exports.results import json_chunks
 from .common import JSON_TYPE, dumps, json_response, require_admin, wrapped
-from .exports import filtered_results, json_download
+from .downloads import filtered_results, json_download
 from .surveys import book_call
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import bottle
 import segno
 from bottle import HTTPResponse, request
 
-from ..results import PortRow
+from ..store.results import PortRow
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:

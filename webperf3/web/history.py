@@ -4,7 +4,7 @@ server (a phone never downloads 100,000 rows), and the chart's series.
 ``GET /api/history?survey=&place=&unplaced=&port=&client=&direction=&outcome=&since=&until=&sort=&order=&offset=&limit=``
 → ``{survey, total, offset, limit, sort, order, rows, facets, generation, book_version}``;
 ``GET /api/history/series?...same filters...&by=port|place`` → the compact
-columns of :meth:`webperf3.history.History.series`. ``survey`` is a survey's
+columns of :meth:`webperf3.board.listing.History.series`. ``survey`` is a survey's
 id, ``all``, or absent for the current one. A bad parameter is a 400 that
 names it; an unknown survey a 404.
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import bottle
 from bottle import HTTPResponse
 
-from ..history import GROUPINGS, History, QueryError, parse_query
+from ..board.listing import GROUPINGS, History, QueryError, parse_query
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import bottle
 from bottle import HTTPError, HTTPResponse
 
-from ..health import health_text, http_status, problems
-from ..results import LogDirError
+from ..ops.health import health_text, http_status, problems
+from ..store.results import LogDirError
 
 if TYPE_CHECKING:
     from . import Dashboard

@@ -1,7 +1,7 @@
 """Places of a survey, two surveys compared, and the printable report:
 ``/places``, ``/report`` and ``GET /api/places``.
 
-The figures are :mod:`webperf3.places`' (pure); this module only picks the
+The figures are :mod:`webperf3.board.tally`' (pure); this module only picks the
 survey's tests from the store and the book, reads the query, and answers.
 ``/csv?by=place`` (in :mod:`.exports`) uses :func:`survey_places` too, so
 the page, the API, the CSV and the report never disagree.
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import bottle
 from bottle import HTTPResponse
 
-from ..places import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
-from ..result import Result
+from ..board.tally import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
+from ..store.record import Result
 from ..survey import BookView
 from .common import json_error, json_response, param
 

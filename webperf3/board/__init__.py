@@ -1,0 +1,4 @@
+"""What every page, push and export shows: the tests of the results store
+joined with what people added in the survey book (:mod:`.join`), and the
+pure questions the pages ask of them: the history's listing (:mod:`.listing`)
+and the places' tally (:mod:`.tally`)."""

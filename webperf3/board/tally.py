@@ -1,0 +1,359 @@
+"""One row per place of a survey, and two surveys side by side: pure
+functions of results, their annotations and the user's thresholds (no I/O).
+
+Each figure comes only from the tests that measured its side: a download
+from download and bidirectional tests (what the station *sent*, unless the
+log holds the client's received figure, see ``download_measured_by``), an
+upload from upload and bidirectional tests (what the station received).
+Excluded tests are left out; a failed test is a failure, never 0 Mbit/s.
+UDP jitter and loss of a download are the client's alone: only tests whose
+log holds the client's figures give them, the others count as unknown.
+
+"Worst" is defined once here (:data:`WORST_FIRST`) and said on the pages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import msgspec
+
+from ..store.record import Result
+from ..survey import Annotation
+
+Grade = Literal["failed", "bad", "fair", "good", "none"]
+
+#: What the pages say about the order of the places table.
+WORST_FIRST = (
+    "Worst first: places where every test failed, then by the lower of the median download and "
+    "the median upload (slowest first); on a tie, the place with more failures first."
+)
+
+DEFAULT_RED_MBPS = 50.0
+DEFAULT_AMBER_MBPS = 100.0
+#: A threshold above this is a typo (10 Tbit/s), not a survey's goal.
+MAX_THRESHOLD_MBPS = 10_000_000.0
+
+
+class Thresholds(msgspec.Struct, frozen=True):
+    """Below ``red`` a median is bad (red), below ``amber`` fair (amber), else good."""
+
+    red_mbps: float = DEFAULT_RED_MBPS
+    amber_mbps: float = DEFAULT_AMBER_MBPS
+
+    def grade(self, bps: float | None) -> Grade:
+        if bps is None:
+            return "none"
+        mbps = bps / 1e6
+        if mbps < self.red_mbps:
+            return "bad"
+        if mbps < self.amber_mbps:
+            return "fair"
+        return "good"
+
+    def to_dict(self) -> dict[str, float]:
+        return {"red_mbps": self.red_mbps, "amber_mbps": self.amber_mbps}
+
+
+def parse_thresholds(red: str | None, amber: str | None) -> Thresholds:
+    """The thresholds from the query's text (Mbit/s); ValueError says what is wrong."""
+
+    def number(text: str | None, name: str, default: float) -> float:
+        if text is None:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or value > MAX_THRESHOLD_MBPS:
+            raise ValueError(f"bad {name!r} threshold {text!r}: expected Mbit/s, a number from 0 to {MAX_THRESHOLD_MBPS:.0f}")
+        return value
+
+    red_mbps = number(red, "red", DEFAULT_RED_MBPS)
+    amber_mbps = number(amber, "amber", max(DEFAULT_AMBER_MBPS, red_mbps))
+    if amber_mbps < red_mbps:
+        raise ValueError(f"the 'amber' threshold ({amber_mbps:g} Mbit/s) must not be below the 'red' one ({red_mbps:g} Mbit/s)")
+    return Thresholds(red_mbps, amber_mbps)
+
+
+class PlaceRow(msgspec.Struct, kw_only=True):
+    """One place of a survey. Rates in bit/s; ``None`` where no test measured it."""
+
+    place: str | None  # None: the tests nobody named ("(no place)")
+    tests: int  # not counting the excluded ones
+    failures: int
+    excluded: int
+    first: float | None  # start of its first and last test (excluded ones left out)
+    last: float | None
+    download_tests: int  # successful tests that measured a download
+    download_median_bps: float | None
+    download_min_bps: float | None
+    download_max_bps: float | None
+    #: "station" (what it sent), "client" (what the client received), "mixed", or None
+    download_measured_by: str | None
+    upload_tests: int
+    upload_median_bps: float | None
+    upload_min_bps: float | None
+    upload_max_bps: float | None
+    upload_jitter_ms: float | None  # medians over its UDP uploads, measured by the station
+    upload_loss_percent: float | None
+    download_jitter_ms: float | None  # medians over its UDP downloads whose log holds the client's figures
+    download_loss_percent: float | None
+    #: UDP downloads whose jitter and loss only the client knew: "unknown", never "no loss"
+    download_quality_unknown: int
+    worst_bps: float | None  # the lower of the two medians: what the order and the row's colour go by
+    grade: Grade
+    download_grade: Grade
+    upload_grade: Grade
+    versions: list[str]  # iperf3 versions of the station's logs for these tests
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
+
+
+def median(values: list[float]) -> float | None:
+    """The median: the middle value, or the mean of the two middle ones."""
+    n = len(values)
+    if not n:
+        return None
+    ordered = sorted(values)
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+class _Acc:
+    """What one place's tests add up to, while they are read."""
+
+    __slots__ = ("down", "down_by", "down_jitter", "down_loss", "excluded", "failures", "first", "last", "name",
+                 "name_at", "tests", "unknown", "up", "up_jitter", "up_loss", "versions")
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.name_at = -math.inf
+        self.tests = self.failures = self.excluded = self.unknown = 0
+        self.first = math.inf
+        self.last = -math.inf
+        self.down: list[float] = []
+        self.up: list[float] = []
+        self.down_by: set[str] = set()
+        self.up_jitter: list[float] = []
+        self.up_loss: list[float] = []
+        self.down_jitter: list[float] = []
+        self.down_loss: list[float] = []
+        self.versions: set[str] = set()
+
+
+class PlaceTally:
+    """Tests added up by place, as they come: :meth:`add` more (a survey's
+    new tests), then :meth:`rows` for any thresholds. Lets a caller keep a
+    survey's tally and add only the tests that arrived since (the 100,000
+    tests of a long survey are then added once, not on every request).
+    Not thread-safe: the caller holds a lock around ``add`` and ``rows``."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str | None, _Acc] = {}
+        self._keys: dict[str, str] = {}  # place → its casefolded key, once per spelling
+
+    def add(self, results: Sequence[Result], annotations: Sequence[Annotation]) -> None:
+        """``annotations[i]`` is ``results[i]``'s."""
+        groups = self._groups
+        keys = self._keys
+        for r, a in zip(results, annotations, strict=True):
+            place = a.place
+            if place is None:
+                key = None
+            elif (key := keys.get(place)) is None:
+                key = keys[place] = place.casefold()
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = _Acc()
+            t = r.time
+            if place is not None and t >= acc.name_at:
+                acc.name, acc.name_at = place, t
+            if a.excluded:
+                acc.excluded += 1
+                continue
+            acc.tests += 1
+            if t < acc.first:
+                acc.first = t
+            if t > acc.last:
+                acc.last = t
+            if r.version:
+                acc.versions.add(r.version)
+            if r.error is not None:
+                acc.failures += 1
+                continue
+            direction = r.direction
+            udp = r.protocol == "UDP"
+            if direction != "download" and (up := r.upload_bps) is not None:
+                acc.up.append(up)
+                if udp:
+                    if r.jitter_ms is not None:
+                        acc.up_jitter.append(r.jitter_ms)
+                    if r.loss_percent is not None:
+                        acc.up_loss.append(r.loss_percent)
+            if direction != "upload" and (down := r.download_bps) is not None:
+                acc.down.append(down)
+                by = r.download_measured_by or "station"  # a Result read before the field existed
+                acc.down_by.add(by)
+                if udp:
+                    if by == "client" and (r.download_jitter_ms is not None or r.download_loss_percent is not None):
+                        if r.download_jitter_ms is not None:
+                            acc.down_jitter.append(r.download_jitter_ms)
+                        if r.download_loss_percent is not None:
+                            acc.down_loss.append(r.download_loss_percent)
+                    else:
+                        acc.unknown += 1
+
+    def rows(self, thresholds: Thresholds = Thresholds()) -> list[PlaceRow]:
+        """One row per place (names compared case-insensitively, shown as
+        most recently spelt), worst first (:data:`WORST_FIRST`)."""
+        rows = [_row(key, acc, thresholds) for key, acc in self._groups.items() if acc.tests or acc.excluded]
+        rows.sort(key=worst_first_key)
+        return rows
+
+
+def place_rows(results: Sequence[Result], annotations: Sequence[Annotation], thresholds: Thresholds = Thresholds()) -> list[PlaceRow]:
+    """The places of ``results`` (``annotations[i]`` is ``results[i]``'s), worst first."""
+    tally = PlaceTally()
+    tally.add(results, annotations)
+    return tally.rows(thresholds)
+
+
+def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
+    down_median = median(acc.down)
+    up_median = median(acc.up)
+    medians = [m for m in (down_median, up_median) if m is not None]
+    worst = min(medians) if medians else None
+    if worst is None:
+        grade: Grade = "failed" if acc.failures else "none"
+    else:
+        grade = thresholds.grade(worst)
+    if len(acc.down_by) > 1:
+        measured_by: str | None = "mixed"
+    else:
+        measured_by = next(iter(acc.down_by), None)
+    return PlaceRow(
+        place=acc.name if key is not None else None,
+        tests=acc.tests,
+        failures=acc.failures,
+        excluded=acc.excluded,
+        first=acc.first if acc.tests else None,
+        last=acc.last if acc.tests else None,
+        download_tests=len(acc.down),
+        download_median_bps=down_median,
+        download_min_bps=min(acc.down) if acc.down else None,
+        download_max_bps=max(acc.down) if acc.down else None,
+        download_measured_by=measured_by,
+        upload_tests=len(acc.up),
+        upload_median_bps=up_median,
+        upload_min_bps=min(acc.up) if acc.up else None,
+        upload_max_bps=max(acc.up) if acc.up else None,
+        upload_jitter_ms=median(acc.up_jitter),
+        upload_loss_percent=median(acc.up_loss),
+        download_jitter_ms=median(acc.down_jitter),
+        download_loss_percent=median(acc.down_loss),
+        download_quality_unknown=acc.unknown,
+        worst_bps=worst,
+        grade=grade,
+        download_grade=thresholds.grade(down_median),
+        upload_grade=thresholds.grade(up_median),
+        versions=sorted(acc.versions, key=_version_key),
+    )
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+
+
+def worst_first_key(row: PlaceRow) -> tuple:
+    """:data:`WORST_FIRST` as a sort key. Rows with nothing measured and no
+    failure (every test excluded) go last."""
+    if row.worst_bps is None:
+        rank, figure = (0, 0.0) if row.failures else (2, 0.0)
+    else:
+        rank, figure = 1, row.worst_bps
+    return (rank, figure, -row.failures, (row.place or "").casefold(), row.place is None)
+
+
+def versions_seen(rows: Iterable[PlaceRow]) -> list[str]:
+    """Every iperf3 version of the rows' tests, oldest first."""
+    return sorted({v for row in rows for v in row.versions}, key=_version_key)
+
+
+# -- two surveys ------------------------------------------------------------------
+
+
+class Side(msgspec.Struct, kw_only=True):
+    """One survey's figures for a place in a comparison."""
+
+    tests: int
+    failures: int
+    download_median_bps: float | None
+    upload_median_bps: float | None
+    download_measured_by: str | None
+    grade: Grade
+    download_grade: Grade
+    upload_grade: Grade
+
+
+class Change(msgspec.Struct, kw_only=True):
+    """``survey`` minus ``compare``, in bit/s and as a percentage of ``compare``."""
+
+    bps: float | None
+    percent: float | None
+
+
+class ComparedRow(msgspec.Struct, kw_only=True):
+    place: str | None
+    survey: Side | None  # None: the place is only in the other survey
+    compare: Side | None
+    only_in: Literal["survey", "compare"] | None
+    download_change: Change
+    upload_change: Change
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
+def _side(row: PlaceRow) -> Side:
+    return Side(
+        tests=row.tests, failures=row.failures, download_median_bps=row.download_median_bps,
+        upload_median_bps=row.upload_median_bps, download_measured_by=row.download_measured_by, grade=row.grade,
+        download_grade=row.download_grade, upload_grade=row.upload_grade,
+    )
+
+
+def change(now: float | None, before: float | None) -> Change:
+    if now is None or before is None:
+        return Change(bps=None, percent=None)
+    return Change(bps=now - before, percent=(now - before) / before * 100 if before else None)
+
+
+def compare_rows(survey: Sequence[PlaceRow], compare: Sequence[PlaceRow]) -> list[ComparedRow]:
+    """Each place of either survey once: both medians and the change from
+    ``compare`` to ``survey``. In ``survey``'s order (worst first), then the
+    places only ``compare`` has, in its order."""
+    def key(row: PlaceRow) -> str | None:
+        return None if row.place is None else row.place.casefold()
+
+    before = {key(row): row for row in compare}
+    out: list[ComparedRow] = []
+    for row in survey:
+        old = before.pop(key(row), None)
+        out.append(ComparedRow(
+            place=row.place,
+            survey=_side(row),
+            compare=None if old is None else _side(old),
+            only_in="survey" if old is None else None,
+            download_change=change(row.download_median_bps, old and old.download_median_bps),
+            upload_change=change(row.upload_median_bps, old and old.upload_median_bps),
+        ))
+    for old in before.values():
+        out.append(ComparedRow(
+            place=old.place, survey=None, compare=_side(old), only_in="compare",
+            download_change=change(None, None), upload_change=change(None, None),
+        ))
+    return out

@@ -1,0 +1,278 @@
+"""The results store: every ``port-*.json`` in a log directory, kept current.
+
+:meth:`ResultsStore.refresh` costs one ``stat`` per unchanged log and reads
+only what was appended to the others, so every caller (a web request, the
+file watcher, an export) may call it freely. Queries return snapshots: a
+caller can stream an export while the store goes on changing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..iperf3.reader.logs import LogReader
+from .record import Result
+
+log = logging.getLogger("webperf3.results")
+
+LOG_NAME = re.compile(r"port-(\d{1,5})\.json")
+
+
+def log_path(log_dir: Path, port: int) -> Path:
+    return log_dir / f"port-{port}.json"
+
+
+def port_of(name: str) -> int | None:
+    match = LOG_NAME.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+class LogDirError(OSError):
+    """The log directory does not exist or cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortRow:
+    """One row of the dashboard's table."""
+
+    port: int
+    latest: Result | None  # the latest successful test
+    failure: Result | None  # the latest failed test
+    tests: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "port": self.port,
+            "latest": None if self.latest is None else self.latest.to_dict(),
+            "failure": None if self.failure is None else self.failure.to_dict(),
+            "tests": self.tests,
+        }
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a refresh found: new results, and ports whose history was redone."""
+
+    added: list[Result] = field(default_factory=list)
+    reset_ports: set[int] = field(default_factory=set)
+    skipped: int = 0
+    generation: int = 0  # the store's generation once this change was made
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.reset_ports)
+
+
+@dataclass(slots=True)
+class PortTotals:
+    """One port's whole history in brief, kept up as results arrive, so the
+    table and the metrics cost the same whatever the size of the logs."""
+
+    latest: Result | None = None  # the latest success, by start time
+    failure: Result | None = None  # the latest failure, by start time
+    ok: int = 0
+    failed: int = 0
+
+    def add(self, results: list[Result]) -> None:
+        for result in results:
+            if result.ok:
+                self.ok += 1
+                if self.latest is None or result.time >= self.latest.time:
+                    self.latest = result
+            else:
+                self.failed += 1
+                if self.failure is None or result.time >= self.failure.time:
+                    self.failure = result
+
+
+def _by_time(result: Result) -> float:
+    return result.time
+
+
+def _order(result: Result) -> tuple[float, int, int]:
+    """The one order of results everywhere (the table, /csv, ``webperf3
+    export``): start time, then port, then place in the log. Time alone left
+    tests of one second in whatever order their logs happened to be read."""
+    return (result.time, result.port, result.offset)
+
+
+def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
+    seq.extend(new)
+    # Tests almost always arrive in order, so this is usually a no-op check
+    # (the tuple is built only for tests of the same second); otherwise
+    # timsort merges the sorted runs in linear time.
+    start = max(0, len(seq) - len(new) - 1)
+    for i in range(start, len(seq) - 1):
+        a, b = seq[i], seq[i + 1]
+        if a.time > b.time or (a.time == b.time and _order(a) > _order(b)):
+            seq.sort(key=_order)
+            return
+
+
+class ResultsStore:
+    """All results of one log directory, per port and in order (:func:`_order`)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = Path(log_dir)
+        self._lock = threading.RLock()
+        self._readers: dict[int, LogReader] = {}
+        self._by_port: dict[int, list[Result]] = {}
+        self._totals: dict[int, PortTotals] = {}
+        self._all: list[Result] = []
+        self.generation = 0  # bumped on every change: a cheap "anything new?"
+        self._listeners: list[Callable[[Changes], None]] = []
+
+    # -- telling others ---------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Changes], None]) -> None:
+        """Call ``listener(changes)`` after every change, whoever's read found
+        it (the file watcher, a web request, an export): what one caller reads
+        is never lost to the others. Called under the store's lock, in change
+        order, so a listener must only hand the changes on, never block."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Changes], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _changed(self, changes: Changes) -> Changes:
+        if changes:
+            self.generation += 1
+            changes.generation = self.generation
+            for listener in self._listeners:
+                try:
+                    listener(changes)
+                except Exception:  # a broken listener must not break reading
+                    log.exception("results listener failed")
+        return changes
+
+    # -- reading -------------------------------------------------------------
+
+    def refresh(self) -> Changes:
+        """Pick up new, changed and removed logs."""
+        try:
+            ports = self._scan()
+        except FileNotFoundError:
+            raise LogDirError(f"log directory {self.log_dir} does not exist") from None
+        except NotADirectoryError:
+            raise LogDirError(f"{self.log_dir} is not a directory") from None
+        except PermissionError:
+            raise LogDirError(f"log directory {self.log_dir} cannot be read (permission denied)") from None
+        with self._lock:
+            changes = Changes()
+            for port in self._readers.keys() - ports:
+                self._forget(port, changes)
+            for port in sorted(ports):
+                self._read(port, changes)
+            changes.added.sort(key=_order)  # listeners see new tests in the store's order too
+            _merge_in_time_order(self._all, changes.added)
+            return self._changed(changes)
+
+    def refresh_port(self, port: int) -> Changes:
+        """Read one log after the watcher saw it change (or vanish)."""
+        with self._lock:
+            changes = Changes()
+            if not log_path(self.log_dir, port).exists():
+                self._forget(port, changes)
+            else:
+                self._read(port, changes)
+            changes.added.sort(key=_order)
+            _merge_in_time_order(self._all, changes.added)
+            return self._changed(changes)
+
+    def _scan(self) -> set[int]:
+        with os.scandir(self.log_dir) as entries:
+            return {p for e in entries if (p := port_of(e.name)) is not None}
+
+    def _read(self, port: int, changes: Changes) -> None:
+        reader = self._readers.get(port)
+        if reader is None:
+            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port)
+        try:
+            found = reader.read()
+        except OSError as exc:
+            # One unreadable log must not hide the others.
+            log.warning("cannot read %s: %s", reader.path, exc.strerror or exc)
+            return
+        changes.skipped += found.skipped
+        if found.reset:
+            self._drop(port)
+            changes.reset_ports.add(port)
+        if found.results:
+            _merge_in_time_order(self._by_port.setdefault(port, []), found.results)
+            self._totals.setdefault(port, PortTotals()).add(found.results)
+            changes.added.extend(found.results)
+
+    def _forget(self, port: int, changes: Changes) -> None:
+        if self._readers.pop(port, None) is not None:
+            self._drop(port)
+            changes.reset_ports.add(port)
+
+    def _drop(self, port: int) -> None:
+        self._totals.pop(port, None)
+        if self._by_port.pop(port, None):
+            self._all = [r for r in self._all if r.port != port]
+
+    # -- asking ----------------------------------------------------------------
+
+    @property
+    def ports(self) -> list[int]:
+        with self._lock:
+            return sorted(self._readers)
+
+    def results(
+        self,
+        port: int | None = None,
+        name: str | None = None,
+        since: float | None = None,
+    ) -> list[Result]:
+        """Every result in time order, optionally of one port, one client
+        name (case-insensitive substring) or starting at ``since``."""
+        with self._lock:
+            seq = self._all if port is None else self._by_port.get(port, [])
+            if since is not None:
+                seq = seq[bisect.bisect_left(seq, since, key=_by_time) :]
+            else:
+                seq = list(seq)
+        if name is not None:
+            needle = name.casefold()
+            seq = [r for r in seq if r.name is not None and needle in r.name.casefold()]
+        return seq
+
+    def snapshot(self) -> tuple[int, list[Result]]:
+        """The generation and every result of exactly that generation, read
+        together: a page that adds pushed tests to what it fetched skips those
+        of a generation it already has, and that holds only if the fetched
+        results are neither older nor newer than the generation they carry."""
+        with self._lock:
+            return self.generation, list(self._all)
+
+    def row(self, port: int) -> PortRow:
+        """One port's whole history in brief (surveys are the board's business)."""
+        with self._lock:
+            totals = self._totals.get(port) or PortTotals()
+            return PortRow(port, totals.latest, totals.failure, totals.ok + totals.failed)
+
+    def rows(self, ports: Iterable[int] = ()) -> list[PortRow]:
+        """One row per port: the ports given (the servers') and every log's."""
+        with self._lock:
+            known = set(self._readers) | set(ports)
+        return [self.row(port) for port in sorted(known)]
+
+    def totals(self) -> dict[int, PortTotals]:
+        """Every port's totals, clear marks ignored (a copy: safe to keep)."""
+        with self._lock:
+            return {port: PortTotals(t.latest, t.failure, t.ok, t.failed) for port, t in self._totals.items()}
+
+    @property
+    def skipped(self) -> int:
+        with self._lock:
+            return sum(r.skipped for r in self._readers.values())

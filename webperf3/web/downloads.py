@@ -1,0 +1,105 @@
+"""Downloads for a spreadsheet or a script: ``/csv``, ``/xlsx`` and ``/api/results.json``.
+
+Each is streamed from a snapshot of the store, so a large export is never
+whole in memory and the store may go on changing while it is sent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import bottle
+from bottle import response
+
+from ..exports.results import json_chunks
+from ..exports.placetable import compare_csv, places_csv
+from ..board.tally import compare_rows
+from ..store.record import Result
+from ..exports.workbook import FILE_NAME as XLSX_NAME
+from ..exports.workbook import MEDIA_TYPE as XLSX_TYPE
+from ..exports.workbook import open_xlsx
+from . import places
+from .common import JSON_TYPE, dumps, json_error, param, result_filters
+
+if TYPE_CHECKING:
+    from . import Dashboard
+
+CSV_NAME = "iperf3_log.csv"
+PLACES_CSV_NAME = "iperf3_places.csv"
+COMPARE_CSV_NAME = "iperf3_places_compared.csv"
+
+
+class Exports:
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+
+    def route(self, app: bottle.Bottle) -> None:
+        app.route("/csv", "GET", self.csv)
+        app.route("/xlsx", "GET", self.xlsx)
+        app.route("/api/results.json", "GET", self.results_json)
+
+    def csv(self) -> Iterator[str]:
+        by = param("by")
+        if by is not None:
+            return self.csv_by(by)
+        self.dash.refresh()
+        found = self.dash.store.results()  # a snapshot: the store may change while this streams
+        response.content_type = "text/csv; charset=utf-8"
+        response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
+        response.set_header("Cache-Control", "no-store")
+        return self.dash.csv_lines.chunks(found, self.dash.board.notes(found))
+
+    def csv_by(self, by: str) -> Iterator[str]:
+        """``?by=place``: one line per place of ``survey=`` (default the current
+        one; ``all``), the columns of ``/api/places``' rows; with ``compare=``
+        another survey, the two side by side with the change (``compared``)."""
+        if by != "place":
+            raise json_error(400, f"bad 'by' parameter {by!r}: the CSV is by test (no 'by') or by=place")
+        thresholds = places.thresholds_param()
+        self.dash.refresh()
+        view = self.dash.book.view()
+        chosen = places.choose_survey(view, param("survey"))
+        compared = places.choose_compare(view, chosen)
+        rows, _ = places.survey_places(self.dash, view, chosen, thresholds)
+        response.content_type = "text/csv; charset=utf-8"
+        response.set_header("Cache-Control", "no-store")
+        if compared is None:
+            response.set_header("Content-Disposition", f"attachment; filename={PLACES_CSV_NAME}")
+            return places_csv(rows, chosen.name)
+        before, _ = places.survey_places(self.dash, view, compared, thresholds)
+        response.set_header("Content-Disposition", f"attachment; filename={COMPARE_CSV_NAME}")
+        return compare_csv(compare_rows(rows, before), chosen.name, compared.name)
+
+    def xlsx(self):
+        """Download for Excel: the workbook is built whole into an unlinked
+        temporary file before anything is sent, so a failure is an error
+        status, never half a file; then it is sent from that file."""
+        self.dash.refresh()
+        found = self.dash.store.results()
+        workbook = open_xlsx(found, notes=self.dash.board.notes(found))
+        response.content_type = XLSX_TYPE
+        response.set_header("Content-Disposition", f"attachment; filename={XLSX_NAME}")
+        response.set_header("Content-Length", str(os.fstat(workbook.fileno()).st_size))
+        response.set_header("Cache-Control", "no-store")
+        return workbook  # the WSGI server's file_wrapper sends it and closes it
+
+    def results_json(self) -> Iterator[str]:
+        return json_download(self.dash)
+
+
+def filtered_results(dash: Dashboard) -> list[Result]:
+    filters = result_filters()  # a bad one is a 400 before anything is read
+    client = filters.pop("client", None)
+    dash.refresh()
+    found = dash.store.results(**filters)
+    return found if client is None else [r for r in found if r.client == client]
+
+
+def json_download(dash: Dashboard) -> Iterator[str]:
+    """The JSON export: a bare array, like ``webperf3 export --format json``."""
+    found = filtered_results(dash)
+    response.content_type = JSON_TYPE
+    response.set_header("Content-Disposition", "attachment; filename=iperf3_log.json")
+    return json_chunks(found, dumps=dumps, notes=dash.board.notes(found))
