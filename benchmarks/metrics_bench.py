@@ -40,7 +40,8 @@ sys.path.insert(0, str(HERE))
 from _data import Appender, cached_log_dir, working_copy  # noqa: E402
 from _report import describe_machine, markdown_table, text_table  # noqa: E402
 
-from webperf3.ops.metrics import SurveySummary, build_registry, exposition  # noqa: E402
+from webperf3.ops.labels import SurveyCounts  # noqa: E402
+from webperf3.ops.metrics import build_registry, exposition  # noqa: E402
 from webperf3.store.results import ResultsStore  # noqa: E402
 
 #: Bytes of log per test in the _data.py mix (100 MB held 19,783 tests).
@@ -68,7 +69,7 @@ class Setup:
         self.results = len(self.store.results())
         ports = list(range(5201, 5201 + self.manifest["ports"]))
         servers = [{"port": p, "state": "idle", "restarts": 0, "version": "3.12"} for p in ports]
-        survey = SurveySummary("Main building", {f"Room {i}": i % 7 for i in range(100)}, 300)
+        survey = SurveyCounts("Main building", {f"Room {i}": i % 7 for i in range(100)}, 300)
         self.registry = build_registry(self.store, servers=lambda: servers, ports=lambda: ports,
                                        websocket_clients=lambda: 3, station_name="bench",
                                        survey=lambda: survey, place_labels=100)

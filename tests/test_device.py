@@ -10,8 +10,8 @@ from webtest import TestApp
 
 from webperf3.store.record import Result
 from webperf3.store.results import PortRow, ResultsStore
-from webperf3.web import create_app
 from webperf3.web.device import station_host, suggest_port
+from tests.support.parts import app_of
 
 NOW = 1_800_000_000.0
 
@@ -63,7 +63,7 @@ def app(tmp_path: Path) -> TestApp:
     store = ResultsStore(tmp_path)
     servers = [{"port": 5201, "state": "testing"}, {"port": 5202, "state": "idle"}]
     return TestApp(
-        create_app(store, servers=lambda: servers, ports=lambda: [5201, 5202]),
+        app_of(store, servers=lambda: servers, ports=lambda: [5201, 5202]),
         extra_environ={"REMOTE_ADDR": "192.168.1.77", "HTTP_HOST": "192.168.1.20:8080"},
     )
 

@@ -22,7 +22,7 @@ from webperf3.iperf3.fleet.servers import ServerFleet
 from webperf3.iperf3.fleet.state import Backoff
 from webperf3.live.server import LiveServer
 from webperf3.store.results import ResultsStore
-from webperf3.web import Dashboard
+from tests.support.parts import board_of, dashboard_of
 
 
 @pytest.fixture
@@ -70,8 +70,8 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
                         backoff=Backoff(initial=0.2, cap=1.0))
     store = ResultsStore(log_dir)
     servers = lambda: [s.to_dict() for s in fleet.status()]  # noqa: E731
-    app = TestApp(Dashboard(store, servers=servers, ports=lambda: ports).app)
-    live = LiveServer(store, "127.0.0.1", 0, servers=servers, ports=lambda: ports)
+    app = TestApp(dashboard_of(store, servers=servers, ports=lambda: ports).app)
+    live = LiveServer(store, "127.0.0.1", 0, servers=servers, ports=lambda: ports, board=board_of(store, ports=lambda: ports, readonly=True))
     fleet.start()
     live.start()
     try:

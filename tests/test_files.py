@@ -18,7 +18,7 @@ from webtest import TestApp
 
 from tests.conftest import install, sample
 from webperf3.store.results import ResultsStore
-from webperf3.web import Dashboard
+from tests.support.parts import dashboard_of
 
 
 def within(seconds: float, call: Callable[[], object]) -> object:
@@ -87,7 +87,7 @@ def test_a_log_that_is_not_a_regular_file_is_refused_once_and_blocks_nothing(
 def test_the_dashboard_and_healthz_answer_beside_a_fifo(log_dir: Path) -> None:
     install(log_dir, 5201, sample("tcp"))
     os.mkfifo(log_dir / "port-5202.json")
-    app = TestApp(Dashboard(ResultsStore(log_dir), ports=lambda: [5201, 5202]).app)
+    app = TestApp(dashboard_of(ResultsStore(log_dir), ports=lambda: [5201, 5202]).app)
     for url in ("/healthz", "/api/latest", "/csv"):
         answer = within(5, lambda: app.get(url))
         assert answer.status_int == 200

@@ -36,7 +36,7 @@ from webperf3.iperf3.reader.entries import EntryError, parse_entry
 from webperf3.iperf3.reader.logs import EntrySplitter, LogReader
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
-from webperf3.web import Dashboard
+from tests.support.parts import dashboard_of
 
 settings.load_profile(PROFILE)
 
@@ -190,7 +190,7 @@ def check_entry(raw: bytes) -> None:
 def dashboard_survives(raw: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "port-5201.json").write_bytes(raw + b"\n")
-        app = TestApp(Dashboard(ResultsStore(Path(tmp)), ports=lambda: [5201]).app, lint=False)
+        app = TestApp(dashboard_of(ResultsStore(Path(tmp)), ports=lambda: [5201]).app, lint=False)
         for url in ("/", "/api/latest", "/api/results", "/csv", "/xlsx", "/metrics", "/healthz"):
             answer = app.get(url, expect_errors=True)
             assert answer.status_int < 500 or url == "/metrics", (url, answer.status)
@@ -221,7 +221,7 @@ def station_app() -> TestApp:
     for i, obj in enumerate(real_objects()[:12]):
         with (tmp / f"port-{5201 + i % 3}.json").open("ab") as f:
             f.write(obj + b"\n")
-    dashboard = Dashboard(ResultsStore(tmp), ports=lambda: [5201, 5202, 5203], admin_token="tok")
+    dashboard = dashboard_of(ResultsStore(tmp), ports=lambda: [5201, 5202, 5203], admin_token="tok")
     return TestApp(Guard(dashboard.app), lint=False)
 
 

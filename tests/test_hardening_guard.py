@@ -18,7 +18,7 @@ from webperf3.serving.guard import DownloadSlots, FailureThrottle, Guard, GuardL
 from webperf3.serving.hosts import AllowedHosts, host_name, machine_names
 from webperf3.serving.httpserver import WebServer
 from webperf3.store.results import ResultsStore
-from webperf3.web import Dashboard
+from tests.support.parts import dashboard_of
 
 TOKEN = "s3cret"
 
@@ -44,7 +44,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def guarded(store: ResultsStore, clock: Clock) -> Guard:
-    dashboard = Dashboard(store, ports=lambda: [5201], admin_token=TOKEN)
+    dashboard = dashboard_of(store, ports=lambda: [5201], admin_token=TOKEN)
     return Guard(dashboard.app, allowed_host=AllowedHosts(["pi.example"]), clock=clock)
 
 
@@ -167,7 +167,7 @@ def test_requests_without_a_token_are_not_counted(app: TestApp) -> None:
 
 
 def test_wrong_tokens_over_real_http_get_a_429_then_pass_after_the_wait(store: ResultsStore) -> None:
-    dashboard = Dashboard(store, ports=lambda: [5201], admin_token=TOKEN)
+    dashboard = dashboard_of(store, ports=lambda: [5201], admin_token=TOKEN)
     web = WebServer(Guard(dashboard.app, limits=GuardLimits(admin_free_failures=3)), "127.0.0.1", 0, threads=2)
     web.start()
     try:
@@ -206,7 +206,7 @@ def test_download_slots() -> None:
 
 
 def test_downloads_over_the_cap_get_a_503_until_one_ends(store: ResultsStore) -> None:
-    guard = Guard(Dashboard(store).app, limits=GuardLimits(downloads_total=4, downloads_per_client=2))
+    guard = Guard(dashboard_of(store).app, limits=GuardLimits(downloads_total=4, downloads_per_client=2))
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/csv", "REMOTE_ADDR": "10.0.0.1", "wsgi.input": None, "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
     statuses: list[str] = []
     first = guard(dict(environ), lambda status, headers, exc=None: statuses.append(status))
@@ -260,4 +260,4 @@ def test_the_options_refuse_a_token_no_browser_can_send() -> None:
 
     with pytest.raises(SystemExit):
         parse(["--admin-token", "café"])
-    assert parse(["--admin-token", "ok-token", "--allowed-host", "pi.lan", "--allowed-host", ".example.org"])[1].allowed_host == ["pi.lan", ".example.org"]
+    assert parse(["--admin-token", "ok-token", "--allowed-host", "pi.lan", "--allowed-host", ".example.org"])[1].allowed_host == ("pi.lan", ".example.org")

@@ -18,6 +18,7 @@ from webperf3.live import server as live_module
 from webperf3.serving.hosts import AllowedHosts
 from webperf3.live.server import LiveServer
 from webperf3.store.results import ResultsStore
+from tests.support.parts import board_of
 
 PORT = 5201
 
@@ -41,6 +42,7 @@ def make_live(store: ResultsStore) -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
 
     def make(**options) -> LiveServer:
+        options.setdefault("board", board_of(store, ports=options.get("ports", lambda: []), readonly=True))
         server = LiveServer(store, port=0, **options)
         started.append(server)
         server.start()

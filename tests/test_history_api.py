@@ -13,7 +13,7 @@ from webtest import TestApp
 from tests.helpers_entries import append_entry as append
 from webperf3.board.listing import MAX_SERIES, SORT_KEYS
 from webperf3.store.results import ResultsStore
-from webperf3.web import create_app
+from tests.support.parts import app_of
 
 HOST = "station.example:8080"
 T0 = float(int(time.time())) - 3600
@@ -36,7 +36,7 @@ def app(logs: Path) -> TestApp:
     append(logs, 5203, "client_killed", name="Lab", client="192.168.1.9", at=T0 + 40)
     append(logs, 5203, "tcp", client="10.0.0.5", at=T0 + 50)  # no place
     append(logs, 5201, "udp_reverse", name="Roof", client="192.168.1.2", at=T0 + 60)
-    return TestApp(create_app(ResultsStore(logs)), extra_environ={"HTTP_HOST": HOST})
+    return TestApp(app_of(ResultsStore(logs)), extra_environ={"HTTP_HOST": HOST})
 
 
 def history(app: TestApp, query: str = "", status: int = 200) -> dict:
@@ -204,7 +204,7 @@ def test_many_places_share_an_other_series(logs: Path) -> None:
     for i in range(MAX_SERIES + 3):
         for j in range(1 + (i < 5)):  # the first five places have two tests each
             append(logs, 5201, "tcp", name=f"Room {i:02d}", client="192.168.1.2", at=T0 + 10 * (2 * i + j))
-    app = TestApp(create_app(ResultsStore(logs)), extra_environ={"HTTP_HOST": HOST})
+    app = TestApp(app_of(ResultsStore(logs)), extra_environ={"HTTP_HOST": HOST})
     data = app.get("/api/history/series?by=place").json
     assert len(data["groups"]) == MAX_SERIES and data["groups"][-1] == "other"
     assert {f"Room {i:02d}" for i in range(5)} <= set(data["groups"])

@@ -29,6 +29,7 @@ from webperf3.board.join import Board
 from webperf3.survey import SurveyBook
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
+from tests.support.parts import board_of
 from watchfiles import Change
 
 PORT = 5201
@@ -68,6 +69,8 @@ def make_live(store: ResultsStore, book: SurveyBook) -> Iterator[Callable[..., L
         store_ = options.pop("store", store)
         if store_ is store:
             options.setdefault("board", Board(store, book, options.get("ports", lambda: [])))
+        else:
+            options.setdefault("board", board_of(store_, ports=options.get("ports", lambda: []), readonly=True))
         server = LiveServer(store_, **options)
         started.append(server)
         server.start()
@@ -447,7 +450,7 @@ def test_restart_keeps_the_port(live, client_for) -> None:
 
 def test_start_on_a_busy_port_raises(store) -> None:
     with socket.create_server(("127.0.0.1", 0)) as busy:
-        server = LiveServer(store, port=busy.getsockname()[1])
+        server = LiveServer(store, port=busy.getsockname()[1], board=board_of(store, readonly=True))
         with pytest.raises(OSError):
             server.start()
         server.stop()  # nothing to stop: fine

@@ -18,7 +18,8 @@ from prometheus_client.registry import CollectorRegistry
 import webperf3
 from tests.conftest import install, sample
 from tests.helpers_prometheus import Prometheus, needs_prometheus, promtool
-from webperf3.ops.metrics import StationCollector, SurveySummary, build_registry, exposition, latest_families
+from webperf3.ops.labels import SurveyCounts
+from webperf3.ops.metrics import StationCollector, build_registry, exposition, latest_families
 from webperf3.cli.options import parse
 from webperf3.store.record import Result
 from webperf3.store.results import PortTotals, ResultsStore
@@ -295,7 +296,7 @@ def every_kind_of_exposition(log_dir: Path) -> bytes:
     install(log_dir, 5204, sample("udp_reverse"))
     install(log_dir, 5205, sample("parallel"), sample("bidir"))
     (log_dir / "port-5206.json").write_bytes(b"not iperf3 at all\n")
-    survey = SurveySummary('Floor 2 "east"\n\\', {"Room 101": 3, 'Hall "B"\\\n': 1, "x" * 10_000: 2}, 7)
+    survey = SurveyCounts('Floor 2 "east"\n\\', {"Room 101": 3, 'Hall "B"\\\n': 1, "x" * 10_000: 2}, 7)
     registry = build_registry(ResultsStore(log_dir), servers=lambda: SERVERS, ports=lambda: [5201, 5207],
                               websocket_clients=lambda: 2, station_name="lobby", survey=lambda: survey, place_labels=10)
     body, _ = exposition(registry)

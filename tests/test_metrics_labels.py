@@ -9,7 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import install, sample
 from tests.helpers_prometheus import needs_prometheus, promtool
-from webperf3.ops.metrics import SurveySummary, build_registry, exposition
+from webperf3.ops.labels import SurveyCounts
+from webperf3.ops.metrics import build_registry, exposition
 from webperf3.ops.labels import LABEL_VALUE_MAX, PLACE_LABELS_MAX, label_value
 from webperf3.store.results import ResultsStore
 
@@ -50,7 +51,7 @@ def test_no_survey_no_series(store):
 
 
 def test_the_survey_in_brief(store):
-    survey = SurveySummary("Main building", {"Room 101": 3, "Room 102": 0, "Hall": 2}, tests=6)
+    survey = SurveyCounts("Main building", {"Room 101": 3, "Room 102": 0, "Hall": 2}, tests=6)
     got = families(store, lambda: survey)
     assert got["webperf3_survey_info"] == [({"survey": "Main building"}, 1)]
     assert got["webperf3_survey_places"] == [({}, 3)]
@@ -60,7 +61,7 @@ def test_the_survey_in_brief(store):
 
 
 def test_places_as_labels_in_survey_order(store):
-    survey = SurveySummary("S", {"Room 102": 1, "Room 101": 3, "Hall": 2}, tests=6)
+    survey = SurveyCounts("S", {"Room 102": 1, "Room 101": 3, "Hall": 2}, tests=6)
     got = families(store, lambda: survey, place_labels=2)
     assert got["webperf3_survey_place_tests"] == [({"place": "Room 102"}, 1), ({"place": "Room 101"}, 3)]
     assert got["webperf3_survey_places_unlabelled"] == [({}, 1)]
@@ -68,7 +69,7 @@ def test_places_as_labels_in_survey_order(store):
 
 
 def test_the_cap_holds_with_10000_distinct_names(store):
-    survey = SurveySummary("S", {f"place {i}": i for i in range(10_000)}, tests=10_000)
+    survey = SurveyCounts("S", {f"place {i}": i for i in range(10_000)}, tests=10_000)
     got = families(store, lambda: survey, place_labels=50)
     assert [labels["place"] for labels, _ in got["webperf3_survey_place_tests"]] == [f"place {i}" for i in range(50)]
     assert got["webperf3_survey_places_unlabelled"] == [({}, 9_950)]
@@ -79,7 +80,7 @@ def test_the_cap_holds_with_10000_distinct_names(store):
 
 
 def test_nasty_names_give_valid_distinct_labels(store):
-    survey = SurveySummary('Floor 2 "east"\n' + "\\" * 5_000, NASTY, tests=25)
+    survey = SurveyCounts('Floor 2 "east"\n' + "\\" * 5_000, NASTY, tests=25)
     body, _ = exposition(build_registry(store, survey=lambda: survey, place_labels=100))
     got = {family.name: family for family in text_string_to_metric_families(body.decode("utf-8"))}
 
@@ -106,7 +107,7 @@ def test_nasty_names_give_valid_distinct_labels(store):
 
 @needs_prometheus
 def test_nasty_names_pass_promtool(store):
-    survey = SurveySummary("Survey\n\"2\"\\", NASTY, tests=25)
+    survey = SurveyCounts("Survey\n\"2\"\\", NASTY, tests=25)
     body, _ = exposition(build_registry(store, survey=lambda: survey, place_labels=100))
     checked = promtool("check", "metrics", stdin=body)
     assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
@@ -121,7 +122,7 @@ def test_label_value():
 
 
 def test_a_failing_survey_leaves_out_only_its_metrics(store, caplog):
-    def broken() -> SurveySummary:
+    def broken() -> SurveyCounts:
         raise RuntimeError("the survey book is locked")
 
     with caplog.at_level(logging.WARNING, logger="webperf3.metrics"):

@@ -18,7 +18,7 @@ from webperf3.exports.results import csv_chunks
 from webperf3.exports.placetable import COMPARE_HEADER, PLACES_HEADER
 from webperf3.store.results import ResultsStore
 from webperf3.survey import BookView, SurveyBook
-from webperf3.web import Dashboard
+from tests.support.parts import dashboard_of
 
 HOST = "station.example:8080"
 T0 = 1_790_000_000.0  # the first survey's morning
@@ -36,7 +36,7 @@ class Station:
     def __init__(self, logs: Path) -> None:
         self.store = ResultsStore(logs)
         self.book = SurveyBook.open(logs)
-        self.dash = Dashboard(self.store, book=self.book, ports=lambda: [5201, 5202, 5203])
+        self.dash = dashboard_of(self.store, book=self.book, ports=lambda: [5201, 5202, 5203])
         self.app = TestApp(self.dash.app, extra_environ={"HTTP_HOST": HOST})
 
     def places(self, **query) -> dict:

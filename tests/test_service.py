@@ -38,7 +38,7 @@ def test_fleet_and_network_options_reach_the_unit_and_the_station_parses_them_ba
     argv = shlex.split(exec_start.removeprefix("ExecStart="))
     _, served = opts.parse(argv[3:])  # what systemd will start, as the station reads it
     assert served.station_name == "pi-lab 3" and served.metrics_place_labels == 50
-    assert served.allowed_host == ["survey.example.org", ".lab.example"]
+    assert served.allowed_host == ("survey.example.org", ".lab.example")
 
 
 def test_without_a_station_name_the_unit_follows_the_hostname():

@@ -14,7 +14,7 @@ from webtest import TestApp
 
 from tests.helpers_entries import make_entry
 from webperf3.store.results import ResultsStore
-from webperf3.web import create_app
+from tests.support.parts import app_of
 
 HOST = "station.example:8080"
 PHONE, LAPTOP = "192.168.1.77", "192.168.1.80"
@@ -28,7 +28,7 @@ def logs(tmp_path: Path) -> Path:
 
 
 def station(logs: Path, **kwargs) -> TestApp:
-    return TestApp(create_app(ResultsStore(logs), ports=lambda: [5201, 5202], **kwargs), extra_environ={"HTTP_HOST": HOST})
+    return TestApp(app_of(ResultsStore(logs), ports=lambda: [5201, 5202], **kwargs), extra_environ={"HTTP_HOST": HOST})
 
 
 def device(app: TestApp, address: str) -> TestApp:

@@ -18,7 +18,7 @@ from webtest import TestApp
 from webperf3.survey import SurveyBook
 from webperf3.store.results import ResultsStore
 from webperf3.serving.httpserver import WebServer
-from webperf3.web import create_app
+from tests.support.parts import app_of
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -79,7 +79,7 @@ SERVERS = [
 
 @pytest.fixture
 def app(store: ResultsStore, changes: Recorder) -> TestApp:
-    wsgi = create_app(store, servers=lambda: SERVERS, ports=lambda: [5201, 5204], ws_port=8765, ws_path="/live", on_change=changes)
+    wsgi = app_of(store, servers=lambda: SERVERS, ports=lambda: [5201, 5204], ws_port=8765, ws_path="/live", on_change=changes)
     return TestApp(wsgi, extra_environ={"HTTP_HOST": HOST})
 
 
@@ -104,7 +104,7 @@ def test_page_renders_with_the_websocket_port_and_path(app: TestApp) -> None:
 
 
 def test_page_without_websocket_leaves_the_port_empty(store: ResultsStore) -> None:
-    page = TestApp(create_app(store)).get("/")
+    page = TestApp(app_of(store)).get("/")
     assert page.html.find("meta", attrs={"name": "webperf3-ws-port"})["content"] == ""
 
 
@@ -255,7 +255,7 @@ def test_xlsx_download_opens_in_a_spreadsheet_with_every_test(app: TestApp) -> N
 
 def test_csv_is_streamed(store: ResultsStore) -> None:
     environ = Request.blank("/csv").environ
-    body = create_app(store)(environ, lambda status, headers, exc_info=None: None)
+    body = app_of(store)(environ, lambda status, headers, exc_info=None: None)
     assert not isinstance(body, list)  # an iterator over chunks, not the whole file at once
     assert next(iter(body)).startswith(b"Port,Name,Timestamp")
 
@@ -294,7 +294,7 @@ def test_undo_restores_the_table(app: TestApp, changes: Recorder) -> None:
 
 def test_clear_survives_a_restart(app: TestApp, logs: Path) -> None:
     app.post("/api/clear")
-    again = TestApp(create_app(ResultsStore(logs)))
+    again = TestApp(app_of(ResultsStore(logs)))
     data = again.get("/api/latest").json
     assert all(row["latest"] is None for row in data["rows"])
     assert data["can_undo"] is True
@@ -340,13 +340,13 @@ def test_clear_from_the_page_itself_is_allowed(app: TestApp, headers: dict) -> N
 
 
 def test_default_port_matches_a_host_without_port(store: ResultsStore) -> None:
-    app = TestApp(create_app(store), extra_environ={"HTTP_HOST": "pi.local"})
+    app = TestApp(app_of(store), extra_environ={"HTTP_HOST": "pi.local"})
     app.post("/api/clear", headers={"Origin": "http://pi.local:80"}, status=200)
 
 
 @pytest.fixture
 def guarded(store: ResultsStore, changes: Recorder) -> TestApp:
-    return TestApp(create_app(store, admin_token="s3cret", on_change=changes), extra_environ={"HTTP_HOST": HOST})
+    return TestApp(app_of(store, admin_token="s3cret", on_change=changes), extra_environ={"HTTP_HOST": HOST})
 
 
 def test_admin_token_required_when_set(guarded: TestApp, changes: Recorder) -> None:
@@ -365,7 +365,7 @@ def test_admin_token_required_when_set(guarded: TestApp, changes: Recorder) -> N
 def test_a_survey_book_that_cannot_be_written_is_a_json_error_with_the_message(store: ResultsStore, logs: Path, changes: Recorder) -> None:
     SurveyBook.open(logs).close()
     readonly = SurveyBook.open(logs, readonly=True)
-    app = TestApp(create_app(store, book=readonly, on_change=changes), extra_environ={"HTTP_HOST": HOST})
+    app = TestApp(app_of(store, book=readonly, on_change=changes), extra_environ={"HTTP_HOST": HOST})
     response = app.post("/api/clear", status=503)
     assert response.content_type == "application/json"
     assert "cannot save" in response.json["error"] and "nothing was changed" in response.json["error"]
@@ -377,7 +377,7 @@ def test_failing_push_does_not_fail_the_clear(store: ResultsStore) -> None:
     def broken() -> None:
         raise RuntimeError("push failed")
 
-    TestApp(create_app(store, on_change=broken)).post("/api/clear", status=200)
+    TestApp(app_of(store, on_change=broken)).post("/api/clear", status=200)
 
 
 # -- operations ----------------------------------------------------------------
@@ -396,7 +396,7 @@ def test_unreadable_log_dir_is_a_503_json_error(app: TestApp, logs: Path) -> Non
 
 def test_metrics(store: ResultsStore, app: TestApp) -> None:
     app.get("/metrics", status=404)
-    metered = TestApp(create_app(store, metrics=lambda: (b"webperf3_tests_total 6\n", "text/plain; version=0.0.4")))
+    metered = TestApp(app_of(store, metrics=lambda: (b"webperf3_tests_total 6\n", "text/plain; version=0.0.4")))
     response = metered.get("/metrics")
     assert response.body == b"webperf3_tests_total 6\n"
     assert response.headers["Content-Type"] == "text/plain; version=0.0.4"
@@ -410,7 +410,7 @@ def test_a_crashing_callable_is_a_json_500(store: ResultsStore) -> None:
     def broken() -> list[dict]:
         raise RuntimeError("fleet exploded")
 
-    app = TestApp(create_app(store, servers=broken))
+    app = TestApp(app_of(store, servers=broken))
     response = app.get("/api/servers", status=500, expect_errors=True)
     assert response.json["status"] == 500
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -419,7 +419,7 @@ def test_a_crashing_callable_is_a_json_500(store: ResultsStore) -> None:
 def test_each_dashboard_has_its_own_app(store: ResultsStore) -> None:
     import bottle
 
-    one, two = create_app(store, ws_port=1), create_app(store, ws_port=2)
+    one, two = app_of(store, ws_port=1), app_of(store, ws_port=2)
     assert one is not two and bottle.default_app() not in (one, two)
 
 
@@ -427,7 +427,7 @@ def test_each_dashboard_has_its_own_app(store: ResultsStore) -> None:
 
 
 def test_web_server_serves_and_stops(store: ResultsStore) -> None:
-    server = WebServer(create_app(store), "127.0.0.1", 0, threads=2)
+    server = WebServer(app_of(store), "127.0.0.1", 0, threads=2)
     server.start()
     try:
         assert server.port > 0

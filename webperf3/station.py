@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cli.exitstatus import ExitStatus
+from .config import StationConfig
 from .iperf3.fleet.ports import held_by_another, probe_port
 from .iperf3.fleet.process import Iperf3Error, iperf3_version
 from .store.record import Result
 from .store.results import Changes, ResultsStore
+from .survey import BookOpenError, SurveyBook
 from .text import printable, quoted
 
 log = logging.getLogger("webperf3")
@@ -39,13 +41,13 @@ class Plan:
     iperf3_version: str | None
 
 
-def check(options) -> Plan:
+def check(options: StationConfig) -> Plan:
     """Every check that can be made before starting anything."""
-    # Checked before the list is built: options made elsewhere than by
-    # options.parse (which refuses this already) must not cost a huge list.
+    # Checked before the list is built: a configuration made elsewhere than
+    # by the parser (which refuses this already) must not cost a huge list.
     if options.first_port + options.servers - 1 > 65535:
         raise UsageError(f"{options.servers} servers from port {options.first_port} would go past port 65535")
-    ports = list(range(options.first_port, options.first_port + options.servers))
+    ports = options.ports
     if options.port == options.ws_port:
         raise UsageError(f"--port and --ws-port are both {options.port}: they need two ports")
     for name, port in (("--port", options.port), ("--ws-port", options.ws_port)):
@@ -84,14 +86,12 @@ def _check_free(host: str, port: int, option: str) -> None:
         raise UsageError(f"{option} {port} on {host} is not available: {error.strerror or error}")
 
 
-def serve(options) -> int:
+def serve(options: StationConfig) -> int:
     try:
         plan = check(options)
     except UsageError as exc:
         print(f"webperf3: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
-    from .survey import BookOpenError, SurveyBook
-
     try:
         # What people add (surveys, places, edits), beside the logs; the old
         # clear marks are migrated into it the first time.
@@ -129,21 +129,25 @@ def _on_signals(stop: threading.Event) -> None:
 
 
 class Station:
-    """Every running part of webperf3, wired together."""
+    """Every running part of webperf3, wired together: the composition root.
 
-    def __init__(self, options, plan: Plan, book) -> None:
+    The book and the board are made once, here, and handed to every part that
+    reads them: a part that made its own would keep caches of its own, and a
+    second writer of the survey book's file."""
+
+    def __init__(self, options: StationConfig, plan: Plan, book: SurveyBook) -> None:
         from .board.join import Board
+        from .live import LiveServer
+        from .ops.metrics import build_registry, exposition
+        from .ops.survey import CurrentSurvey
         from .serving.clients import raise_open_file_limit, socket_budget
         from .serving.guard import Guard
         from .serving.hosts import AllowedHosts
         from .serving.httpserver import HttpLimits, WebServer
-        from .live.server import LiveServer
-        from .ops.metrics import build_registry, exposition
         from .web import Dashboard
 
         self.store = ResultsStore(plan.log_dir)
         self.book = book
-        self._summary = None  # ((store generation, book version), SurveySummary | None)
         self.fleet = None
         if plan.ports:
             from .iperf3.fleet.servers import ServerFleet
@@ -160,7 +164,7 @@ class Station:
             )
         ports = lambda: list(plan.ports)  # noqa: E731
         self.board = Board(self.store, book, ports)
-        allowed_hosts = AllowedHosts.for_this_machine(getattr(options, "allowed_host", None) or [])
+        allowed_hosts = AllowedHosts.for_this_machine(list(options.allowed_host))
         # Clients get what is left after the logs and iperf3's pipes.
         web_sockets, ws_sockets = socket_budget(raise_open_file_limit(), reserved=64 + 8 * len(plan.ports))
         self.live = LiveServer(
@@ -178,7 +182,7 @@ class Station:
         registry = build_registry(
             self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients,
             station_name=options.station_name, place_labels=options.metrics_place_labels,
-            survey=self.survey_summary,
+            survey=CurrentSurvey(self.store, book),
         )
         self.dashboard = Dashboard(
             self.store,
@@ -189,35 +193,10 @@ class Station:
             metrics=lambda: exposition(registry),
             station_name=options.station_name,
             book=book,
+            board=self.board,
         )
         self.web = WebServer(Guard(self.dashboard.app, allowed_host=allowed_hosts), options.host, options.port, limits=HttpLimits(connections=web_sockets))
         self._started: list = []
-
-    def survey_summary(self):
-        """The current survey's places and tests, for the metrics: worked out
-        again only when a test or the book changed, so a scrape costs the
-        same with 100 tests as with 100,000."""
-        from .ops.labels import SurveySummary
-
-        view = self.book.view()
-        key = (self.store.generation, view.version)
-        cached = self._summary
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        current = view.current
-        summary = None
-        if current is not None:
-            places: dict[str, int] = {}
-            tests = 0
-            for annotation in view.annotate_all(view.in_survey(self.store.results())):
-                if annotation.excluded:
-                    continue
-                tests += 1
-                if annotation.place:
-                    places[annotation.place] = places.get(annotation.place, 0) + 1
-            summary = SurveySummary(name=current.name, places=places, tests=tests)
-        self._summary = (key, summary)
-        return summary
 
     def servers(self) -> list[dict]:
         return [] if self.fleet is None else [s.to_dict() for s in self.fleet.status()]
@@ -281,7 +260,7 @@ def _download(r: Result) -> str:
     return f"{_mbps(r.download_bps)} ({side})"
 
 
-def banner(options, plan: Plan) -> str:
+def banner(options: StationConfig, plan: Plan) -> str:
     hosts = _addresses() if options.host in ("0.0.0.0", "::", "") else [options.host]
     lines = ["webperf3 is running."]
     lines += [f"  Dashboard: http://{_url_host(h)}:{options.port}/" for h in hosts]

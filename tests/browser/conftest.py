@@ -26,7 +26,7 @@ from webperf3.survey import SurveyBook
 from tests.helpers_chromium import why_chromium_cannot_start
 from tests.helpers_entries import make_entry
 from webperf3.serving.httpserver import WebServer
-from webperf3.web import Dashboard
+from tests.support.parts import dashboard_of
 
 CHROMIUM = "/usr/bin/chromium"
 DATA = Path(__file__).parents[1] / "data"
@@ -134,7 +134,7 @@ class Station:
         self.servers = servers
         self.live = self._live(port=0)
         self.live.start()
-        dashboard = Dashboard(
+        dashboard = dashboard_of(
             self.store,
             servers=servers,
             ws_port=self.live.port,

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import socket
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
+from ..config import (
+    DEFAULT_FIRST_PORT,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_LOG_DIR,
+    DEFAULT_MAX_TEST_SECONDS,
+    DEFAULT_SERVERS,
+    DEFAULT_WS_PORT,
+    StationConfig,
+    default_station_name,
+)
 
-DEFAULT_LOG_DIR = Path("~/iperf3-logs")
-#: One port per person walking the building; the same in `make run` and the README.
-DEFAULT_SERVERS = 4
 SUBCOMMANDS = ("serve", "export", "install-service", "status")
 
 DESCRIPTION = """\
@@ -92,10 +101,6 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def default_station_name() -> str:
-    return socket.gethostname() or "webperf3"
-
-
 def station_name(text: str) -> str:
     # It names the station's series and pages in a fleet: something a person reads.
     name = text.strip()
@@ -135,15 +140,15 @@ def _add_log_dir(parser: argparse.ArgumentParser) -> None:
 def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     fleet = parser.add_argument_group("iperf3 servers")
     fleet.add_argument("--servers", type=server_count, default=None, metavar="N", help=f"how many iperf3 servers to run, one per surveyor (default {DEFAULT_SERVERS}; 0 serves the logs already there)")
-    fleet.add_argument("--first-port", type=port_number, default=5201, metavar="PORT", help="port of the first iperf3 server (default: %(default)s)")
+    fleet.add_argument("--first-port", type=port_number, default=DEFAULT_FIRST_PORT, metavar="PORT", help="port of the first iperf3 server (default: %(default)s)")
     _add_log_dir(fleet)
     fleet.add_argument("--iperf3", default="iperf3", metavar="PATH", help="the iperf3 program (default: iperf3 on PATH)")
     fleet.add_argument("--iperf3-bind", default=None, metavar="ADDR", help="address the iperf3 servers listen on (default: all)")
-    fleet.add_argument("--max-test-seconds", type=positive_seconds, default=300.0, metavar="S", help="restart a server whose test has lasted longer (default: %(default)g)")
+    fleet.add_argument("--max-test-seconds", type=positive_seconds, default=DEFAULT_MAX_TEST_SECONDS, metavar="S", help="restart a server whose test has lasted longer (default: %(default)g)")
     web = parser.add_argument_group("dashboard")
     web.add_argument("--host", default="0.0.0.0", help="address the dashboard listens on (default: %(default)s)")
-    web.add_argument("--port", type=port_number, default=8080, help="dashboard port (default: %(default)s)")
-    web.add_argument("--ws-port", type=port_number, default=8765, metavar="PORT", help="websocket port for live updates (default: %(default)s)")
+    web.add_argument("--port", type=port_number, default=DEFAULT_HTTP_PORT, help="dashboard port (default: %(default)s)")
+    web.add_argument("--ws-port", type=port_number, default=DEFAULT_WS_PORT, metavar="PORT", help="websocket port for live updates (default: %(default)s)")
     web.add_argument("--admin-token", type=admin_token, default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="require this token to clear the table (default: $WEBPERF3_ADMIN_TOKEN)")
     web.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="a name browsers may reach the dashboard by, besides its addresses, hostname, hostname.local and localhost; .example.org for a whole domain, * for any (repeatable)")
     web.add_argument("--force-polling", action="store_true", help="poll the log directory instead of inotify (network filesystems)")
@@ -210,8 +215,46 @@ PARSERS = {
 }
 
 
-def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
-    """(command, options); argparse exits with status 2 on bad options."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceOptions(StationConfig):
+    """``webperf3 install-service``: the station's options for the unit, and where it goes."""
+
+    print_only: bool = False
+    unit_path: Path = Path("/etc/systemd/system/webperf3.service")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportOptions:
+    """``webperf3 export``."""
+
+    log_dir: Path
+    format: str | None  # None: from the output file's extension
+    output: Path | None  # None: standard output
+    log_level: str = "info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusOptions:
+    """``webperf3 status``."""
+
+    url: str
+    timeout: float
+    log_level: str = "info"
+
+
+Options = StationConfig | ServiceOptions | ExportOptions | StatusOptions
+TYPES: dict[str, type] = {"serve": StationConfig, "install-service": ServiceOptions, "export": ExportOptions, "status": StatusOptions}
+
+
+def _typed(kind: type, namespace: argparse.Namespace) -> Any:
+    values = {f.name: getattr(namespace, f.name) for f in dataclasses.fields(kind)}
+    if "allowed_host" in values:
+        values["allowed_host"] = tuple(values["allowed_host"])
+    return kind(**values)
+
+
+def parse(argv: list[str]) -> tuple[str, Options]:
+    """(command, its options, typed and frozen); argparse exits with status 2 on bad options."""
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "serve"
     rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
     options = PARSERS[command]().parse_args(rest)
@@ -230,4 +273,4 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     if hasattr(options, "log_dir") and command != "install-service":
         # install-service expands ~ to the service user's home, not ours.
         options.log_dir = options.log_dir.expanduser()
-    return command, options
+    return command, _typed(TYPES[command], options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import pwd
@@ -11,7 +12,9 @@ import stat
 import sys
 from pathlib import Path
 
+from ..config import StationConfig
 from .exitstatus import ExitStatus
+from .options import ServiceOptions
 
 UNIT_NAME = "webperf3.cli.service"
 
@@ -45,7 +48,7 @@ def log_dir_for(log_dir: Path | str, user: str) -> Path:
     return Path(os.path.expanduser(text)).absolute()  # ~other/... is other's home already
 
 
-def command_line(options, user: str | None = None) -> list[str]:
+def command_line(options: StationConfig, user: str | None = None) -> list[str]:
     """The same options as given, spelled out, with absolute paths."""
     log_dir = log_dir_for(options.log_dir, user or service_user())
     argv = [sys.executable, "-m", "webperf3", "--servers", str(options.servers)]
@@ -68,7 +71,7 @@ def command_line(options, user: str | None = None) -> list[str]:
     return argv
 
 
-def unit_text(options, user: str | None = None) -> str:
+def unit_text(options: ServiceOptions, user: str | None = None) -> str:
     user = user or service_user()
     lines = [
         "[Unit]",
@@ -122,11 +125,11 @@ def _can_write(path: Path, account: pwd.struct_passwd) -> bool:
     return bool(st.st_mode & stat.S_IWOTH and st.st_mode & stat.S_IXOTH)
 
 
-def install_service(options) -> int:
+def install_service(options: ServiceOptions) -> int:
     user = service_user()
     try:
         home_of(user)
-        options.log_dir = log_dir_for(options.log_dir, user)
+        options = dataclasses.replace(options, log_dir=log_dir_for(options.log_dir, user))
     except NoSuchUser as exc:
         print(f"webperf3 install-service: {exc}", file=sys.stderr)
         return ExitStatus.USAGE

@@ -10,6 +10,7 @@ import urllib.request
 from urllib.parse import urljoin
 
 from .exitstatus import ExitStatus
+from .options import StatusOptions
 from ..text import printable
 
 # Named for the side that measured each rate: an iperf3 server's log holds
@@ -106,7 +107,7 @@ def download(result: dict) -> str:
     return f"{text} (client)" if text != "-" and result.get("download_measured_by") == "client" else text
 
 
-def show_status(options) -> int:
+def show_status(options: StatusOptions) -> int:
     try:
         servers = fetch(options.url, "api/servers", options.timeout)["servers"]
         rows = fetch(options.url, "api/latest", options.timeout)["rows"]

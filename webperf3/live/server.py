@@ -52,7 +52,7 @@ from ..serving.hosts import origin_allowed
 from .watch import LogWatcher, quiet_watchfiles
 from .messages import book_message, encode, progress_message, results_message, servers_message, snapshot_message
 from ..store.results import Changes, ResultsStore
-from ..survey import BookChange, SurveyBook
+from ..survey import BookChange
 from .outbox import WRITE_LIMIT, ClientGate, Outbox
 
 log = logging.getLogger("webperf3.live")
@@ -100,7 +100,7 @@ def _settle(ready: concurrent.futures.Future[None], exc: BaseException | None = 
 # -- the server ------------------------------------------------------------------
 
 
-class LiveServer(LogWatcher):
+class LiveServer:
     """The websocket server and the log watcher, in one background thread.
 
     ``start()`` and ``stop()`` are called from the main thread;
@@ -115,7 +115,7 @@ class LiveServer(LogWatcher):
         *,
         servers: Callable[[], list[dict]] = lambda: [],
         ports: Callable[[], list[int]] = lambda: [],
-        board: Board | None = None,
+        board: Board,
         force_polling: bool = False,
         max_clients: int = 256,
         max_message_bytes: int = 64 * 1024,
@@ -128,9 +128,7 @@ class LiveServer(LogWatcher):
         self._bind_port = port
         self._servers = servers
         self._ports = ports
-        # Without a board of its own (tests, tools): the survey book read-only.
-        self.board = board or Board(store, SurveyBook.open(store.log_dir, readonly=True), ports)
-        self.force_polling = force_polling
+        self.board = board
         self.max_clients = max_clients
         self.max_message_bytes = max_message_bytes
         self.max_connections_per_client = max_connections_per_client
@@ -138,6 +136,7 @@ class LiveServer(LogWatcher):
         self.max_connections = max_connections or max_clients + MAX_HANDSHAKING
         self.allowed_host = allowed_host
         self._refusals = LogLimiter(log)
+        self.watcher = LogWatcher(store, force_polling=force_polling, errors=self._refusals)
         self._port = port
         self._control = threading.Lock()  # start() vs stop()
         self._thread: threading.Thread | None = None
@@ -282,7 +281,7 @@ class LiveServer(LogWatcher):
         # tells us what changed: nothing read elsewhere is lost to browsers.
         self.store.subscribe(self._store_changed)
         self.board.book.subscribe(self._book_changed)
-        watcher = asyncio.create_task(self._watch(), name="webperf3-live-watch")
+        watcher = asyncio.create_task(self.watcher.run(self._stop), name="webperf3-live-watch")
         try:
             await self._stop.wait()
         finally:

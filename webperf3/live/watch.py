@@ -1,11 +1,12 @@
 """The log side of the live push: watch the log directory, read what changed.
 
-A mixin of :class:`webperf3.live.server.LiveServer` (split from it: the websocket
-side and the file side are separate concerns), run in its event loop. A
-``watchfiles`` watcher over the log directory; when a ``port-*.json``
-changes, the store reads only what was appended (in a worker thread) and
-the store's listener tells the clients. It survives the directory's
-absence and notices it being replaced. Logs as ``webperf3.live``, as before.
+:class:`LogWatcher` is held by :class:`webperf3.live.server.LiveServer` and
+runs in its event loop (the websocket side and the file side are separate
+jobs). A ``watchfiles`` watcher over the log directory; when a
+``port-*.json`` changes, the store reads only what was appended (in a worker
+thread) and the store's listeners (the live push among them) hear of it. It
+survives the directory's absence and notices it being replaced. Logs as
+``webperf3.live``, as it did when it was part of the server.
 """
 
 from __future__ import annotations
@@ -15,15 +16,11 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from watchfiles import Change, awatch
 
-from ..store.results import LogDirError, port_of
-
-if TYPE_CHECKING:
-    from ..serving.clients import LogLimiter
-    from ..store.results import ResultsStore
+from ..serving.clients import LogLimiter
+from ..store.results import LogDirError, ResultsStore, port_of
 
 log = logging.getLogger("webperf3.live")
 
@@ -56,17 +53,20 @@ def _dir_identity(path: Path) -> tuple[int, int] | None:
 
 
 class LogWatcher:
-    """What the watcher needs of its host: set by LiveServer."""
+    """Keeps ``store`` current from its log directory until ``stop`` is set."""
 
-    store: ResultsStore
-    force_polling: bool
-    _stop: asyncio.Event | None
-    _refusals: LogLimiter
+    def __init__(self, store: ResultsStore, *, force_polling: bool = False, errors: LogLimiter | None = None) -> None:
+        self.store = store
+        self.force_polling = force_polling
+        # A failure that repeats on every retry (out of descriptors) is
+        # logged once a minute, not once a retry.
+        self._errors = errors or LogLimiter(log)
+        self._stop: asyncio.Event | None = None
 
-    async def _watch(self) -> None:
-        """Watch the log directory until stopped, surviving its absence."""
-        assert self._stop is not None
-        while not self._stop.is_set():
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch the log directory until ``stop`` is set, surviving its absence."""
+        self._stop = stop
+        while not stop.is_set():
             identity = await self._wait_for_dir()
             if identity is None:
                 return
@@ -75,8 +75,7 @@ class LogWatcher:
                 await self._update(None)
                 await self._watch_dir(identity)
             except Exception as exc:
-                # Once a minute: e.g. out of descriptors, this repeats every retry.
-                self._refusals.log(logging.ERROR, "watch", "*", "watching %s failed; retrying", self.store.log_dir, exc_info=exc)
+                self._errors.log(logging.ERROR, "watch", "*", "watching %s failed; retrying", self.store.log_dir, exc_info=exc)
                 await self._sleep(DIR_RETRY_S)
 
     async def _wait_for_dir(self) -> tuple[int, int] | None:
@@ -128,9 +127,9 @@ class LogWatcher:
                 await self._update(None)
 
     async def _update(self, ports: set[int] | None) -> None:
-        """Read the changed logs (every log if None); the store's listener
-        (:meth:`_store_changed`) tells the clients. In a worker thread: a big
-        append must not stall the loop."""
+        """Read the changed logs (every log if None); the store's listeners
+        tell the clients. In a worker thread: a big append must not stall the
+        loop."""
         await asyncio.to_thread(self._refresh, ports)
 
     def _refresh(self, ports: set[int] | None) -> None:

@@ -48,7 +48,7 @@ class Family:
 
 
 @dataclass(frozen=True, slots=True)
-class SurveySummary:
+class SurveyCounts:
     """What the metrics need of the current survey."""
 
     name: str
@@ -111,7 +111,7 @@ def survey_families(place_labels: int) -> list[Metric]:
     return families
 
 
-def place_families(survey: SurveySummary | None, place_labels: int) -> list[Metric]:
+def place_families(survey: SurveyCounts | None, place_labels: int) -> list[Metric]:
     """The current survey's metrics; none without a current survey.
 
     ``place_labels`` > 0 gives up to that many places (at most

@@ -48,14 +48,14 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from .. import __version__
 from .health import LOSING
-from .labels import Family, SurveySummary, label_value, place_families, survey_families
+from .labels import Family, SurveyCounts, label_value, place_families, survey_families
 from ..store.results import PortTotals, ResultsStore
 
 log = logging.getLogger("webperf3.metrics")
 
 T = TypeVar("T")  # not PEP 695 syntax: webperf3 supports Python 3.11
 
-__all__ = ["build_registry", "exposition", "StationCollector", "SurveySummary", "CONTENT_TYPE"]
+__all__ = ["build_registry", "exposition", "StationCollector", "CONTENT_TYPE"]
 
 # generate_latest() writes the classic Prometheus text format, version 0.0.4
 # (with names escaped to underscores). In recent prometheus_client releases
@@ -182,7 +182,7 @@ class StationCollector(Collector):
         ports: Callable[[], list[int]] = lambda: [],
         websocket_clients: Callable[[], int] | None = None,
         station_name: str | None = None,
-        survey: Callable[[], SurveySummary | None] | None = None,
+        survey: Callable[[], SurveyCounts | None] | None = None,
         place_labels: int = 0,
     ) -> None:
         self.store = store
@@ -323,7 +323,7 @@ def build_registry(
     ports: Callable[[], list[int]] = lambda: [],
     websocket_clients: Callable[[], int] | None = None,
     station_name: str | None = None,
-    survey: Callable[[], SurveySummary | None] | None = None,
+    survey: Callable[[], SurveyCounts | None] | None = None,
     place_labels: int = 0,
 ) -> CollectorRegistry:
     """A fresh registry whose only collector reads these live objects.

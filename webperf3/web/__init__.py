@@ -20,7 +20,7 @@ import bottle
 from ..board.join import Board
 from ..exports.results import CsvLines
 from ..store.results import LogDirError, ResultsStore
-from ..survey import BookOpenError, SurveyBook
+from ..survey import SurveyBook
 from . import api, device, history, ops, pages, places, surveys
 from . import downloads as exports
 from .common import add_security_headers, error_body, json_error
@@ -41,11 +41,15 @@ class Dashboard:
         on_change: Callable[[], None] = lambda: None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         station_name: str | None = None,
-        book: SurveyBook | None = None,
+        book: SurveyBook,
+        board: Board,
     ) -> None:
+        # The book and the board are the station's (station.py makes them
+        # once): a second board would keep its own caches, and a book opened
+        # here would be a second writer of the same file.
         self.store = store
-        self.book = book or _open_book(store)
-        self.board = Board(store, self.book, ports)
+        self.book = book
+        self.board = board
         self.servers = servers
         self.ports = ports
         self.ws_port = ws_port
@@ -89,15 +93,6 @@ class Dashboard:
         found = self.store.results()
         for _ in self.csv_lines.chunks(found, self.board.notes(found)):
             pass
-
-
-def _open_book(store: ResultsStore) -> SurveyBook:
-    """The survey book beside the logs (a station passes its own): writable
-    where the log directory is, else read-only, so the pages still show."""
-    try:
-        return SurveyBook.open(store.log_dir)
-    except BookOpenError:
-        return SurveyBook.open(store.log_dir, readonly=True)
 
 
 def create_app(store: ResultsStore, **kwargs: Any) -> bottle.Bottle:
