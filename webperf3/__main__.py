@@ -1,5 +1,8 @@
+"""``python -m webperf3``: how the Pi starts the station at boot."""
+
 import sys
 
-from webperf3.cli.main import main
+from webperf3.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing this module runs nothing
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """What the live push says: the websocket's messages, as pure functions.
 
-Every message is a JSON object with a ``type``. :mod:`.live` sends them;
+Every message is a JSON object with a ``type``. :mod:`.server` sends them;
 the page's ``static/js/socket.js`` and the tests read them. Kept apart from
 the server so their shapes can be read (and tested) without a loop, a
 socket or a watcher.

@@ -6,7 +6,7 @@ One background thread runs an asyncio loop with two jobs:
   ``ws://HOST:PORT/``. A browser gets a snapshot of the table when it
   connects — which is also how it resynchronises after a reconnect — and
   then one message per change;
-* a ``watchfiles`` watcher over the log directory (:mod:`.logwatch`). When a ``port-*.json``
+* the log watcher it holds (:mod:`.watch`): when a ``port-*.json``
   changes, the store reads only what was appended and the new results go
   out, serialized once, to every client.
 
@@ -15,17 +15,17 @@ Messages are JSON objects with a ``type``: ``snapshot``, ``results``,
 
 Who may connect: a browser whose ``Origin`` names the host it connected to,
 or a client with no ``Origin`` at all (scripts, monitoring), whose ``Host``
-is a name the station answers to (``hosts.py``: DNS rebinding), up to
+is a name the station answers to (:mod:`webperf3.serving.hosts`: DNS rebinding), up to
 ``max_clients`` in all and ``max_connections_per_client`` per client address.
-Each client's messages wait in its own bounded queue (``wsclients.py``); a
+Each client's messages wait in its own bounded queue (:mod:`.outbox`); a
 client that falls too far behind is dropped and reconnects to a snapshot.
 ``GET /healthz`` on the same port answers ``200 ok`` for health checks.
 
 Over 400 lines, on purpose: what is left is the loop thread's own state
 (the server, the admitted connections, their outboxes, the watcher) and the
 steps that change it; the message shapes (:mod:`.messages`), the log watcher
-(:mod:`.logwatch`), per-client queues (:mod:`.wsclients`) and who may connect
-(:mod:`.hosts`) live apart.
+(:mod:`.watch`), per-client queues (:mod:`.outbox`) and who may connect
+(:mod:`webperf3.serving.hosts`) live apart.
 """
 
 from __future__ import annotations

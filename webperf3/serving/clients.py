@@ -1,8 +1,8 @@
 """Who a network client is, how many connections it holds, and logging about it
 without letting it write the journal.
 
-Shared by the HTTP server (``httpserver.py``), its middleware (``guard.py``)
-and the websocket push (``live.py``): each counts connections per client and
+Shared by the HTTP server (:mod:`.httpserver`), its middleware (:mod:`.guard`)
+and the websocket push (:mod:`webperf3.live.server`): each counts connections per client and
 refuses the one too many, and each logs a refusal at most once a minute per
 client, so 1,000 hostile sockets cost a few journal lines, not 1,000.
 

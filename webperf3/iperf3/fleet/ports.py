@@ -26,7 +26,7 @@ def is_stale_server(argv: list[str] | None, port: int, environ: dict[str, str] |
     """Whether a process is an iperf3 server a dead webperf3 started on *port*.
 
     Conservative on purpose, since the answer kills it: the command line must
-    be exactly one :func:`server_argv` makes, the environment must carry the
+    be exactly one :func:`.process.server_argv` makes, the environment must carry the
     pid of the webperf3 that started it, and that webperf3 must be gone —
     an orphan has been reparented (to init or a subreaper), so its parent is no
     longer the one recorded. A server of a webperf3 still alive, or anyone's

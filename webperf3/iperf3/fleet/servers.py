@@ -16,9 +16,9 @@ when a client opens the control connection and sends nothing, esnet/iperf#788);
 and retries a port someone else holds, replacing a stale iperf3 orphaned by
 an earlier, crashed webperf3. Running tests are seen as ESTABLISHED TCP
 connections on the port, asked of the kernel through sock_diag or read from
-/proc/net/tcp{,6} (see :mod:`.sampler`), so on Windows and macOS a server is
+/proc/net/tcp{,6} (see :mod:`..sockets.sampler`), so on Windows and macOS a server is
 only ever "idle" and never restarted as stuck. While tests run, each poll
-also turns their byte counters into live figures (:mod:`.progress`), handed
+also turns their byte counters into live figures (:mod:`..sockets.progress`), handed
 to ``on_progress`` and kept in the status.
 
 Once a second it also checks each server's log file (:mod:`.logfile`): a
@@ -33,7 +33,7 @@ Other threads read :meth:`ServerFleet.status`, immutable snapshots, or pass
 
 Over 400 lines: every step here (launch, observe, stuck, exit, moved log,
 stale holder, shutdown) works on the supervisor thread's own state; the
-status types are in :mod:`.fleetstate`, the log file in :mod:`.logfile`,
+status types are in :mod:`.state`, the log file in :mod:`.logfile`,
 who holds a port (and replacing an orphan of ours) in :mod:`.ports`.
 
 On Linux every child gets ``PR_SET_PDEATHSIG = SIGTERM``, so even a SIGKILLed
@@ -156,7 +156,7 @@ class ServerFleet:
 
     def start(self) -> None:
         """Launch every server and return; a port that cannot be had is retried
-        in the background. Raises :class:`Iperf3NotFound` (or :class:`Iperf3Error`)
+        in the background. Raises :class:`.process.Iperf3NotFound` (or :class:`.process.Iperf3Error`)
         when iperf3 cannot be run, before anything is started."""
         with self._lock:
             if self._thread is not None:
