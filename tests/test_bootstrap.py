@@ -172,3 +172,37 @@ def test_a_dependency_without_a_wheel_installs_the_compiler_first(checkout, said
     (install,) = [i for i, call in enumerate(made) if call.startswith("pip ") and " -e ." in call]
     assert compiler < install
     assert "-c constraints.txt" in made[install]
+
+
+def test_a_test_only_package_the_archive_cannot_serve_skips_its_tests_not_the_suite(checkout):
+    """Debian 13's security archive once listed a chromium for armhf whose
+    files it did not serve (404) for days: `make test` must go on without it."""
+    (checkout / ".venv" / ".installedtest").touch()  # the Python packages are there: nothing reaches PyPI
+    newest = max(os.path.getmtime(checkout / name) for name in ("pyproject.toml", "constraints.txt"))
+    os.utime(checkout / ".venv" / ".installedtest", (newest + 10,) * 2)
+    not_served = (
+        'case "$*" in *chromium*) echo "E: Failed to fetch http://deb.example/pool/c/chromium/chromium-common_156_armhf.deb  404  Not Found" >&2; exit 100 ;; esac; exit 0'
+    )
+    import playwright  # bootstrap asks the venv's python where playwright's Node.js is
+
+    site = str(Path(playwright.__file__).parent.parent)
+    done = bootstrap(checkout, purpose="test", APT_INSTALL=not_served, WEBPERF3_IPERF3_SRC=str(checkout / "none"), PYTHONPATH=site)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "bootstrap: could not install them together: updating the package lists and trying again" in lines
+    assert [line for line in lines if line.startswith("bootstrap: could not install chromium")] == [
+        "bootstrap: could not install chromium: E: Failed to fetch http://deb.example/pool/c/chromium/chromium-common_156_armhf.deb  404  Not Found;"
+        " the tests that need it will be skipped, each saying so"
+    ]
+    assert not any("could not install" in line and "chromium" not in line and "together" not in line for line in lines)
+    made = calls(checkout)
+    assert sum("update" in call for call in made) == 2  # once, and once more as apt advises
+    for deb in ("fonts-liberation", "fonts-dejavu-core", "prometheus", "libatomic1", "zbar-tools", "iproute2", "poppler-utils"):
+        assert f"apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends {deb}" in made  # each on its own
+
+
+def test_iperf3_stays_mandatory_for_the_tests_too(checkout):
+    missing = 'echo "E: Unable to locate package iperf3" >&2; exit 100'
+    done = bootstrap(checkout, purpose="test", INSTALLED="python3 python3-venv", APT_INSTALL=missing)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == "bootstrap: could not install iperf3 (above): fix that and try again"
