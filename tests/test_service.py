@@ -149,3 +149,8 @@ def test_a_log_dir_the_user_cannot_write_is_made_theirs_when_new_and_warned_abou
     assert done.returncode == 0
     assert done.stderr.strip() == (f"webperf3 install-service: warning: {user.pw_name} cannot write {shared}: the service will not"
                                    f" start until they can (sudo chown {user.pw_name} {shared})")
+
+
+def test_the_unit_is_webperf3_service_as_systemctl_and_journalctl_are_told():
+    _, options = opts.parse(["install-service"])
+    assert options.unit_path == Path("/etc/systemd/system/webperf3.service")

@@ -195,7 +195,7 @@ def build_install_service_parser() -> argparse.ArgumentParser:
     _add_serve_options(parser)
     _add_common(parser)
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
-    parser.add_argument("--unit-path", type=file_path, default=Path("/etc/systemd/system/webperf3.cli.service"), metavar="FILE", help="(default: %(default)s)")
+    parser.add_argument("--unit-path", type=file_path, default=Path("/etc/systemd/system/webperf3.service"), metavar="FILE", help="(default: %(default)s)")
     return parser
 
 

@@ -16,7 +16,7 @@ from ..config import StationConfig
 from .exitstatus import ExitStatus
 from .options import ServiceOptions
 
-UNIT_NAME = "webperf3.cli.service"
+UNIT_NAME = "webperf3.service"
 
 
 def service_user() -> str:
