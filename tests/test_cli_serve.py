@@ -389,5 +389,5 @@ def test_the_default_number_of_servers_is_the_same_in_the_command_make_run_and_t
     assert parse([])[1].servers == DEFAULT_SERVERS
     assert parse(["install-service"])[1].servers == DEFAULT_SERVERS
     assert re.search(r"^SERVERS \?= (\d+)$", (root / "Makefile").read_text(), re.M).group(1) == str(DEFAULT_SERVERS)
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "running.md").read_text()  # the configuration table moved there from the README
     assert re.search(r"^\| `--servers N`[^|]*\| (\d+) \|", readme, re.M).group(1) == str(DEFAULT_SERVERS)
