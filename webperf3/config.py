@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_LOG_DIR = Path("~/iperf3-logs")
-#: One port per person walking the building; the same in `make run` and the README.
+#: One port per person walking the building; the same in `make run` and docs/running.md.
 DEFAULT_SERVERS = 4
 DEFAULT_FIRST_PORT = 5201
 DEFAULT_HTTP_PORT = 8080
