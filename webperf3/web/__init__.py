@@ -1,13 +1,14 @@
 """The dashboard's web app: the app factory and the views, one module per concern.
 
 As datasette splits its views, each concern has its module: ``pages`` (the
-HTML pages and static files), ``api`` (the JSON API), ``exports`` (CSV and
-JSON downloads), ``ops`` (health and metrics); ``common`` holds what they
+HTML pages and static files), ``api`` (the JSON API), ``downloads`` (the
+CSV, xlsx and JSON downloads), ``ops`` (health and metrics), ``history``,
+``places`` (with the report), ``surveys`` and ``device``; ``common`` holds what they
 share. Every answer comes from the :class:`ResultsStore`, the export
 functions and the callables the caller wires in (the server fleet's status,
 the live push, the metrics). :class:`Dashboard` owns its own ``Bottle()`` —
 no module-level state, never bottle's default app — so tests and the CLI can
-build as many as they like. ``httpserver.WebServer`` serves it.
+build as many as they like. :class:`webperf3.serving.httpserver.WebServer` serves it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from ..board.join import Board
 from ..exports.results import CsvLines
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
-from . import api, device, history, ops, pages, places, surveys
-from . import downloads as exports
+from . import api, device, downloads, history, ops, pages, places, surveys
 from .common import add_security_headers, error_body, json_error
 
 
@@ -68,7 +68,7 @@ class Dashboard:
         self.history = history.HistoryView(self)
         self.places = places.Places(self)
         views = (
-            self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), exports.Exports(self),
+            self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), downloads.Downloads(self),
             ops.Ops(self), self.history, self.places,
         )
         for view in views:

@@ -31,7 +31,7 @@ PLACES_CSV_NAME = "iperf3_places.csv"
 COMPARE_CSV_NAME = "iperf3_places_compared.csv"
 
 
-class Exports:
+class Downloads:
     def __init__(self, dash: Dashboard) -> None:
         self.dash = dash
 
