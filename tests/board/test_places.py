@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
+from tests.support.paths import DATA
 from webperf3.board.tally import (
     WORST_FIRST,
     PlaceRow,

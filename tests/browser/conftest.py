@@ -23,8 +23,8 @@ from webperf3.live.server import LiveServer
 from webperf3.board.join import Board
 from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
-from tests.helpers_chromium import why_chromium_cannot_start
-from tests.helpers_entries import make_entry
+from tests.support.chromium import why_chromium_cannot_start
+from tests.support.logs import make_entry
 from webperf3.serving.httpserver import WebServer
 from webperf3.web import Dashboard
 

@@ -12,7 +12,7 @@ import sys
 
 import openpyxl
 
-from tests.conftest import install, sample
+from tests.support.logs import install, sample
 
 
 def webperf3(*args: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import PROTOTYPE, install, sample, store_of
+from tests.support.logs import install, sample, store_of
+from tests.support.paths import PROTOTYPE
 from webperf3.exports.results import CSV_HEADER, CsvLines, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore

@@ -12,7 +12,7 @@ import openpyxl
 from openpyxl.utils.escape import unescape
 import pytest
 
-from tests.conftest import sample, store_of
+from tests.support.logs import sample, store_of
 from webperf3.exports.results import CSV_HEADER
 from webperf3.store.record import Result
 from webperf3.exports.workbook import XLSX_HEADER, open_xlsx, write_xlsx, xlsx_chunks

@@ -7,13 +7,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import install, sample
-from tests.helpers_hardening import closed_by_server, connect_from, websocket_handshake
-from tests.helpers_live import Client, append, first_entry, wait_until
+from tests.support.hostile import closed_by_server, connect_from, websocket_handshake
+from tests.support.live import Client
+from tests.support.logs import append, first_entry, sample
+from tests.support.waiting import wait_until
 from webperf3.live import server as live_module
 from webperf3.serving.hosts import AllowedHosts
 from webperf3.live.server import LiveServer
@@ -26,14 +26,6 @@ def named(name: str, size: int = 0) -> bytes:
     """A real iperf3 entry under another name, padded to ``size`` characters."""
     entry = first_entry(sample("extra_data"))
     return entry.replace(b'"Room 101"', json.dumps(name.ljust(size, "x")).encode())
-
-
-@pytest.fixture
-def store(log_dir: Path) -> ResultsStore:
-    install(log_dir, PORT, sample("extra_data"))
-    store = ResultsStore(log_dir)
-    store.refresh()
-    return store
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 
-from tests.conftest import install, sample
-from tests.helpers_live import Client, append, first_entry, free_port, wait_until
+from tests.support.live import Client
+from tests.support.logs import append, first_entry, install, sample
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 from webperf3.iperf3.reader.entries import parse_entry
 from webperf3.serving.hosts import origin_allowed
 from webperf3.live.server import LiveServer
@@ -42,14 +43,6 @@ def room(name: bytes) -> bytes:
 
 
 # -- fixtures ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def store(log_dir: Path) -> ResultsStore:
-    install(log_dir, PORT, sample("extra_data"))
-    store = ResultsStore(log_dir)
-    store.refresh()
-    return store
 
 
 @pytest.fixture
@@ -143,7 +136,7 @@ def test_messages_are_json_with_a_type() -> None:
     snapshot = json.loads(encode(snapshot_message(state, [{"port": PORT}])))
     assert snapshot == {"type": "snapshot", **state, "servers": [{"port": PORT}], "problems": []}
     assert json.loads(encode(servers_message([]))) == {"type": "servers", "servers": [], "problems": []}
-    # What may be losing tests, grouped by message (webperf3/health.py), for the page's banner.
+    # What may be losing tests, grouped by message (webperf3/ops/health.py), for the page's banner.
     full = {"problem_kind": "disk", "problem": "the disk is full"}
     assert json.loads(encode(servers_message([{"port": 5201, **full}, {"port": 5202, **full}])))["problems"] == [
         {"kind": "disk", "message": "the disk is full", "ports": [5201, 5202], "losing": True}

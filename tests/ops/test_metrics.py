@@ -16,8 +16,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 import webperf3
-from tests.conftest import install, sample
-from tests.helpers_prometheus import Prometheus, needs_prometheus, promtool
+from tests.support.logs import install, sample
+from tests.support.prometheus import Prometheus, needs_prometheus, promtool
 from webperf3.ops.metrics import StationCollector, SurveySummary, build_registry, exposition, latest_families
 from webperf3.cli.options import parse
 from webperf3.store.record import Result
@@ -317,7 +317,7 @@ def test_promtool_finds_nothing_to_say(log_dir):
 
 @needs_prometheus
 def test_promtool_would_say_it(log_dir):
-    # The check above can fail: promtool rejects what /metrics served before issue 13.
+    # The check above can fail: promtool rejects what /metrics once served (rates in bits, not bytes).
     old = b"# HELP webperf3_last_upload_bits_per_second Upload.\n# TYPE webperf3_last_upload_bits_per_second gauge\n" \
           b'webperf3_last_upload_bits_per_second{port="5201"} 1e9\n'
     checked = promtool("check", "metrics", stdin=old)

@@ -7,8 +7,8 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import install, sample
-from tests.helpers_prometheus import needs_prometheus, promtool
+from tests.support.logs import install, sample
+from tests.support.prometheus import needs_prometheus, promtool
 from webperf3.ops.metrics import SurveySummary, build_registry, exposition
 from webperf3.ops.labels import LABEL_VALUE_MAX, PLACE_LABELS_MAX, label_value
 from webperf3.store.results import ResultsStore

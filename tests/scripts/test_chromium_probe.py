@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers_chromium import crash_line, why_chromium_cannot_start
+from tests.support.chromium import crash_line, why_chromium_cannot_start
 from webperf3.iperf3.sockets import netstat
 from webperf3.iperf3.fleet.cmdline import without_emulator
 

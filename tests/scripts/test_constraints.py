@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import runpy
 from importlib import metadata
-from pathlib import Path
-
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
+
 
 
 def _pins() -> dict[str, str]:

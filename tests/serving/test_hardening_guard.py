@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.conftest import install, sample
-from tests.helpers_hardening import body_of, get, request, status_of
+from tests.support.hostile import body_of, get, request, status_of
+from tests.support.logs import install, sample
 from webperf3.serving.clients import ConnectionBook, LogLimiter, client_key
 from webperf3.serving.guard import DownloadSlots, FailureThrottle, Guard, GuardLimits
 from webperf3.serving.hosts import AllowedHosts, host_name, machine_names

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.helpers_hardening import (
+from tests.support.hostile import (
     OTHER_CLIENTS,
     body_of,
     closed_by_server,
@@ -24,7 +24,7 @@ from tests.helpers_hardening import (
     request,
     status_of,
 )
-from tests.helpers_live import wait_until
+from tests.support.waiting import wait_until
 from webperf3.serving.guard import Guard, GuardLimits
 from webperf3.serving.httpserver import HttpLimits, WebServer
 

@@ -1,4 +1,4 @@
-"""Only regular files are read (issue 10, items 7, 10, 11): a FIFO, device,
+"""Only regular files are read: a FIFO, device,
 socket, directory or a symlink out of the log directory named ``port-N.json``
 never blocks the station nor is read, each is warned about once, and the
 other logs keep working. Real files, real FIFOs, a real unreadable file."""
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.conftest import install, sample
+from tests.support.logs import install, sample
 from webperf3.store.results import ResultsStore
 from webperf3.web import Dashboard
 
@@ -167,7 +167,7 @@ def test_a_station_beside_a_fifo_serves_and_stops_on_sigterm(log_dir: Path) -> N
     import time
     import urllib.request
 
-    from tests.helpers_station import Station
+    from tests.support.station import Station
 
     install(log_dir, 5299, sample("extra_data"))
     os.mkfifo(log_dir / "port-5298.json")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PROTOTYPE, install, sample
+from tests.support.logs import install, sample
+from tests.support.paths import PROTOTYPE
 from webperf3.store.results import LogDirError, ResultsStore
 
 

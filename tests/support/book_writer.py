@@ -1,6 +1,6 @@
 """A process that writes to a survey book in a loop, for the crash tests.
 
-``python -m tests.survey.writer LOG_DIR START`` claims, edits and starts
+``python -m tests.support.book_writer LOG_DIR START`` claims, edits and starts
 surveys for ever, printing one line per write *after* the call returned (so
 after its commit): ``claim <n>``, ``edit <n>``, ``survey <n>``. The test kills
 it mid-write and checks that every printed write is in the file.

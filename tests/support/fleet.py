@@ -1,4 +1,4 @@
-"""The pieces of the fleet tests (tests/test_fleet.py): webperf3 stations as
+"""The pieces of the fleet tests (tests/system/test_fleet.py): webperf3 stations as
 processes, the shipped docs/fleet files made to run here, a TLS certificate.
 
 Everything listens on 127.0.0.1 on free ports.
@@ -18,12 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers_iperf3 import IPERF3, free_ports, terminate, wait_until
-from tests.helpers_prometheus import DIRECT, Prometheus, free_port
+from tests.support.iperf3 import IPERF3
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import terminate
+from tests.support.prometheus import DIRECT, Prometheus
+from tests.support.waiting import wait_until
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
 
-ROOT = Path(__file__).resolve().parent.parent
 FLEET = ROOT / "docs" / "fleet"
 
 
@@ -71,7 +74,7 @@ class Station:
     process: subprocess.Popen = field(init=False)
 
     def __post_init__(self) -> None:
-        [self.iperf3_port] = free_ports(1)
+        self.iperf3_port = free_port()
         self.port, ws_port = free_port(), free_port()
         self.log_dir = self.home / "logs"
         argv = [sys.executable, "-m", "webperf3", "--servers", "1", "--first-port", str(self.iperf3_port),

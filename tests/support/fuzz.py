@@ -1,6 +1,6 @@
-"""What the fuzz tests (tests/test_fuzz.py) share with their long runner
+"""What the fuzz tests (tests/iperf3/reader/test_fuzz.py) share with their long runner
 (benchmarks/fuzz.py): the hypothesis profiles, and keeping every input that
-ever failed under tests/data/fuzz/ so tests/test_fuzz.py replays it for good.
+ever failed under tests/data/fuzz/ so the fuzz tests replay it for good.
 
 CI runs the ``ci`` profile (a few dozen examples per property). The runner
 sets ``WEBPERF3_FUZZ=long``: thousands of examples per property, no deadline,
@@ -16,7 +16,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
-FUZZ_DATA = Path(__file__).parent / "data" / "fuzz"
+from tests.support.paths import DATA
+
+FUZZ_DATA = DATA / "fuzz"
 
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(

@@ -1,51 +1,29 @@
-"""Helpers for tests that run real iperf3 processes (Linux: they read /proc).
+"""Real iperf3 for tests: clients, the builds of every version, and its logs
+read with no dependency on the project's own reader.
 
-- :func:`free_ports`: consecutive ports nobody uses, for servers on 127.0.0.1;
-- :func:`run_client`: one real ``iperf3 -c`` test;
-- :func:`json_objects`: the objects of an iperf3 server log, with no
-  dependency on the project's own log reader;
-- :func:`wait_until`: poll a condition with a deadline;
-- :func:`sock_diag_refused`: why this kernel answers no sock_diag query;
-- :func:`iperf3_children`, :func:`pid_gone` and the :func:`no_iperf3_left`
-  fixture: prove a test ended every iperf3 it started. Use it with
-  ``pytestmark = pytest.mark.usefixtures("no_iperf3_left")`` after importing it.
+- :func:`run_client` / :func:`start_client`: one real ``iperf3 -c`` test;
+- :func:`json_objects` / :func:`results`: the objects (the finished tests) of
+  an iperf3 server log;
+- :func:`built_iperf3s`: every iperf3 release ``make test`` built;
+- :func:`sock_diag_refused`: why this kernel answers no sock_diag query.
+
+The processes themselves (ending them, proving none is left): :mod:`.processes`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import re
-import signal
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-
-from tests.slowness import scaled
+from webperf3.iperf3.fleet.state import Backoff
 
 IPERF3 = "iperf3"
-T = TypeVar("T")
-
-
-def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll *condition* until it returns something truthy, and return that.
-
-    *timeout* is the build machine's deadline, stretched on slower ones."""
-    timeout = scaled(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+#: The restart backoff of the fleets tests build: a second at most, not 30.
+FAST = Backoff(initial=0.2, factor=2.0, cap=1.0, reset_after=60.0)
 
 
 def sock_diag_refused() -> str | None:
@@ -62,57 +40,6 @@ def sock_diag_refused() -> str | None:
     except SockDiagError as exc:
         return f"this kernel refuses sock_diag ({exc}): the station falls back to /proc/net/tcp and /proc/PID/io"
     return None
-
-
-# ------------------------------------------------------------------ ports
-
-
-def port_is_free(port: int) -> bool:
-    """Whether nothing at all holds *port*: listener, connection or TIME_WAIT.
-
-    Tried the way iperf3 listens (``::``, dual-stack), without SO_REUSEADDR so
-    that even a lingering TIME_WAIT counts as taken.
-    """
-    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
-        try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        except OSError:
-            continue  # IPv6 disabled
-        with sock:
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                return False
-            return True
-    return False
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_ports(count: int) -> list[int]:
-    """*count* consecutive free ports, outside the kernel's ephemeral range.
-
-    Not from binding port 0: that hands out an ephemeral port, and any
-    outgoing connection on this machine (an iperf3 client's, say) may take it
-    while a server is down between two restarts. Below the ephemeral range
-    only listeners compete, and each candidate is checked.
-    """
-    low, _ = _ephemeral_range()
-    rng = random.Random(os.urandom(8))
-    for _ in range(200):
-        base = rng.randrange(20000, max(20001, low - count))
-        ports = list(range(base, base + count))
-        if all(port_is_free(port) for port in ports):
-            return ports
-    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 # ---------------------------------------------------------------- iperf3
@@ -134,7 +61,6 @@ def built_iperf3s() -> dict[str, Path]:
         if re.fullmatch(r"\d+(\.\d+)+", entry.name) and os.access(entry / "bin" / "iperf3", os.X_OK)
     }
     return dict(sorted(found.items(), key=lambda item: tuple(int(p) for p in item[0].split("."))))
-
 
 
 def run_client(
@@ -194,76 +120,3 @@ def results(path: Path, extra_data: str | None = None) -> list[dict[str, Any]]:
         and "error" not in obj
         and (extra_data is None or obj.get("extra_data") == extra_data)
     ]
-
-
-# ---------------------------------------------------------- processes
-
-
-def _stat(pid: int) -> tuple[str, str, int] | None:
-    """``(comm, state, ppid)`` of *pid*, or None when it does not exist."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(errors="replace")
-    except OSError:
-        return None
-    head, _, tail = text.rpartition(")")  # comm may hold spaces and parentheses
-    fields = tail.split()
-    return head.partition("(")[2], fields[0], int(fields[1])
-
-
-def pid_gone(pid: int) -> bool:
-    """Whether *pid* no longer runs: absent, or a zombie (an orphan's reaper
-    may never come, e.g. where pid 1 does not reap)."""
-    stat = _stat(pid)
-    return stat is None or stat[1] in ("Z", "X")
-
-
-def is_iperf3(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] == "iperf3"
-
-
-def iperf3_children(parent: int | None = None) -> list[int]:
-    """The iperf3 processes whose parent is *parent* (default: this process),
-    zombies included: a child nobody waited for was not properly ended."""
-    parent = os.getpid() if parent is None else parent
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None and stat[0] == "iperf3" and stat[2] == parent:
-                children.append(int(entry))
-    return children
-
-
-def kill_iperf3_children() -> list[int]:
-    """SIGKILL and reap every iperf3 child of this process; the pids it found."""
-    leftovers = iperf3_children()
-    for pid in leftovers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-    return leftovers
-
-
-@pytest.fixture
-def no_iperf3_left() -> Iterator[None]:
-    """Fail the test if it leaves an iperf3 child behind, and kill it so one
-    failure does not cascade into the next test."""
-    yield
-    try:
-        wait_until(lambda: not iperf3_children(), timeout=1.0, what="iperf3 children to end")
-    except AssertionError:
-        pytest.fail(f"the test left iperf3 children behind (killed now): {kill_iperf3_children()}")
-
-
-def terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM, as systemd stops a service; SIGKILL if it is not gone within ``grace``."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

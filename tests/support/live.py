@@ -1,37 +1,13 @@
-"""Helpers for the live-push tests: real websocket clients, free ports, log bytes."""
+"""A real websocket client of the live push, as a page is one."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import time
-from pathlib import Path
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
-
-from tests.slowness import scaled
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (a race, but a tiny one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def first_entry(path: Path) -> bytes:
-    """The first top-level object of an iperf3 log, as iperf3 wrote it."""
-    data = path.read_bytes()
-    end = data.index(b"\n}\n") + 3
-    return data[:end]
-
-
-def append(path: Path, data: bytes) -> None:
-    """Append as iperf3 does: open, write, close (no rewrite of the file)."""
-    with path.open("ab") as out:
-        out.write(data)
 
 
 class Client:
@@ -77,12 +53,3 @@ class Client:
 
     def close(self) -> None:
         self._stack.close()
-
-
-def wait_until(condition, timeout: float = 5.0, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + scaled(timeout)  # the build machine's deadline, on this one
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())

@@ -1,5 +1,7 @@
-"""Log entries for tests: a real iperf3 3.12 sample, re-dated, renamed and
-moved to another client address, written exactly as iperf3 writes it."""
+"""Log files for tests, made of the real iperf3 3.12 samples in tests/data:
+whole sample logs installed as ``port-P.json`` and read by a real store, and
+single entries re-dated, renamed and moved to another client address, written
+exactly as iperf3 writes them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,69 @@ import time
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).parent / "data"
+from tests.support.paths import DATA
+from webperf3.store.record import Result
+from webperf3.store.results import ResultsStore
+
+#: Start times of the samples (iperf3 3.12 on 127.0.0.1, see tests/data/README.md).
+T_TCP = 1795640507  # no --extra-data
+T_REVERSE = 1795640509
+T_BIDIR = 1795640511
+T_UDP = 1795640517
+T_ROOM_101 = 1795640521  # --extra-data "Room 101"
+SAMPLES = ("tcp", "reverse", "bidir", "udp", "extra_data")
+
+
+def sample(name: str) -> Path:
+    """A real iperf3 3.12 server log made on 127.0.0.1 (see tests/data/README.md)."""
+    return DATA / f"iperf3.12-{name}.json"
+
+
+# -- whole logs ---------------------------------------------------------------------
+
+
+def install(log_dir: Path, port: int, *sources: Path) -> Path:
+    """Concatenate sample logs into ``log_dir/port-P.json`` as iperf3 would."""
+    target = log_dir / f"port-{port}.json"
+    with target.open("ab") as out:
+        for source in sources:
+            out.write(source.read_bytes())
+    return target
+
+
+def store_of(log_dir: Path, **ports: list[Path]) -> ResultsStore:
+    """A store read from sample logs: ``store_of(log_dir, **{"5201": [a, b]})``."""
+    for port, sources in ports.items():
+        install(log_dir, int(port), *sources)
+    store = ResultsStore(log_dir)
+    store.refresh()
+    return store
+
+
+def read_store(log_dir: Path, *names: str, port: int = 5201) -> ResultsStore:
+    """The samples, each as the next test in ``port-<port>.json``, read by a store."""
+    return store_of(log_dir, **{str(port): [sample(n) for n in names]})
+
+
+def by_time(results: list[Result], t: float) -> Result:
+    return next(r for r in results if r.time == t)
+
+
+# -- single entries -------------------------------------------------------------------
+
+
+def first_entry(path: Path) -> bytes:
+    """The first top-level object of an iperf3 log, as iperf3 wrote it (its
+    closing line included)."""
+    data = path.read_bytes()
+    end = data.index(b"\n}\n") + 3
+    return data[:end]
+
+
+def append(path: Path, data: bytes) -> None:
+    """Append as iperf3 does: open, write, close (no rewrite of the file)."""
+    with path.open("ab") as out:
+        out.write(data)
 
 
 def make_entry(sample: str, *, name: str | None = None, client: str | None = None, at: float | None = None) -> bytes:
@@ -40,5 +104,4 @@ def make_entry(sample: str, *, name: str | None = None, client: str | None = Non
 
 def append_entry(log_dir: Path, port: int, sample: str, **kwargs: Any) -> None:
     """``make_entry(sample, **kwargs)`` appended to the port's log, as iperf3 appends."""
-    with (log_dir / f"port-{port}.json").open("ab") as log:
-        log.write(make_entry(sample, **kwargs))
+    append(log_dir / f"port-{port}.json", make_entry(sample, **kwargs))

@@ -1,12 +1,14 @@
 """A test network namespace joined to this one by a veth pair: a client on
 another address whose link can be cut, as when a phone walks out of range.
 
-Needs root and ``ip`` (iproute2); the :func:`link` fixture skips with the
-reason where either is missing, and removes what it made.
+Needs root, ``ip`` (iproute2) and nsenter; :func:`made_link` (the ``link``
+fixture of tests/system/conftest.py) skips with the reason where one is
+missing, and removes what it made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
@@ -38,8 +40,10 @@ class Link:
         subprocess.run(self.run("ip", "link", "set", self.client_end, "down"), check=True)
 
 
-@pytest.fixture
-def link() -> Iterator[Link]:
+@contextlib.contextmanager
+def made_link() -> Iterator[Link]:
+    """A fresh namespace and veth pair on an unused /30 of 10.213.0.0/16,
+    removed on leaving; skips the test where they cannot be made."""
     if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("nsenter") is None:
         pytest.skip("a client that vanishes needs a test network namespace: root, ip (iproute2) and nsenter")
     tag = f"wp3v{os.getpid() % 100000}{random.randrange(1000)}"

@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -28,7 +27,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.helpers_iperf3 import terminate
+from tests.support.ports import free_port
+from tests.support.processes import terminate
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -39,13 +39,6 @@ needs_prometheus = pytest.mark.skipif(
     not (os.access(PROMETHEUS, os.X_OK) and os.access(PROMTOOL, os.X_OK)),
     reason=f"no Prometheus at {PROMETHEUS} / {PROMTOOL} (Debian: apt install prometheus)",
 )
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (a race, but a tiny one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def promtool(*args: str, stdin: bytes | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.support.iperf3 import iperf3_cache
+from tests.support.logs import first_entry
+from tests.support.paths import DATA
+
 VERSIONS = ("3.9", "3.12", "3.18", "3.21")
 #: Made for every version by scripts/make-sample-logs.
 KINDS = (
@@ -28,9 +31,8 @@ def path_of(version: str, kind: str) -> Path:
 
 def first_object(version: str, kind: str) -> bytes:
     """The first object of a sample, bytes as iperf3 wrote them (cJSON closes
-    each with a "}" line)."""
-    data = path_of(version, kind).read_bytes()
-    return data[: data.index(b"\n}\n") + 2]
+    each with a "}" line), without the newline after it."""
+    return first_entry(path_of(version, kind))[:-1]
 
 
 def every_sample() -> list[tuple[str, str]]:
@@ -45,7 +47,9 @@ def every_sample() -> list[tuple[str, str]]:
 
 def objects(path: Path) -> list[dict[str, Any]]:
     """Every top-level object of a log (iperf3 opens each in column 0), by
-    Python's own json module: no code shared with the reader under test."""
+    Python's own json module: no code shared with the reader under test.
+    Strict: an object of a sample that does not decode fails the test (a log
+    being written, cut mid-object: :func:`tests.support.iperf3.json_objects`)."""
     text = path.read_text(encoding="utf-8", errors="replace")
     decoder = json.JSONDecoder()
     found = []
@@ -75,22 +79,11 @@ def interval_bytes(obj: dict[str, Any]) -> tuple[int, int]:
 
 def iperf3_binary(version: str) -> str | None:
     """The iperf3 of that version on this machine (the one on PATH, or one
-    built into ~/.cache/webperf3/iperf3/VERSION/), or None."""
-    built = Path.home() / ".cache" / "webperf3" / "iperf3" / version / "bin" / "iperf3"
+    built into :func:`~tests.support.iperf3.iperf3_cache`), or None."""
+    built = iperf3_cache() / version / "bin" / "iperf3"
     for path in (shutil.which("iperf3"), str(built)):
         if path and os.access(path, os.X_OK):
             said = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
             if said.startswith(f"iperf {version} ") or said.startswith(f"iperf {version}\n"):
                 return path
     return None
-
-
-def listening(port: int) -> bool:
-    """Whether something listens on 127.0.0.1:port over TCP. Not found by
-    connecting: an iperf3 server would log the probe as a failed test."""
-    want = f":{port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1].endswith(want) and fields[3] == "0A":
-            return True
-    return False

@@ -12,10 +12,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.helpers_iperf3 import free_ports, wait_until
-from tests.helpers_live import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+from tests.support.ports import free_port, free_ports
+from tests.support.waiting import wait_until
 
 
 class Station:

@@ -1,5 +1,6 @@
-"""How much slower than the build machine this one runs Python, so that the
-tests' deadlines stretch with it.
+"""Waiting in tests: :func:`wait_until`, the one poll with a deadline, and how
+much slower than the build machine this one runs Python, so that every
+deadline stretches with it.
 
 The deadlines in the tests ("the station answers within 15 s", "the server
 is back within 3 s") were set on the project's x86-64 build machine, where
@@ -19,6 +20,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Seconds the loop below takes on the build machine (2 cores, Python 3.11:
 #: 0.021 s, best of five, idle or not), rounded up.
@@ -56,3 +61,22 @@ SLOWNESS, SOURCE = _factor()
 def scaled(seconds: float) -> float:
     """A deadline of *seconds* on the build machine, on this one."""
     return seconds * SLOWNESS
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.05, what: str = "condition") -> T:
+    """Poll *condition* until it returns something truthy, and return that.
+
+    *timeout* is the build machine's deadline, stretched on slower ones; past
+    it, AssertionError naming *what* (so ``assert wait_until(...)`` and a bare
+    ``wait_until(...)`` fail alike). The condition is tried once more at the
+    deadline, so a slow last poll still counts.
+    """
+    timeout = scaled(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)

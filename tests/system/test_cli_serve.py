@@ -19,32 +19,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import install, sample
-from tests.slowness import scaled
+from tests.support.logs import install, sample
+from tests.support.paths import ROOT
+from tests.support.ports import free_port, free_ports, port_is_free
+from tests.support.processes import pid_gone
+from tests.support.waiting import scaled
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` consecutive free ports (the iperf3 servers' range)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + count > 65535:
-            continue
-        if all(_free(p) for p in range(first, first + count)):
-            return list(range(first, first + count))
-    raise RuntimeError("no free port range")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def get(url: str, timeout: float = 5.0) -> bytes:
@@ -52,20 +32,12 @@ def get(url: str, timeout: float = 5.0) -> bytes:
         return response.read()
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 class Station:
     """``python -m webperf3`` in a subprocess on free ports."""
 
     def __init__(self, log_dir: Path, servers: int = 2, legacy: bool = False, extra: tuple[str, ...] = ()) -> None:
         self.iperf3_ports = free_ports(servers) if servers else []
-        self.port, self.ws_port = free_ports(1)[0], free_ports(1)[0]
+        self.port, self.ws_port = free_port(), free_port()
         first = str(self.iperf3_ports[0]) if servers else "5201"
         count = [str(servers)] if legacy else ["--servers", str(servers)]
         argv = [sys.executable, "-m", "webperf3", *count, "--first-port", first, "--log-dir", str(log_dir),
@@ -141,7 +113,7 @@ def test_station_records_a_real_test_and_stops_cleanly(station, legacy):
     s = station(servers=2, legacy=legacy)
     s.wait_healthy()
     pids = [srv["pid"] for srv in s.api("api/servers")["servers"]]
-    assert len(pids) == 2 and all(alive(p) for p in pids)
+    assert len(pids) == 2 and not any(pid_gone(p) for p in pids)
     port = s.iperf3_ports[1]
     run_client(port, "Room 101")
     row = wait_for_name(s, port, "Room 101")
@@ -161,7 +133,7 @@ def test_station_records_a_real_test_and_stops_cleanly(station, legacy):
     out, err = s.proc.communicate()
     assert code == 0, err
     assert seconds < 3.0
-    assert not any(alive(p) for p in pids)
+    assert all(pid_gone(p) for p in pids)
     assert f"http://127.0.0.1:{s.port}/" in out and f"-p {s.iperf3_ports[0]}" in out
     assert f"test recorded on port {port} from 127.0.0.1, name 'Room 101'" in err
     assert "stopping" in err and "stopped" in err
@@ -261,7 +233,7 @@ def test_the_banner_names_one_port_as_one_port(station):
 
 
 def run_on_held_port(log_dir: Path, port: int) -> subprocess.CompletedProcess:
-    web, ws = free_ports(1)[0], free_ports(1)[0]
+    web, ws = free_port(), free_port()
     return run_bad("--servers", "2", "--first-port", str(port - 1), "--log-dir", str(log_dir), "--host", "127.0.0.1",
                    "--port", str(web), "--ws-port", str(ws), "--iperf3-bind", "127.0.0.1")
 
@@ -275,7 +247,7 @@ def test_a_port_held_by_another_iperf3_stops_the_start(log_dir, tmp_path):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 5
-        while _free(held) and time.monotonic() < deadline:
+        while port_is_free(held) and time.monotonic() < deadline:
             time.sleep(0.05)
         done = run_on_held_port(log_dir, held)
         assert other.poll() is None  # not ours: left alone
@@ -359,7 +331,7 @@ def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
     # exits): the station replaces it rather than refusing to start.
     from webperf3.iperf3.fleet.process import PARENT_ENV
 
-    port = free_ports(1)[0]
+    port = free_port()
     launched = subprocess.run(
         ["sh", "-c", f"{PARENT_ENV}=$$ iperf3 --server --json --port {port} -B 127.0.0.1 >/dev/null 2>&1 </dev/null & echo $!"],
         capture_output=True, text=True, timeout=5, check=True,
@@ -367,16 +339,16 @@ def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
     orphan = int(launched.stdout.strip())
     try:
         deadline = time.monotonic() + 5
-        while _free(port) and time.monotonic() < deadline:
+        while port_is_free(port) and time.monotonic() < deadline:
             time.sleep(0.05)
         s = station(servers=1, extra=("--first-port", str(port)))
         s.wait_healthy()
         [server] = s.api("api/servers")["servers"]
         assert server["port"] == port and server["pid"] != orphan
-        assert not alive(orphan)
+        assert pid_gone(orphan)
         assert s.stop()[0] == 0
     finally:
-        if alive(orphan):
+        if not pid_gone(orphan):
             os.kill(orphan, signal.SIGKILL)
 
 
@@ -385,9 +357,8 @@ def test_the_default_number_of_servers_is_the_same_in_the_command_make_run_and_t
 
     from webperf3.cli.options import DEFAULT_SERVERS, parse
 
-    root = Path(__file__).resolve().parents[1]
     assert parse([])[1].servers == DEFAULT_SERVERS
     assert parse(["install-service"])[1].servers == DEFAULT_SERVERS
-    assert re.search(r"^SERVERS \?= (\d+)$", (root / "Makefile").read_text(), re.M).group(1) == str(DEFAULT_SERVERS)
-    readme = (root / "README.md").read_text()
+    assert re.search(r"^SERVERS \?= (\d+)$", (ROOT / "Makefile").read_text(), re.M).group(1) == str(DEFAULT_SERVERS)
+    readme = (ROOT / "README.md").read_text()
     assert re.search(r"^\| `--servers N`[^|]*\| (\d+) \|", readme, re.M).group(1) == str(DEFAULT_SERVERS)

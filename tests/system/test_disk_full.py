@@ -1,4 +1,4 @@
-"""A full disk under the logs (issue 10, item 4b): shown in /healthz (both
+"""A full disk under the logs: shown in /healthz (both
 ports, 503 while tests are being lost), /api/servers and the push; back to
 200 by itself when space returns, and the next test is recorded. A real
 512 kB tmpfs (root only), real iperf3 servers and clients on 127.0.0.1."""
@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.helpers_iperf3 import free_ports, no_iperf3_left, run_client, wait_until  # noqa: F401
+from tests.support.iperf3 import run_client
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_until
 from webperf3.ops.health import health_text, http_status, problems
 from webperf3.iperf3.fleet.servers import ServerFleet
 from webperf3.iperf3.fleet.state import Backoff

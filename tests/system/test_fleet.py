@@ -28,9 +28,11 @@ from pathlib import Path
 import pytest
 
 import webperf3
-from tests.helpers_fleet import FLEET, Fleet, Station, make_certificate, run_tests, shipped, unit_command
-from tests.helpers_iperf3 import IPERF3, wait_until
-from tests.helpers_prometheus import Prometheus, free_port, needs_prometheus, promtool
+from tests.support.fleet import FLEET, Fleet, Station, make_certificate, run_tests, shipped, unit_command
+from tests.support.iperf3 import IPERF3
+from tests.support.ports import free_port
+from tests.support.prometheus import Prometheus, needs_prometheus, promtool
+from tests.support.waiting import wait_until
 from webperf3.iperf3.fleet.process import iperf3_version
 from webperf3.store.record import Result
 

@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import install, sample
-from tests.helpers_hardening import (
+from tests.support.hostile import (
     OTHER_CLIENTS,
     connect_from,
     get,
@@ -33,10 +32,11 @@ from tests.helpers_hardening import (
     status_of,
     websocket_handshake,
 )
-from tests.helpers_live import append, first_entry, free_port, wait_until
-from tests.slowness import scaled
+from tests.support.logs import append, first_entry, install, sample
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.waiting import scaled, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 PORT = 5201
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers_iperf3 import wait_until
-from tests.helpers_netns import Link, link  # noqa: F401  (the fixture)
-from tests.helpers_station import Station
+from tests.support.netns import Link
+from tests.support.station import Station
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers_station import Station
+from tests.support.paths import ROOT
+from tests.support.station import Station
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "webperf3"
 
 

@@ -2,7 +2,7 @@
 iperf3 clients, a real websocket client, as a browser would see them.
 
 Each test here runs a 5-second iperf3 test at a fixed bandwidth (so a loaded
-2-core machine still measures steadily) and checks what the issue promises:
+2-core machine still measures steadily) and checks what a watcher relies on:
 at least 6 progress messages for the port during the test, figures that
 rise from 0 and whose median over the last half of the test is within 20 %
 of the final figure the log then gives, progress gone within 1 s of the
@@ -26,9 +26,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_iperf3 import sock_diag_refused
-from tests.helpers_live import Client
-from tests.helpers_station import ROOT, Station
+from tests.support.iperf3 import sock_diag_refused
+from tests.support.live import Client
+from tests.support.paths import ROOT
+from tests.support.station import Station
 
 REFUSED = sock_diag_refused() if sys.platform.startswith("linux") else None
 pytestmark = [
@@ -139,7 +140,7 @@ def run_test(station: Station, ws: Client, name: str, *args: str, seconds: int =
 
 
 def check_figures(run: Run, port: int, key: str, final: float, seconds: float = SECONDS) -> list[dict[str, Any]]:
-    """The issue's checks of one direction's figures; the progress entries."""
+    """The checks of one direction's figures (above); the progress entries."""
     seen = run.progress(port)
     during = [test for t, test in seen if t <= run.ended]
     assert len(during) >= 6, f"{len(during)} progress messages during the test"

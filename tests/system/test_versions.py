@@ -2,7 +2,7 @@
 
 For each iperf3 built in the cache (``make test`` builds them from
 ../shared/iperf3-src when a compiler is there; see
-:func:`tests.helpers_iperf3.built_iperf3s`) and Debian's own: a real station,
+:func:`tests.support.iperf3.built_iperf3s`) and Debian's own: a real station,
 ``python -m webperf3 --servers 1 --iperf3 PATH``, real clients of the same
 version, and what the dashboard's ``/api/results`` answers for a TCP, a
 ``-R``, a ``--bidir`` and a UDP test. Then what the newer servers' options
@@ -27,15 +27,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
-    built_iperf3s,
-    free_ports,
-    iperf3_cache,
-    json_objects,
-    no_iperf3_left,
-    wait_until,
-)
-from tests.helpers_netns import link  # noqa: F401  (a fixture)
+from tests.support.iperf3 import built_iperf3s, iperf3_cache, json_objects
+from tests.support.paths import ROOT
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_until
 from webperf3.iperf3.fleet.cmdline import read_argv
 from webperf3.iperf3.fleet.process import (
     CNTL_KA_SINCE,
@@ -50,7 +45,6 @@ from webperf3.iperf3.fleet.process import (
 )
 from webperf3.iperf3.fleet.servers import ServerFleet
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The station's stuck detection in these tests; 3.20+ servers then refuse
 #: tests over 10 s (survey_options leaves room for setup and results).
 MAX_TEST_SECONDS = 20

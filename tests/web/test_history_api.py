@@ -10,20 +10,13 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.helpers_entries import append_entry as append
+from tests.support.logs import append_entry as append
 from webperf3.board.listing import MAX_SERIES, SORT_KEYS
 from webperf3.store.results import ResultsStore
 from webperf3.web import create_app
 
 HOST = "station.example:8080"
 T0 = float(int(time.time())) - 3600
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir()
-    return path
 
 
 @pytest.fixture

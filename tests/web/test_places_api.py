@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.helpers_entries import append_entry as append
+from tests.support.logs import append_entry as append
 from webperf3.exports.results import csv_chunks
 from webperf3.exports.placetable import COMPARE_HEADER, PLACES_HEADER
 from webperf3.store.results import ResultsStore
@@ -23,13 +23,6 @@ from webperf3.web import Dashboard
 HOST = "station.example:8080"
 T0 = 1_790_000_000.0  # the first survey's morning
 T1 = T0 + 86_400  # the second survey starts a day later
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir()
-    return path
 
 
 class Station:

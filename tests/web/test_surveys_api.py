@@ -12,19 +12,12 @@ from pathlib import Path
 import pytest
 from webtest import TestApp
 
-from tests.helpers_entries import make_entry
+from tests.support.logs import append_entry as append
 from webperf3.store.results import ResultsStore
 from webperf3.web import create_app
 
 HOST = "station.example:8080"
 PHONE, LAPTOP = "192.168.1.77", "192.168.1.80"
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir()
-    return path
 
 
 def station(logs: Path, **kwargs) -> TestApp:
@@ -34,11 +27,6 @@ def station(logs: Path, **kwargs) -> TestApp:
 def device(app: TestApp, address: str) -> TestApp:
     """The same station as seen from another address."""
     return TestApp(app.app, extra_environ={"HTTP_HOST": HOST, "REMOTE_ADDR": address})
-
-
-def append(logs: Path, port: int, sample: str, **kwargs) -> None:
-    with (logs / f"port-{port}.json").open("ab") as log:
-        log.write(make_entry(sample, **kwargs))
 
 
 def results(app: TestApp) -> list[dict]:

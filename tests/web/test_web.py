@@ -15,12 +15,13 @@ import pytest
 from webob import Request
 from webtest import TestApp
 
+from tests.support.logs import install, sample
+from tests.support.paths import ROOT
 from webperf3.survey import SurveyBook
 from webperf3.store.results import ResultsStore
 from webperf3.serving.httpserver import WebServer
 from webperf3.web import create_app
 
-DATA = Path(__file__).parent / "data"
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOST = "dash.example:8080"  # what the browser put in Host
 LOGS = {  # port → sample logs concatenated into port-P.json
@@ -30,17 +31,9 @@ LOGS = {  # port → sample logs concatenated into port-P.json
 }
 
 
-def install(log_dir: Path, port: int, *names: str) -> Path:
-    target = log_dir / f"port-{port}.json"
-    with target.open("ab") as out:
-        for name in names:
-            out.write((DATA / f"iperf3.12-{name}.json").read_bytes())
-    return target
-
-
 def hostile_entry(name: str = HOSTILE) -> bytes:
     """The extra_data sample under another --extra-data, written as iperf3 does."""
-    text = (DATA / "iperf3.12-extra_data.json").read_text(encoding="utf-8")
+    text = sample("extra_data").read_text(encoding="utf-8")
     return text.replace('"Room 101"', json.dumps(name)).encode()
 
 
@@ -49,7 +42,7 @@ def logs(tmp_path: Path) -> Path:
     path = tmp_path / "logs"
     path.mkdir()
     for port, names in LOGS.items():
-        install(path, port, *names)
+        install(path, port, *map(sample, names))
     return path
 
 
@@ -129,7 +122,7 @@ def test_static_files_stay_inside_the_static_dir(app: TestApp) -> None:
     app.get("/static/../web.py", status=(403, 404))
 
 
-SCRIPTS = sorted((Path(__file__).parents[1] / "webperf3" / "static" / "js").glob("*.js"))
+SCRIPTS = sorted((ROOT / "webperf3" / "static" / "js").glob("*.js"))
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

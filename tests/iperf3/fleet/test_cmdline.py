@@ -21,7 +21,9 @@ from webperf3.iperf3.fleet.cmdline import read_argv, without_emulator
 from webperf3.iperf3.fleet.ports import describe_holder, is_stale_server
 from webperf3.iperf3.fleet.process import PARENT_ENV, is_server_argv, server_argv
 
-from tests.helpers_iperf3 import IPERF3, free_ports, wait_until
+from tests.support.iperf3 import IPERF3
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_until
 
 SERVER = ["iperf3", "--server", "--json", "--port", "31696"]
 BUILT = "/root/.cache/webperf3/iperf3/3.18/bin/iperf3"

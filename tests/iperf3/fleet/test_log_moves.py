@@ -1,4 +1,4 @@
-"""No test lost while iperf3 runs (issue 10, item 4): the log directory or a
+"""No test lost while iperf3 runs: the log directory or a
 log file deleted, renamed or replaced under running iperf3 servers, and a
 log path that is a symlink or FIFO. Real iperf3 servers and clients on
 127.0.0.1, real files."""
@@ -10,43 +10,17 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
-    free_ports,
-    no_iperf3_left,  # noqa: F401  (a fixture)
-    results,
-    run_client,
-    start_client,
-    wait_until,
-)
+from tests.support.iperf3 import results, run_client, start_client
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_until
 from webperf3.iperf3.fleet.servers import ServerFleet
-from webperf3.iperf3.fleet.state import Backoff, ServerStatus
+from webperf3.iperf3.fleet.state import ServerStatus
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")
-
-FAST = Backoff(initial=0.2, factor=2.0, cap=1.0, reset_after=60.0)
-
-
-@pytest.fixture
-def make_fleet(no_iperf3_left, tmp_path: Path) -> Iterator[Callable[..., ServerFleet]]:  # noqa: F811
-    fleets: list[ServerFleet] = []
-
-    def make(ports: list[int], log_dir: Path | None = None, **options) -> ServerFleet:
-        options.setdefault("bind", "127.0.0.1")
-        options.setdefault("backoff", FAST)
-        options.setdefault("poll_interval", 0.1)
-        fleet = ServerFleet(ports, log_dir or tmp_path / "logs", **options)
-        fleets.append(fleet)
-        return fleet
-
-    yield make
-    for fleet in fleets:
-        fleet.stop()
-
 
 def status(fleet: ServerFleet, port: int) -> ServerStatus:
     return next(s for s in fleet.status() if s.port == port)

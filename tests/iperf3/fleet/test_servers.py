@@ -10,22 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers_iperf3 import (  # noqa: F401  (no_iperf3_left is a fixture)
-    free_ports,
-    is_iperf3,
-    json_objects,
-    no_iperf3_left,
-    pid_gone,
-    results,
-    run_client,
-    start_client,
-    wait_until,
-)
+from tests.support.iperf3 import FAST, json_objects, results, run_client, start_client
+from tests.support.paths import ROOT
+from tests.support.ports import free_ports
+from tests.support.processes import is_iperf3, pid_gone
+from tests.support.waiting import wait_until
 from webperf3.iperf3.sockets import netstat
 from webperf3.iperf3.fleet.ports import describe_holder, is_stale_server
 from webperf3.iperf3.fleet.process import PARENT_ENV, Iperf3Error, Iperf3NotFound, format_exit, iperf3_version, parse_version, server_argv
@@ -35,31 +28,7 @@ from webperf3.iperf3.fleet.process import is_server_argv, survey_options, versio
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")
 
-REPO = Path(__file__).resolve().parent.parent
-FAST = Backoff(initial=0.2, factor=2.0, cap=1.0, reset_after=60.0)
 TERMINATED = "interrupt - the server has terminated"
-
-
-@pytest.fixture
-def make_fleet(
-    no_iperf3_left,  # noqa: F811  (the imported fixture: stop fleets before it looks)
-    tmp_path: Path,
-) -> Iterator[Callable[..., ServerFleet]]:
-    """Build fleets on 127.0.0.1 logging under tmp_path; stopped after the test
-    even when it fails (before no_iperf3_left looks)."""
-    fleets: list[ServerFleet] = []
-
-    def make(ports: list[int], **options) -> ServerFleet:
-        options.setdefault("bind", "127.0.0.1")
-        options.setdefault("backoff", FAST)
-        options.setdefault("poll_interval", 0.1)
-        fleet = ServerFleet(ports, tmp_path / "logs", **options)
-        fleets.append(fleet)
-        return fleet
-
-    yield make
-    for fleet in fleets:
-        fleet.stop()
 
 
 def status_of(fleet: ServerFleet, port: int) -> ServerStatus:
@@ -298,7 +267,7 @@ time.sleep(60)
 
 def test_servers_die_with_a_sigkilled_parent(tmp_path):
     ports = free_ports(2)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     with (tmp_path / "child.log").open("wb") as child_log:
         parent = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(tmp_path / "logs"), *map(str, ports)],
@@ -366,63 +335,6 @@ def test_stop_terminates_every_server_and_is_idempotent(make_fleet, caplog):
 
 
 # ------------------------------------------------------------ pure functions
-
-# Real lines (x86-64, little-endian) of /proc/net/tcp and tcp6.
-TCP = """\
-  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1451 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 54321 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:1451 0100007F:B2A4 01 00000000:00000000 00:00000000 00000000  1000        0 54322 1 0000000000000000 20 4 30 10 -1
-   2: 0501A8C0:1452 6401A8C0:D431 06 00000000:00000000 03:0000175B 00000000     0        0 0 3 0000000000000000
-"""
-TCP6 = """\
-  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000000000000:B7A3 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 16924 1 000000001589e025 100 0 0 10 0
-   1: 0000000000000000FFFF00000100007F:B7A3 0000000000000000FFFF00000100007F:BA26 01 00000000:00000000 00:00000000 00000000     0        0 16926 1 000000004d37b6a0 20 0 0 10 -1
-   2: B80D0120000000000000000001000000:1451 B80D0120000000000000000002000000:C350 01 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 20 0 0 10 -1
-   3: 00000000000000000000000001000000:1451 00000000000000000000000001000000:E000 01 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 20 0 0 10 -1
-"""
-
-
-def test_parse_proc_net_tcp_ipv4():
-    sockets = netstat.parse_proc_net_tcp(TCP, "little")
-    assert sockets == [
-        netstat.TcpSocket("127.0.0.1", 5201, "0.0.0.0", 0, netstat.LISTEN, 54321),
-        netstat.TcpSocket("127.0.0.1", 5201, "127.0.0.1", 45732, netstat.ESTABLISHED, 54322),
-        netstat.TcpSocket("192.168.1.5", 5202, "192.168.1.100", 54321, 0x06, 0),
-    ]
-    assert netstat.established_on(sockets, 5201) == [sockets[1]]
-    assert netstat.listening_on(sockets, 5201) == [sockets[0]]
-    assert netstat.established_on(sockets, 5202) == []  # TIME_WAIT is no test
-
-
-def test_parse_proc_net_tcp6_with_v4_mapped_addresses():
-    sockets = netstat.parse_proc_net_tcp(TCP6, "little")
-    assert [(s.local_host, s.local_port, s.remote_host, s.remote_port, s.state, s.inode) for s in sockets] == [
-        ("::", 47011, "::", 0, netstat.LISTEN, 16924),
-        ("127.0.0.1", 47011, "127.0.0.1", 47654, netstat.ESTABLISHED, 16926),
-        ("2001:db8::1", 5201, "2001:db8::2", 50000, netstat.ESTABLISHED, 777),
-        ("::1", 5201, "::1", 57344, netstat.ESTABLISHED, 778),
-    ]
-
-
-def test_parse_address_follows_the_byte_order_the_kernel_wrote():
-    assert netstat.parse_address("0100007F:1451", "little") == ("127.0.0.1", 5201)
-    assert netstat.parse_address("7F000001:1451", "big") == ("127.0.0.1", 5201)
-    assert netstat.parse_address("20010DB8000000000000000000000001:0050", "big") == ("2001:db8::1", 80)
-    with pytest.raises(ValueError):
-        netstat.parse_address("7F0001:1451")
-    assert netstat.parse_line("garbage line") is None
-
-
-def test_read_tcp_sockets_sees_a_real_listener():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        [found] = netstat.listening_on(netstat.read_tcp_sockets(), port)
-        assert found.local_host == "127.0.0.1"
-        assert netstat.listener_pid(port) == os.getpid()
-
 
 def test_backoff_doubles_up_to_the_cap():
     backoff = Backoff()
@@ -568,7 +480,7 @@ def test_status_is_a_frozen_snapshot_with_a_dict_form():
         "last_exit": "signal SIGKILL",
         "version": "3.12",
         "progress": None,  # the live figures of a running test, when there are any
-        "problem_kind": None,  # what may be losing its tests ("log", "disk"), see webperf3/health.py
+        "problem_kind": None,  # what may be losing its tests ("log", "disk"), see webperf3/ops/health.py
         "problem": None,
     }
     with pytest.raises(AttributeError):

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.iperf3.samples import first_object
+from tests.support.samples import first_object
 from webperf3.iperf3.reader.entries import parse_entry
 
 

@@ -1,5 +1,5 @@
 """A raw control byte or a lone surrogate escape in one string of a real
-entry: the test is kept, the bad character shown as U+FFFD (issue 10, item 11)."""
+entry: the test is kept, its figures read, the bad character shown as U+FFFD."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
+from tests.support.paths import DATA
 from webperf3.iperf3.reader.logs import LogReader
 
 VERSIONS = ["3.9", "3.12", "3.18", "3.21"]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import PROTOTYPE, sample
+from tests.support.logs import first_entry, sample
+from tests.support.paths import PROTOTYPE
 from webperf3.iperf3.reader.entries import EntryError, parse_entry
 from webperf3.iperf3.reader.logs import LogReader
 
@@ -147,14 +146,8 @@ def test_server_termination_record_is_not_a_test():
 # -- bad objects -------------------------------------------------------------------
 
 
-def first_object(path) -> bytes:
-    text = path.read_bytes()
-    _, end = json.JSONDecoder().raw_decode(text.decode())
-    return text[:end]
-
-
 def test_invalid_utf8_in_the_name_keeps_the_test():
-    raw = first_object(sample("extra_data")).replace(b"Room 101", b"Room \xff101")
+    raw = first_entry(sample("extra_data")).replace(b"Room 101", b"Room \xff101")
     r = parse_entry(raw, 5201)
     assert r is not None and r.name == "Room \ufffd101" and r.upload_bps is not None
 

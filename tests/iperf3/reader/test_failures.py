@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.iperf3.samples import first_object, path_of, written_tests
+from tests.support.samples import first_object, path_of, written_tests
 from webperf3.iperf3.reader.entries import parse_entry
 from webperf3.iperf3.reader.logs import LogReader
 

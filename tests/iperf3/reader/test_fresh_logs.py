@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.helpers_iperf3 import free_ports, wait_until
-from tests.iperf3.samples import listening
+from tests.support.ports import free_ports, listening
+from tests.support.waiting import wait_until
 from webperf3.iperf3.reader.logs import LogReader
 
 pytestmark = pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")

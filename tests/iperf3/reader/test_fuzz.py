@@ -2,7 +2,7 @@
 replay of every input a long run ever found failing (tests/data/fuzz/).
 
 In CI each property runs a few dozen examples; ``benchmarks/fuzz.py`` runs
-them for an hour or more (see tests/fuzz_support.py). What must hold:
+them for an hour or more (see tests/support/fuzz.py). What must hold:
 
 * the reader never raises on any bytes, however they arrive, and reports
   the same tests read in pieces as read whole;
@@ -29,7 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
-from tests.fuzz_support import PROFILE, save_failure, saved_cases
+from tests.support.fuzz import PROFILE, save_failure, saved_cases
+from tests.support.paths import DATA
 from webperf3.exports.results import csv_row
 from webperf3.serving.guard import Guard
 from webperf3.iperf3.reader.entries import EntryError, parse_entry
@@ -39,9 +40,6 @@ from webperf3.store.results import ResultsStore
 from webperf3.web import Dashboard
 
 settings.load_profile(PROFILE)
-
-DATA = Path(__file__).parent / "data"
-
 
 @cache
 def real_objects() -> tuple[bytes, ...]:

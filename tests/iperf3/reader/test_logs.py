@@ -10,7 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PROTOTYPE, sample
+from tests.support.logs import append, sample
+from tests.support.paths import PROTOTYPE
 from webperf3.iperf3.reader.logs import EntrySplitter, LogReader
 
 SAMPLES = ["tcp", "reverse", "bidir", "parallel", "bidir_parallel", "udp", "udp_reverse", "extra_data", "client_killed", "client_sigint"]
@@ -35,11 +36,6 @@ def entries_in(path: Path) -> list[bytes]:
 
 ENTRIES = [e for name in SAMPLES for e in entries_in(sample(name))]
 TERMINATION = objects_in(sample("tcp"))[-1]
-
-
-def append(path: Path, data: bytes) -> None:
-    with path.open("ab") as f:
-        f.write(data)
 
 
 def key(result) -> tuple:

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.iperf3.samples import KINDS, UTF8_NAME, VERSIONS, every_sample, interval_bytes, objects, path_of, written_tests
+from tests.support.samples import (
+    KINDS,
+    UTF8_NAME,
+    VERSIONS,
+    every_sample,
+    interval_bytes,
+    objects,
+    path_of,
+    written_tests,
+)
 from webperf3.iperf3.reader.logs import LogReader
 
 CLOSED = "the client has unexpectedly closed the connection"

@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
-from tests.helpers_iperf3 import free_ports, no_iperf3_left, wait_until  # noqa: F401 (a fixture)
-from tests.iperf3.samples import interval_bytes, iperf3_binary, listening, path_of, written_tests
+from tests.support.ports import free_ports, listening
+from tests.support.samples import interval_bytes, iperf3_binary, path_of, written_tests
+from tests.support.waiting import wait_until
 from webperf3.iperf3.reader.logs import LogReader
 
 

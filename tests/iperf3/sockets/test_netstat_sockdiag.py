@@ -1,5 +1,5 @@
-"""sock_diag (webperf3/iperf3/sockdiag.py) and the fleet's socket view
-(webperf3/iperf3/sampler.py), against the real kernel on 127.0.0.1."""
+"""sock_diag (webperf3/iperf3/sockets/sockdiag.py) and the fleet's socket view
+(webperf3/iperf3/sockets/sampler.py), against the real kernel on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers_iperf3 import IPERF3, free_ports, sock_diag_refused, wait_until
+from tests.support.iperf3 import IPERF3, sock_diag_refused
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_until
 from webperf3.iperf3.sockets import netstat
 from webperf3.iperf3.sockets.sampler import ProgressSampler, Running, SocketWatch, read_io
 from webperf3.iperf3.sockets.sockdiag import (

@@ -1,7 +1,7 @@
-"""Live figures from successive looks at a test's counters (webperf3/iperf3/progress.py).
+"""Live figures from successive looks at a test's counters (webperf3/iperf3/sockets/progress.py).
 
 The looks here are the counters an iperf3 test leaves in the kernel, written
-out: the real thing is driven in tests/test_progress_live.py.
+out: the real thing is driven in tests/system/test_progress_live.py.
 """
 
 from __future__ import annotations
