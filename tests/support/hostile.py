@@ -16,13 +16,15 @@ OTHER_CLIENTS = [f"127.0.0.{i}" for i in range(2, 12)]
 
 
 def connect_from(source: str, port: int, *, rcvbuf: int | None = None, timeout: float = 5.0) -> socket.socket:
-    """A TCP connection to 127.0.0.1:port from ``source`` (another loopback address)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A TCP connection to 127.0.0.1:port from ``source`` (another loopback
+    address), or to [::1]:port from ``::1``."""
+    ipv6 = ":" in source
+    sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf is not None:  # before connect(), so the window is small from the start
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(timeout)
     sock.bind((source, 0))
-    sock.connect(("127.0.0.1", port))
+    sock.connect(("::1" if ipv6 else "127.0.0.1", port))
     return sock
 
 
@@ -70,6 +72,18 @@ def websocket_handshake(port: int, *, host: str = "127.0.0.1", origin: str | Non
     """Open a websocket by hand: (HTTP status, the socket, positioned after
     the handshake's headers). The caller decides whether to ever read again."""
     sock = connect_from(source, port, rcvbuf=rcvbuf)
+    sock.sendall(upgrade_request(host=host, origin=origin))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        byte = sock.recv(1)  # one at a time: not a byte of the first message
+        if not byte:
+            break
+        head += byte
+    return status_of(head), sock
+
+
+def upgrade_request(*, host: str = "127.0.0.1", origin: str | None = None) -> bytes:
+    """A websocket handshake's request, as a browser sends it."""
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         "GET / HTTP/1.1",
@@ -81,14 +95,7 @@ def websocket_handshake(port: int, *, host: str = "127.0.0.1", origin: str | Non
     ]
     if origin is not None:
         lines.append(f"Origin: {origin}")
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        byte = sock.recv(1)  # one at a time: not a byte of the first message
-        if not byte:
-            break
-        head += byte
-    return status_of(head), sock
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
