@@ -9,7 +9,6 @@ import json
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from tests.support.hostile import (
 from tests.support.logs import append, first_entry, install, sample
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
+from tests.support.processes import terminate
 from tests.support.waiting import scaled, wait_until
 
 PORT = 5201
@@ -99,13 +99,7 @@ class Station:
         return float(re.search(r"^webperf3_websocket_clients (\S+)$", text, re.M).group(1))
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
 
 
 @pytest.fixture

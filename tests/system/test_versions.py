@@ -30,6 +30,7 @@ import pytest
 from tests.support.iperf3 import built_iperf3s, iperf3_cache, json_objects
 from tests.support.paths import ROOT
 from tests.support.ports import free_ports
+from tests.support.processes import terminate
 from tests.support.waiting import wait_until
 from webperf3.iperf3.fleet.cmdline import read_argv
 from webperf3.iperf3.fleet.process import (
@@ -134,13 +135,7 @@ class Station:
         return result
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc.wait()
+        terminate(self.proc)
 
 
 @pytest.fixture(scope="module", params=list(IPERF3S), ids=[f"iperf3-{v}" for v in IPERF3S])
