@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers_hardening import (  # noqa: E402
+from tests.support.hostile import (  # noqa: E402
     OTHER_CLIENTS,
     connect_from,
     get,

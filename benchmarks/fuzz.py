@@ -2,11 +2,11 @@
 
     nice -n 19 python benchmarks/fuzz.py --minutes 70 --out /tmp/webperf3-fuzz
 
-Runs the properties of tests/test_fuzz.py under hypothesis's ``long``
-profile (tests/fuzz_support.py: thousands of examples a round, no
+Runs the properties of tests/iperf3/reader/test_fuzz.py under hypothesis's ``long``
+profile (tests/support/fuzz.py: thousands of examples a round, no
 deadline), round after round with fresh random seeds, until the time is
 up. Every input that fails is written to ``OUT/failures/`` as it is found;
-copy them to tests/data/fuzz/, where tests/test_fuzz.py replays them in
+copy them to tests/data/fuzz/, where the fuzz tests replay them in
 every CI run. Loopback only: the HTTP properties call the WSGI app in
 process, no socket is opened.
 
@@ -66,7 +66,7 @@ def main() -> int:
         t0 = time.monotonic()
         # -p no:cacheprovider: nothing written into the repository.
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider", "-k", PROPERTIES,
+            [sys.executable, "-m", "pytest", "tests/iperf3/reader/test_fuzz.py", "-q", "-p", "no:cacheprovider", "-k", PROPERTIES,
              "--timeout=0",  # pytest-timeout's CI limit is for one CI-sized property, not for thousands of examples
              "--hypothesis-show-statistics"],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
@@ -98,7 +98,7 @@ def run_atheris(minutes: float, failures: Path) -> int:
     with atheris.instrument_imports():
         import webperf3.iperf3.reader.entries  # noqa: F401
         import webperf3.iperf3.reader.logs  # noqa: F401
-    from tests.test_fuzz import check_entry, check_log
+    from tests.iperf3.reader.test_fuzz import check_entry, check_log
 
     def one(data: bytes) -> None:
         fdp = atheris.FuzzedDataProvider(data)

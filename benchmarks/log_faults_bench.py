@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers_iperf3 import free_ports, wait_until  # noqa: E402
+from tests.support.ports import free_ports  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 from webperf3.ops.health import http_status, problems  # noqa: E402
 from webperf3.iperf3.fleet.servers import ServerFleet  # noqa: E402
 from webperf3.iperf3.fleet.state import Backoff  # noqa: E402

@@ -48,7 +48,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import _report  # noqa: E402
 
-from tests.helpers_iperf3 import free_ports, wait_until  # noqa: E402
+from tests.support.ports import free_ports  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 from webperf3.iperf3 import netstat  # noqa: E402
 from webperf3.iperf3.sockets.sampler import ProgressSampler, Running, SocketWatch  # noqa: E402
 from webperf3.iperf3.fleet.servers import ServerFleet  # noqa: E402

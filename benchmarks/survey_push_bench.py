@@ -32,7 +32,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._report import describe_machine, markdown_table, text_table  # noqa: E402
-from tests.helpers_entries import make_entry  # noqa: E402  (real iperf3 entries, re-dated)
+from tests.support.logs import make_entry  # noqa: E402  (real iperf3 entries, re-dated)
 
 PAGES = 20
 GOAL_MS = 100.0

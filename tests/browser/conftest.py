@@ -23,8 +23,8 @@ from webperf3.live.server import LiveServer
 from webperf3.board.join import Board
 from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
-from tests.helpers_chromium import why_chromium_cannot_start
-from tests.helpers_entries import make_entry
+from tests.support.chromium import why_chromium_cannot_start
+from tests.support.logs import make_entry
 from webperf3.serving.httpserver import WebServer
 from tests.support.parts import dashboard_of
 
@@ -51,7 +51,7 @@ def _why_no_browser() -> str | None:
     when it is new enough, so ``make test`` needs no setting. Last, once per
     session, a bare headless Chromium: where it crashes for the CPU's reasons
     (under qemu-user) the tests are skipped with its line quoted
-    (tests/helpers_chromium.py); anywhere else they run.
+    (tests/support/chromium.py); anywhere else they run.
     """
     if shutil.which(CHROMIUM) is None:
         return f"{CHROMIUM} is not installed (Debian package chromium)"

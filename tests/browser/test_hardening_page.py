@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import Page, expect
 
-from tests.helpers_entries import make_entry
+from tests.support.logs import make_entry
 
 if TYPE_CHECKING:
     from conftest import Station

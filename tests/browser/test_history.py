@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Dialog, Page, WebSocketRoute, expect
 
-from tests.helpers_entries import make_entry
+from tests.support.logs import make_entry
 
 if TYPE_CHECKING:
     from conftest import Station

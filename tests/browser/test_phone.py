@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers_iperf3 import wait_until
-from tests.helpers_station import Station
+from tests.support.station import Station
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers_station import Station
+from tests.support.station import Station
 
 pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the counters are Linux's"), pytest.mark.timeout(120)]
 

@@ -8,26 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import install, sample
+from tests.support.logs import SAMPLES, T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, read_store
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
-
-#: Start times of the samples (iperf3 3.12 on 127.0.0.1, see tests/data/README.md).
-T_TCP = 1795640507  # no --extra-data
-T_REVERSE = 1795640509
-T_BIDIR = 1795640511
-T_UDP = 1795640517
-T_ROOM_101 = 1795640521  # --extra-data "Room 101"
-SAMPLES = ("tcp", "reverse", "bidir", "udp", "extra_data")
-
-
-def read_store(log_dir: Path, *names: str, port: int = 5201) -> ResultsStore:
-    """The samples, each as the next test in ``port-<port>.json``, read by a store."""
-    install(log_dir, port, *(sample(n) for n in names))
-    store = ResultsStore(log_dir)
-    store.refresh()
-    return store
 
 
 @pytest.fixture
@@ -46,7 +30,3 @@ def results(store: ResultsStore) -> list[Result]:
 def book(log_dir: Path) -> Iterator[SurveyBook]:
     with SurveyBook.open(log_dir) as opened:
         yield opened
-
-
-def by_time(results: list[Result], t: float) -> Result:
-    return next(r for r in results if r.time == t)

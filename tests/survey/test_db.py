@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_UDP, by_time
+from tests.support.logs import T_BIDIR, T_REVERSE, T_ROOM_101, T_UDP, by_time
+from tests.support.paths import ROOT
 from webperf3.survey import DB_NAME, SCHEMA_VERSION, BookOpenError, BookWriteError, SurveyBook, db
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _sql(path: Path, query: str) -> list[tuple]:
@@ -200,9 +200,9 @@ def _run_writer(log_dir: Path, start: int, stop_after: int, done: dict[str, set[
     """Run the writer until it has reported ``stop_after`` writes, SIGKILL it
     (it is then in the middle of the next one), and collect what it reported."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.survey.writer", str(log_dir), str(start)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        [sys.executable, "-m", "tests.support.book_writer", str(log_dir), str(start)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

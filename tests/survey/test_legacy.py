@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP
+from tests.support.logs import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP
 from webperf3.survey import SurveyBook
 from webperf3.survey.legacy import MIGRATED_NAME, STATE_FILE, clear_times
 

@@ -9,7 +9,7 @@ from contextlib import closing
 import msgspec
 import pytest
 
-from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, by_time, read_store
+from tests.support.logs import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, by_time, read_store
 from webperf3.survey import KEEP, BookInputError, PortLatest, SurveyBook, result_id
 
 

@@ -8,7 +8,7 @@ from contextlib import closing
 
 import pytest
 
-from tests.survey.conftest import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, by_time
+from tests.support.logs import T_BIDIR, T_REVERSE, T_ROOM_101, T_TCP, T_UDP, by_time
 from webperf3.survey import BookConflict, BookInputError, BookNotFound, result_id
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers_iperf3 import IPERF3, free_ports, no_iperf3_left, wait_until  # noqa: F401 - fixture
+from tests.support.iperf3 import IPERF3
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_until
 from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
 

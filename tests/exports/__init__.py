@@ -1,0 +1,1 @@
+"""webperf3.exports: CSV, JSON and xlsx of the tests, as a spreadsheet reads them."""

@@ -1,0 +1,2 @@
+"""webperf3.ops: health and the Prometheus metrics, checked by promtool and
+scraped by a real Prometheus."""

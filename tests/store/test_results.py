@@ -1,0 +1,139 @@
+"""The results store over a log directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.logs import install, sample
+from tests.support.paths import PROTOTYPE
+from webperf3.store.results import LogDirError, ResultsStore
+
+
+def test_store_reads_every_port_log_and_orders_by_time(log_dir):
+    install(log_dir, 5202, PROTOTYPE / "multiple_iperf3_output.json")
+    install(log_dir, 5201, PROTOTYPE / "single_iperf3_output.json")
+    (log_dir / "notes.txt").write_text("not a log")
+    (log_dir / "port-x.json").write_text("not a port")
+    store = ResultsStore(log_dir)
+    changes = store.refresh()
+    assert {r.port for r in changes.added} == {5201, 5202}
+    assert store.ports == [5201, 5202]
+    assert [r.time for r in store.results()] == [1647307558, 1647312637, 1647312652]
+    assert [r.port for r in store.results()] == [5202, 5202, 5201]
+
+
+def test_latest_success_and_latest_failure_per_port(log_dir):
+    install(log_dir, 5201, sample("tcp"), sample("extra_data"), sample("client_killed"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    row = store.row(5201)
+    assert row.latest.name == "Room 101"
+    assert row.failure.error == "the client has unexpectedly closed the connection"
+    assert row.tests == 3
+
+
+def test_termination_record_never_replaces_the_latest_result(log_dir):
+    # Every sample ends with the record iperf3 writes when it is stopped.
+    log = install(log_dir, 5201, sample("extra_data"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    termination = sample("tcp").read_bytes().rsplit(b"\n{", 1)[1]
+    assert b"the server has terminated" in termination
+    with log.open("ab") as f:
+        f.write(b"{" + termination)
+    assert not store.refresh()
+    row = store.row(5201)
+    assert row.latest.name == "Room 101" and row.failure is None
+
+
+def test_refresh_reports_only_what_changed(log_dir):
+    install(log_dir, 5201, sample("tcp"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    generation = store.generation
+    assert not store.refresh()  # nothing new
+    assert store.generation == generation
+    install(log_dir, 5201, sample("extra_data"))
+    changes = store.refresh()
+    assert [r.name for r in changes.added] == ["Room 101"] and store.generation == generation + 1
+
+
+def test_a_deleted_log_takes_its_results_with_it(log_dir):
+    log = install(log_dir, 5201, sample("tcp"))
+    install(log_dir, 5202, sample("udp"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    log.unlink()
+    changes = store.refresh()
+    assert changes.reset_ports == {5201}
+    assert [r.port for r in store.results()] == [5202]
+
+
+def test_a_truncated_log_is_read_again_without_duplicates(log_dir):
+    log = install(log_dir, 5201, sample("tcp"), sample("udp"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    log.write_bytes(sample("reverse").read_bytes())
+    changes = store.refresh()
+    assert changes.reset_ports == {5201}
+    assert [r.direction for r in store.results()] == ["download"]
+
+
+def test_filters(log_dir):
+    install(log_dir, 5201, sample("tcp"), sample("extra_data"))
+    install(log_dir, 5202, sample("udp"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    assert [r.port for r in store.results(port=5202)] == [5202]
+    assert [r.name for r in store.results(name="room")] == ["Room 101"]
+    assert all(r.time >= 1795640517 for r in store.results(since=1795640517))
+    assert len(store.results(since=1795640517)) == 2
+
+
+def test_missing_log_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(LogDirError, match="does not exist"):
+        ResultsStore(tmp_path / "nope").refresh()
+
+
+def test_log_dir_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LogDirError, match="not a directory"):
+        ResultsStore(tmp_path / "file").refresh()
+
+
+def test_an_unreadable_log_does_not_hide_the_others(log_dir, caplog):
+    (log_dir / "port-5209.json").mkdir()  # unreadable whoever we are
+    install(log_dir, 5201, sample("tcp"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    assert [r.port for r in store.results()] == [5201]
+    assert "port-5209.json" in caplog.text
+
+
+def test_listeners_hear_every_change_whoever_reads(log_dir):
+    install(log_dir, 5201, sample("tcp"))
+    store = ResultsStore(log_dir)
+    heard = []
+    store.subscribe(heard.append)
+    store.refresh()
+    install(log_dir, 5201, sample("extra_data"))
+    store.refresh_port(5201)
+    store.refresh()  # nothing new: nothing heard
+    (log_dir / "port-5201.json").unlink()
+    store.refresh()
+    assert [(len(c.added), sorted(c.reset_ports)) for c in heard] == [(1, []), (1, []), (0, [5201])]
+    assert [c.generation for c in heard] == [1, 2, 3] == list(range(1, store.generation + 1))
+    store.unsubscribe(heard.append)
+    install(log_dir, 5201, sample("tcp"))
+    store.refresh()
+    assert len(heard) == 3
+
+
+def test_a_failing_listener_does_not_stop_reading(log_dir, caplog):
+    install(log_dir, 5201, sample("tcp"))
+    store = ResultsStore(log_dir)
+    store.subscribe(lambda changes: 1 / 0)
+    assert len(store.refresh().added) == 1
+    assert "listener failed" in caplog.text
+
+
