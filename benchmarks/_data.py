@@ -22,7 +22,8 @@ ports, seed and :data:`LAYOUT` (bump it when the mix changes). Never write to
 a cached directory: copy it with :func:`working_copy` first.
 
 Reusable: ``cached_log_dir(total_bytes)`` for any benchmark that needs a log
-directory, ``Appender`` to append real tests to one as iperf3 would.
+directory, ``Appender`` to append real tests to one as iperf3 would, and
+``dashboard()``, the one place a benchmark builds webperf3's web app.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ import random
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
@@ -73,7 +76,7 @@ class Entry:
         return _EXTRA_DATA.sub(lambda m: f'{m[1]}"{m[2]} #{serial}"', text, count=1)
 
 
-def _objects(path: Path) -> Iterator[str]:
+def objects_in(path: Path) -> Iterator[str]:
     """The text of each top-level object: each ``{`` at a line start that
     decodes as JSON (iperf3's own text lines between them are left out)."""
     text = path.read_text(encoding="utf-8")
@@ -91,7 +94,7 @@ def real_entries() -> list[Entry]:
     files = sorted(DATA.glob("iperf3.12-*.json")) + sorted((DATA / "prototype").glob("*.json"))
     entries = []
     for path in files:
-        for text in _objects(path):
+        for text in objects_in(path):
             obj = json.loads(text)
             start = obj.get("start", {})
             version = start.get("version", "").removeprefix("iperf ").strip() or None
@@ -177,21 +180,35 @@ def cached_log_dir(total_bytes: int = 100_000_000, ports: int = 10, seed: int = 
     path = CACHE / f"logs-{total_bytes}b-{ports}p-seed{seed}-v{LAYOUT}"
     manifest = path / "manifest.json"
     if not manifest.exists():
-        tmp = path.with_name(path.name + ".building")
-        shutil.rmtree(tmp, ignore_errors=True)
-        print(f"building {total_bytes / 1e6:g} MB of logs in {path} ...", file=sys.stderr, flush=True)
-        build_log_dir(tmp, total_bytes, ports, seed)
-        shutil.rmtree(path, ignore_errors=True)
-        tmp.rename(path)
+        # Built aside under a name of its own, then renamed into place: two
+        # runs at once (the test suite's quick runs, on a shared machine)
+        # never see half a directory, nor remove each other's.
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=CACHE, prefix=f"{path.name}.building-"))
+        try:
+            print(f"building {total_bytes / 1e6:g} MB of logs in {path} ...", file=sys.stderr, flush=True)
+            build_log_dir(tmp, total_bytes, ports, seed)
+            try:
+                tmp.rename(path)
+            except OSError:
+                if manifest.exists():
+                    pass  # another run finished the same directory first
+                else:  # a directory left incomplete by an older version of this code
+                    shutil.rmtree(path, ignore_errors=True)
+                    tmp.rename(path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return path, json.loads(manifest.read_text())
 
 
 def working_copy(source: Path, name: str) -> Path:
-    """A fresh copy of a cached directory under /tmp/webperf3-bench/work/."""
-    target = CACHE / "work" / name
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, target)
+    """A fresh copy of a cached directory under /tmp/webperf3-bench/work/,
+    named ``name-XXXX``: its own even when two runs copy at once. The caller
+    removes it when done."""
+    parent = CACHE / "work"
+    parent.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(dir=parent, prefix=f"{name}-"))
+    shutil.copytree(source, target, dirs_exist_ok=True)
     return target
 
 
@@ -224,6 +241,17 @@ class Appender:
             f.write(data)
         self.count += 1
         return port, len(data)
+
+
+def dashboard(store: Any, *, book: Any, board: Any, **options: Any) -> Any:
+    """webperf3's dashboard (``webperf3.web.Dashboard``) over ``store``, with
+    the survey book and the board (``Board(store, book, ports)``) the rest of
+    the benchmark uses: every benchmark builds its web app here, so a change
+    of the Dashboard's signature is followed in one place."""
+    from webperf3.web import Dashboard
+
+    # board= joins book= here once Dashboard takes it (it builds the same Board today).
+    return Dashboard(store, book=book, **options)
 
 
 if __name__ == "__main__":
