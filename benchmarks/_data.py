@@ -4,9 +4,11 @@ Every object in ``tests/data/iperf3.12-*.json`` (iperf3 3.12) and
 ``tests/data/prototype/*.json`` (the prototype's 3.10.1 / 3.9 logs) is cut out
 as text, byte for byte as iperf3 wrote it. A log directory is then filled
 with copies of them, each made distinct by rewriting its timestamp
-(``"time"`` and ``"timesecs"``) and, where it has one, its ``extra_data``
-name, and written as iperf3 does: objects one after another, each followed by
-``\\n``.
+(``"time"`` and ``"timesecs"``), its ``cookie`` (iperf3's per-test random
+string: webperf3 knows a test by its port and cookie, so copies sharing one
+would be one test to the survey book) and, where it has one, its
+``extra_data`` name, and written as iperf3 does: objects one after another,
+each followed by ``\\n``.
 
 * Timestamps increase strictly across the whole directory (not just per
   file), so sorting by time gives one order whatever the sort's stability.
@@ -44,7 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 CACHE = Path("/tmp/webperf3-bench")
 #: Bumped whenever the way directories are built changes: old caches are ignored.
-LAYOUT = 1
+#: 2: each copy has a cookie of its own.
+LAYOUT = 2
 FIRST_PORT = 5201
 #: Where the generated timestamps begin: 2024-01-01T00:00:00Z.
 EPOCH = 1_704_067_200
@@ -53,6 +56,7 @@ NO_TIMESTAMP_SHARE = 0.02
 
 _TIMESTAMP = re.compile(r'("time":\s*)"[^"]*"(,\s*"timesecs":\s*)\d+')
 _EXTRA_DATA = re.compile(r'("extra_data":\s*)"((?:[^"\\]|\\.)*)"')
+_COOKIE = re.compile(r'("cookie":\s*)"[a-z0-9]{36}"')
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,10 @@ class Entry:
     bidir_311: bool  # a --bidir test of iperf3 <= 3.11 (the prototype's kind)
 
     def varied(self, timesecs: int, serial: int) -> str:
-        """This entry as if run at ``timesecs``, its name (if any) made unique."""
-        text = self.text
+        """This entry as if run at ``timesecs``, its cookie and its name (if
+        any) made unique by ``serial``. The cookie keeps iperf3's length, so a
+        directory of a given size holds the same tests as before."""
+        text = _COOKIE.sub(lambda m: f'{m[1]}"{serial:036d}"', self.text, count=1)
         if self.has_timestamp:
             when = email.utils.formatdate(timesecs, usegmt=True)
             text, n = _TIMESTAMP.subn(lambda m: f'{m[1]}"{when}"{m[2]}{timesecs}', text, count=1)
