@@ -191,6 +191,7 @@ def cached_log_dir(total_bytes: int = 100_000_000, ports: int = 10, seed: int = 
         # never see half a directory, nor remove each other's.
         CACHE.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=CACHE, prefix=f"{path.name}.building-"))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the shared cache from other users
         try:
             print(f"building {total_bytes / 1e6:g} MB of logs in {path} ...", file=sys.stderr, flush=True)
             build_log_dir(tmp, total_bytes, ports, seed)
