@@ -32,7 +32,7 @@ It prints the table (case, inputs tried, handled, figure) and the same in
 Markdown; ``--out DIR`` also writes it and the figures as JSON.
 
 ``--quick``: every case, each at a tenth or so of its load on 1 MB of logs,
-1-second phases, about 15 seconds in all; the memory case is skipped (a row
+half-second phases, about 15 seconds in all; the memory case is skipped (a row
 says so) where there is no iperf3.
 """
 
@@ -74,6 +74,7 @@ class Load:
     probes: int = 300  # GET /api/latest during the sockets case
     past_deadline_s: float = 11.0  # past the station's 10 s request deadline
     server_sockets: tuple[int, ...] = (8, 200)
+    server_attack_s: float = 1.0  # the sockets opened, before the first request
     server_probes: int = 50
     fds_probes: int = 200
     emfile_web: int = 200  # with emfile_ws, well past the 128 descriptors allowed
@@ -85,8 +86,8 @@ class Load:
 
 #: A few seconds a case, every code path still taken (the emfile case still
 #: goes past its 128 descriptors); the figures mean nothing.
-QUICK = Load(memory_bytes=1_000_000, settle_s=1.0, websockets=16, sockets=60, downloads=2, probes=20, past_deadline_s=1.0,
-             server_sockets=(4, 20), server_probes=10, fds_probes=20, emfile_web=100, emfile_ws=40, emfile_probes=10,
+QUICK = Load(memory_bytes=1_000_000, settle_s=0.5, websockets=16, sockets=60, downloads=2, probes=20, past_deadline_s=0.2,
+             server_sockets=(4, 20), server_attack_s=0.2, server_probes=10, fds_probes=20, emfile_web=100, emfile_ws=40, emfile_probes=10,
              bodies=2, body_seconds=2.0)
 
 
@@ -199,7 +200,7 @@ def case_servers(work: Path, load: Load, seconds: float) -> list[tuple]:
                 for sockets in load.server_sockets:
                     with h.Hostile() as attacker:
                         attacker.idle_and_slow(port, sockets)
-                        time.sleep(1)
+                        time.sleep(load.server_attack_s)
                         latest = h.latency_probe(port, load.server_probes, timeout=3, give_up_after=5)
                     rows.append((
                         f"server choice: {kind}",
@@ -407,7 +408,7 @@ def main() -> int:
     parser.add_argument("--case", action="append", choices=CASES, help="run only these (repeatable; default all)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load phase (default 10)")
     parser.add_argument("--out", type=Path, default=None)
-    args = _report.parse_args(parser, None, quick={"seconds": 1.0})
+    args = _report.parse_args(parser, None, quick={"seconds": 0.5})
     load = QUICK if args.quick else Load()
     h.raise_nofile(8192)
     work = Path(tempfile.mkdtemp(prefix="webperf3-hardening-"))
