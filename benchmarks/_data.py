@@ -4,9 +4,11 @@ Every object in ``tests/data/iperf3.12-*.json`` (iperf3 3.12) and
 ``tests/data/prototype/*.json`` (the prototype's 3.10.1 / 3.9 logs) is cut out
 as text, byte for byte as iperf3 wrote it. A log directory is then filled
 with copies of them, each made distinct by rewriting its timestamp
-(``"time"`` and ``"timesecs"``) and, where it has one, its ``extra_data``
-name, and written as iperf3 does: objects one after another, each followed by
-``\\n``.
+(``"time"`` and ``"timesecs"``), its ``cookie`` (iperf3's per-test random
+string: webperf3 knows a test by its port and cookie, so copies sharing one
+would be one test to the survey book) and, where it has one, its
+``extra_data`` name, and written as iperf3 does: objects one after another,
+each followed by ``\\n``.
 
 * Timestamps increase strictly across the whole directory (not just per
   file), so sorting by time gives one order whatever the sort's stability.
@@ -22,7 +24,8 @@ ports, seed and :data:`LAYOUT` (bump it when the mix changes). Never write to
 a cached directory: copy it with :func:`working_copy` first.
 
 Reusable: ``cached_log_dir(total_bytes)`` for any benchmark that needs a log
-directory, ``Appender`` to append real tests to one as iperf3 would.
+directory, ``Appender`` to append real tests to one as iperf3 would, and
+``dashboard()``, the one place a benchmark builds webperf3's web app.
 """
 
 from __future__ import annotations
@@ -33,15 +36,18 @@ import random
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 CACHE = Path("/tmp/webperf3-bench")
 #: Bumped whenever the way directories are built changes: old caches are ignored.
-LAYOUT = 1
+#: 2: each copy has a cookie of its own.
+LAYOUT = 2
 FIRST_PORT = 5201
 #: Where the generated timestamps begin: 2024-01-01T00:00:00Z.
 EPOCH = 1_704_067_200
@@ -50,6 +56,7 @@ NO_TIMESTAMP_SHARE = 0.02
 
 _TIMESTAMP = re.compile(r'("time":\s*)"[^"]*"(,\s*"timesecs":\s*)\d+')
 _EXTRA_DATA = re.compile(r'("extra_data":\s*)"((?:[^"\\]|\\.)*)"')
+_COOKIE = re.compile(r'("cookie":\s*)"[a-z0-9]{36}"')
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,10 @@ class Entry:
     bidir_311: bool  # a --bidir test of iperf3 <= 3.11 (the prototype's kind)
 
     def varied(self, timesecs: int, serial: int) -> str:
-        """This entry as if run at ``timesecs``, its name (if any) made unique."""
-        text = self.text
+        """This entry as if run at ``timesecs``, its cookie and its name (if
+        any) made unique by ``serial``. The cookie keeps iperf3's length, so a
+        directory of a given size holds the same tests as before."""
+        text = _COOKIE.sub(lambda m: f'{m[1]}"{serial:036d}"', self.text, count=1)
         if self.has_timestamp:
             when = email.utils.formatdate(timesecs, usegmt=True)
             text, n = _TIMESTAMP.subn(lambda m: f'{m[1]}"{when}"{m[2]}{timesecs}', text, count=1)
@@ -73,7 +82,7 @@ class Entry:
         return _EXTRA_DATA.sub(lambda m: f'{m[1]}"{m[2]} #{serial}"', text, count=1)
 
 
-def _objects(path: Path) -> Iterator[str]:
+def objects_in(path: Path) -> Iterator[str]:
     """The text of each top-level object: each ``{`` at a line start that
     decodes as JSON (iperf3's own text lines between them are left out)."""
     text = path.read_text(encoding="utf-8")
@@ -91,7 +100,7 @@ def real_entries() -> list[Entry]:
     files = sorted(DATA.glob("iperf3.12-*.json")) + sorted((DATA / "prototype").glob("*.json"))
     entries = []
     for path in files:
-        for text in _objects(path):
+        for text in objects_in(path):
             obj = json.loads(text)
             start = obj.get("start", {})
             version = start.get("version", "").removeprefix("iperf ").strip() or None
@@ -177,21 +186,36 @@ def cached_log_dir(total_bytes: int = 100_000_000, ports: int = 10, seed: int = 
     path = CACHE / f"logs-{total_bytes}b-{ports}p-seed{seed}-v{LAYOUT}"
     manifest = path / "manifest.json"
     if not manifest.exists():
-        tmp = path.with_name(path.name + ".building")
-        shutil.rmtree(tmp, ignore_errors=True)
-        print(f"building {total_bytes / 1e6:g} MB of logs in {path} ...", file=sys.stderr, flush=True)
-        build_log_dir(tmp, total_bytes, ports, seed)
-        shutil.rmtree(path, ignore_errors=True)
-        tmp.rename(path)
+        # Built aside under a name of its own, then renamed into place: two
+        # runs at once (the test suite's quick runs, on a shared machine)
+        # never see half a directory, nor remove each other's.
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=CACHE, prefix=f"{path.name}.building-"))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the shared cache from other users
+        try:
+            print(f"building {total_bytes / 1e6:g} MB of logs in {path} ...", file=sys.stderr, flush=True)
+            build_log_dir(tmp, total_bytes, ports, seed)
+            try:
+                tmp.rename(path)
+            except OSError:
+                if manifest.exists():
+                    pass  # another run finished the same directory first
+                else:  # a directory left incomplete by an older version of this code
+                    shutil.rmtree(path, ignore_errors=True)
+                    tmp.rename(path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return path, json.loads(manifest.read_text())
 
 
 def working_copy(source: Path, name: str) -> Path:
-    """A fresh copy of a cached directory under /tmp/webperf3-bench/work/."""
-    target = CACHE / "work" / name
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, target)
+    """A fresh copy of a cached directory under /tmp/webperf3-bench/work/,
+    named ``name-XXXX``: its own even when two runs copy at once. The caller
+    removes it when done."""
+    parent = CACHE / "work"
+    parent.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(dir=parent, prefix=f"{name}-"))
+    shutil.copytree(source, target, dirs_exist_ok=True)
     return target
 
 
@@ -224,6 +248,16 @@ class Appender:
             f.write(data)
         self.count += 1
         return port, len(data)
+
+
+def dashboard(store: Any, *, book: Any, board: Any, **options: Any) -> Any:
+    """webperf3's dashboard (``webperf3.web.Dashboard``) over ``store``, with
+    the survey book and the board (``Board(store, book, ports)``) the rest of
+    the benchmark uses: every benchmark builds its web app here, so a change
+    of the Dashboard's signature is followed in one place."""
+    from webperf3.web import Dashboard
+
+    return Dashboard(store, book=book, board=board, **options)
 
 
 if __name__ == "__main__":

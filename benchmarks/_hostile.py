@@ -1,5 +1,5 @@
 """What ``hardening_bench.py`` drives: a real station in a subprocess, and the
-hostile clients of issue 10, all on loopback (127.0.0.1 for the station and
+hostile clients (what a laptop on the same Wi-Fi can do), all on loopback (127.0.0.1 for the station and
 the normal client, 127.0.0.2-.11 for the others).
 
 Everything here is bounded: each attacker opens a fixed number of sockets,
@@ -199,7 +199,7 @@ class Iperf3Loop:
 
 
 class Hostile:
-    """The sockets of issue 10's attacker: opened on entry, closed on exit."""
+    """The attacker's sockets: opened on entry, closed on exit."""
 
     def __init__(self) -> None:
         self.sockets: list[socket.socket] = []

@@ -1,10 +1,51 @@
-"""What every benchmark prints alike: the machine, and its table in Markdown."""
+"""What every benchmark does alike: its quick mode, the machine, and its
+table in Markdown."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
+
+#: The exit status of a quick run that cannot run here (no iperf3, no
+#: Chromium): tests/benchmarks/test_quick.py reports it as skipped, with the
+#: last line of the output as the reason.
+SKIPPED = 77
+
+QUICK_NOTE = "quick mode: small data, a few seconds; the figures mean nothing and no goal is checked"
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None, quick: dict[str, Any]) -> argparse.Namespace:
+    """``parser``'s options plus ``--quick``: every option in ``quick`` takes
+    that value unless given on the command line. A quick run goes through the
+    same code end to end and prints the same table, on data small enough to
+    take a few seconds: the test suite runs it to catch a benchmark broken by
+    a change elsewhere."""
+    parser.add_argument("--quick", action="store_true", help="small data, a few seconds: does it still run? (figures mean nothing)")
+    args = parser.parse_args(argv)
+    unknown = set(quick) - set(vars(args))
+    if unknown:
+        raise ValueError(f"quick defaults for options the parser does not have: {sorted(unknown)}")
+    if args.quick:
+        parser.set_defaults(**quick)
+        args = parser.parse_args(argv)
+        print(QUICK_NOTE, flush=True)
+    return args
+
+
+def exit_status(args: argparse.Namespace, goals_met: bool) -> int:
+    """1 when a goal is missed in a full run; a quick run fails only by breaking."""
+    return 0 if goals_met or getattr(args, "quick", False) else 1
+
+
+def skip(reason: str) -> NoReturn:
+    """End a quick run that cannot run here, saying why in one line."""
+    print(f"skipped: {reason}", flush=True)
+    sys.exit(SKIPPED)
 
 
 def describe_machine(libraries: str = "") -> str:

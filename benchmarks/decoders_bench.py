@@ -1,6 +1,6 @@
 """The JSON decoder choice, measured on real iperf3 entries.
 
-    .venv/bin/python benchmarks/decoders_bench.py [--mb 20] [--repeat 5]
+    .venv/bin/python benchmarks/decoders_bench.py [--mb 20] [--repeat 5] [--quick]
 
 Decodes the same objects as the log benchmark (the first ``--mb`` MB of
 objects of its 100 MB directory, built from the real logs in tests/data) with:
@@ -8,12 +8,14 @@ objects of its 100 MB directory, built from the real logs in tests/data) with:
   a. ``json.loads`` of text, then dict access to the fields webperf3 uses;
   b. ``orjson.loads`` of bytes, then the same dict access;
   c. ``msgspec.json.decode`` untyped (dicts and lists) of bytes, the same access;
-  d. msgspec typed structs, decode only (``webperf3.iperf3.reader.entries._decoder``);
+  d. msgspec typed structs, decode only (``webperf3.iperf3.reader.entries.entry_decoder``);
   e. ``webperf3.iperf3.reader.entries.parse_entry``: (d) and the Result built from it.
 
 Each line is the median of ``--repeat`` passes over all objects. (a) is given
 text already decoded from UTF-8, as the prototype's ``read_text`` did, which
 flatters it a little; the others take bytes, as webperf3 reads them.
+
+``--quick``: half a megabyte of objects from a 1 MB directory, one pass.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _data  # noqa: E402
+import _report  # noqa: E402
 
 
 def fields(d: dict) -> tuple:
@@ -62,14 +65,14 @@ def fields(d: dict) -> tuple:
     )
 
 
-def corpus(megabytes: float) -> list[bytes]:
+def corpus(megabytes: float, dir_bytes: int = 100_000_000) -> list[bytes]:
     """The first objects of the log benchmark's 100 MB directory (its mix:
     every real test alike, 2 % server records), about ``megabytes`` of them."""
-    log_dir, _ = _data.cached_log_dir(100_000_000)
+    log_dir, _ = _data.cached_log_dir(dir_bytes)
     out: list[bytes] = []
     size = 0
     for path in _data.log_files(log_dir):
-        for text in _data._objects(path):
+        for text in _data.objects_in(path):
             data = text.encode()
             out.append(data)
             size += len(data)
@@ -78,12 +81,12 @@ def corpus(megabytes: float) -> list[bytes]:
     return out
 
 
-def run(repeat: int, megabytes: float) -> list[tuple[str, float, float]]:
+def run(repeat: int, megabytes: float, dir_bytes: int = 100_000_000) -> list[tuple[str, float, float]]:
     import msgspec
 
-    from webperf3.iperf3.reader.entries import _decoder, parse_entry
+    from webperf3.iperf3.reader.entries import entry_decoder, parse_entry
 
-    objects = corpus(megabytes)
+    objects = corpus(megabytes, dir_bytes)
     texts = [b.decode() for b in objects]
     nbytes = sum(map(len, objects))
     untyped = msgspec.json.Decoder()
@@ -102,7 +105,7 @@ def run(repeat: int, megabytes: float) -> list[tuple[str, float, float]]:
 
     def d_msgspec_typed():
         for b in objects:
-            _decoder.decode(b)
+            entry_decoder.decode(b)
 
     def e_parse_entry():
         for b in objects:
@@ -120,7 +123,7 @@ def run(repeat: int, megabytes: float) -> list[tuple[str, float, float]]:
         ("d. msgspec typed structs, decode only", d_msgspec_typed),
         ("e. parse_entry (d + the Result)", e_parse_entry),
     ]
-    print(f"{len(objects)} objects, {nbytes / 1e6:.1f} MB (from the log benchmark's directory), median of {repeat} passes")
+    print(f"{len(objects)} objects, {nbytes / 1e6:.1f} MB (from a {dir_bytes / 1e6:g} MB log directory), median of {repeat} passes")
     results = []
     for name, fn in cases:
         fn()  # warm-up
@@ -138,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mb", type=float, default=20, help="megabytes of objects to decode (default 20)")
     p.add_argument("--repeat", type=int, default=5)
-    args = p.parse_args(argv)
-    results = run(args.repeat, args.mb)
+    p.add_argument("--dir-mb", type=float, default=100, help="the log directory the objects come from (default 100, as logs_bench.py)")
+    args = _report.parse_args(p, argv, quick={"mb": 0.5, "repeat": 1, "dir_mb": 1})
+    results = run(args.repeat, args.mb, int(args.dir_mb * 1e6))
     base = results[0][1]
     width = max(len(r[0]) for r in results)
     print()

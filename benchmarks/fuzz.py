@@ -15,6 +15,11 @@ With ``--atheris`` it runs instead atheris (coverage-guided, libFuzzer;
 x86_64, none for 32-bit ARM, so not on a Pi) on the reader and on the
 entry decoder, with the same checks; a crash input is kept in
 ``OUT/failures/`` the same way.
+
+``--quick``: one round of 5 examples per property, into a temporary
+directory removed afterwards unless something failed: the test suite runs it
+so that this runner keeps working (it is not a benchmark: ``run.py`` leaves
+it out).
 """
 
 from __future__ import annotations
@@ -22,12 +27,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import _report  # noqa: E402
+
 PROPERTIES = "not every_input_that_ever_failed"
 
 
@@ -38,7 +50,19 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/webperf3-fuzz"))
     parser.add_argument("--atheris", action="store_true", help="coverage-guided, with atheris")
     parser.add_argument("--atheris-once", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = _report.parse_args(parser, None, quick={"minutes": 0.0, "examples": 5, "out": None})
+    scratch = args.out is None  # a quick run's own directory: nothing left behind when all went well
+    if scratch:
+        args.out = Path(tempfile.mkdtemp(prefix="webperf3-fuzz-quick-"))
+    status = run(args)
+    if scratch and status == 0:
+        shutil.rmtree(args.out, ignore_errors=True)
+    elif scratch:
+        print(f"kept {args.out}", flush=True)
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
     failures = args.out / "failures"
     failures.mkdir(parents=True, exist_ok=True)
     if args.atheris_once:
@@ -61,7 +85,7 @@ def main() -> int:
     deadline = time.monotonic() + args.minutes * 60
     rounds = failed_rounds = 0
     started = time.time()
-    while time.monotonic() < deadline:
+    while rounds == 0 or time.monotonic() < deadline:  # one round at least
         rounds += 1
         t0 = time.monotonic()
         # -p no:cacheprovider: nothing written into the repository.

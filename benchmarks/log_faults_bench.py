@@ -1,7 +1,7 @@
-"""Issue 10, items 4, 7 and 10: what the station does when its log files are
-taken from under running iperf3 servers, and when the disk fills.
+"""What the station does when its log files are taken from under running
+iperf3 servers, and when the disk fills.
 
-    sudo .venv/bin/python benchmarks/log_faults_bench.py [--iperf3 PATH] [--ports 2]
+    sudo .venv/bin/python benchmarks/log_faults_bench.py [--iperf3 PATH] [--ports 2] [--quick]
 
 Real iperf3 servers (a ServerFleet) and clients on 127.0.0.1, 1-second
 tests; every loop bounded. Measures:
@@ -19,6 +19,10 @@ tests; every loop bounded. Measures:
    to block forever).
 
 Prints one JSON object; nothing asserted (the tests do that).
+
+``--quick``: one port, tests of 256 KB instead of a second, the test the log
+is deleted under 2 seconds long; without iperf3 it says so and exits 77
+(skipped). The full disk is measured only as root, quick or not.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _report  # noqa: E402
 from tests.support.ports import free_ports  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 from webperf3.ops.health import http_status, problems  # noqa: E402
@@ -44,8 +50,12 @@ from webperf3.iperf3.fleet.state import Backoff  # noqa: E402
 from webperf3.store.results import ResultsStore  # noqa: E402
 
 
-def client(iperf3: str, port: int, name: str, seconds: int = 1) -> int:
-    return subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "--connect-timeout", "3000",
+#: How long each test run by :func:`client` is (iperf3's -t or -n).
+ONE_SECOND = ("-t", "1")
+
+
+def client(iperf3: str, port: int, name: str, length: tuple[str, ...] = ONE_SECOND) -> int:
+    return subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), *length, "--connect-timeout", "3000",
                            "--extra-data", name], capture_output=True, timeout=30, check=False).returncode
 
 
@@ -63,7 +73,7 @@ def fleet_for(iperf3: str, ports: list[int], log_dir: Path) -> ServerFleet:
     return fleet
 
 
-def displaced_dir(iperf3: str, n: int, how: str) -> dict:
+def displaced_dir(iperf3: str, n: int, how: str, length: tuple[str, ...] = ONE_SECOND) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp) / "logs"
         ports = free_ports(n)
@@ -81,7 +91,7 @@ def displaced_dir(iperf3: str, n: int, how: str) -> dict:
                        10.0, what="restarted")
             restarted = time.monotonic() - t0
             for port in ports:
-                client(iperf3, port, f"after {port}")
+                client(iperf3, port, f"after {port}", length)
             time.sleep(0.5)
             kept = sum(name.startswith("after") for name in names(log_dir))
         finally:
@@ -89,14 +99,14 @@ def displaced_dir(iperf3: str, n: int, how: str) -> dict:
     return {"case": f"log directory {how}", "restarted_s": round(restarted, 2), "tests_after": n, "kept": kept}
 
 
-def deleted_mid_test(iperf3: str) -> dict:
+def deleted_mid_test(iperf3: str, seconds: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp) / "logs"
         [port] = free_ports(1)
         fleet = fleet_for(iperf3, [port], log_dir)
         try:
             pid = fleet.status()[0].pid
-            running = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(port), "-t", "3", "--extra-data", "walking"],
+            running = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "--extra-data", "walking"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_until(lambda: fleet.status()[0].state == "testing", 5.0, what="testing")
             t0 = time.monotonic()
@@ -114,7 +124,7 @@ def deleted_mid_test(iperf3: str) -> dict:
             "restarted_s": round(restarted, 2), "running_test_kept": saved}
 
 
-def full_disk(iperf3: str) -> dict:
+def full_disk(iperf3: str, length: tuple[str, ...] = ONE_SECOND) -> dict:
     if os.geteuid() != 0:
         return {"case": "full disk", "skipped": "needs root (mount -t tmpfs)"}
     mnt = Path(tempfile.mkdtemp(prefix="webperf3-bench-tmpfs-"))
@@ -125,7 +135,7 @@ def full_disk(iperf3: str) -> dict:
         fleet = fleet_for(iperf3, [port], log_dir)
         health = lambda: http_status(problems([s.to_dict() for s in fleet.status()]))  # noqa: E731
         try:
-            client(iperf3, port, "before")
+            client(iperf3, port, "before", length)
             filler = mnt / "filler"
             fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
             t0 = time.monotonic()
@@ -137,12 +147,12 @@ def full_disk(iperf3: str) -> dict:
             os.close(fd)
             wait_until(lambda: health() == 503, 10.0, what="503")
             shown = time.monotonic() - t0
-            client(iperf3, port, "during")
+            client(iperf3, port, "during", length)
             t1 = time.monotonic()
             filler.unlink()
             wait_until(lambda: health() == 200, 10.0, what="200")
             recovered = time.monotonic() - t1
-            client(iperf3, port, "after")
+            client(iperf3, port, "after", length)
             time.sleep(0.5)
             store = ResultsStore(log_dir)
             store.refresh()
@@ -170,13 +180,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iperf3", default="iperf3")
     parser.add_argument("--ports", type=int, default=2)
-    args = parser.parse_args()
+    args = _report.parse_args(parser, None, quick={"ports": 1})
+    if args.quick and shutil.which(args.iperf3) is None:
+        _report.skip(f"{args.iperf3} not found: the servers whose logs are taken away are real iperf3 servers")
+    length, mid_test_s = (("-n", "256K"), 2) if args.quick else (ONE_SECOND, 3)
     import logging
 
     logging.disable(logging.WARNING)  # the warnings are the point of the tests, not of this table
     version = subprocess.run([args.iperf3, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    cases = [displaced_dir(args.iperf3, args.ports, how) for how in ("deleted", "deleted and made again", "renamed")]
-    cases += [deleted_mid_test(args.iperf3), full_disk(args.iperf3), fifo()]
+    cases = [displaced_dir(args.iperf3, args.ports, how, length) for how in ("deleted", "deleted and made again", "renamed")]
+    cases += [deleted_mid_test(args.iperf3, mid_test_s), full_disk(args.iperf3, length), fifo()]
     print(json.dumps({"iperf3": version, "cases": cases}, indent=2))
 
 

@@ -1,6 +1,7 @@
-"""Issue 2's benchmark: webperf3 against the prototype's algorithm.
+"""Reading the logs and exporting them as CSV: webperf3 against the
+prototype's algorithm.
 
-    .venv/bin/python benchmarks/logs_bench.py [--size-mb 100]
+    .venv/bin/python benchmarks/logs_bench.py [--size-mb 100] [--quick]
 
 On a log directory built from real iperf3 entries (see ``_data.py``) it
 measures, side by side in one run:
@@ -19,10 +20,13 @@ measures, side by side in one run:
    process down and costs memory itself);
 4. the floor: reading every log from the page cache in 4 MB chunks.
 
-It prints a table with the issue's goals and pass/fail, the same table in
+It prints a table with its goals and pass/fail, the same table in
 Markdown for the README, and a one-line check that both CSVs agree on the
 prototype's own kind of test (iperf3 3.10.1 --bidir). Figures go to
 ``benchmarks/out/`` too. Nothing is asserted: this is a measurement.
+
+``--quick``: 1 MB and 0.5 MB of logs, one export, 3 appends; its figures go
+to /tmp/webperf3-bench/quick-out/, never over a full run's.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ MB = 1_000_000
 CHUNK = 4 << 20
 OUT = HERE / "out"
 
-# The goals of issue 2, "Speed".
+# The goals: what makes webperf3 worth having over the prototype.
 GOAL_EXPORT_SPEEDUP = 10.0  # webperf3 at least this many times faster
 GOAL_MEMORY_SHARE = 0.5  # webperf3's peak at most this share of the prototype's
 GOAL_APPEND_MS = 5.0  # re-reading after one appended test, whatever the size
@@ -423,7 +427,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--child", choices=("webperf3", "prototype"), help=argparse.SUPPRESS)
     p.add_argument("--measure", choices=("rss", "tracemalloc"), help=argparse.SUPPRESS)
     p.add_argument("--log-dir", type=Path, help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    quick = {"size_mb": 1, "small_mb": 0.5, "repeat": 1, "appends": 3, "out": _data.CACHE / "quick-out"}
+    return _report.parse_args(p, argv, quick)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Issue 13: a scrape of /metrics costs the same at 100 and at 100,000 results.
+"""A scrape of /metrics costs the same at 100 and at 100,000 results.
 
 Two log directories from ``_data.py`` (real iperf3 entries, 10 ports), one of
 about 100 tests and one of about 100,000 (~500 MB), each a fresh working
@@ -19,7 +19,9 @@ of the (shared) machine falls on both alike.
 Goal: the p50 at 100,000 results within 1.5x of the p50 at 100. Loopback
 and in-process only; no HTTP (waitress adds the same ~0.3 ms to both).
 
-    .venv/bin/python benchmarks/metrics_bench.py [--scrapes 500] [--large 100000]
+    .venv/bin/python benchmarks/metrics_bench.py [--scrapes 500] [--large 100000] [--quick]
+
+``--quick``: 20 and 200 tests, 10 scrapes; exit status 0 whatever the ratio.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from _data import Appender, cached_log_dir, working_copy  # noqa: E402
-from _report import describe_machine, markdown_table, text_table  # noqa: E402
+from _report import describe_machine, exit_status, markdown_table, parse_args, text_table  # noqa: E402
 
 from webperf3.ops.labels import SurveyCounts  # noqa: E402
 from webperf3.ops.metrics import build_registry, exposition  # noqa: E402
@@ -55,7 +57,7 @@ def percentile(values: list[float], share: float) -> float:
 
 @dataclass
 class Setup:
-    """A loaded store over a working copy, and the registry serve.py builds for it."""
+    """A loaded store over a working copy, and the registry webperf3.station builds for it."""
 
     tests: int
     work: Path = field(init=False)
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=100, help="tests in the small directory (default: %(default)s)")
     parser.add_argument("--large", type=int, default=100_000, help="tests in the large directory (default: %(default)s)")
     parser.add_argument("--scrapes", type=int, default=500, help="timed scrapes per size (default: %(default)s)")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, quick={"small": 20, "large": 200, "scrapes": 10})
 
     small, large = Setup(args.small), Setup(args.large)
     try:
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(rows, ("", "webperf3", "", "ratio", "goal", "")))
     print()
     print(markdown_table(rows, reference=""))
-    return 0 if all(r[5] != "fail" for r in rows) else 1
+    return exit_status(args, all(r[5] != "fail" for r in rows))
 
 
 if __name__ == "__main__":

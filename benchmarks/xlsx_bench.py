@@ -1,6 +1,6 @@
 """The Excel export: time and peak memory of 100,000 tests written as .xlsx.
 
-    .venv/bin/python benchmarks/xlsx_bench.py [--tests 100000] [--repeat 3]
+    .venv/bin/python benchmarks/xlsx_bench.py [--tests 100000] [--repeat 3] [--quick]
 
 The tests are real: every test object of tests/data (iperf3 3.12, 3.10.1 and
 3.9, see ``_data.real_entries``) is decoded by webperf3's own reader into a
@@ -20,6 +20,8 @@ Peak memory is the growth of the process's peak RSS (VmHWM, reset through
 /proc/self/clear_refs once the list is built) over its RSS then, and separately the tracemalloc peak (another run:
 tracemalloc slows a process down and costs memory itself). Time is the median
 of ``--repeat`` runs without tracemalloc.
+
+``--quick``: 200 tests, one run of each.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import _data  # noqa: E402
-from _report import describe_machine  # noqa: E402
+from _report import describe_machine, parse_args  # noqa: E402
 
 CASES = ("xlsx", "xlsx-default-mode", "xlsx-chunks", "csv")
 
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child", choices=CASES)
     p.add_argument("--measure", choices=("rss", "tracemalloc"), default="rss")
     p.add_argument("--out-dir", type=Path, default=None)
-    args = p.parse_args(argv)
+    args = parse_args(p, argv, quick={"tests": 200, "repeat": 1})
     if args.child:
         child(args.child, args.measure, args.tests, args.out_dir)
         return 0

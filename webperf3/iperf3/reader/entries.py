@@ -91,7 +91,9 @@ class _Entry(msgspec.Struct):
     extra_data: str | int | float | bool | None = None
 
 
-_decoder = msgspec.json.Decoder(_Entry)
+#: Decodes one entry into the structs above, nothing more: public so that
+#: benchmarks/decoders_bench.py can time decoding apart from building the Result.
+entry_decoder = msgspec.json.Decoder(_Entry)
 
 # iperf3 (cJSON) writes the top-level keys at one tab of indentation, and a
 # newline cannot occur inside a JSON string: these byte strings can only be
@@ -167,14 +169,14 @@ def _mend(match: re.Match[bytes]) -> bytes:
 
 def _decode(raw: bytes | memoryview) -> _Entry:
     try:
-        return _decoder.decode(raw)
+        return entry_decoder.decode(raw)
     except (UnicodeDecodeError, msgspec.DecodeError):
         # msgspec before 0.23 raises UnicodeDecodeError for bytes that are not
         # UTF-8, 0.23 a DecodeError ("Invalid UTF-8 encoded string").
         mended = _mended(bytes(raw))
         if mended is None:
             raise
-        return _decoder.decode(mended)
+        return entry_decoder.decode(mended)
 
 
 def _mended(data: bytes) -> bytes | None:
