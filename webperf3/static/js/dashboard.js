@@ -7,7 +7,8 @@
 
 import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { $, el } from "./dom.js";
 import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
 import { ProgressView } from "./progress.js";
@@ -17,7 +18,6 @@ import { SurveysPanel } from "./surveys.js";
 
 const HIGHLIGHT_MS = 4000; // how long a changed row stays highlighted
 const AGO_REFRESH_MS = 15000;
-const $ = (id) => document.getElementById(id);
 
 const state = {
   rows: new Map(), // port → PortRow dict

@@ -4,12 +4,12 @@
 // view (history.replaceState), so it can be bookmarked and shared.
 
 import { getJSON, send } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { $, el, ensureOption, option } from "./dom.js";
 import { DASH, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
 
-const $ = (id) => document.getElementById(id);
 const PAGE = 100;
 const LIVE_DEBOUNCE_MS = 250;
 const HIGHLIGHT_MS = 4000;
@@ -76,11 +76,6 @@ function localInput(seconds) {
   const d = new Date(Number(seconds) * 1000);
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-function ensureOption(select, value, text = value) {
-  if (!value || [...select.options].some((o) => o.value === value)) return;
-  select.append(new Option(text, value));
 }
 
 function showView() {
@@ -156,13 +151,13 @@ async function loadSeries() {
 function fillFacets(facets) {
   const keepSelect = (select, values, fixed) => {
     const current = select.value;
-    select.replaceChildren(...fixed.map(([value, text]) => new Option(text, value)), ...values.map((v) => new Option(String(v), String(v))));
+    select.replaceChildren(...fixed.map(([value, text]) => option(text, value)), ...values.map((v) => option(String(v))));
     ensureOption(select, current);
     select.value = current;
   };
   keepSelect($("h-place"), facets.places || [], [["", "any"], ["-", "(no place)"]]);
   keepSelect($("h-port"), facets.ports || [], [["", "any"]]);
-  $("h-clients").replaceChildren(...(facets.clients || []).map((c) => new Option(c)));
+  $("h-clients").replaceChildren(...(facets.clients || []).map((c) => option(c)));
 }
 
 async function loadSurveys() {
@@ -170,8 +165,8 @@ async function loadSurveys() {
     const data = await getJSON("api/surveys");
     const select = $("h-survey");
     const current = state.view.survey;
-    select.replaceChildren(new Option("current", ""), new Option("all surveys", "all"));
-    for (const s of data.surveys || []) select.append(new Option(`${s.name}${s.current ? " (current)" : ""}`, String(s.id)));
+    select.replaceChildren(option("current", ""), option("all surveys", "all"));
+    for (const s of data.surveys || []) select.append(option(`${s.name}${s.current ? " (current)" : ""}`, String(s.id)));
     ensureOption(select, current, `survey ${current}`);
     select.value = current;
   } catch (err) {

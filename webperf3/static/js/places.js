@@ -5,13 +5,13 @@
 // websocket: the table is fetched again, at most every half second.
 
 import { getJSON } from "./api.js";
-import { el, showMessage, showUpdated } from "./cells.js";
+import { showMessage, showUpdated } from "./cells.js";
+import { $, el } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 import {
   comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan,
 } from "./placestable.js";
 
-const $ = (id) => document.getElementById(id);
 const RELOAD_MS = 500;
 
 const params = new URLSearchParams(location.search);

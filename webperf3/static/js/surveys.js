@@ -3,10 +3,8 @@
 // back to the survey before; nothing is deleted).
 
 import { getJSON, post, send } from "./api.js";
-import { el } from "./cells.js";
+import { $, el } from "./dom.js";
 import { formatTime } from "./format.js";
-
-const $ = (id) => document.getElementById(id);
 
 function span(survey) {
   if (!survey.first_test) return "no tests yet";
