@@ -9,6 +9,7 @@ import { $, el, ensureOption, option } from "./dom.js";
 import { DASH, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
+import { fillSurveyMenu } from "./surveys.js";
 
 const PAGE = 100;
 const LIVE_DEBOUNCE_MS = 250;
@@ -163,12 +164,7 @@ function fillFacets(facets) {
 async function loadSurveys() {
   try {
     const data = await getJSON("api/surveys");
-    const select = $("h-survey");
-    const current = state.view.survey;
-    select.replaceChildren(option("current", ""), option("all surveys", "all"));
-    for (const s of data.surveys || []) select.append(option(`${s.name}${s.current ? " (current)" : ""}`, String(s.id)));
-    ensureOption(select, current, `survey ${current}`);
-    select.value = current;
+    fillSurveyMenu($("h-survey"), data.surveys || [], state.view.survey);
   } catch (err) {
     showMessage(`Could not list the surveys: ${err.message}`);
   }

@@ -1,10 +1,25 @@
-// "All surveys": every survey with its time span and counts; rename one,
-// make an earlier one current again, or undo a survey's start (its tests go
-// back to the survey before; nothing is deleted).
+// The surveys on every page. The history's and the places' survey menu;
+// and the dashboard's "All surveys": every survey with its time span and
+// counts; rename one, make an earlier one current again, or undo a survey's
+// start (its tests go back to the survey before; nothing is deleted).
 
 import { getJSON, post, send } from "./api.js";
-import { $, el } from "./dom.js";
+import { $, el, ensureOption, option } from "./dom.js";
 import { formatTime } from "./format.js";
+
+// One option per survey (GET api/surveys), named, the current one marked.
+export function surveyOptions(surveys) {
+  return surveys.map((s) => option(s.current ? `${s.name} (current)` : s.name, String(s.id)));
+}
+
+// A page's survey menu: "current" (the default, value ""), "all surveys"
+// ("all"), then each survey. `chosen` stays selected; a survey id the list
+// does not have (an old link) shows as "survey N" rather than as a blank.
+export function fillSurveyMenu(select, surveys, chosen) {
+  select.replaceChildren(option("current", ""), option("all surveys", "all"), ...surveyOptions(surveys));
+  ensureOption(select, chosen, `survey ${chosen}`);
+  select.value = chosen;
+}
 
 function span(survey) {
   if (!survey.first_test) return "no tests yet";
