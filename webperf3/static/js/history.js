@@ -6,7 +6,7 @@
 import { getJSON, send } from "./api.js";
 import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { $, el, ensureOption, option } from "./dom.js";
-import { DASH, direction, protocol } from "./format.js";
+import { DASH, PLACE_SOURCES, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu } from "./surveys.js";
@@ -19,7 +19,6 @@ const AGO_REFRESH_MS = 15000;
 const DEFAULTS = { survey: "", place: "", port: "", client: "", direction: "", outcome: "", since: "", until: "", sort: "time", order: "desc", offset: "0", by: "port" };
 const FILTER_FIELDS = ["place", "port", "client", "direction", "outcome", "since", "until", "sort", "order"];
 const LABELS = ["Time", "Place", "Port", "Client", "Direction", "Download (sent by the station)", "Upload (received by the station)", "Protocol", "Retr. / jitter, loss", "Error", "Edit"];
-const SOURCES = { edited: "set on the station", client: "the client's --extra-data", browser: "named in the browser" };
 
 const state = {
   view: readUrl(),
@@ -174,8 +173,8 @@ async function loadSurveys() {
 
 function placeCell(test) {
   const td = cell(test.place || "(no place)", { cls: test.place ? "name" : "name muted" });
-  if (test.place && test.place_source) td.title = `place ${SOURCES[test.place_source] || test.place_source}`;
-  if (test.place_source === "edited") td.append(" ", el("span", { text: "edited", cls: "measured-by", title: SOURCES.edited }));
+  if (test.place && test.place_source) td.title = `place ${PLACE_SOURCES[test.place_source] || test.place_source}`;
+  if (test.place_source === "edited") td.append(" ", el("span", { text: "edited", cls: "measured-by", title: PLACE_SOURCES.edited }));
   return td;
 }
 

@@ -5,7 +5,7 @@
 
 import { getJSON, post, send } from "./api.js";
 import { $, el, ensureOption, option } from "./dom.js";
-import { formatTime } from "./format.js";
+import { surveySpan } from "./placestable.js";
 
 // One option per survey (GET api/surveys), named, the current one marked.
 export function surveyOptions(surveys) {
@@ -19,13 +19,6 @@ export function fillSurveyMenu(select, surveys, chosen) {
   select.replaceChildren(option("current", ""), option("all surveys", "all"), ...surveyOptions(surveys));
   ensureOption(select, chosen, `survey ${chosen}`);
   select.value = chosen;
-}
-
-function span(survey) {
-  if (!survey.first_test) return "no tests yet";
-  const first = formatTime(survey.first_test);
-  const last = formatTime(survey.last_test);
-  return first === last ? first : `${first} – ${last}`;
 }
 
 export class SurveysPanel {
@@ -60,7 +53,7 @@ export class SurveysPanel {
         const li = el("li", { cls: s.current ? "current" : "" });
         li.dataset.survey = String(s.id);
         const what = `${s.tests} test${s.tests === 1 ? "" : "s"}, ${s.places} place${s.places === 1 ? "" : "s"}${s.excluded ? `, ${s.excluded} excluded` : ""}`;
-        li.append(el("strong", { text: s.name, cls: "survey-title" }), el("span", { text: ` — ${span(s)}; ${what}`, cls: "muted-plain" }));
+        li.append(el("strong", { text: s.name, cls: "survey-title" }), el("span", { text: ` — ${surveySpan(s)}; ${what}`, cls: "muted-plain" }));
         if (s.current) li.append(" ", el("span", { text: "current", cls: "measured-by" }));
         const actions = el("span", { cls: "survey-actions" });
         actions.append(this.button("Rename", () => this.rename(s)));
