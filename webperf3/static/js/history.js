@@ -347,9 +347,10 @@ $("h-reset").addEventListener("click", () => {
   state.view = { ...DEFAULTS, survey: state.view.survey, by: state.view.by };
   changed();
 });
+// A sortable header holds a button (history.tpl): Enter or Space on it, or a
+// click anywhere on the header, sorts by that column; again, the other way.
 for (const th of document.querySelectorAll("#h-table th[data-sort]")) {
-  th.tabIndex = 0;
-  const sortBy = () => {
+  th.addEventListener("click", () => {
     const key = th.dataset.sort;
     if (state.view.sort === key) state.view.order = state.view.order === "asc" ? "desc" : "asc";
     else {
@@ -357,13 +358,6 @@ for (const th of document.querySelectorAll("#h-table th[data-sort]")) {
       state.view.order = key === "time" ? "desc" : "asc";
     }
     changed({ chart: false });
-  };
-  th.addEventListener("click", sortBy);
-  th.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      sortBy();
-    }
   });
 }
 for (const button of document.querySelectorAll(".h-by button")) {
