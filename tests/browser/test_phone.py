@@ -61,11 +61,17 @@ def test_a_phone_names_its_place_and_its_next_test_arrives_under_it(page: Page, 
     # The phone's app runs an upload, then a download (-R): no --extra-data.
     iperf3(station, port)
     iperf3(station, port, "-R")
+    # One place, one line: the download and the upload side by side, each
+    # named for the side that measured it (the station's log of a TCP test).
     mine = page.locator("#device-results li")
-    expect(mine).to_have_count(2, timeout=10_000)
-    expect(mine.nth(0)).to_contain_text("Room 7")
-    expect(mine.nth(0)).to_contain_text("download")
-    expect(mine.nth(1)).to_contain_text("upload")
+    expect(mine.locator("[data-side='download'] .mine-rate")).to_contain_text("Mbit/s", timeout=10_000)
+    expect(mine).to_have_count(1)
+    expect(mine.locator(".device-test-place")).to_have_text("Room 7")
+    expect(mine.locator("[data-side='download']")).to_contain_text("sent by the station")
+    expect(mine.locator("[data-side='upload'] .mine-rate")).to_contain_text("Mbit/s")
+    expect(mine.locator("[data-side='upload']")).to_contain_text("received by the station")
+    down, up = (mine.locator(f"[data-side='{side}']").bounding_box() for side in ("download", "upload"))
+    assert down and up and abs(down["y"] - up["y"]) < 2 and down["x"] < up["x"]  # side by side on a phone too
     row = page.locator(f"#rows tr[data-port='{port}']")
     expect(row.locator("td.name")).to_contain_text("Room 7")
     expect(row.locator("td.name")).to_contain_text("browser")  # where the place came from

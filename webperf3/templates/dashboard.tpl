@@ -1,4 +1,35 @@
 % rebase("base.tpl", title="iperf3 survey", script="dashboard")
+<div class="dashboard">
+% # This device first: a phone opens on it (and a screen reader reads it first).
+% # A wider screen puts the survey bar and the worst places above it, where they
+% # were (webperf3.css, "the dashboard's layout"). #device-live is dashboard.js's.
+<section class="device" id="device" aria-labelledby="device-title">
+  <h2 id="device-title">This device</h2>
+  <form id="place-form" class="place-form" autocomplete="off">
+    <label for="place">Where are you?</label>
+    <input id="place" name="place" list="places-used" maxlength="200" placeholder="e.g. Room 101" enterkeyhint="done">
+    <datalist id="places-used"></datalist>
+    <button type="submit" id="save-place">Save</button>
+  </form>
+  <p id="place-saved" class="saved" role="status" aria-live="polite"></p>
+  <div id="device-live" class="device-live" aria-live="off"></div>
+  <div class="device-how">
+    <div>
+      <dl class="device-facts">
+        <dt>Place</dt><dd id="device-place">not named yet</dd>
+        <dt>The station sees you as</dt><dd id="device-address">…</dd>
+        <dt>In an iperf3 app</dt><dd>host <strong id="device-host">…</strong>, port <strong id="device-port">…</strong></dd>
+      </dl>
+      <p class="device-terminal">In a terminal:</p>
+      <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
+    </div>
+    <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
+  </div>
+  <div id="device-tests" class="device-tests" hidden>
+    <h3>This device's tests in this survey</h3>
+    <ul id="device-results"></ul>
+  </div>
+</section>
 <div class="survey-bar">
   <p class="survey-now">Survey: <strong id="survey-name">…</strong></p>
   <div class="actions" id="dashboard-actions">
@@ -25,32 +56,7 @@
       <tbody id="places-summary-rows"></tbody>
     </table>
   </div>
-</section>
-<section class="device" id="device" aria-labelledby="device-title">
-  <h2 id="device-title">This device</h2>
-  <form id="place-form" class="place-form" autocomplete="off">
-    <label for="place">Where are you?</label>
-    <input id="place" name="place" list="places-used" maxlength="200" placeholder="e.g. Room 101" enterkeyhint="done">
-    <datalist id="places-used"></datalist>
-    <button type="submit" id="save-place">Save</button>
-  </form>
-  <p id="place-saved" class="saved" role="status" aria-live="polite"></p>
-  <div class="device-how">
-    <div>
-      <dl class="device-facts">
-        <dt>Place</dt><dd id="device-place">not named yet</dd>
-        <dt>The station sees you as</dt><dd id="device-address">…</dd>
-        <dt>In an iperf3 app</dt><dd>host <strong id="device-host">…</strong>, port <strong id="device-port">…</strong></dd>
-      </dl>
-      <p class="device-terminal">In a terminal:</p>
-      <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
-    </div>
-    <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
-  </div>
-  <div id="device-tests" class="device-tests" hidden>
-    <h3>This device's tests in this survey</h3>
-    <ul id="device-results"></ul>
-  </div>
+  <div id="places-summary-unplaced"></div>
 </section>
 <details class="surveys" id="surveys">
   <summary>All surveys</summary>
@@ -62,7 +68,7 @@
       <tr>
         <th scope="col">Port</th>
         <th scope="col">Status</th>
-        <th scope="col">Name</th>
+        <th scope="col">Place</th>
         <th scope="col">Client</th>
         <th scope="col">Time</th>
         <th scope="col">Direction</th>
@@ -78,3 +84,4 @@
 </div>
 <p id="empty" class="empty" hidden><span id="empty-title">No tests yet.</span> From a client, run for example
   <code>iperf3 -c <span id="host-hint">this-host</span> -p 5201 --extra-data "Room 101"</code></p>
+</div>

@@ -4,6 +4,10 @@
 // own name, client, time and error) and the rates of the last good test
 // appear on a line of their own that names it: a failure never shows under
 // another test's name.
+//
+// The device panel (device.js) comes first on a phone; this module fills
+// its live box (#device-live): the rate of the test this device runs,
+// large, from the same progress push as the table's moving figures.
 
 import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
@@ -11,7 +15,7 @@ import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, time
 import { $, el } from "./dom.js";
 import { DASH, PLACE_SOURCES, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
-import { ProgressView } from "./progress.js";
+import { ProgressView, fillLive } from "./progress.js";
 import { startPlacesSummary } from "./placesummary.js";
 import { LiveSocket } from "./socket.js";
 import { SurveysPanel } from "./surveys.js";
@@ -33,7 +37,7 @@ const baseTitle = document.title;
 // -- the table ---------------------------------------------------------------
 
 const LABELS = [
-  "Port", "Status", "Name", "Client", "Time", "Direction",
+  "Port", "Status", "Place", "Client", "Time", "Direction",
   "Download (sent by the station)", "Upload (received by the station)", "Protocol", "Retr. / jitter, loss", "Error",
 ];
 
@@ -163,6 +167,28 @@ function render() {
   $("empty-title").textContent = surveyName ? `No tests yet in “${surveyName}”.` : "No tests yet.";
   $("undo").hidden = !state.canUndo;
   if (surveyName) document.title = `${surveyName} — ${baseTitle}`;
+  showDeviceLive();
+}
+
+// -- this device's test, live ----------------------------------------------------
+
+// The device panel's port and address, as device.js shows them: the port
+// the station gave this device, and the address it sees this browser at
+// (an iperf3 app on the same device comes from the same address).
+function deviceShown() {
+  const port = Number($("device-port").textContent);
+  return { port: Number.isInteger(port) && port > 0 ? port : null, address: $("device-address").textContent.trim() };
+}
+
+// A test from this device's address on any port is its own (someone may
+// have typed another port); else the port it was given, whoever tests there.
+function showDeviceLive() {
+  const { port: given, address } = deviceShown();
+  const fromHere = (server) => Boolean(address) && server.state === "testing" && server.client === address;
+  const running = [...state.servers.values()].find(fromHere);
+  const port = running ? running.port : given;
+  const server = port === null ? null : state.servers.get(port) || null;
+  fillLive($("device-live"), { port, entry: port === null ? null : progress.entry(port), server, mine: Boolean(server && fromHere(server)) });
 }
 
 function rowKey(row) {
@@ -250,6 +276,7 @@ function applyProgress(message) {
     if (!progress.update(port, $("rows"))) rerender = true;
   }
   if (rerender) render();
+  else showDeviceLive();
 }
 
 function onMessage(message) {
@@ -316,3 +343,7 @@ live.start();
 device.start();
 surveys.start();
 startPlacesSummary();
+// device.js fills in the port and the address; the live box follows them.
+showDeviceLive();
+new MutationObserver(showDeviceLive).observe($("device-port"), { childList: true, characterData: true, subtree: true });
+new MutationObserver(showDeviceLive).observe($("device-address"), { childList: true, characterData: true, subtree: true });

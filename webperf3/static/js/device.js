@@ -5,11 +5,11 @@
 // come from the same address.
 
 import { getJSON, post } from "./api.js";
-import { $, el, option } from "./dom.js";
-import { formatRate, formatTime } from "./format.js";
+import { $, option } from "./dom.js";
+import { placeLines } from "./devicetests.js";
 
 const DEVICE_KEY = "webperf3-device";
-const MY_TESTS = 6;
+const MY_TESTS = 500; // this survey's, for its lines per place (devicetests.js)
 
 // A random id this browser keeps, so two devices behind one address (NAT)
 // can be told apart; it says nothing about the device.
@@ -87,23 +87,9 @@ export class DevicePanel {
     this.renderTests();
   }
 
+  // One line per place, both directions side by side (devicetests.js).
   renderTests() {
-    const list = $("device-results");
-    list.replaceChildren(
-      ...this.mine.map((r) => {
-        const li = el("li");
-        li.dataset.id = r.id || "";
-        const figures = [];
-        if (r.error) figures.push(`failed: ${r.error}`);
-        if (r.download_bps !== null && r.download_bps !== undefined) figures.push(`download ${formatRate(r.download_bps)} (${r.download_measured_by === "client" ? "received" : "sent by the station"})`);
-        if (r.upload_bps !== null && r.upload_bps !== undefined) figures.push(`upload ${formatRate(r.upload_bps)}`);
-        li.append(
-          el("strong", { text: r.place || "(no place)", cls: "device-test-place" }),
-          el("span", { text: ` ${formatTime(r.time)}, port ${r.port}: ${figures.join(", ") || "no figures"}` }),
-        );
-        return li;
-      }),
-    );
+    $("device-results").replaceChildren(...placeLines(this.mine));
     $("device-tests").hidden = this.mine.length === 0;
   }
 

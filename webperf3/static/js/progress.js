@@ -2,7 +2,8 @@
 // counters a few times a second and sends {"type": "progress", "tests":
 // [...]}. Each running port's status cell shows its current rates, the time
 // elapsed and a small sparkline; the final result replaces them when the log
-// entry lands (the port's "results" or "servers" message).
+// entry lands (the port's "results" or "servers" message). The device panel
+// shows one port's test large (`fillLive`): the test this device runs.
 
 import { el } from "./dom.js";
 import { formatRate } from "./format.js";
@@ -40,6 +41,11 @@ export class ProgressView {
     return this.tests.has(port);
   }
 
+  // The port's live figures and their history, or null when nothing runs there.
+  entry(port) {
+    return this.tests.get(port) || null;
+  }
+
   // A node for the port's status cell, or null when nothing runs there.
   node(port) {
     const entry = this.tests.get(port);
@@ -73,11 +79,60 @@ export class ProgressView {
   }
 }
 
+// Who measured a live download figure: the client's acknowledgements (TCP)
+// say what it received; a UDP sender's count is only what the station sent.
+function liveDownloadSide(test) {
+  return test.download_measured_by === "client" ? "received by the client" : "sent by the station";
+}
+
+// The device panel's large figures of one port (dashboard.js picks it: the
+// port testing from this device's address, else the one the station gave
+// it). Always the same boxes, "—" while nothing runs: the panel keeps its
+// height, so the port and the QR code below do not jump when a test starts.
+//   state: {port, entry (this.tests' of the port, or null), server (its status), mine (the test is from this device)}
+export function fillLive(box, { port, entry = null, server = null, mine = false }) {
+  const known = port !== null && port !== undefined;
+  box.dataset.port = known ? String(port) : "";
+  const test = entry ? entry.latest : null;
+  box.dataset.state = test ? (mine ? "mine" : "other") : server && server.state === "testing" ? "busy" : "idle";
+  let said;
+  if (test && mine) said = `Your test on port ${port}, live`;
+  else if (test) said = `Port ${port}: a test${server && server.client ? ` from ${server.client}` : ""} is running`;
+  else if (server && server.state === "testing") said = mine ? `Your test on port ${port} is starting…` : `Port ${port} is busy${server.client ? `: a test from ${server.client}` : ""}`;
+  else if (server && server.state !== "idle") said = `Port ${port}: its iperf3 server is ${server.state}`;
+  else if (!known) said = "Your test's rate shows here while it runs";
+  else said = `Port ${port} is free: start your test`;
+  const head = el("p", { cls: "live-head" });
+  head.append(el("span", { text: said, cls: "live-state" }));
+  if (test && typeof test.elapsed === "number") head.append(el("span", { text: `${test.elapsed.toFixed(0)} s`, cls: "progress-elapsed" }));
+  const figure = (label, bps, side, cls) => {
+    const node = el("div", { cls: `live-figure ${cls}` });
+    node.dataset.side = cls;
+    const rate = el("span", { cls: "live-rate" });
+    if (bps === null || bps === undefined) rate.textContent = "—";
+    else {
+      const [number, unit] = formatRate(bps).split(" "); // the figure large, its unit small
+      rate.append(el("strong", { text: number }), el("span", { text: ` ${unit}`, cls: "live-unit" }));
+    }
+    node.append(el("span", { text: label, cls: "live-label" }), rate, el("span", { text: side, cls: "side" }));
+    return node;
+  };
+  const measured = (bps) => bps !== null && bps !== undefined;
+  const figures = el("div", { cls: "live-figures" });
+  figures.title = "live, from the station's connection counters; the final figures come from iperf3's log";
+  figures.append(
+    figure("↓ Download", test && test.download_bps, test && measured(test.download_bps) ? liveDownloadSide(test) : "", "download"),
+    figure("↑ Upload", test && test.upload_bps, test && measured(test.upload_bps) ? "received by the station" : "", "upload"),
+  );
+  box.replaceChildren(head, figures, sparkline(entry ? entry.history : []));
+}
+
 function sparkline(history) {
   const width = 96;
   const height = 22;
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none"); // stretched across the device panel's live box
   svg.setAttribute("class", "sparkline");
   svg.setAttribute("aria-hidden", "true");
   const max = Math.max(1, ...history.flatMap((h) => [h.up || 0, h.down || 0]));
