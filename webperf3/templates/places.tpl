@@ -51,5 +51,6 @@
     <tbody id="compared-rows"></tbody>
   </table>
 </div>
+<div id="places-unplaced"></div>
 <p id="places-empty" class="empty" hidden>No tests in this survey yet.</p>
 <div id="place-chart" class="place-chart" hidden></div>

@@ -32,6 +32,7 @@
       </thead>
       <tbody id="report-rows"></tbody>
     </table>
+    <div id="report-unplaced"></div>
   </section>
   <section class="report-section report-charts" id="report-charts-section">
     <h3>Per place</h3>

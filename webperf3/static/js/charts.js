@@ -69,6 +69,21 @@ scheme.addEventListener("change", () => {
   for (const chart of live) chart.redraw();
 });
 
+// Paper is wider than a phone: a chart drawn for a phone's screen, scaled
+// up to the page, prints blurred and taller than a page. Before printing,
+// each chart is drawn PRINT_WIDTH wide (the print CSS scales it to the
+// page), and at its element's width again after.
+const PRINT_WIDTH = 1000;
+let printing = false;
+window.addEventListener("beforeprint", () => {
+  printing = true;
+  for (const chart of live) chart.resize();
+});
+window.addEventListener("afterprint", () => {
+  printing = false;
+  for (const chart of live) chart.resize();
+});
+
 class Chart {
   constructor(el, height) {
     loadCss();
@@ -95,7 +110,7 @@ class Chart {
 
   resize() {
     if (!this.plot) return;
-    const width = this.width();
+    const width = printing ? PRINT_WIDTH : this.width();
     if (Math.abs(width - this.plot.width) >= 1) this.plot.setSize({ width, height: this.height });
   }
 
@@ -106,7 +121,9 @@ class Chart {
     const data = this.data();
     if (this.plot) this.plot.destroy();
     this.el.replaceChildren();
-    this.plot = new uPlot(this.opts(this.colors), data, this.el);
+    const opts = this.opts(this.colors);
+    if (printing) opts.width = PRINT_WIDTH;
+    this.plot = new uPlot(opts, data, this.el);
     this.el.uplot = this.plot;
     this.el.dataset.scheme = scheme.matches ? "dark" : "light";
   }
@@ -231,7 +248,11 @@ export class TimeChart extends Chart {
 // -- per-place bars: median download and upload, min–max whiskers ----------------------
 
 const BAR_SIZE = 0.38; // of each place's slot, per side
-const SLOT_MIN_PX = 44; // narrower than this, the chart scrolls sideways (a phone)
+// The bars fit their card, at any width: a chart wider than its card made a
+// phone's page scroll sideways. Narrow slots get slanted labels, and below
+// LABEL_MIN_PX only every n-th place is named (the table above names them all).
+const LABEL_MIN_PX = 16;
+const Y_AXIS_PX = 48;
 
 function mbps(value, unit) {
   if (value === null || value === undefined) return null;
@@ -243,8 +264,10 @@ function mbps(value, unit) {
 export function barsData(places, unit = "bps") {
   const labels = places.map((p) => (p.place === null || p.place === undefined ? "(no place)" : String(p.place)));
   const side = (p, key, stat) => mbps(p[`${key}_${stat}_bps`], unit);
+  const sides = new Set(places.filter((p) => p.download_median_bps !== null && p.download_median_bps !== undefined).map((p) => p.download_measured_by || "station"));
   return {
     labels,
+    downloadBy: sides.size > 1 ? "mixed" : sides.has("mixed") ? "mixed" : sides.has("client") ? "client" : "station",
     x: places.map((_, i) => i),
     download: places.map((p) => side(p, "download", "median")),
     upload: places.map((p) => side(p, "upload", "median")),
@@ -267,10 +290,6 @@ export class PlaceBars extends Chart {
     this.redraw();
   }
 
-  width() {
-    return Math.max(this.innerWidth(), 200, this.bars.labels.length * SLOT_MIN_PX + 60);
-  }
-
   get points() {
     return this.bars.labels.length;
   }
@@ -280,8 +299,17 @@ export class PlaceBars extends Chart {
   }
 
   opts(colors) {
-    const { labels, ranges } = this.bars;
+    const { labels, ranges, downloadBy } = this.bars;
     const n = labels.length;
+    const width = printing ? PRINT_WIDTH : this.width();
+    const slot = (width - Y_AXIS_PX - 16) / Math.max(n, 1);
+    const slanted = n > 6 || slot < 90;
+    // Every n-th place named when the slots are narrow: worked out at each
+    // draw, since a resize changes the slots without building a new chart.
+    const every = (u) => {
+      const slotPx = u.bbox && u.bbox.width ? u.bbox.width / uPlot.pxRatio / Math.max(n, 1) : LABEL_MIN_PX;
+      return Math.max(1, Math.ceil(LABEL_MIN_PX / slotPx));
+    };
     const bar = (align, color) => ({
       stroke: color,
       fill: `${color}cc`,
@@ -291,7 +319,7 @@ export class PlaceBars extends Chart {
       value: (u, v) => formatMbps(v),
     });
     return {
-      width: this.width(),
+      width,
       height: this.height,
       scales: {
         x: { time: false, range: () => [-0.5, Math.max(n, 1) - 0.5] },
@@ -305,21 +333,26 @@ export class PlaceBars extends Chart {
         },
       },
       series: [
-        { label: "Place", value: (u, v) => (v === null || v === undefined ? "—" : labels[v] ?? "—") },
-        { label: "Download median", ...bar(-1, DOWNLOAD_COLOR) },
-        { label: "Upload median", ...bar(1, UPLOAD_COLOR) },
+        { label: "Place" },
+        { label: `Download median (${sideLabel("download", downloadBy)})`, ...bar(-1, DOWNLOAD_COLOR) },
+        { label: `Upload median (${sideLabel("upload")})`, ...bar(1, UPLOAD_COLOR) },
       ],
       axes: [
         this.axis(colors, {
           splits: () => labels.map((_, i) => i),
-          values: (u, splits) => splits.map((i) => shorten(labels[i] ?? "")),
-          rotate: n > 6 ? -40 : 0,
-          size: n > 6 ? 70 : 40,
+          values: (u, splits) => {
+            const step = every(u);
+            return splits.map((i) => (i % step === 0 ? shorten(labels[i] ?? "") : ""));
+          },
+          rotate: slanted ? -40 : 0,
+          size: slanted ? 70 : 40,
           grid: { show: false },
         }),
         this.axis(colors, { size: 48, values: axisMbps, label: "Mbit/s", labelSize: 14, labelFont: "11px system-ui, sans-serif" }),
       ],
-      legend: { show: true },
+      // A key of the two colours, not values: nothing is under a cursor on
+      // paper or on a phone, and a live legend there showed empty cells.
+      legend: { show: true, live: false },
       cursor: { points: { show: false }, drag: { x: false, y: false } },
       hooks: { draw: [(u) => drawWhiskers(u, ranges, colors.text)] },
     };

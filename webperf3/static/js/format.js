@@ -20,6 +20,20 @@ export function formatTime(seconds) {
   return today ? when.toLocaleTimeString() : when.toLocaleString();
 }
 
+// Date and time whatever the day: for what is read later (the printed
+// report), where "today" means nothing.
+export function formatDateTime(seconds) {
+  return new Date(seconds * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function formatDate(seconds) {
+  return new Date(seconds * 1000).toLocaleDateString(undefined, { dateStyle: "medium" });
+}
+
+export function sameDay(a, b) {
+  return new Date(a * 1000).toDateString() === new Date(b * 1000).toDateString();
+}
+
 export function ago(seconds) {
   const diff = Date.now() / 1000 - seconds;
   if (diff < 45) return "just now";

@@ -10,7 +10,7 @@ import { $, option } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu, surveyOptions } from "./surveys.js";
 import {
-  comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan,
+  comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan, unplaced, unplacedLine,
 } from "./placestable.js";
 
 const RELOAD_MS = 500;
@@ -73,6 +73,7 @@ function render(data) {
   $("legend-red").textContent = String(data.thresholds.red_mbps);
   $("legend-amber").textContent = String(data.thresholds.amber_mbps);
   const comparing = Array.isArray(data.compared);
+  const apart = unplaced(data); // the tests nobody named: a line of their own, never a ranked place
   $("places-wrap").hidden = comparing;
   $("compared-wrap").hidden = !comparing;
   if (comparing) {
@@ -81,14 +82,18 @@ function render(data) {
     $("survey-title").textContent = `${a} compared with ${b}`;
     for (const [id, text] of [["compare-a-down", a], ["compare-b-down", b], ["compare-a-up", a], ["compare-b-up", b]]) $(id).textContent = text;
     const labels = ["Place", `Download (${a})`, `Download (${b})`, "Change", `Upload (${a})`, `Upload (${b})`, "Change"];
-    $("compared-rows").replaceChildren(...data.compared.map((row) => comparedRow(row, { labels, survey: survey.id })));
+    const isNone = (row) => row.place === null || row.place === undefined;
+    const compared = [...data.compared.filter((row) => !isNone(row)), ...data.compared.filter(isNone)]; // no place: last
+    $("compared-rows").replaceChildren(...compared.map((row) => comparedRow(row, { labels, survey: survey.id, names: { survey: a, compare: b } })));
   } else {
-    $("place-rows").replaceChildren(...data.places.map((row) => placeRow(row, { survey: survey.id })));
+    $("place-rows").replaceChildren(...apart.named.map((row) => placeRow(row, { survey: survey.id })));
   }
-  $("places-empty").hidden = data.places.length > 0 || (comparing && data.compared.length > 0);
+  const line = comparing ? null : unplacedLine(apart, { survey: survey.id });
+  $("places-unplaced").replaceChildren(...(line ? [line] : []));
+  $("places-empty").hidden = apart.named.length > 0 || apart.tests > 0 || (comparing && data.compared.length > 0);
   showUpdated();
   document.title = `${survey.name} — places — webperf3`;
-  drawBars($("place-chart"), data.places);
+  drawBars($("place-chart"), apart.named);
 }
 
 async function loadSurveys() {

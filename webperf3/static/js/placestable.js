@@ -1,9 +1,11 @@
 // The places table, shared by the places page, the report and the
 // dashboard's summary: one row per place of /api/places, its colours from
 // the server's grades, and the user's thresholds (in the URL and in
-// localStorage, so every page and the report use the same ones).
+// localStorage, so every page and the report use the same ones). The tests
+// nobody named are not a place: they are never ranked among the places, but
+// counted on a line of their own (`unplaced`, `unplacedLine`).
 
-import { DASH, formatRate, formatTime } from "./format.js";
+import { DASH, formatDate, formatDateTime, formatRate, formatTime, sameDay } from "./format.js";
 import { cell } from "./cells.js";
 import { el } from "./dom.js";
 
@@ -97,8 +99,9 @@ export const PLACE_LABELS = [
   "Upload median (received by the station)", "Upload min – max", "UDP jitter, loss",
 ];
 
-// One <tr> of the places table; `compact` (the dashboard) drops min/max and UDP.
-export function placeRow(row, { survey = null, compact = false } = {}) {
+// One <tr> of the places table; `compact` (the dashboard) drops min/max and
+// UDP; `time` formats its last test (the report's carries the date).
+export function placeRow(row, { survey = null, compact = false, time = formatTime } = {}) {
   const tr = el("tr", { cls: `place grade-row-${row.grade}` });
   tr.dataset.place = placeName(row.place);
   tr.dataset.grade = row.grade;
@@ -112,7 +115,7 @@ export function placeRow(row, { survey = null, compact = false } = {}) {
     name,
     cell(String(row.tests) + (row.excluded ? ` (+${row.excluded} excl.)` : ""), { cls: "num" }),
     failed,
-    cell(row.last ? formatTime(row.last) : DASH, { cls: "time" }),
+    cell(row.last ? time(row.last) : DASH, { cls: "time" }),
     medianCell(row.download_median_bps, row.download_grade, badge),
     cell(rateRange(row.download_min_bps, row.download_max_bps), { cls: "num range" }),
     medianCell(row.upload_median_bps, row.upload_grade),
@@ -124,23 +127,33 @@ export function placeRow(row, { survey = null, compact = false } = {}) {
   return tr;
 }
 
+// A change shown as 0 % is no change: a −0.06 Mbit/s wobble is not worse.
+export function changeKind(change) {
+  if (change.bps === null || change.bps === undefined) return null;
+  if (change.percent !== null && change.percent !== undefined && Math.round(Math.abs(change.percent)) === 0) return "same";
+  return change.bps > 0 ? "better" : change.bps < 0 ? "worse" : "same";
+}
+
 function changeText(change) {
   if (change.bps === null) return DASH;
-  const sign = change.bps > 0 ? "+" : change.bps < 0 ? "−" : "±";
-  const percent = change.percent === null ? "" : ` (${sign}${Math.abs(change.percent).toFixed(0)} %)`;
+  const kind = changeKind(change);
+  const sign = kind === "same" ? "±" : change.bps > 0 ? "+" : "−";
+  const percent = change.percent === null ? "" : ` (${kind === "same" ? "" : sign}${Math.abs(change.percent).toFixed(0)} %)`;
   return `${sign}${formatRate(Math.abs(change.bps))}${percent}`;
 }
 
 function changeCell(change) {
   const td = cell(changeText(change), { cls: "num change" });
-  if (change.bps !== null) td.classList.add(change.bps > 0 ? "better" : change.bps < 0 ? "worse" : "same");
+  const kind = changeKind(change);
+  if (kind) td.classList.add(kind);
   return td;
 }
 
 export const COMPARE_LABELS = ["Place", "Download (A)", "Download (B)", "Change", "Upload (A)", "Upload (B)", "Change"];
 
 // One <tr> of the comparison: survey A against B, the change A − B.
-export function comparedRow(row, { labels = COMPARE_LABELS, survey = null } = {}) {
+// `names`: the two surveys' names, as the columns are headed.
+export function comparedRow(row, { labels = COMPARE_LABELS, survey = null, names = { survey: "A", compare: "B" } } = {}) {
   const tr = el("tr", { cls: "compared" });
   tr.dataset.place = placeName(row.place);
   if (row.only_in) tr.dataset.onlyIn = row.only_in;
@@ -148,7 +161,7 @@ export function comparedRow(row, { labels = COMPARE_LABELS, survey = null } = {}
   const link = el("a", { text: placeName(row.place) });
   link.href = historyHref(row.place, survey);
   name.append(link);
-  if (row.only_in) name.append(" ", el("span", { text: row.only_in === "survey" ? "only in A" : "only in B", cls: "measured-by" }));
+  if (row.only_in) name.append(" ", el("span", { text: `only in ${row.only_in === "survey" ? names.survey : names.compare}`, cls: "measured-by" }));
   const side = (s, key, gradeKey) => (s ? medianCell(s[key], s[gradeKey] || "none") : cell("not in this survey", { cls: "num muted" }));
   const cells = [
     name,
@@ -164,17 +177,67 @@ export function comparedRow(row, { labels = COMPARE_LABELS, survey = null } = {}
   return tr;
 }
 
+// From the survey's first test to its last, with the date: a survey read
+// (or printed) another day must say which day.
 export function surveySpan(survey) {
   if (!survey || !survey.first_test) return "no tests yet";
-  const first = formatTime(survey.first_test);
-  const last = formatTime(survey.last_test);
-  return first === last ? first : `${first} – ${last}`;
+  const first = survey.first_test;
+  const last = survey.last_test ?? first;
+  if (!sameDay(first, last)) return `${formatDateTime(first)} – ${formatDateTime(last)}`;
+  const time = (s) => new Date(s * 1000).toLocaleTimeString();
+  return first === last ? formatDateTime(first) : `${formatDate(first)}, ${time(first)} – ${time(last)}`;
+}
+
+// A test's time in a survey's table: the time alone when the whole survey
+// was one day (its span above gives the date), else date and time.
+export function timeInSurvey(survey) {
+  const oneDay = survey && survey.first_test && sameDay(survey.first_test, survey.last_test ?? survey.first_test);
+  return oneDay ? (s) => new Date(s * 1000).toLocaleTimeString() : formatDateTime;
+}
+
+// The places of GET api/places apart from the tests nobody named: {named
+// (the rows to rank), tests and failures with no place, places (how many
+// named places)}. The station's totals say it when they have it
+// (totals.unplaced_tests, places counting named ones only); an older one
+// sent the no-place row as one of the places. Pure.
+export function unplaced(data) {
+  const rows = data.places || [];
+  const isNone = (r) => r.place === null || r.place === undefined;
+  const none = rows.filter(isNone);
+  const named = rows.filter((r) => !isNone(r));
+  const totals = data.totals || {};
+  const told = typeof totals.unplaced_tests === "number";
+  const tests = told ? totals.unplaced_tests : none.reduce((n, r) => n + (r.tests || 0), 0);
+  const failures = none.reduce((n, r) => n + (r.failures || 0), 0);
+  const places = typeof totals.places === "number" ? (told ? totals.places : totals.places - none.filter((r) => r.tests).length) : named.length;
+  return { named, tests, failures, places };
+}
+
+// "3 tests with no place (1 failed): see them on the History page.", or
+// null when every test has a place. `link`: false on paper.
+export function unplacedLine({ tests, failures }, { survey = null, link = true } = {}) {
+  if (!tests) return null;
+  const p = el("p", { cls: "unplaced" });
+  p.dataset.tests = String(tests);
+  p.append(`${tests} ${tests === 1 ? "test" : "tests"} with no place${failures ? ` (${failures} failed)` : ""}`);
+  if (link) {
+    const a = el("a", { text: "see them on the History page" });
+    a.href = historyHref(null, survey);
+    p.append(": ", a, ".");
+  } else {
+    p.append(": counted in no place above.");
+  }
+  return p;
 }
 
 // The history helper's per-place bars (charts.js), where that module is
-// there; without it the page simply has no chart.
+// there; without it the page simply has no chart. No places: no chart.
 export async function drawBars(node, places) {
   if (!node) return false;
+  if (places.length === 0) {
+    node.hidden = true;
+    return false;
+  }
   try {
     const charts = await import("./charts.js");
     if (typeof charts.placeBars !== "function") return false;

@@ -1,11 +1,12 @@
 // The dashboard's top: the current survey's worst few places, a link to
 // the places page. It follows the dashboard's table: whenever that is drawn
 // again (a new test, a survey change, a poll), the summary is fetched
-// again, at most once every RELOAD_MS.
+// again, at most once every RELOAD_MS. The tests nobody named are a line
+// under them, never one of the worst places.
 
 import { getJSON } from "./api.js";
 import { $ } from "./dom.js";
-import { loadThresholds, placeRow, placesQuery } from "./placestable.js";
+import { loadThresholds, placeRow, placesQuery, unplaced, unplacedLine } from "./placestable.js";
 
 const SHOWN = 3;
 const RELOAD_MS = 1500;
@@ -14,11 +15,15 @@ async function load() {
   const thresholds = loadThresholds(new URLSearchParams()); // the ones kept from the places page
   try {
     const data = await getJSON(`api/places?${placesQuery({ thresholds })}`);
-    const worst = data.places.filter((row) => row.tests > 0).slice(0, SHOWN);
-    $("places-summary").hidden = worst.length === 0;
+    const apart = unplaced(data);
+    const worst = apart.named.filter((row) => row.tests > 0).slice(0, SHOWN);
+    $("places-summary").hidden = worst.length === 0 && !apart.tests;
+    $("places-summary-table").closest(".table-wrap").hidden = worst.length === 0;
     $("places-summary-rows").replaceChildren(...worst.map((row) => placeRow(row, { survey: data.survey.id, compact: true })));
-    const more = data.totals.places - worst.length;
-    $("places-summary-more").textContent = more > 0 ? `All ${data.totals.places} places` : "Places";
+    const line = unplacedLine(apart, { survey: data.survey.id });
+    $("places-summary-unplaced").replaceChildren(...(line ? [line] : []));
+    const more = apart.places - worst.length;
+    $("places-summary-more").textContent = more > 0 ? `All ${apart.places} places` : "Places";
   } catch {
     // the dashboard's own table says what is wrong with the station
   }

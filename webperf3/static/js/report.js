@@ -2,26 +2,31 @@
 // chart, the failed tests with their reasons and how it was measured. It
 // loads once (a document, not a live view); the browser's Save as PDF makes
 // the file. <article data-ready> tells a script printing it that it is drawn.
+// Paper is read another day: the span carries the date, and each test's
+// time does too when the survey spans more than one day. The tests nobody
+// named are a line of their own, never ranked among the places.
 
 import { getJSON } from "./api.js";
 import { cell } from "./cells.js";
 import { $, el } from "./dom.js";
-import { DASH, direction, formatTime } from "./format.js";
-import { drawBars, loadThresholds, placeName, placeRow, placesQuery, surveySpan } from "./placestable.js";
+import { DASH, direction } from "./format.js";
+import {
+  drawBars, loadThresholds, placeName, placeRow, placesQuery, surveySpan, timeInSurvey, unplaced, unplacedLine,
+} from "./placestable.js";
 
 function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function failureRow(failure) {
+function failureRow(failure, time) {
   const tr = el("tr");
   const cells = [
-    cell(formatTime(failure.time), { cls: "time" }),
+    cell(time(failure.time), { cls: "time" }),
     cell(placeName(failure.place), { cls: failure.place === null ? "name muted" : "name" }),
     cell(String(failure.port), { cls: "port" }),
     cell(failure.client || DASH),
     cell(direction(failure)),
-    cell(failure.error || "failed", { cls: "error" }),
+    cell(failure.error_plain || failure.error || "failed", { cls: "error" }),
   ];
   ["Time", "Place", "Port", "Client", "Direction", "Reason"].forEach((label, i) => cells[i].setAttribute("data-label", label));
   tr.append(...cells);
@@ -56,19 +61,25 @@ async function load() {
 function render(data, running) {
   const survey = data.survey;
   const totals = data.totals;
+  const apart = unplaced(data);
+  const time = timeInSurvey(survey);
   $("report-title").textContent = `Survey report: ${survey.name}`;
   $("report-survey").textContent = survey.name;
   $("report-span").textContent = surveySpan(survey);
   $("report-totals").textContent =
-    `${plural(totals.tests, "test")} at ${plural(totals.places, "place")}, ${plural(totals.failures, "failure")}` +
+    `${plural(totals.tests, "test")} at ${plural(apart.places, "place")}` +
+    (apart.tests ? ` and ${apart.tests} with no place` : "") +
+    `, ${plural(totals.failures, "failure")}` +
     (totals.excluded ? `, ${totals.excluded} excluded` : "");
   $("report-order").textContent = data.order;
   $("report-order-how").textContent = data.order;
-  $("report-rows").replaceChildren(...data.places.map((row) => placeRow(row, { survey: survey.id })));
+  $("report-rows").replaceChildren(...apart.named.map((row) => placeRow(row, { survey: survey.id, time })));
+  const line = unplacedLine(apart, { link: false });
+  $("report-unplaced").replaceChildren(...(line ? [line] : []));
   const failures = data.failures || [];
   $("report-failures").hidden = failures.length === 0;
   $("report-no-failures").hidden = failures.length > 0;
-  $("report-failure-rows").replaceChildren(...failures.map(failureRow));
+  $("report-failure-rows").replaceChildren(...failures.map((failure) => failureRow(failure, time)));
   const more = (data.failures_total || 0) - failures.length;
   $("report-more-failures").hidden = more <= 0;
   $("report-more-failures").textContent = more > 0 ? `…and ${more} more (see the History page).` : "";
@@ -77,7 +88,7 @@ function render(data, running) {
     ? `${versions.join(", ")} (${data.versions.length ? `in the logs: ${data.versions.join(", ")}` : "no test logged"}${running.length ? `; the station runs ${[...new Set(running)].join(", ")}` : ""})`
     : "none recorded";
   document.title = `${survey.name} — report — webperf3`;
-  return drawBars($("report-chart"), data.places).then((drawn) => {
+  return drawBars($("report-chart"), apart.named).then((drawn) => {
     $("report-charts-section").hidden = !drawn;
   });
 }
