@@ -58,6 +58,13 @@ def test_page_shows_existing_results(page: Page, station: Station) -> None:
     assert errors == []  # no CSP violation, no script error
 
 
+def test_the_place_column_says_place_as_on_every_other_page(page: Page, station: Station) -> None:
+    open_dashboard(page, station)
+    expect(page.locator("#results thead th").nth(2)).to_have_text("Place")
+    expect(row(page, 5201).locator("td.name")).to_have_attribute("data-label", "Place")  # a phone's card says it too
+    expect(page.locator("#results thead")).not_to_contain_text("Name")
+
+
 def test_real_iperf3_test_appears_without_reload(page: Page, station: Station) -> None:
     iperf3 = shutil.which("iperf3")
     if iperf3 is None:

@@ -185,3 +185,137 @@ def test_the_report_prints_to_pdf_with_the_places_and_failures(page: Page, stati
     assert "Survey report: First survey" in text
     assert "Dashboard" not in text  # no nav in print
     assert text.index("Kitchen") < text.index("Hallway")  # worst first
+
+
+# -- what the team tripped on: a chart on a phone, paper, the comparison, tests with no place
+
+MORE_PLACES = ("Attic", "Garage", "Stairwell B", "Meeting room", "Lobby")
+
+
+def add_places(station: Station, at: float, places: tuple[str, ...] = MORE_PLACES) -> None:
+    """More places in the survey (ten with the conftest's): narrower than 44
+    px a place, the bars once ran out of a phone's card."""
+    for i, place in enumerate(places):
+        station.append(5201 + i % 4, make_entry("tcp", name=place, client="192.168.1.60", at=at - 60 * (i + 1)))
+
+
+LEGEND = "Download median (sent by the station)", "Upload median (received by the station)"
+
+
+def test_on_a_phone_the_chart_fits_its_card_and_its_legend_names_each_colour(page: Page, station: Station) -> None:
+    add_places(station, time.time())
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_places(page, station)
+    expect(rows(page)).to_have_count(10)
+    chart = page.locator("#place-chart")
+    expect(chart.locator("canvas")).to_be_visible()
+    expect(chart.locator(".u-legend")).to_contain_text(LEGEND[1])
+    fits = chart.evaluate(
+        """card => {
+            const inner = card.getBoundingClientRect();
+            const canvas = card.querySelector('canvas').getBoundingClientRect();
+            return {scroll: card.scrollWidth, client: card.clientWidth, canvasRight: canvas.right, cardRight: inner.right};
+        }"""
+    )
+    assert fits["scroll"] <= fits["client"], fits  # nothing to scroll sideways
+    assert fits["canvasRight"] <= fits["cardRight"], fits
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # A key of the two colours, each naming who measured it: not cards with empty values.
+    keys = chart.locator(".u-legend tr")
+    expect(keys).to_have_count(2)
+    assert [" ".join(text.split()) for text in keys.all_inner_texts()] == list(LEGEND)
+    legend = chart.locator(".u-legend").bounding_box()
+    assert legend and legend["height"] < 60, legend  # a line or two under the chart
+
+
+def test_comparison_names_the_surveys_and_a_change_of_0_percent_is_not_red(page: Page, station: Station) -> None:
+    station.book.start("After the new AP")
+    time.sleep(1.05)  # iperf3 logs whole seconds: the next test is in the new survey
+    station.append(5201, make_entry("tcp", name="Attic", client="192.168.1.23", at=time.time()))
+    open_places(page, station, "?survey=2&compare=1")
+    expect(page.locator("#compared-rows tr[data-place='Attic'] .measured-by")).to_have_text("only in After the new AP")
+    expect(page.locator("#compared-rows tr[data-place='Hallway'] .measured-by")).to_have_text("only in First survey")
+    expect(page.locator("#compared th .side").first).to_have_text("After the new AP")
+    # −0.06 Mbit/s of 50: −0.12 %, shown as 0 %. Not worse: no red, no green.
+    page.evaluate(
+        """async () => {
+            const { comparedRow } = await import('./static/js/placestable.js');
+            const side = (bps) => ({tests: 2, failures: 0, download_median_bps: bps, upload_median_bps: null, download_grade: 'fair', upload_grade: 'none'});
+            const row = {place: 'Hall', survey: side(49.94e6), compare: side(50e6), only_in: null,
+                         download_change: {bps: -60000, percent: -0.12}, upload_change: {bps: null, percent: null}};
+            document.getElementById('compared-rows').append(comparedRow(row, {names: {survey: 'After the new AP', compare: 'First survey'}}));
+        }"""
+    )
+    change = page.locator("#compared-rows tr[data-place='Hall'] td.change").first
+    expect(change).to_have_text("±0.06 Mbit/s (0 %)")
+    expect(change).not_to_have_class(re.compile(r"\b(worse|better)\b"))
+    red, green, colour = change.evaluate(
+        """td => { const css = getComputedStyle(document.documentElement);
+                   return [css.getPropertyValue('--bad').trim(), css.getPropertyValue('--ok').trim(), getComputedStyle(td).color]; }"""
+    )
+    assert colour not in (hex_rgb(red), hex_rgb(green))
+
+
+def hex_rgb(colour: str) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_tests_with_no_place_are_counted_apart_never_ranked_as_a_place(page: Page, station: Station) -> None:
+    now = time.time()
+    # Two tests nobody named, both failed: ranked as a place, it was the worst of all.
+    station.append(5202, make_entry("client_killed", client="192.168.1.77", at=now - 30))
+    station.append(5204, make_entry("client_killed", client="192.168.1.77", at=now - 20))
+    open_places(page, station)
+    expect(page.locator("#places-unplaced")).to_have_text(
+        "2 tests with no place (2 failed): see them on the History page.", timeout=LIVE_WAIT_MS
+    )
+    expect(page.locator("#places-unplaced a")).to_have_attribute("href", "history?survey=1&unplaced=1")
+    expect(rows(page)).to_have_count(5)
+    assert "(no place)" not in rows(page).locator("td.name").all_text_contents()
+    bars = page.evaluate("() => document.getElementById('place-chart').uplot.data[0].length")
+    assert bars == 5
+
+    page.goto(station.url)
+    summary = page.locator("#places-summary-rows tr")
+    expect(summary).to_have_count(3)
+    expect(summary.first).to_have_attribute("data-place", "Kitchen")  # the worst place, as before they came
+    expect(page.locator("#places-summary-unplaced")).to_contain_text("2 tests with no place (2 failed)")
+
+    page.goto(f"{station.url}report")
+    expect(page.locator("#report[data-ready]")).to_have_count(1)
+    expect(page.locator("#report-rows tr")).to_have_count(5)
+    expect(page.locator("#report-totals")).to_have_text("8 tests at 5 places and 2 with no place, 3 failures")
+    expect(page.locator("#report-unplaced")).to_have_text("2 tests with no place (2 failed): not counted in any place above.")
+    expect(page.locator("#report-rows tr").first).to_have_attribute("data-place", "Kitchen")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed (apt-get install poppler-utils)")
+def test_the_report_printed_from_a_phone_has_dates_no_scrollbar_and_a_legend(page: Page, station: Station, tmp_path: Path) -> None:
+    now = time.time()
+    two_days_ago = now - 2 * 86400
+    station.append(5201, make_entry("tcp", name="Attic", client="192.168.1.23", at=two_days_ago))
+    add_places(station, now, MORE_PLACES[1:])
+    page.set_viewport_size({"width": 390, "height": 844})  # a surveyor prints from the phone
+    page.goto(f"{station.url}report")
+    expect(page.locator("#report[data-ready]")).to_have_count(1)
+    expect(page.locator("#report-rows tr")).to_have_count(10)
+    page.emulate_media(media="print")
+    scrolls = page.evaluate(
+        """() => [...document.querySelectorAll('*')].filter((node) => {
+            const style = getComputedStyle(node);
+            return /auto|scroll/.test(style.overflowX + style.overflowY) && node.scrollWidth > node.clientWidth;
+        }).map((node) => node.id || node.className)"""
+    )
+    assert scrolls == []  # nothing on paper is a scroll box: no scrollbar printed
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    words = " ".join(text.split())
+    # The browser's locale is en-US (conftest), its time zone this machine's.
+    day = lambda t: time.strftime("%b %-d, %Y", time.localtime(t))  # noqa: E731
+    assert f"Tests from {day(two_days_ago)}," in words and f"– {day(now)}," in words  # the span, with its dates
+    assert words.count(day(now)) >= 1 + 8  # and each test's, the survey spanning days: its places' last tests, its failure
+    assert day(two_days_ago) in words.split("Places, worst first")[1]  # the Attic's last test, in its row
+    for key in LEGEND:
+        assert key in words  # the chart's legend says which colour is which

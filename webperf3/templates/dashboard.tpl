@@ -41,7 +41,10 @@
   </div>
 </div>
 <section class="places-summary" id="places-summary" aria-labelledby="places-summary-title" hidden>
-  <h2 id="places-summary-title">Worst places in this survey <a id="places-summary-more" href="places">Places</a></h2>
+  <div class="places-summary-head">
+    <h2 id="places-summary-title">Worst places in this survey <a id="places-summary-more" href="places">Places</a></h2>
+    <div id="places-summary-unplaced"></div>
+  </div>
   <div class="table-wrap">
     <table id="places-summary-table">
       <thead>
@@ -56,7 +59,6 @@
       <tbody id="places-summary-rows"></tbody>
     </table>
   </div>
-  <div id="places-summary-unplaced"></div>
 </section>
 <details class="surveys" id="surveys">
   <summary>All surveys</summary>

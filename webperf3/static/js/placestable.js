@@ -225,7 +225,7 @@ export function unplacedLine({ tests, failures }, { survey = null, link = true }
     a.href = historyHref(null, survey);
     p.append(": ", a, ".");
   } else {
-    p.append(": counted in no place above.");
+    p.append(": not counted in any place above.");
   }
   return p;
 }

@@ -102,29 +102,57 @@ export function fillLive(box, { port, entry = null, server = null, mine = false 
   else if (server && server.state !== "idle") said = `Port ${port}: its iperf3 server is ${server.state}`;
   else if (!known) said = "Your test's rate shows here while it runs";
   else said = `Port ${port} is free: start your test`;
-  const head = el("p", { cls: "live-head" });
-  head.append(el("span", { text: said, cls: "live-state" }));
-  if (test && typeof test.elapsed === "number") head.append(el("span", { text: `${test.elapsed.toFixed(0)} s`, cls: "progress-elapsed" }));
-  const figure = (label, bps, side, cls) => {
-    const node = el("div", { cls: `live-figure ${cls}` });
-    node.dataset.side = cls;
-    const rate = el("span", { cls: "live-rate" });
-    if (bps === null || bps === undefined) rate.textContent = "—";
-    else {
-      const [number, unit] = formatRate(bps).split(" "); // the figure large, its unit small
-      rate.append(el("strong", { text: number }), el("span", { text: ` ${unit}`, cls: "live-unit" }));
-    }
-    node.append(el("span", { text: label, cls: "live-label" }), rate, el("span", { text: side, cls: "side" }));
-    return node;
-  };
+  const parts = liveParts(box);
+  parts.state.textContent = said;
+  parts.elapsed.textContent = test && typeof test.elapsed === "number" ? `${test.elapsed.toFixed(0)} s` : "";
   const measured = (bps) => bps !== null && bps !== undefined;
+  setFigure(parts.download, test && test.download_bps, test && measured(test.download_bps) ? liveDownloadSide(test) : "");
+  setFigure(parts.upload, test && test.upload_bps, test && measured(test.upload_bps) ? "received by the station" : "");
+  const spark = sparkline(entry ? entry.history : []);
+  parts.spark.replaceWith(spark);
+  parts.spark = spark;
+}
+
+// The live box's nodes, made once: four updates a second change their text
+// in place (a node replaced under a finger, or a screen reader, is lost).
+function liveParts(box) {
+  if (box.liveParts) return box.liveParts;
+  const head = el("p", { cls: "live-head" });
+  const state = el("span", { cls: "live-state" });
+  const elapsed = el("span", { cls: "progress-elapsed" });
+  head.append(state, elapsed);
+  const figure = (label, side) => {
+    const node = el("div", { cls: `live-figure ${side}` });
+    node.dataset.side = side;
+    const rate = el("span", { cls: "live-rate" });
+    const number = el("strong");
+    const unit = el("span", { cls: "live-unit" });
+    rate.append(number, unit);
+    const measuredBy = el("span", { cls: "side" });
+    node.append(el("span", { text: label, cls: "live-label" }), rate, measuredBy);
+    return { node, number, unit, side: measuredBy };
+  };
+  const download = figure("↓ Download", "download");
+  const upload = figure("↑ Upload", "upload");
   const figures = el("div", { cls: "live-figures" });
   figures.title = "live, from the station's connection counters; the final figures come from iperf3's log";
-  figures.append(
-    figure("↓ Download", test && test.download_bps, test && measured(test.download_bps) ? liveDownloadSide(test) : "", "download"),
-    figure("↑ Upload", test && test.upload_bps, test && measured(test.upload_bps) ? "received by the station" : "", "upload"),
-  );
-  box.replaceChildren(head, figures, sparkline(entry ? entry.history : []));
+  figures.append(download.node, upload.node);
+  const spark = sparkline([]);
+  box.replaceChildren(head, figures, spark);
+  box.liveParts = { state, elapsed, download, upload, spark };
+  return box.liveParts;
+}
+
+function setFigure(figure, bps, side) {
+  if (bps === null || bps === undefined) {
+    figure.number.textContent = "—";
+    figure.unit.textContent = "";
+  } else {
+    const [number, unit] = formatRate(bps).split(" "); // the figure large, its unit small
+    figure.number.textContent = number;
+    figure.unit.textContent = ` ${unit}`;
+  }
+  figure.side.textContent = side;
 }
 
 function sparkline(history) {
