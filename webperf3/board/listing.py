@@ -18,6 +18,7 @@ from typing import Any
 
 from ..store.record import Result
 from ..survey import Annotation
+from ..text import printable, whole_number
 
 DIRECTIONS = ("upload", "download", "bidirectional")
 OUTCOMES = ("ok", "failed", "excluded")
@@ -60,14 +61,15 @@ def _number(name: str, text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise QueryError(f"bad {name!r} parameter {text!r}: expected seconds since the epoch")
+        raise QueryError(f"bad {name!r} parameter {printable(text, 40)!r}: expected seconds since the epoch")
     return value
 
 
 def _count(name: str, text: str, low: int, high: int) -> int:
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise QueryError(f"bad {name!r} parameter {text!r}: expected a whole number {low}-{high}")
-    return int(text)
+    value = whole_number(text, low, high)
+    if value is None:
+        raise QueryError(f"bad {name!r} parameter {printable(text, 40)!r}: expected a whole number {low}-{high}")
+    return value
 
 
 def _choice(name: str, text: str, allowed: Sequence[str]) -> str:

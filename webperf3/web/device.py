@@ -20,6 +20,7 @@ import segno
 from bottle import HTTPResponse, request
 
 from ..store.results import PortRow
+from ..text import printable, whole_number
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
@@ -115,11 +116,12 @@ class Device:
         })
 
     def qr(self) -> HTTPResponse:
-        port = param("port")
-        if port is None or not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
-            raise json_error(400, f"bad 'port' parameter {port!r}: expected a port number 1-65535")
+        text = param("port")
+        port = None if text is None else whole_number(text, 1, 65535)
+        if port is None:
+            raise json_error(400, f"bad 'port' parameter {printable(text or '', 40)!r}: expected a port number 1-65535")
         host = station_host(request.get_header("Host"))
         if host is None:
             raise json_error(400, "cannot tell this station's address from the request's Host header")
-        text = f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
+        text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         return HTTPResponse(qr_svg(text), 200, {"Content-Type": "image/svg+xml", "Cache-Control": "no-store"})

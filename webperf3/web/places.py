@@ -19,6 +19,7 @@ from bottle import HTTPResponse
 from ..board.tally import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
 from ..store.record import Result
 from ..survey import BookView
+from ..text import printable
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def choose_survey(view: BookView, text: str | None, what: str = "survey") -> Cho
     elif text.isascii() and text.isdigit() and len(text) < 10:
         sid = int(text)
     else:
-        raise json_error(400, f"bad {what!r} parameter {text!r}: expected a survey's number, 'current' or 'all'")
+        raise json_error(400, f"bad {what!r} parameter {printable(text, 40)!r}: expected a survey's number, 'current' or 'all'")
     survey = view.surveys.get(sid)
     if survey is None:
         raise json_error(404, f"there is no survey {sid}" + (" (see /api/surveys)" if view.surveys else ""))
