@@ -285,7 +285,7 @@ def panel_checks(fleet: Fleet) -> dict[str, Callable[[str, list[dict]], None]]:
 
     def tests_per_hour(answer: list[dict]) -> None:
         got = by(answer, "station", "outcome")
-        assert got.keys() == {(name, outcome) for name in fleet.tests for outcome in ("ok", "failed")}
+        assert got.keys() == {(name, outcome) for name in fleet.tests for outcome in ("ok", "failed", "interrupted")}
         for name, (ok, failed) in fleet.tests.items():
             # increase() extrapolates to the window's end: a little over, never under.
             assert ok <= got[name, "ok"] <= ok * 1.25 and failed <= got[name, "failed"] <= failed * 1.25
