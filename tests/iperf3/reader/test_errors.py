@@ -89,9 +89,12 @@ PLAIN = [
      "Something connected but never started a test (not an iperf3 client, or it gave up)"),
     ("error - unable to start listener for connections: Address already in use",
      "The iperf3 server could not listen on its port: another program holds it"),
-    # logged: a client that walked out of range (3.12 -R and --bidir; 3.18 uploads with --rcv-timeout)
+    # logged: a client that walked out of range (3.12 -R and --bidir; 3.18 and 3.21 uploads, with
+    # --rcv-timeout; 3.21 -R and UDP, with --cntl-ka)
     ("error - unable to write to stream socket: No route to host", GONE),
     ("error - idle timeout for receiving data", "Nothing arrived from the client for too long: it probably walked out of range"),
+    ("error - unable to send control message - port may not be available, the other side may have stopped running, etc.: "
+     "Transport endpoint is not connected", LOST),
     # logged: 3.21 refusing a test longer than --server-max-duration
     ("error - client's requested duration exceeds the server's maximum permitted limit",
      "Refused: the test asked for longer than the station allows; run a shorter test"),
