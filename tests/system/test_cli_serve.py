@@ -326,6 +326,23 @@ def test_journal_lines_escape_what_the_network_sent(caplog):
     assert lines[2] == "failed test on port 5203 from 10.0.0.7, place -: unable to read\\r\\nfrom client\\u202e"
 
 
+def test_journal_lines_name_the_board_s_place_and_a_test_the_station_cut(caplog):
+    from webperf3.store.record import Result
+    from webperf3.store.results import Changes
+    from webperf3.station import log_changes
+
+    changes = Changes(added=[
+        Result(port=5201, time=1e9, client="10.0.0.5", direction="upload", upload_bps=9.4e6),
+        Result(port=5202, time=1e9, client="10.0.0.6", error="interrupt - the server has terminated", interrupted=True),
+    ])
+    with caplog.at_level(logging.INFO, logger="webperf3"):
+        log_changes(changes, ["Kitchen", "Hall"])  # named in a browser: no --extra-data
+    assert [r.getMessage() for r in caplog.records] == [
+        "test recorded on port 5201 from 10.0.0.5, place 'Kitchen': upload, download -, upload 9.4 Mbit/s",
+        "test on port 5202 from 10.0.0.6, place 'Hall', interrupted by the station: interrupt - the server has terminated",
+    ]
+
+
 def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):
     # Ours, orphaned by a webperf3 that crashed (the shell stands for it and
     # exits): the station replaces it rather than refusing to start.
