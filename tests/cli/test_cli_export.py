@@ -267,3 +267,9 @@ def test_a_bad_book_gets_one_clear_line_and_status_2(log_dir, tmp_path):
         done = webperf3("export", "--log-dir", str(log_dir), "--book", str(book))
         assert (done.returncode, done.stdout, done.stderr.strip().splitlines()) == (2, "", [says]), book
     assert text.read_text().startswith("not a database")
+    # The book beside the logs, damaged: said, never replaced.
+    (log_dir / DB_NAME).write_bytes(text.read_bytes())
+    done = webperf3("export", "--log-dir", str(log_dir))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip().splitlines() == [f"webperf3 export: cannot use {log_dir / DB_NAME}: file is not a database"]
+    assert (log_dir / DB_NAME).read_bytes() == text.read_bytes()
