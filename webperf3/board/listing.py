@@ -21,7 +21,8 @@ from ..survey import Annotation
 from ..text import printable, whole_number
 
 DIRECTIONS = ("upload", "download", "bidirectional")
-OUTCOMES = ("ok", "failed", "excluded")
+#: "failed": the test's own failures; "interrupted": tests the station cut (its stop or restart).
+OUTCOMES = ("ok", "failed", "interrupted", "excluded")
 SORT_KEYS = ("time", "port", "place", "client", "direction", "download", "upload", "protocol", "quality", "error")
 GROUPINGS = ("port", "place")
 DEFAULT_LIMIT = 100
@@ -219,7 +220,9 @@ class History:
         elif query.outcome == "ok":
             checks.append(lambda r, a, i: not a.excluded and r.error is None)
         elif query.outcome == "failed":
-            checks.append(lambda r, a, i: not a.excluded and r.error is not None)
+            checks.append(lambda r, a, i: not a.excluded and r.failed)
+        elif query.outcome == "interrupted":
+            checks.append(lambda r, a, i: not a.excluded and r.interrupted)
         if query.since is not None:
             since = query.since
             checks.append(lambda r, a, i: r.time >= since)
