@@ -40,3 +40,15 @@ def test_the_web_server_summarises_waitress_s_queue_warnings_once():
         assert len(filters) == 1
     finally:
         server.stop()
+
+
+def test_a_rate_limit_allows_a_burst_then_one_action_per_period_and_says_how_long_to_wait():
+    from webperf3.serving.clients import RateLimit
+
+    clock = Clock()
+    limit = RateLimit(3, 2.0, clock=clock)
+    assert [limit.wait("10.0.0.7") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limit.wait("10.0.0.7") == 2.0  # the fourth at once: wait for the next token
+    assert limit.wait("10.0.0.8") == 0.0  # another address has its own
+    clock.now += 2.0
+    assert limit.wait("10.0.0.7") == 0.0 and limit.wait("10.0.0.7") == 2.0

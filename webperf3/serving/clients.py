@@ -186,6 +186,37 @@ def summarise(logger_name: str, interval: float = 60.0) -> Summarised:
     return summary
 
 
+class RateLimit:
+    """At most ``burst`` actions at once per client, then one each
+    ``every`` seconds (a token bucket), for what a client may ask often but
+    each of which costs every open page a push: a client over it is told
+    how long to wait. Bounded: the least recently seen clients are
+    forgotten past ``max_keys``. Thread-safe."""
+
+    def __init__(self, burst: int, every: float, *, max_keys: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = burst
+        self.every = every
+        self.max_keys = max_keys
+        self.clock = clock
+        self._tokens: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, as of)
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """0 and one action taken if ``key`` may act now; else the seconds until it may."""
+        now = self.clock()
+        with self._lock:
+            tokens, since = self._tokens.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - since) / self.every)
+            if tokens < 1.0:
+                self._tokens[key] = (tokens, now)
+                return (1.0 - tokens) * self.every
+            self._tokens[key] = (tokens - 1.0, now)
+            self._tokens.move_to_end(key)
+            while len(self._tokens) > self.max_keys:
+                self._tokens.popitem(last=False)
+            return 0.0
+
+
 def raise_open_file_limit(wanted: int = 4096) -> int:
     """Raise the soft limit on open descriptors towards ``wanted``, as far as
     the hard limit allows (systemd: soft 1024, hard 524288); the soft limit
