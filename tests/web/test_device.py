@@ -152,6 +152,15 @@ def test_a_flood_of_made_up_ids_from_one_address_leaves_ports_for_real_pages(idl
     assert idle_app.get("/api/device?device=phone0002", **from_("192.168.1.78")).json["port"] is not None
 
 
+def test_a_released_port_goes_to_the_next_device_at_once(idle_app: TestApp) -> None:
+    for i in range(4):
+        idle_app.get(f"/api/device?device=dev{i}", **from_(f"192.168.1.{80 + i}"))
+    port = idle_app.get("/api/device?device=dev2", **from_("192.168.1.82")).json["port"]
+    assert idle_app.post_json("/api/device/lease", {"device": "dev2", "release": True}, **from_("192.168.1.82")).json == {"released": True}
+    assert idle_app.post_json("/api/device/lease", {"device": "late0001"}, **from_("192.168.1.77")).json["port"] == port
+    assert idle_app.post_json("/api/device/lease", {"device": "dev2", "release": True}, **from_("192.168.1.82")).json == {"released": False}
+
+
 def test_a_script_with_no_id_gets_a_port_no_device_holds(idle_app: TestApp) -> None:
     held = idle_app.get("/api/device?device=phone0001", **from_("192.168.1.77")).json["port"]
     script = idle_app.get("/api/device", **from_("192.168.1.90", "curl/8.5")).json
@@ -168,6 +177,7 @@ def test_a_script_with_no_id_gets_a_port_no_device_holds(idle_app: TestApp) -> N
         ({"device": "x" * 65}, "bad 'device' field"),
         ({"device": "<b>é</b>"}, "bad 'device' field"),
         ({"device": "phone0001", "port": 5201}, "unknown field(s) ['port']"),
+        ({"device": "phone0001", "release": "yes"}, "'release' must be true or false"),
     ],
 )
 def test_a_bad_lease_request_is_a_400_naming_the_field(idle_app: TestApp, body: dict, says: str) -> None:

@@ -154,19 +154,25 @@ class Device:
 
     def lease(self) -> HTTPResponse:
         """``{"device": ID}``: renew this device's lease (or lease it a port):
-        the page's heartbeat, every ``heartbeat`` seconds while it is open."""
+        the page's heartbeat, every ``heartbeat`` seconds while it is open.
+        ``{"device": ID, "release": true}``: done, the port is free at once."""
         if not same_origin():
             raise json_error(403, "refused: the request comes from another site (Origin/Referer does not match Host)")
         body = json_body()
-        unknown = sorted(set(body) - {"device"})
+        unknown = sorted(set(body) - {"device", "release"})
         if unknown:
-            raise json_error(400, f"unknown field(s) {unknown}: a lease request has only 'device'")
+            raise json_error(400, f"unknown field(s) {unknown}: a lease request has 'device' and, to give the port back, 'release'")
         if "device" not in body:
             raise json_error(400, "'device' is required: the page's random id")
         check_device_id(body["device"], "field")
+        release = body.get("release", False)
+        if not isinstance(release, bool):
+            raise json_error(400, "'release' must be true or false")
         address = normal_address(request.remote_addr)
         if address is None:
             raise json_error(400, "cannot tell this device's address")
+        if release:
+            return json_response({"released": self.dash.board.leases.release(body["device"], address)})
         self.dash.refresh()
         return json_response(self.dash.board.leases.lease(body["device"], address, request.get_header("User-Agent"), self.dash.servers()))
 
