@@ -27,6 +27,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.hostile import (  # noqa: E402
+    FILL_FDS_THEN_EXEC,
     OTHER_CLIENTS,
     connect_from,
     get,
@@ -37,17 +38,6 @@ from tests.support.hostile import (  # noqa: E402
 )
 
 __all__ = ["OTHER_CLIENTS", "connect_from", "get", "read_all", "request", "status_of", "websocket_handshake"]
-
-FILL_FDS_THEN_EXEC = """
-import os, sys
-null = os.open(os.devnull, os.O_RDONLY)
-for fd in range(3, int(sys.argv[1])):
-    try:
-        os.fstat(fd)
-    except OSError:
-        os.dup2(null, fd)
-os.execv(sys.argv[2], sys.argv[2:])
-"""
 
 
 def free_port() -> int:

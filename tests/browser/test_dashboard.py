@@ -109,6 +109,20 @@ def test_csv_download(page: Page, station: Station) -> None:
     assert any(",Room 101," in line for line in lines)
 
 
+def test_a_new_row_flashes_unless_the_user_asks_for_less_motion(page: Page, station: Station, entry: Entry) -> None:
+    open_dashboard(page, station)
+    station.append(5202, entry("tcp", name="Stairwell", client="192.168.1.99", at=time.time()))
+    fresh = row(page, 5202)
+    expect(fresh.locator("td.name")).to_have_text("Stairwell", timeout=LIVE_WAIT_MS)
+    # Read in one go with the class: the highlight lasts a few seconds only.
+    animation = "tr => [tr.className, getComputedStyle(tr.cells[0]).animationName, getComputedStyle(tr.cells[0]).animationDuration]"
+    assert fresh.evaluate(animation) == ["changed", "flash", "4s"]
+    page.emulate_media(reduced_motion="reduce")  # the system setting "reduce motion"
+    assert fresh.evaluate(animation)[:2] == ["changed", "none"]
+    page.emulate_media(reduced_motion="no-preference")
+    assert fresh.evaluate(animation)[:2] == ["changed", "flash"]
+
+
 def test_new_survey_and_undo(page: Page, station: Station) -> None:
     open_dashboard(page, station)
     expect(page.locator("#survey-name")).to_have_text("First survey")

@@ -1,4 +1,4 @@
-"""The page under issue 10's cases, in headless Chromium: the station-status
+"""The page when the station is in trouble, in headless Chromium: the station-status
 banner (a full disk, a log moved away, shown and cleared by the push) and a
 huge name cut to two lines, whole on a tap and in the CSV."""
 

@@ -119,17 +119,38 @@ def test_a_url_with_filters_restores_them(page: Page, station: Station) -> None:
 
 def test_sorting_by_a_column_header(page: Page, station: Station) -> None:
     open_history(page, station)
-    page.click("#h-table th[data-sort='upload']")
+    page.click("#h-table th[data-sort='upload'] button")
     expect(page.locator("#h-table th[data-sort='upload']")).to_have_attribute("aria-sort", "ascending")
     assert url_params(page)["sort"] == ["upload"]
     # Slowest upload first (UDP at 10.2 Mbit/s); tests with no upload last.
     expect(page.locator(ROWS).first.locator("td.name")).to_have_text("Kitchen")
     expect(page.locator(f"{ROWS} td.num:nth-child(7)")).to_have_text(["10.2 Mbit/s", re.compile("bit/s"), re.compile("bit/s"), re.compile("bit/s"), "—", "—"])
-    page.click("#h-table th[data-sort='upload']")
+    page.click("#h-table th[data-sort='upload'] button")
     expect(page.locator("#h-table th[data-sort='upload']")).to_have_attribute("aria-sort", "descending")
     expect(page.locator(ROWS).first.locator("td.name")).not_to_have_text("Kitchen")
-    page.click("#h-table th[data-sort='port']")
+    page.click("#h-table th[data-sort='port'] button")
     expect(page.locator(f"{ROWS} td.port")).to_have_text(["5201", "5201", "5202", "5203", "5203", "5204"])
+
+
+def test_sorting_with_the_keyboard(page: Page, station: Station) -> None:
+    # Each sortable header is a button: reachable with Tab, sorted with Enter
+    # or Space, and aria-sort on its column header says the order.
+    open_history(page, station)
+    header = page.get_by_role("columnheader", name=re.compile(r"^Upload"))
+    button = header.get_by_role("button")
+    page.locator("#h-table th[data-sort='download'] button").focus()
+    page.keyboard.press("Tab")  # the next header's button
+    expect(button).to_be_focused()
+    expect(header).not_to_have_attribute("aria-sort", re.compile("."))
+    page.keyboard.press("Enter")
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    expect(page.locator("#h-table th[aria-sort]")).to_have_count(1)  # the column sorted by, no other
+    assert url_params(page)["sort"] == ["upload"]
+    expect(page.locator(ROWS).first.locator("td.name")).to_have_text("Kitchen")  # slowest upload first
+    expect(button).to_be_focused()  # the header is not redrawn under the keyboard
+    page.keyboard.press("Space")
+    expect(header).to_have_attribute("aria-sort", "descending")
+    expect(page.locator(ROWS).first.locator("td.name")).not_to_have_text("Kitchen")
 
 
 def test_edit_a_test_s_place_and_exclude_it(page: Page, station: Station) -> None:

@@ -101,6 +101,10 @@ def test_comparing_two_surveys(page: Page, station: Station) -> None:
     expect(page.locator("#compared-rows tr[data-place='Attic']")).to_have_attribute("data-only-in", "survey")
     expect(page.locator("#compared-rows tr[data-place='Hallway']")).to_have_attribute("data-only-in", "compare")
     expect(page.locator("#compare")).to_have_value("1")
+    # The survey menu is the history's: current, all surveys, then each survey.
+    expect(page.locator("#survey option")).to_have_text(["current", "all surveys", "First survey", "After the new AP (current)"])
+    expect(page.locator("#survey")).to_have_value("2")
+    expect(page.locator("#compare option")).to_have_text(["— nothing —", "First survey", "After the new AP (current)"])
     # The CSV button downloads what is shown: the comparison.
     with page.expect_download() as download:
         page.locator("#places-csv").click()

@@ -12,6 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 #: Loopback addresses other than 127.0.0.1, as other clients on the Wi-Fi.
+#: ``python -c FILL_FDS_THEN_EXEC N PROGRAM ARGS...``: PROGRAM started with every
+#: descriptor below N taken, as on a station near its open-file limit.
+FILL_FDS_THEN_EXEC = """
+import os, sys
+null = os.open(os.devnull, os.O_RDONLY)
+for fd in range(3, int(sys.argv[1])):
+    try:
+        os.fstat(fd)
+    except OSError:
+        os.dup2(null, fd)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
 OTHER_CLIENTS = [f"127.0.0.{i}" for i in range(2, 12)]
 
 

@@ -21,6 +21,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.hostile import (
+    FILL_FDS_THEN_EXEC,
     OTHER_CLIENTS,
     connect_from,
     get,
@@ -39,17 +40,6 @@ from tests.support.waiting import scaled, wait_until
 
 PORT = 5201
 
-
-FILL_FDS_THEN_EXEC = """
-import os, sys
-null = os.open(os.devnull, os.O_RDONLY)
-for fd in range(3, int(sys.argv[1])):
-    try:
-        os.fstat(fd)
-    except OSError:
-        os.dup2(null, fd)
-os.execv(sys.argv[2], sys.argv[2:])
-"""
 
 
 class Station:

@@ -67,16 +67,16 @@
   <table id="h-table">
     <thead>
       <tr>
-        <th scope="col" data-sort="time">Time</th>
-        <th scope="col" data-sort="place">Place</th>
-        <th scope="col" data-sort="port">Port</th>
-        <th scope="col" data-sort="client">Client</th>
-        <th scope="col" data-sort="direction">Direction</th>
-        <th scope="col" class="num" data-sort="download">Download<span class="side">sent by the station</span></th>
-        <th scope="col" class="num" data-sort="upload">Upload<span class="side">received by the station</span></th>
-        <th scope="col" data-sort="protocol">Protocol</th>
-        <th scope="col" class="wrap" data-sort="quality">Retr. / jitter, loss<span class="side">as the station measured</span></th>
-        <th scope="col" data-sort="error">Error</th>
+        <th scope="col" data-sort="time"><button type="button">Time</button></th>
+        <th scope="col" data-sort="place"><button type="button">Place</button></th>
+        <th scope="col" data-sort="port"><button type="button">Port</button></th>
+        <th scope="col" data-sort="client"><button type="button">Client</button></th>
+        <th scope="col" data-sort="direction"><button type="button">Direction</button></th>
+        <th scope="col" class="num" data-sort="download"><button type="button">Download<span class="side">sent by the station</span></button></th>
+        <th scope="col" class="num" data-sort="upload"><button type="button">Upload<span class="side">received by the station</span></button></th>
+        <th scope="col" data-sort="protocol"><button type="button">Protocol</button></th>
+        <th scope="col" class="wrap" data-sort="quality"><button type="button">Retr. / jitter, loss<span class="side">as the station measured</span></button></th>
+        <th scope="col" data-sort="error"><button type="button">Error</button></th>
         <th scope="col">Edit</th>
       </tr>
     </thead>

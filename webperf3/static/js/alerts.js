@@ -1,8 +1,10 @@
 // The station-status banner: what may be losing tests right now (a full
 // disk, a log file moved away from under iperf3, a server that cannot
-// start), from the problem each server reports (webperf3/health.py groups
+// start), from the problem each server reports (webperf3/ops/health.py groups
 // them the same way for /healthz and /api/servers). Shown above the table
 // until the station says it is over; text only, never markup.
+
+import { $, el } from "./dom.js";
 
 const KIND_TITLES = {
   disk: "Tests are being lost",
@@ -29,11 +31,10 @@ export function problemsOf(servers) {
 }
 
 function banner() {
-  let node = document.getElementById("station-alerts");
+  let node = $("station-alerts");
   if (!node) {
-    node = document.createElement("div");
+    node = el("div", { cls: "station-alerts" });
     node.id = "station-alerts";
-    node.className = "station-alerts";
     node.setAttribute("role", "alert");
     node.hidden = true;
     const main = document.querySelector("main");
@@ -49,11 +50,8 @@ export function showAlerts(servers) {
   const problems = problemsOf(servers || []);
   node.replaceChildren(
     ...problems.map((p) => {
-      const line = document.createElement("p");
-      line.className = `station-alert ${p.kind}`;
-      const title = document.createElement("strong");
-      title.textContent = `${KIND_TITLES[p.kind] || "Problem"}: `;
-      line.append(title, p.message);
+      const line = el("p", { cls: `station-alert ${p.kind}` });
+      line.append(el("strong", { text: `${KIND_TITLES[p.kind] || "Problem"}: ` }), p.message);
       return line;
     }),
   );

@@ -1,17 +1,8 @@
-// Table cells shared by the pages. Everything that came over the network is
-// put in the page with textContent (or an attribute), never as markup: a
-// client may call itself "<img src=x onerror=alert(1)>" and must appear as
-// exactly that text.
+// Table cells shared by the pages, and base.tpl's message and "updated"
+// lines. Made with dom.js: what came over the network is text, never markup.
 
+import { $, el } from "./dom.js";
 import { DASH, UNKNOWN_UDP_HELP, ago, downloadMeasuredBy, exactRate, formatRate, formatTime, quality } from "./format.js";
-
-export function el(tag, { text = "", cls = "", title = "" } = {}) {
-  const node = document.createElement(tag);
-  if (text) node.textContent = text;
-  if (cls) node.className = cls;
-  if (title) node.title = title;
-  return node;
-}
 
 // A name longer than this is cut to two lines with an ellipsis in the
 // table (a 10 kB name made one row 24,768 px tall); a tap or click, or Enter,
@@ -90,7 +81,7 @@ export function refreshAgo(root = document) {
 // base.tpl's message line, on every page: shown for 10 s, then hidden again.
 let messageTimer = null;
 export function showMessage(text) {
-  const node = document.getElementById("message");
+  const node = $("message");
   node.textContent = text;
   node.hidden = false;
   clearTimeout(messageTimer);
@@ -99,5 +90,5 @@ export function showMessage(text) {
 
 // base.tpl's "updated" line, on every page: when the page last had fresh data.
 export function showUpdated() {
-  document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }

@@ -7,8 +7,9 @@
 
 import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
-import { DASH, direction, formatRate, formatTime, protocol } from "./format.js";
+import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { $, el } from "./dom.js";
+import { DASH, PLACE_SOURCES, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
 import { ProgressView } from "./progress.js";
 import { startPlacesSummary } from "./placesummary.js";
@@ -17,7 +18,6 @@ import { SurveysPanel } from "./surveys.js";
 
 const HIGHLIGHT_MS = 4000; // how long a changed row stays highlighted
 const AGO_REFRESH_MS = 15000;
-const $ = (id) => document.getElementById(id);
 
 const state = {
   rows: new Map(), // port → PortRow dict
@@ -73,15 +73,11 @@ function failureIsNewest(row) {
   return Boolean(row.failure) && (!row.latest || row.failure.time >= row.latest.time);
 }
 
-// A test's place: set on the station, its own --extra-data, or named from
-// the browser of the device that ran it.
-const SOURCES = { edited: "set on the station", client: "the client's --extra-data", browser: "named in the browser" };
-
 function nameCell(result) {
   const place = result && result.place !== undefined ? result.place : result && result.name;
   const td = cell(place || (result ? "(no place)" : "no tests yet"), { cls: place ? "name" : "name muted" });
-  if (place && result.place_source) td.title = `place ${SOURCES[result.place_source] || result.place_source}`;
-  if (place && result.place_source === "browser") td.append(" ", el("span", { text: "browser", cls: "measured-by", title: SOURCES.browser }));
+  if (place && result.place_source) td.title = `place ${PLACE_SOURCES[result.place_source] || result.place_source}`;
+  if (place && result.place_source === "browser") td.append(" ", el("span", { text: "browser", cls: "measured-by", title: PLACE_SOURCES.browser }));
   return td;
 }
 

@@ -5,10 +5,9 @@
 // come from the same address.
 
 import { getJSON, post } from "./api.js";
-import { el } from "./cells.js";
+import { $, el, option } from "./dom.js";
 import { formatRate, formatTime } from "./format.js";
 
-const $ = (id) => document.getElementById(id);
 const DEVICE_KEY = "webperf3-device";
 const MY_TESTS = 6;
 
@@ -128,7 +127,7 @@ export class DevicePanel {
 
   offer(places) {
     const list = $("places-used");
-    list.replaceChildren(...places.map((name) => Object.assign(el("option"), { value: name })));
+    list.replaceChildren(...places.map((name) => option("", name)));
   }
 
   async save() {

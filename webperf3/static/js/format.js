@@ -31,6 +31,10 @@ export function ago(seconds) {
   return days === 1 ? "1 day ago" : `${days} days ago`;
 }
 
+// Where a test's place came from: set on the station, its own --extra-data,
+// or named from the browser of the device that ran it.
+export const PLACE_SOURCES = { edited: "set on the station", client: "the client's --extra-data", browser: "named in the browser" };
+
 export const DIRECTIONS = { upload: "upload", download: "download", bidirectional: "bidir" };
 
 export function direction(result) {

@@ -4,12 +4,13 @@
 // view (history.replaceState), so it can be bookmarked and shared.
 
 import { getJSON, send } from "./api.js";
-import { cell, el, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
-import { DASH, direction, protocol } from "./format.js";
+import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { $, el, ensureOption, option } from "./dom.js";
+import { DASH, PLACE_SOURCES, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
+import { fillSurveyMenu } from "./surveys.js";
 
-const $ = (id) => document.getElementById(id);
 const PAGE = 100;
 const LIVE_DEBOUNCE_MS = 250;
 const HIGHLIGHT_MS = 4000;
@@ -18,7 +19,6 @@ const AGO_REFRESH_MS = 15000;
 const DEFAULTS = { survey: "", place: "", port: "", client: "", direction: "", outcome: "", since: "", until: "", sort: "time", order: "desc", offset: "0", by: "port" };
 const FILTER_FIELDS = ["place", "port", "client", "direction", "outcome", "since", "until", "sort", "order"];
 const LABELS = ["Time", "Place", "Port", "Client", "Direction", "Download (sent by the station)", "Upload (received by the station)", "Protocol", "Retr. / jitter, loss", "Error", "Edit"];
-const SOURCES = { edited: "set on the station", client: "the client's --extra-data", browser: "named in the browser" };
 
 const state = {
   view: readUrl(),
@@ -76,11 +76,6 @@ function localInput(seconds) {
   const d = new Date(Number(seconds) * 1000);
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-function ensureOption(select, value, text = value) {
-  if (!value || [...select.options].some((o) => o.value === value)) return;
-  select.append(new Option(text, value));
 }
 
 function showView() {
@@ -156,24 +151,19 @@ async function loadSeries() {
 function fillFacets(facets) {
   const keepSelect = (select, values, fixed) => {
     const current = select.value;
-    select.replaceChildren(...fixed.map(([value, text]) => new Option(text, value)), ...values.map((v) => new Option(String(v), String(v))));
+    select.replaceChildren(...fixed.map(([value, text]) => option(text, value)), ...values.map((v) => option(String(v))));
     ensureOption(select, current);
     select.value = current;
   };
   keepSelect($("h-place"), facets.places || [], [["", "any"], ["-", "(no place)"]]);
   keepSelect($("h-port"), facets.ports || [], [["", "any"]]);
-  $("h-clients").replaceChildren(...(facets.clients || []).map((c) => new Option(c)));
+  $("h-clients").replaceChildren(...(facets.clients || []).map((c) => option(c)));
 }
 
 async function loadSurveys() {
   try {
     const data = await getJSON("api/surveys");
-    const select = $("h-survey");
-    const current = state.view.survey;
-    select.replaceChildren(new Option("current", ""), new Option("all surveys", "all"));
-    for (const s of data.surveys || []) select.append(new Option(`${s.name}${s.current ? " (current)" : ""}`, String(s.id)));
-    ensureOption(select, current, `survey ${current}`);
-    select.value = current;
+    fillSurveyMenu($("h-survey"), data.surveys || [], state.view.survey);
   } catch (err) {
     showMessage(`Could not list the surveys: ${err.message}`);
   }
@@ -183,8 +173,8 @@ async function loadSurveys() {
 
 function placeCell(test) {
   const td = cell(test.place || "(no place)", { cls: test.place ? "name" : "name muted" });
-  if (test.place && test.place_source) td.title = `place ${SOURCES[test.place_source] || test.place_source}`;
-  if (test.place_source === "edited") td.append(" ", el("span", { text: "edited", cls: "measured-by", title: SOURCES.edited }));
+  if (test.place && test.place_source) td.title = `place ${PLACE_SOURCES[test.place_source] || test.place_source}`;
+  if (test.place_source === "edited") td.append(" ", el("span", { text: "edited", cls: "measured-by", title: PLACE_SOURCES.edited }));
   return td;
 }
 
@@ -357,9 +347,10 @@ $("h-reset").addEventListener("click", () => {
   state.view = { ...DEFAULTS, survey: state.view.survey, by: state.view.by };
   changed();
 });
+// A sortable header holds a button (history.tpl): Enter or Space on it, or a
+// click anywhere on the header, sorts by that column; again, the other way.
 for (const th of document.querySelectorAll("#h-table th[data-sort]")) {
-  th.tabIndex = 0;
-  const sortBy = () => {
+  th.addEventListener("click", () => {
     const key = th.dataset.sort;
     if (state.view.sort === key) state.view.order = state.view.order === "asc" ? "desc" : "asc";
     else {
@@ -367,13 +358,6 @@ for (const th of document.querySelectorAll("#h-table th[data-sort]")) {
       state.view.order = key === "time" ? "desc" : "asc";
     }
     changed({ chart: false });
-  };
-  th.addEventListener("click", sortBy);
-  th.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      sortBy();
-    }
   });
 }
 for (const button of document.querySelectorAll(".h-by button")) {

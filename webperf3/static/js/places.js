@@ -5,13 +5,14 @@
 // websocket: the table is fetched again, at most every half second.
 
 import { getJSON } from "./api.js";
-import { el, showMessage, showUpdated } from "./cells.js";
+import { showMessage, showUpdated } from "./cells.js";
+import { $, option } from "./dom.js";
 import { LiveSocket } from "./socket.js";
+import { fillSurveyMenu, surveyOptions } from "./surveys.js";
 import {
   comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan,
 } from "./placestable.js";
 
-const $ = (id) => document.getElementById(id);
 const RELOAD_MS = 500;
 
 const params = new URLSearchParams(location.search);
@@ -93,20 +94,9 @@ function render(data) {
 async function loadSurveys() {
   try {
     const data = await getJSON("api/surveys");
-    const options = (data.surveys || []).map((s) => {
-      const option = el("option", { text: s.current ? `${s.name} (current)` : s.name });
-      option.value = String(s.id);
-      return option;
-    });
-    const current = el("option", { text: "current" });
-    current.value = "";
-    const all = el("option", { text: "all surveys" });
-    all.value = "all";
-    $("survey").replaceChildren(current, ...options, all);
-    const nothing = el("option", { text: "— nothing —" });
-    nothing.value = "";
-    $("compare").replaceChildren(nothing, ...options.map((o) => o.cloneNode(true)));
-    $("survey").value = state.survey;
+    const surveys = data.surveys || [];
+    fillSurveyMenu($("survey"), surveys, state.survey);
+    $("compare").replaceChildren(option("— nothing —", ""), ...surveyOptions(surveys));
     $("compare").value = state.compare;
   } catch (err) {
     showMessage(`Could not list the surveys: ${err.message}`);

@@ -4,7 +4,8 @@
 // localStorage, so every page and the report use the same ones).
 
 import { DASH, formatRate, formatTime } from "./format.js";
-import { cell, el } from "./cells.js";
+import { cell } from "./cells.js";
+import { el } from "./dom.js";
 
 const THRESHOLDS_KEY = "webperf3-thresholds";
 export const DEFAULT_THRESHOLDS = { red: 50, amber: 100 };

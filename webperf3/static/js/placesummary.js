@@ -4,11 +4,11 @@
 // again, at most once every RELOAD_MS.
 
 import { getJSON } from "./api.js";
+import { $ } from "./dom.js";
 import { loadThresholds, placeRow, placesQuery } from "./placestable.js";
 
 const SHOWN = 3;
 const RELOAD_MS = 1500;
-const $ = (id) => document.getElementById(id);
 
 async function load() {
   const thresholds = loadThresholds(new URLSearchParams()); // the ones kept from the places page

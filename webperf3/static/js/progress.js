@@ -4,7 +4,7 @@
 // elapsed and a small sparkline; the final result replaces them when the log
 // entry lands (the port's "results" or "servers" message).
 
-import { el } from "./cells.js";
+import { el } from "./dom.js";
 import { formatRate } from "./format.js";
 
 const HISTORY = 40; // samples kept per port: 10-20 s at the station's pace

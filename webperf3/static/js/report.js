@@ -4,11 +4,10 @@
 // the file. <article data-ready> tells a script printing it that it is drawn.
 
 import { getJSON } from "./api.js";
-import { cell, el } from "./cells.js";
+import { cell } from "./cells.js";
+import { $, el } from "./dom.js";
 import { DASH, direction, formatTime } from "./format.js";
 import { drawBars, loadThresholds, placeName, placeRow, placesQuery, surveySpan } from "./placestable.js";
-
-const $ = (id) => document.getElementById(id);
 
 function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -1,18 +1,24 @@
-// "All surveys": every survey with its time span and counts; rename one,
-// make an earlier one current again, or undo a survey's start (its tests go
-// back to the survey before; nothing is deleted).
+// The surveys on every page. The history's and the places' survey menu;
+// and the dashboard's "All surveys": every survey with its time span and
+// counts; rename one, make an earlier one current again, or undo a survey's
+// start (its tests go back to the survey before; nothing is deleted).
 
 import { getJSON, post, send } from "./api.js";
-import { el } from "./cells.js";
-import { formatTime } from "./format.js";
+import { $, el, ensureOption, option } from "./dom.js";
+import { surveySpan } from "./placestable.js";
 
-const $ = (id) => document.getElementById(id);
+// One option per survey (GET api/surveys), named, the current one marked.
+export function surveyOptions(surveys) {
+  return surveys.map((s) => option(s.current ? `${s.name} (current)` : s.name, String(s.id)));
+}
 
-function span(survey) {
-  if (!survey.first_test) return "no tests yet";
-  const first = formatTime(survey.first_test);
-  const last = formatTime(survey.last_test);
-  return first === last ? first : `${first} – ${last}`;
+// A page's survey menu: "current" (the default, value ""), "all surveys"
+// ("all"), then each survey. `chosen` stays selected; a survey id the list
+// does not have (an old link) shows as "survey N" rather than as a blank.
+export function fillSurveyMenu(select, surveys, chosen) {
+  select.replaceChildren(option("current", ""), option("all surveys", "all"), ...surveyOptions(surveys));
+  ensureOption(select, chosen, `survey ${chosen}`);
+  select.value = chosen;
 }
 
 export class SurveysPanel {
@@ -47,7 +53,7 @@ export class SurveysPanel {
         const li = el("li", { cls: s.current ? "current" : "" });
         li.dataset.survey = String(s.id);
         const what = `${s.tests} test${s.tests === 1 ? "" : "s"}, ${s.places} place${s.places === 1 ? "" : "s"}${s.excluded ? `, ${s.excluded} excluded` : ""}`;
-        li.append(el("strong", { text: s.name, cls: "survey-title" }), el("span", { text: ` — ${span(s)}; ${what}`, cls: "muted-plain" }));
+        li.append(el("strong", { text: s.name, cls: "survey-title" }), el("span", { text: ` — ${surveySpan(s)}; ${what}`, cls: "muted-plain" }));
         if (s.current) li.append(" ", el("span", { text: "current", cls: "measured-by" }));
         const actions = el("span", { cls: "survey-actions" });
         actions.append(this.button("Rename", () => this.rename(s)));
