@@ -32,6 +32,7 @@ their websocket reconnects.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -65,6 +66,7 @@ def valid_device_id(value: object) -> bool:
     return isinstance(value, str) and DEVICE_ID.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=4096)  # a few distinct addresses, asked for on every lease and tick
 def normal_address(address: str | None) -> str | None:
     """An address as iperf3's log and the survey book write it: IPv4 dotted,
     IPv6 canonical, IPv4-mapped IPv6 as the IPv4 address it carries. So a
