@@ -145,7 +145,7 @@ class Device:
             # (place_mine), or by another device behind the same address (NAT).
             "place": claim.place if claim else None,
             "place_mine": mine,
-            "place_named_by": None if claim is None or mine else describe(claim.user_agent),
+            "place_named_by": None if claim is None or claim.place is None or mine else describe(claim.user_agent),
             "place_named_at": claim.at if claim else None,
             # For "Where are you?": the places of this survey, most recent first.
             "places": view.places(d.store.results()),
