@@ -172,6 +172,19 @@ def test_connect_gets_a_snapshot(live, client_for, store, caplog) -> None:
     assert wait_until(lambda: any("disconnected (0 clients)" in r.getMessage() for r in caplog.records))
 
 
+def test_a_page_that_reconnects_in_a_loop_writes_one_journal_line_a_minute(make_live, client_for, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="webperf3.live")
+    live = make_live()
+    for _ in range(30):  # a page reconnecting as fast as it can
+        client = client_for(live)
+        assert client.next()["type"] == "snapshot"
+        client.close()
+        wait_until(lambda: live.clients == 0, what="the client let go")
+    lines = [r.getMessage() for r in caplog.records if "connected (" in r.getMessage()]
+    assert len([m for m in lines if " connected (" in m and "disconnected" not in m]) == 1, lines
+    assert len([m for m in lines if "disconnected (" in m]) == 1, lines
+
+
 def test_snapshot_includes_fleet_ports_and_servers(make_live, client_for) -> None:
     fleet = [{"port": 5202, "state": "idle"}]
     live = make_live(servers=lambda: fleet, ports=lambda: [5202])

@@ -355,7 +355,10 @@ class LiveServer:
             _, data = await asyncio.to_thread(self._snapshot)
             outbox.put(data)
             self._clients[connection] = outbox
-        log.info("client %s connected (%d clients)", _peer(connection), len(self._clients))
+        # Once a minute per address at most (with a count of the rest): a
+        # page that reconnects in a loop must not write the journal.
+        client = getattr(connection, "client", "?")
+        self._refusals.log(logging.INFO, "connect", client, "client %s connected (%d clients)", _peer(connection), len(self._clients))
         sender = asyncio.create_task(outbox.run(lambda reason: self._drop(connection, reason)))
         sender.add_done_callback(_retrieve)
         try:
@@ -366,7 +369,7 @@ class LiveServer:
         finally:
             sender.cancel()
             if self._clients.pop(connection, None) is not None:
-                log.info("client %s disconnected (%d clients)", _peer(connection), len(self._clients))
+                self._refusals.log(logging.INFO, "disconnect", client, "client %s disconnected (%d clients)", _peer(connection), len(self._clients))
 
     def _fan_out(self, data: bytes) -> None:
         """Queue one message (encoded once, shared) for every client."""

@@ -141,6 +141,45 @@ class LogLimiter:
         return True
 
 
+class Summarised(logging.Filter):
+    """A logger's lines, at most one per ``interval`` seconds; the next one
+    that passes says how many were left out. For another library's logger
+    whose line repeats with load rather than with news: waitress warns "Task
+    queue depth is N" for every request that waits for a worker thread, which
+    under a burst is thousands of journal lines a minute."""
+
+    def __init__(self, interval: float = 60.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self.clock()
+        with self._lock:
+            if self._last is not None and now - self._last < self.interval:
+                self._suppressed += 1
+                return False
+            self._last, suppressed, self._suppressed = now, self._suppressed, 0
+        if suppressed:
+            record.msg = f"{record.getMessage()} (%d more like this in the last %.0f s)"
+            record.args = (suppressed, self.interval)
+        return True
+
+
+def summarise(logger_name: str, interval: float = 60.0) -> Summarised:
+    """Put one :class:`Summarised` on the named logger (once, however often called)."""
+    logger = logging.getLogger(logger_name)
+    for existing in logger.filters:
+        if isinstance(existing, Summarised):
+            return existing
+    summary = Summarised(interval)
+    logger.addFilter(summary)
+    return summary
+
+
 def raise_open_file_limit(wanted: int = 4096) -> int:
     """Raise the soft limit on open descriptors towards ``wanted``, as far as
     the hard limit allows (systemd: soft 1024, hard 524288); the soft limit

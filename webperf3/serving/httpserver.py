@@ -49,7 +49,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
-from .clients import ConnectionBook, LogLimiter, client_key
+from .clients import ConnectionBook, LogLimiter, client_key, summarise
 
 log = logging.getLogger("webperf3.httpserver")
 
@@ -111,6 +111,9 @@ class WebServer:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("the web server is already running")
+        # waitress warns "Task queue depth is N" for every request that waits
+        # for a worker: under a burst, thousands of journal lines a minute.
+        summarise("waitress.queue")
         limits = self.limits
         adj = Adjustments(
             host=self.host,

@@ -80,4 +80,4 @@
   </table>
 </div>
 <p id="empty" class="empty" hidden><span id="empty-title">No tests yet.</span> From a client, run for example
-  <code>iperf3 -c <span id="host-hint">this-host</span> -p 5201 --extra-data "Room 101"</code></p>
+  <code>iperf3 -c <span id="host-hint">this-host</span> -p <span id="port-hint">{{first_port}}</span> --extra-data "Room 101"</code></p>

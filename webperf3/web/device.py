@@ -25,6 +25,7 @@ from bottle import HTTPResponse, request
 
 from ..board.leases import DEVICE_ID_MAX, describe, normal_address, valid_device_id
 from ..store.results import PortRow
+from ..text import printable, whole_number
 from .common import json_body, json_error, json_response, param, same_origin
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def check_device_id(value: object, kind: str) -> None:
     """A device id is the page's random id: short ASCII, or a 400 naming it."""
     if not valid_device_id(value):
         kinds = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object", type(None): "null"}
-        shown = repr(value)[:40] if isinstance(value, str) else kinds.get(type(value), type(value).__name__)
+        shown = repr(printable(value, 40)) if isinstance(value, str) else kinds.get(type(value), type(value).__name__)
         raise json_error(400, f"bad 'device' {kind} {shown}: expected 1-{DEVICE_ID_MAX} letters, digits, '-' or '_' (the page's random id)")
 
 
@@ -177,11 +178,12 @@ class Device:
         return json_response(self.dash.board.leases.lease(body["device"], address, request.get_header("User-Agent"), self.dash.servers()))
 
     def qr(self) -> HTTPResponse:
-        port = param("port")
-        if port is None or not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
-            raise json_error(400, f"bad 'port' parameter {port!r}: expected a port number 1-65535")
+        text = param("port")
+        port = None if text is None else whole_number(text, 1, 65535)
+        if port is None:
+            raise json_error(400, f"bad 'port' parameter {printable(text or '', 40)!r}: expected a port number 1-65535")
         host = station_host(request.get_header("Host"))
         if host is None:
             raise json_error(400, "cannot tell this station's address from the request's Host header")
-        text = f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
+        text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         return HTTPResponse(qr_svg(text), 200, {"Content-Type": "image/svg+xml", "Cache-Control": "no-store"})
