@@ -90,6 +90,12 @@ class ConnectionBook(Generic[T]):
             if not held:
                 del self._by_client[key]
 
+    def of(self, key: str) -> list[T]:
+        """The connections of one client, oldest first."""
+        with self._lock:
+            held = self._by_client.get(key, {})
+            return sorted(held, key=held.__getitem__)
+
     def heaviest(self) -> list[T]:
         """The connections of the client holding the most, oldest first."""
         with self._lock:
