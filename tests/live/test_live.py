@@ -27,6 +27,7 @@ from webperf3.live.server import LiveServer
 from webperf3.live.watch import is_log
 from webperf3.live.messages import encode, results_message, servers_message, snapshot_message
 from webperf3.board.join import Board
+from webperf3.board.leasing import Leases
 from webperf3.survey import SurveyBook
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
@@ -367,6 +368,22 @@ def test_pushes_from_another_thread_reach_every_client(live, client_for, book) -
         assert snapshot["type"] == "snapshot"
         [row] = snapshot["rows"]
         assert row["latest"] is None and snapshot["survey"]["name"] == "Floor 2"
+
+
+def test_a_new_holder_of_a_port_and_an_expired_lease_reach_every_client(store, book, make_live, client_for) -> None:
+    board = Board(store, book, lambda: [PORT, PORT + 1])
+    board.leases = Leases(store, board.ports, ttl=1.0)  # runs out on the live push's tick
+    live = make_live(board=board)
+    clients = [client_for(live), client_for(live)]
+    for c in clients:
+        assert c.next()["type"] == "snapshot"
+    answer = board.leases.lease("0123abcd0123abcd", "10.0.0.5", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1", [])
+    for c in clients:
+        message = c.next_of("leases")
+        assert message["ports"] == [{"port": answer["port"], "holder": answer["holder"], "address": "10.0.0.5", "device": "iPhone, Safari"}]
+        assert "0123abcd" not in json.dumps(message)  # no page learns another device's id
+    for c in clients:
+        assert c.next_of("leases", timeout=5)["ports"] == []  # not renewed: ended within a tick
 
 
 # -- refusing and limits ------------------------------------------------------------------------

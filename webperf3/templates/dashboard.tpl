@@ -35,6 +35,7 @@
     <button type="submit" id="save-place">Save</button>
   </form>
   <p id="place-saved" class="saved" role="status" aria-live="polite"></p>
+  <p id="device-note" class="device-note" role="status" aria-live="polite" hidden></p>
   <div class="device-how">
     <div>
       <dl class="device-facts">
@@ -42,11 +43,13 @@
         <dt>The station sees you as</dt><dd id="device-address">…</dd>
         <dt>In an iperf3 app</dt><dd>host <strong id="device-host">…</strong>, port <strong id="device-port">…</strong></dd>
       </dl>
+      <p id="device-lease" class="device-lease" aria-live="polite"></p>
       <p class="device-terminal">In a terminal:</p>
       <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
     </div>
     <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
   </div>
+  <ul id="device-warnings" class="device-warnings" aria-live="polite" hidden></ul>
   <div id="device-tests" class="device-tests" hidden>
     <h3>This device's tests in this survey</h3>
     <ul id="device-results"></ul>
