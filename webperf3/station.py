@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,12 +214,20 @@ class Station:
         except OSError as exc:
             log.warning("%s", exc)
         # After the first read: the history is not news, each new test is.
-        self.store.subscribe(log_changes)
+        self.store.subscribe(self._log_changes)
         for part in (self.live, self.fleet, self.web):
             if part is not None:
                 part.start()
                 self._started.append(part)
         threading.Thread(target=self.dashboard.warm_up, name="webperf3-warm-up", daemon=True).start()
+
+    def _log_changes(self, changes: Changes) -> None:
+        """The journal's lines name each test's place as every page does: an
+        edit, else the client's --extra-data, else the place its address named
+        in a browser (the book, through the board)."""
+        added = changes.added
+        places = [a.place for a in self.board.view().annotate_all(added)] if added else []
+        log_changes(changes, places)
 
     def stop(self) -> None:
         for part in reversed(self._started):
@@ -230,19 +239,27 @@ class Station:
         self.book.close()
 
 
-def log_changes(changes: Changes) -> None:
-    """One journal line per test recorded. Name, address and error come from
-    the network: escaped and capped, so none can forge a line of its own."""
-    for r in changes.added:
+def log_changes(changes: Changes, places: Sequence[str | None] | None = None) -> None:
+    """One journal line per test recorded, naming its place (``places[i]`` is
+    ``changes.added[i]``'s, as the board annotates it; without them, the
+    client's --extra-data). Place, address and error come from the network:
+    escaped and capped, so none can forge a line of its own."""
+    for i, r in enumerate(changes.added):
+        place = quoted(r.name if places is None else places[i])
         if r.ok:
             log.info(
-                "test recorded on port %d from %s, name %s: %s, download %s, upload %s",
-                r.port, printable(r.client or "-"), quoted(r.name), r.direction, _download(r), _mbps(r.upload_bps),
+                "test recorded on port %d from %s, place %s: %s, download %s, upload %s",
+                r.port, printable(r.client or "-"), place, r.direction, _download(r), _mbps(r.upload_bps),
+            )
+        elif r.interrupted:  # the station's own stop or restart cut it: not the place's failure
+            log.info(
+                "test on port %d from %s, place %s, interrupted by the station: %s",
+                r.port, printable(r.client or "-"), place, printable(r.error or "-"),
             )
         else:
             log.info(
-                "failed test on port %d from %s, name %s: %s",
-                r.port, printable(r.client or "-"), quoted(r.name), printable(r.error or "-"),
+                "failed test on port %d from %s, place %s: %s",
+                r.port, printable(r.client or "-"), place, printable(r.error or "-"),
             )
     for port in sorted(changes.reset_ports):
         log.info("log of port %d was truncated, replaced or removed: read again", port)

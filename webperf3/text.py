@@ -58,3 +58,14 @@ def _escape(char: str) -> str:
     if code <= 0xFF:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """*text* (a query parameter) as a whole number from *low* to *high*, or
+    None. Plain ASCII digits only, and never more of them than *high* has: a
+    5,000-digit parameter is refused by its length, before ``int()`` (which
+    raises on 4,301 digits and more, an error no request should cause)."""
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > len(str(high)):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.paths import DATA
 from webperf3.board.tally import (
+    UDP_SENT_UNGRADED,
     WORST_FIRST,
     PlaceRow,
     Thresholds,
@@ -136,10 +137,66 @@ def test_a_client_measured_download_gives_its_jitter_and_loss_and_says_so() -> N
     station = Result(time=20, download_bps=11e6, download_measured_by="station", **base)
     (row,) = rows_of([client], ["Yard"])
     assert (row.download_jitter_ms, row.download_loss_percent, row.download_quality_unknown) == (0.5, 2.0, 0)
-    assert row.download_measured_by == "client"
+    assert row.download_measured_by == "client" and row.download_grade != "none" and row.download_ungraded is None
+    # The station's sent UDP rate beside it: counted, its quality unknown, never in the median.
     (both,) = rows_of([client, station], ["Yard", "Yard"])
-    assert both.download_measured_by == "mixed" and both.download_quality_unknown == 1
-    assert both.download_median_bps == 10e6
+    assert both.download_measured_by == "client" and both.download_quality_unknown == 1
+    assert (both.download_median_bps, both.download_tests, both.download_ungraded_tests) == (9e6, 1, 1)
+
+
+def test_tcp_downloads_sent_and_received_are_mixed_and_both_graded() -> None:
+    base = dict(port=5201, protocol="TCP", direction="download")
+    sent = Result(time=10, download_bps=80e6, download_measured_by="station", **base)
+    received = Result(time=20, download_bps=60e6, download_measured_by="client", **base)
+    (row,) = rows_of([sent, received], ["Hall", "Hall"], thresholds=Thresholds(50, 100))
+    assert row.download_measured_by == "mixed" and row.download_median_bps == 70e6
+    assert (row.download_grade, row.grade, row.download_ungraded, row.download_ungraded_tests) == ("fair", "fair", None, 0)
+
+
+def test_a_udp_download_the_station_sent_is_shown_but_not_graded_nor_ranked(log_dir: Path) -> None:
+    """Seen in the field: a client received 145 Mbit/s with 42 % loss, the
+    station "sent 250 Mbit/s": green, and among the best places."""
+    udp_reverse, reverse = read(log_dir, "3.12", "udp_reverse", "reverse")
+    assert (udp_reverse.protocol, udp_reverse.download_measured_by) == ("UDP", "station")
+    fast_tcp = Result(port=5203, time=udp_reverse.time + 5, protocol="TCP", direction="download",
+                      download_bps=2 * udp_reverse.download_bps, download_measured_by="station")
+    low = Thresholds(red_mbps=udp_reverse.download_bps / 4e6, amber_mbps=udp_reverse.download_bps / 2e6)
+    rows = rows_of([udp_reverse, fast_tcp, udp_reverse, reverse], ["Yard", "Cellar", "Lab", "Lab"], thresholds=low)
+    # Cellar is graded on twice the Yard's sent rate; the Yard, ungraded, goes after it.
+    assert [r.place for r in rows].index("Cellar") < [r.place for r in rows].index("Yard")
+    yard, lab = by_place(rows)["Yard"], by_place(rows)["Lab"]
+    assert yard.download_median_bps == udp_reverse.download_bps  # shown, as what the station sent
+    assert yard.download_measured_by == "station" and yard.download_tests == 1 and yard.download_ungraded_tests == 1
+    assert (yard.download_grade, yard.grade, yard.worst_bps) == ("none", "none", None)
+    assert yard.download_ungraded == UDP_SENT_UNGRADED == "UDP: the station's sent rate, not what the client received"
+    assert yard.failures == 0
+    # Beside a graded (TCP) download, the sent UDP rate is left out of the median that is graded.
+    assert lab.download_median_bps == reverse.download_bps and lab.download_tests == 1
+    assert (lab.download_ungraded_tests, lab.download_ungraded) == (1, None)
+    assert lab.worst_bps == reverse.download_bps and lab.download_grade == lab.grade != "none"
+    assert "UDP download the station sent is shown but not graded" in WORST_FIRST
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.12", "3.18", "3.21"])
+def test_a_test_the_station_cut_is_not_a_failure_of_its_place(log_dir: Path, version: str) -> None:
+    tcp, stopped = read(log_dir, version, "tcp", "server_stopped")
+    assert stopped.interrupted and stopped.error.startswith("interrupt - the server has terminated")
+    rows = rows_of([tcp, stopped, stopped], ["Hall", "Hall", "Attic"])
+    hall, attic = by_place(rows)["Hall"], by_place(rows)["Attic"]
+    assert (hall.tests, hall.failures, hall.interrupted, hall.upload_tests) == (2, 0, 1, 1)
+    assert hall.grade == "good"
+    # A place whose only test the station cut did not fail: not "failed", not at the top.
+    assert (attic.tests, attic.failures, attic.interrupted, attic.grade) == (1, 0, 1, "none")
+    assert [r.place for r in rows] == ["Hall", "Attic"]
+
+
+def test_tests_with_no_place_are_never_ranked_among_the_places(log_dir: Path) -> None:
+    tcp, killed = read(log_dir, "3.12", "tcp", "client_killed")
+    slow = Result(port=5201, time=tcp.time + 1, protocol="TCP", direction="upload", upload_bps=tcp.upload_bps / 100)
+    rows = rows_of([tcp, slow, killed, killed], ["Hall", None, "Cellar", None])
+    # The nameless tests are the slowest and failed: still after every place.
+    assert [r.place for r in rows] == ["Cellar", "Hall", None]
+    assert "tests with no place come after the places" in WORST_FIRST
 
 
 def test_worst_first_is_the_lower_of_the_two_medians_then_more_failures(log_dir: Path) -> None:
@@ -194,7 +251,8 @@ def test_comparing_two_surveys(log_dir: Path) -> None:
     after = rows_of([up(11, 80e6), up(12, 90e6), up(13, 1e6), up(14, 3e6)], ["hall", "Lab", "New wing", None])
     rows = compare_rows(after, before)
     by = {r.place: r for r in rows}
-    assert [r.place for r in rows] == ["New wing", None, "hall", "Lab", "Old wing"]  # after's order, then the rest
+    # After's order, then the places only before had; the tests with no place last, never ranked.
+    assert [r.place for r in rows] == ["New wing", "hall", "Lab", "Old wing", None]
     hall = by["hall"]
     assert hall.only_in is None
     assert (hall.survey.upload_median_bps, hall.compare.upload_median_bps) == (80e6, 40e6)

@@ -132,6 +132,9 @@ class Station:
         self.book = SurveyBook.open(log_dir)
         self.store.refresh()
         self.servers = servers
+        # One board for the live push and the web app, as the station makes it:
+        # a lease taken over HTTP reaches every page.
+        self.board = Board(self.store, self.book)
         self.live = self._live(port=0)
         self.live.start()
         dashboard = dashboard_of(
@@ -139,13 +142,13 @@ class Station:
             servers=servers,
             ws_port=self.live.port,
             admin_token=admin_token,
-            book=self.book,
+            board=self.board,
         )  # a survey change reaches the live push through the book, as in serve.py
         self.web = WebServer(dashboard.app, "127.0.0.1", 0, threads=4)
         self.web.start()
 
     def _live(self, port: int) -> LiveServer:
-        return LiveServer(self.store, "127.0.0.1", port, servers=self.servers, board=Board(self.store, self.book))
+        return LiveServer(self.store, "127.0.0.1", port, servers=self.servers, board=self.board)
 
     @property
     def url(self) -> str:
@@ -155,10 +158,12 @@ class Station:
         with (self.log_dir / f"port-{port}.json").open("ab") as log:
             log.write(data)
 
-    def restart_live(self) -> None:
-        """A new websocket server on the same port, as after a restart."""
+    def restart_live(self, meanwhile: Callable[[], object] = lambda: None) -> None:
+        """A new websocket server on the same port, as after a restart;
+        ``meanwhile`` runs while none listens (what pages miss)."""
         port = self.live.port
         self.live.stop()
+        meanwhile()
         self.live = self._live(port)
         self.live.start()
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.station import Station
 from tests.support.waiting import wait_until
@@ -92,3 +92,22 @@ def test_a_place_named_on_one_address_does_not_name_another_address_s_test(page:
     expect(row.locator("td.name")).to_have_text("(no place)", timeout=10_000)
     expect(row).to_contain_text("127.0.0.9")
     assert [r["place"] for r in station.api("api/results")["results"]] == [None]
+
+
+def test_a_place_another_device_at_this_address_named_is_shown_as_theirs_not_adopted(browser: Browser, tmp_path: Path) -> None:
+    # Two browsers on this machine: one address (as behind a router), two devices (each its own id).
+    with Station(tmp_path / "logs", servers=4) as station:
+        first, second = (browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US").new_page() for _ in range(2))
+        for page in (first, second):
+            page.goto(station.url)
+            expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+        first.fill("#place", "Storage room")
+        first.click("#save-place")
+        expect(first.locator("#device-place")).to_have_text("Storage room")
+        expect(second.locator("#device-place")).to_have_text("“Storage room”, named by another device at this address (Linux PC, Chrome)")
+        expect(second.locator("#device-command")).not_to_contain_text("--extra-data")
+        expect(second.locator("#place")).to_have_value("")
+        # Each has a port of its own, and its command names it.
+        ports = [int(page.locator("#device-port").text_content() or "0") for page in (first, second)]
+        assert ports[0] != ports[1] and set(ports) <= set(station.ports)
+        expect(second.locator("#device-command")).to_have_text(f"iperf3 -c 127.0.0.1 -p {ports[1]} --bidir")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import openpyxl
+import pytest
+from webtest import TestApp
 
-from tests.support.logs import install, sample
+from tests.support.logs import append_entry, install, sample
+from tests.support.parts import dashboard_of
+from webperf3.exports.results import CSV_HEADER
+from webperf3.store.results import ResultsStore
+from webperf3.survey import DB_NAME, SurveyBook
 
 
 def webperf3(*args: str) -> subprocess.CompletedProcess:
@@ -137,3 +147,129 @@ def test_export_xlsx_to_an_unwritable_place_fails_clearly(log_dir, tmp_path):
     done = webperf3("export", "--log-dir", str(log_dir), "-o", str(target))
     assert done.returncode == 1
     assert done.stderr.strip() == f"webperf3 export: cannot write {target}: No such file or directory"
+
+
+# -- what people added: the survey book beside the logs ------------------------------
+
+
+PHONE = "192.168.1.77"
+
+
+def surveyed(log_dir: Path) -> None:
+    """Real entries, and a book with a place named from a browser, an edit, a
+    new survey and an exclusion, as the station's own API would save them;
+    the book closed (its WAL folded in) as on a station stopped."""
+    now = int(time.time()) - 600
+    append_entry(log_dir, 5201, "tcp", client=PHONE, at=now)  # named from the browser: Kitchen
+    append_entry(log_dir, 5201, "extra_data", name="Room 101", at=now + 10)  # edited: Room 102
+    append_entry(log_dir, 5202, "udp_reverse", name="bogus", at=now + 20)  # excluded
+    append_entry(log_dir, 5201, "reverse", client=PHONE, at=now + 40)  # in the new survey, named again
+    install(log_dir, 5203, sample("server_stopped"))  # cut by the station: the last columns say so
+    store = ResultsStore(log_dir)
+    store.refresh()
+    at = {r.time: r for r in store.results()}
+    with SurveyBook.open(log_dir) as book:
+        book.claim(PHONE, "Kitchen", at=now - 5)
+        book.edit(at[now + 10], place="Room 102")
+        book.edit(at[now + 20], excluded=True)
+        book.start("After the new AP", at=now + 30)
+        book.claim(PHONE, "Kitchen", at=now + 35)
+
+
+def dashboard_download(log_dir: Path, path: str) -> bytes:
+    """What the dashboard serves over the same logs and book at this moment."""
+    store = ResultsStore(log_dir)
+    with SurveyBook.open(log_dir, readonly=True) as book:
+        return TestApp(dashboard_of(store, book=book).app, extra_environ={"HTTP_HOST": "localhost"}).get(path).body
+
+
+@pytest.mark.parametrize(("fmt", "path"), [("csv", "/csv"), ("json", "/api/results.json")])
+def test_export_equals_the_dashboard_s_download_byte_for_byte(log_dir, fmt, path):
+    surveyed(log_dir)
+    done = subprocess.run([sys.executable, "-m", "webperf3", "export", "--log-dir", str(log_dir), "--format", fmt],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == dashboard_download(log_dir, path)
+    if fmt == "csv":
+        rows = [dict(zip(CSV_HEADER, row)) for row in csv.reader(io.StringIO(done.stdout.decode()))][1:]
+        by_place = {(row["Name"], row["Place source"], row["Survey"], row["Excluded"]) for row in rows}
+        assert ("Kitchen", "browser", "First survey", "") in by_place
+        assert ("Room 102", "edited", "First survey", "") in by_place
+        assert ("bogus", "client", "First survey", "yes") in by_place  # excluded, and said so
+        assert ("Kitchen", "browser", "After the new AP", "") in by_place
+    else:
+        records = json.loads(done.stdout)
+        assert {(r["place"], r["place_source"], r["survey_name"], r["excluded"]) for r in records} >= {
+            ("Kitchen", "browser", "First survey", False), ("Room 102", "edited", "First survey", False),
+            ("bogus", "client", "First survey", True), ("Kitchen", "browser", "After the new AP", False),
+        }
+
+
+def test_export_xlsx_has_the_dashboard_s_cells(log_dir, tmp_path):
+    surveyed(log_dir)
+    out = tmp_path / "survey.xlsx"
+    done = webperf3("export", "--log-dir", str(log_dir), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "online.xlsx").write_bytes(dashboard_download(log_dir, "/xlsx"))
+
+    def cells(path: Path) -> list[tuple]:
+        return list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+
+    offline = cells(out)
+    assert offline == cells(tmp_path / "online.xlsx")
+    header = offline[0]
+    assert {row[header.index("Name")] for row in offline[1:]} >= {"Kitchen", "Room 102", "bogus"}
+    assert [row[header.index("Excluded")] for row in offline[1:]].count("yes") == 1
+
+
+def test_export_reads_a_copy_of_the_book_given_with_book(log_dir, tmp_path):
+    surveyed(log_dir)
+    expected = dashboard_download(log_dir, "/csv")
+    copied = tmp_path / "copied-logs"
+    copied.mkdir()
+    for log in log_dir.glob("port-*.json"):
+        (copied / log.name).write_bytes(log.read_bytes())
+    book = tmp_path / "elsewhere" / "book.sqlite3"
+    book.parent.mkdir()
+    book.write_bytes((log_dir / DB_NAME).read_bytes())
+    before = book.read_bytes()
+    done = subprocess.run([sys.executable, "-m", "webperf3", "export", "--log-dir", str(copied), "--book", str(book)],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+    # Read only: nothing created beside the copied logs, nothing changed in the book.
+    assert not list(copied.glob("webperf3.sqlite3*")) and book.read_bytes() == before
+
+
+def test_export_without_a_book_creates_none(log_dir):
+    install(log_dir, 5201, sample("extra_data"))
+    done = webperf3("export", "--log-dir", str(log_dir))
+    assert done.returncode == 0, done.stderr
+    assert not list(log_dir.glob("webperf3.sqlite3*"))  # an export never writes beside the logs
+    (row,) = [dict(zip(CSV_HEADER, r)) for r in csv.reader(io.StringIO(done.stdout))][1:]
+    assert (row["Name"], row["Place source"], row["Excluded"]) == ("Room 101", "client", "")
+
+
+def test_a_bad_book_gets_one_clear_line_and_status_2(log_dir, tmp_path):
+    install(log_dir, 5201, sample("extra_data"))
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database, a shopping list\n" * 100)
+    other = tmp_path / "other.sqlite3"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE things (x)")
+        conn.commit()
+    for book, says in [
+        (tmp_path / "missing.sqlite3", f"webperf3 export: survey book {tmp_path / 'missing.sqlite3'} does not exist"),
+        (tmp_path, f"webperf3 export: survey book {tmp_path} is not a file"),
+        (text, f"webperf3 export: cannot use {text}: file is not a database"),
+        (other, f"webperf3 export: {other} is another program's SQLite file, not webperf3's: move it away"),
+    ]:
+        done = webperf3("export", "--log-dir", str(log_dir), "--book", str(book))
+        assert (done.returncode, done.stdout, done.stderr.strip().splitlines()) == (2, "", [says]), book
+    assert text.read_text().startswith("not a database")
+    # The book beside the logs, damaged: said, never replaced.
+    (log_dir / DB_NAME).write_bytes(text.read_bytes())
+    done = webperf3("export", "--log-dir", str(log_dir))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip().splitlines() == [f"webperf3 export: cannot use {log_dir / DB_NAME}: file is not a database"]
+    assert (log_dir / DB_NAME).read_bytes() == text.read_bytes()

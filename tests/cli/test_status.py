@@ -61,3 +61,22 @@ def test_names_from_the_network_cannot_break_the_table_or_drive_the_terminal():
     assert lines[1].endswith("bad\\nerror\\x9b")
     assert "Room\\n101" in lines[2] and "10.0.0.5\\x1b[31m" in lines[2]
     assert "x" * 199 + "…" in lines[3] and "x" * 200 not in lines[3]  # capped; the CSV keeps it whole
+
+
+def test_the_place_is_the_board_s_not_the_client_s_extra_data():
+    # A phone's app sends no --extra-data: its browser named the place; an edit wins over both.
+    rows = [
+        {"port": 5201, "latest": {"time": 1000.0, "name": None, "place": "Kitchen", "place_source": "browser",
+                                  "client": "10.0.0.5", "upload_bps": 9e7}, "failure": None},
+        {"port": 5202, "latest": {"time": 1000.0, "name": "Room 101", "place": "Room 102", "place_source": "edited",
+                                  "client": "10.0.0.6", "upload_bps": 9e7}, "failure": None},
+        {"port": 5203, "latest": {"time": 900.0, "name": None, "place": "Hall", "client": "10.0.0.7", "upload_bps": 5e6},
+         "failure": {"time": 950.0, "name": None, "place": "Hall", "client": "10.0.0.7", "interrupted": True,
+                     "error": "interrupt - the server has terminated",
+                     "error_plain": "Interrupted by the station: it was stopped or restarted during the test"}},
+    ]
+    lines = table(rows, [], now=1010.0).splitlines()
+    assert lines[0].split()[:3] == ["Port", "Server", "Place"]
+    assert "Kitchen" in lines[1] and "Room 102" in lines[2] and "Room 101" not in lines[2]
+    assert "Hall" in lines[3] and lines[3].endswith("Interrupted by the station: it was stopped or restarted during the test")
+    assert "last good test on port 5203: Hall from 10.0.0.7" in lines[4]

@@ -71,6 +71,7 @@ def test_columns_name_each_figures_side():
         "Download jitter (ms, client)", "Download loss (%, client)",
         "Error",
         "Place source", "Client's --extra-data", "Survey", "Excluded", "Test id",
+        "Interrupted by the station", "Error in plain words",  # new columns only ever at the end
     )
 
 

@@ -27,6 +27,7 @@ from webperf3.live.server import LiveServer
 from webperf3.live.watch import is_log
 from webperf3.live.messages import encode, results_message, servers_message, snapshot_message
 from webperf3.board.join import Board
+from webperf3.board.leasing import Leases
 from webperf3.survey import SurveyBook
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
@@ -169,6 +170,19 @@ def test_connect_gets_a_snapshot(live, client_for, store, caplog) -> None:
     assert wait_until(lambda: any("connected (1 clients)" in r.getMessage() for r in caplog.records))
     client.close()
     assert wait_until(lambda: any("disconnected (0 clients)" in r.getMessage() for r in caplog.records))
+
+
+def test_a_page_that_reconnects_in_a_loop_writes_one_journal_line_a_minute(make_live, client_for, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="webperf3.live")
+    live = make_live()
+    for _ in range(30):  # a page reconnecting as fast as it can
+        client = client_for(live)
+        assert client.next()["type"] == "snapshot"
+        client.close()
+        wait_until(lambda: live.clients == 0, what="the client let go")
+    lines = [r.getMessage() for r in caplog.records if "connected (" in r.getMessage()]
+    assert len([m for m in lines if " connected (" in m and "disconnected" not in m]) == 1, lines
+    assert len([m for m in lines if "disconnected (" in m]) == 1, lines
 
 
 def test_snapshot_includes_fleet_ports_and_servers(make_live, client_for) -> None:
@@ -354,6 +368,22 @@ def test_pushes_from_another_thread_reach_every_client(live, client_for, book) -
         assert snapshot["type"] == "snapshot"
         [row] = snapshot["rows"]
         assert row["latest"] is None and snapshot["survey"]["name"] == "Floor 2"
+
+
+def test_a_new_holder_of_a_port_and_an_expired_lease_reach_every_client(store, book, make_live, client_for) -> None:
+    board = Board(store, book, lambda: [PORT, PORT + 1])
+    board.leases = Leases(store, board.ports, ttl=1.0)  # runs out on the live push's tick
+    live = make_live(board=board)
+    clients = [client_for(live), client_for(live)]
+    for c in clients:
+        assert c.next()["type"] == "snapshot"
+    answer = board.leases.lease("0123abcd0123abcd", "10.0.0.5", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1", [])
+    for c in clients:
+        message = c.next_of("leases")
+        assert message["ports"] == [{"port": answer["port"], "holder": answer["holder"], "address": "10.0.0.5", "device": "iPhone, Safari"}]
+        assert "0123abcd" not in json.dumps(message)  # no page learns another device's id
+    for c in clients:
+        assert c.next_of("leases", timeout=5)["ports"] == []  # not renewed: ended within a tick
 
 
 # -- refusing and limits ------------------------------------------------------------------------

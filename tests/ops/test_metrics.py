@@ -66,6 +66,15 @@ def store(log_dir: Path) -> ResultsStore:
     return ResultsStore(log_dir)
 
 
+def test_a_test_the_station_cut_counts_as_interrupted_not_failed(log_dir):
+    # A restart of the station cut the second test ("interrupt - the server has terminated").
+    install(log_dir, 5201, sample("tcp"), sample("server_stopped"), sample("client_killed"))
+    got = scrape(build_registry(ResultsStore(log_dir), ports=lambda: [5201]))
+    assert value(got, "webperf3_tests_total", port="5201", outcome="ok") == 1
+    assert value(got, "webperf3_tests_total", port="5201", outcome="failed") == 1  # the client's own end
+    assert value(got, "webperf3_tests_total", port="5201", outcome="interrupted") == 1
+
+
 def latest_ok(store: ResultsStore, port: int) -> Result:
     store.refresh()
     return [r for r in store.results(port) if r.ok][-1]
@@ -91,6 +100,7 @@ def test_exposition_has_the_expected_values(store):
         assert value(got, "webperf3_tests_total", port=port, outcome="ok") == 0
         assert value(got, "webperf3_tests_total", port=port, outcome="failed") == 0
 
+    assert value(got, "webperf3_tests_total", port="5201", outcome="interrupted") == 0
     # The latest *successful* test, though a failure came after it on 5201.
     # Rates in bytes per second (Prometheus's base unit); the Result holds bits.
     assert value(got, "webperf3_last_upload_bytes_per_second", port="5201") == room_101.upload_bps / 8

@@ -19,6 +19,7 @@ from tests.support.hostile import (
     closed_by_server,
     connect_from,
     get,
+    many_sockets,
     raise_nofile,
     read_all,
     request,
@@ -101,22 +102,40 @@ def test_a_kept_alive_connection_is_served_then_closed_when_idle(serve) -> None:
         assert closed_by_server(sock, 5)
 
 
-def test_connections_per_client_are_capped(serve, caplog) -> None:
+def test_connections_per_client_are_capped_and_the_quietest_gives_way(serve, caplog) -> None:
     caplog.set_level(logging.INFO, "webperf3.httpserver")
     server = serve(HttpLimits(connections_per_client=3))
-    sockets = [connect_from("127.0.0.2", server.port) for _ in range(5)]
+    sockets = []
+    for _ in range(5):
+        sockets.append(connect_from("127.0.0.2", server.port))
+        wait_until(lambda: server.connections == min(len(sockets), 3), 2, what="the connection counted")
     try:
-        assert wait_until(lambda: server.connections == 3, 2)
-        # The two beyond the cap are closed at once, the first three are served.
-        assert [closed_by_server(s, 0.5) for s in sockets] == [False, False, False, True, True]
-        for sock in sockets[:3]:
+        assert server.connections == 3
+        # The address never holds more than 3; a new connection is not the
+        # one refused: the two opened first (idle, quiet longest) gave way.
+        assert [closed_by_server(s, 0.5) for s in sockets] == [True, True, False, False, False]
+        for sock in sockets[2:]:
             sock.sendall(get("/"))
             assert status_of(read_all(sock)) == 200
         assert status_of(request(server.port, get("/"), source="127.0.0.3")) == 200
     finally:
         for sock in sockets:
             sock.close()
-    assert "refused a connection from 127.0.0.2: it already holds 3" in caplog.text
+    assert "made room for a new connection from 127.0.0.2: it holds 3" in caplog.text
+
+
+def test_behind_one_nat_idle_sockets_do_not_starve_the_ordinary_client(serve) -> None:
+    """98 sockets that send half a request and wait, from one address; an
+    ordinary client behind the same address (NAT) still gets its pages."""
+    server = serve(HttpLimits(connections_per_client=16, request_seconds=60))
+    with many_sockets([]) as slow:
+        for _ in range(98):
+            sock = connect_from("127.0.0.2", server.port)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
+            slow.append(sock)
+        answers = [status_of(request(server.port, get("/api/latest"), source="127.0.0.2")) for _ in range(45)]
+        assert answers == [200] * 45  # before: 40 of 45 refused
+        assert server.connections <= 16
 
 
 def test_when_every_connection_is_taken_the_heaviest_client_makes_room(serve) -> None:

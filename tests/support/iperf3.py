@@ -5,6 +5,7 @@ read with no dependency on the project's own reader.
 - :func:`json_objects` / :func:`results`: the objects (the finished tests) of
   an iperf3 server log;
 - :func:`built_iperf3s`: every iperf3 release ``make test`` built;
+  :func:`every_iperf3`: those and the system's own;
 - :func:`sock_diag_refused`: why this kernel answers no sock_diag query.
 
 The processes themselves (ending them, proving none is left): :mod:`.processes`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,23 @@ def built_iperf3s() -> dict[str, Path]:
         if re.fullmatch(r"\d+(\.\d+)+", entry.name) and os.access(entry / "bin" / "iperf3", os.X_OK)
     }
     return dict(sorted(found.items(), key=lambda item: tuple(int(p) for p in item[0].split("."))))
+
+
+def every_iperf3() -> dict[str, Path]:
+    """The builds, and the system's iperf3 (Debian's) when its version is not
+    among them, by version, oldest first."""
+    from webperf3.iperf3.fleet.process import iperf3_version, version_key
+
+    found = built_iperf3s()
+    system = shutil.which(IPERF3)
+    if system:
+        try:
+            version = iperf3_version(system)
+        except Exception:  # noqa: BLE001  (a broken system iperf3 is the other tests' concern)
+            version = None
+        if version and version not in found:
+            found[version] = Path(system)
+    return dict(sorted(found.items(), key=lambda item: version_key(item[0])))
 
 
 def run_client(

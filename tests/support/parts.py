@@ -29,10 +29,11 @@ def board_of(store: ResultsStore, book: SurveyBook | None = None, ports: Callabl
     return Board(store, book or book_of(store, readonly=readonly), ports)
 
 
-def dashboard_of(store: ResultsStore, *, book: SurveyBook | None = None, **options: Any) -> Dashboard:
-    """A :class:`Dashboard` over ``store`` with its book (opened here unless given) and board."""
-    book = book or book_of(store)
-    board = Board(store, book, options.get("ports", lambda: []))
+def dashboard_of(store: ResultsStore, *, book: SurveyBook | None = None, board: Board | None = None, **options: Any) -> Dashboard:
+    """A :class:`Dashboard` over ``store`` with its book (opened here unless given) and board
+    (made here unless given: give the live push's, as the station does, for one table of leases)."""
+    book = book or (board.book if board is not None else book_of(store))
+    board = board or Board(store, book, options.get("ports", lambda: []))
     return Dashboard(store, book=book, board=board, **options)
 
 

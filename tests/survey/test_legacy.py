@@ -92,3 +92,13 @@ def test_clear_times(state, times):
 def test_clear_times_of_a_strange_file(state, message):
     with pytest.raises(ValueError, match=message):
         clear_times(state)
+
+
+@pytest.mark.parametrize("mark", [1e300, 4102444800.0])  # no date at all; the year 2100
+def test_a_mark_later_than_the_logs_and_the_clock_is_ignored_with_a_warning(log_dir, results, caplog, mark):
+    old_clear(log_dir, [5201], at=T_BIDIR)
+    old_clear(log_dir, [5202], at=mark)
+    with SurveyBook.open(log_dir) as book:  # before: OverflowError, or a survey from 2100 hiding every test
+        assert len(book.view().surveys) == 2  # the first survey and the one real clear
+        assert [r.time for r in book.view().in_survey(results)] == [T_BIDIR, T_UDP, T_ROOM_101]
+    assert "ignored a clear mark" in caplog.text

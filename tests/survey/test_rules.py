@@ -89,7 +89,14 @@ def test_malformed_ids_are_refused_with_the_expected_shape(tid):
 
 @pytest.mark.parametrize(
     ("raw", "kept"),
-    [("Room 7", "Room 7"), ("  Room \t 7 \n", "Room 7"), ("Cafe\u0301", "Caf\u00e9"), ("Salle 2 — étage", "Salle 2 — étage")],
+    [
+        ("Room 7", "Room 7"), ("  Room \t 7 \n", "Room 7"), ("Cafe\u0301", "Caf\u00e9"), ("Salle 2 — étage", "Salle 2 — étage"),
+        # What shows as nothing is removed: two names that look alike are one place.
+        ("Room\u200b101", "Room101"), ("\ufeffHall\u00ad", "Hall"), ("Lab \u3164 2", "Lab 2"), ("A\u2060B\u200e", "AB"),
+        # What emoji and scripts need stays.
+        ("Kitchen \U0001f468\u200d\U0001f373", "Kitchen \U0001f468\u200d\U0001f373"), ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+        ("Room \u2764\ufe0f", "Room \u2764\ufe0f"),
+    ],
 )
 def test_names_are_kept_tidy(raw, kept):
     assert clean_name(raw, "the place") == kept
@@ -102,6 +109,12 @@ def test_names_are_kept_tidy(raw, kept):
         ("   ", "the place is empty"),
         ("x" * 201, "201 characters long; at most 200"),
         ("a\x00b", "control characters"),
+        ("\u202eRoom 101", "U\\+202E, which changes the direction the rest is read in"),
+        ("Room \u2067101\u2069", "U\\+2067, which changes the direction"),
+        ("Room \ufdd0", "U\\+FDD0, which is not a character"),
+        ("Lab \ud800", "U\\+D800, which is not a character"),
+        ("\u200b", "the place is empty \\(it holds only characters that show as nothing\\)"),
+        ("\u3164", "the place is empty \\(it holds only characters that show as nothing\\)"),
         (7, "must be text, not int"),
         (None, "must be text, not nothing"),
     ],

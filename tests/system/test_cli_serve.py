@@ -135,7 +135,7 @@ def test_station_records_a_real_test_and_stops_cleanly(station, legacy):
     assert seconds < 3.0
     assert all(pid_gone(p) for p in pids)
     assert f"http://127.0.0.1:{s.port}/" in out and f"-p {s.iperf3_ports[0]}" in out
-    assert f"test recorded on port {port} from 127.0.0.1, name 'Room 101'" in err
+    assert f"test recorded on port {port} from 127.0.0.1, place 'Room 101'" in err
     assert "stopping" in err and "stopped" in err
 
 
@@ -319,11 +319,28 @@ def test_journal_lines_escape_what_the_network_sent(caplog):
         log_changes(changes)
     lines = [r.getMessage() for r in caplog.records]
     assert all("\n" not in line and "\r" not in line and "\x1b" not in line and "\u202e" not in line for line in lines)
-    assert lines[0] == ("test recorded on port 5201 from 10.0.0.5, name 'Room 101\\n2026-01-01 00:00:00,000 INFO webperf3: "
+    assert lines[0] == ("test recorded on port 5201 from 10.0.0.5, place 'Room 101\\n2026-01-01 00:00:00,000 INFO webperf3: "
                         "admin logged in\\x1b[2J': download, download 9.4 Mbit/s (station sent), upload -")
-    assert lines[1] == (f"test recorded on port 5202 from 10.0.0.6, name '{'x' * 199}…': bidirectional, "
+    assert lines[1] == (f"test recorded on port 5202 from 10.0.0.6, place '{'x' * 199}…': bidirectional, "
                         "download 8.0 Mbit/s (client received), upload 5.0 Mbit/s")
-    assert lines[2] == "failed test on port 5203 from 10.0.0.7, name -: unable to read\\r\\nfrom client\\u202e"
+    assert lines[2] == "failed test on port 5203 from 10.0.0.7, place -: unable to read\\r\\nfrom client\\u202e"
+
+
+def test_journal_lines_name_the_board_s_place_and_a_test_the_station_cut(caplog):
+    from webperf3.store.record import Result
+    from webperf3.store.results import Changes
+    from webperf3.station import log_changes
+
+    changes = Changes(added=[
+        Result(port=5201, time=1e9, client="10.0.0.5", direction="upload", upload_bps=9.4e6),
+        Result(port=5202, time=1e9, client="10.0.0.6", error="interrupt - the server has terminated", interrupted=True),
+    ])
+    with caplog.at_level(logging.INFO, logger="webperf3"):
+        log_changes(changes, ["Kitchen", "Hall"])  # named in a browser: no --extra-data
+    assert [r.getMessage() for r in caplog.records] == [
+        "test recorded on port 5201 from 10.0.0.5, place 'Kitchen': upload, download -, upload 9.4 Mbit/s",
+        "test on port 5202 from 10.0.0.6, place 'Hall', interrupted by the station: interrupt - the server has terminated",
+    ]
 
 
 def test_a_stale_iperf3_of_a_dead_webperf3_does_not_stop_the_start(station):

@@ -122,7 +122,8 @@ def fleet(tmp_path_factory) -> Iterator[Fleet]:
                        and sum(not r.ok for r in stations[name].results()) == failed,
                        timeout=20, what=f"{name}'s tests in its log")
         uploads = {name: [r.upload_bps for r in s.results() if r.ok and r.upload_bps] for name, s in stations.items()}
-        expected = {(name, "ok"): ok for name, (ok, _) in tests.items()} | {(name, "failed"): f for name, (_, f) in tests.items()}
+        expected = ({(name, "ok"): ok for name, (ok, _) in tests.items()} | {(name, "failed"): f for name, (_, f) in tests.items()}
+                    | {(name, "interrupted"): 0 for name in tests})  # no station was restarted mid-test
         central.until("every test in the central Prometheus", lambda: {
             (s["metric"]["station"], s["metric"]["outcome"]): int(float(s["value"][1]))
             for s in central.query("webperf3_tests_total")} == expected, timeout=45)
@@ -285,7 +286,7 @@ def panel_checks(fleet: Fleet) -> dict[str, Callable[[str, list[dict]], None]]:
 
     def tests_per_hour(answer: list[dict]) -> None:
         got = by(answer, "station", "outcome")
-        assert got.keys() == {(name, outcome) for name in fleet.tests for outcome in ("ok", "failed")}
+        assert got.keys() == {(name, outcome) for name in fleet.tests for outcome in ("ok", "failed", "interrupted")}
         for name, (ok, failed) in fleet.tests.items():
             # increase() extrapolates to the window's end: a little over, never under.
             assert ok <= got[name, "ok"] <= ok * 1.25 and failed <= got[name, "failed"] <= failed * 1.25

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.iperf3 import built_iperf3s, iperf3_cache, json_objects
+from tests.support.iperf3 import built_iperf3s, every_iperf3, iperf3_cache, json_objects
 from tests.support.paths import ROOT
 from tests.support.ports import free_ports
 from tests.support.processes import terminate
@@ -38,7 +37,6 @@ from webperf3.iperf3.fleet.process import (
     RCV_TIMEOUT_SINCE,
     SND_TIMEOUT_SINCE,
     SERVER_MAX_DURATION_SINCE,
-    iperf3_version,
     is_server_argv,
     server_argv,
     survey_options,
@@ -51,21 +49,7 @@ from webperf3.iperf3.fleet.servers import ServerFleet
 MAX_TEST_SECONDS = 20
 
 
-def _iperf3s() -> dict[str, Path]:
-    """The builds, and Debian's iperf3 when its version is not among them."""
-    found = built_iperf3s()
-    system = shutil.which("iperf3")
-    if system:
-        try:
-            version = iperf3_version(system)
-        except Exception:  # noqa: BLE001  (a broken system iperf3 is the other tests' concern)
-            version = None
-        if version and version not in found:
-            found[version] = Path(system)
-    return dict(sorted(found.items(), key=lambda item: version_key(item[0])))
-
-
-IPERF3S = _iperf3s()
+IPERF3S = every_iperf3()
 if not built_iperf3s():
     pytest.skip(
         f"no iperf3 builds in {iperf3_cache()}: `make test` builds them from ../shared/iperf3-src "

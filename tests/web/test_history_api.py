@@ -216,7 +216,7 @@ def test_many_places_share_an_other_series(logs: Path) -> None:
         ("port=80000", "bad 'port' parameter '80000': expected a whole number 1-65535"),
         ("port=web", "bad 'port' parameter 'web'"),
         ("direction=sideways", "bad 'direction' parameter 'sideways': expected one of upload, download, bidirectional"),
-        ("outcome=good", "bad 'outcome' parameter 'good': expected one of ok, failed, excluded"),
+        ("outcome=good", "bad 'outcome' parameter 'good': expected one of ok, failed, interrupted, excluded"),
         ("limit=0", "bad 'limit' parameter '0': expected a whole number 1-1000"),
         ("limit=5000", "bad 'limit' parameter '5000'"),
         ("offset=-1", "bad 'offset' parameter '-1'"),

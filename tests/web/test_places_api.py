@@ -66,7 +66,8 @@ def test_the_first_survey_s_places_worst_first_each_side_from_its_own_tests(stat
     assert data["survey"]["id"] == 1 and data["survey"]["current"] is False
     assert (data["survey"]["first_test"], data["survey"]["last_test"]) == (T0, T0 + 300)
     # The Cellar's one test failed: first. Then the slowest: the Kitchen's 10 Mbit/s UDP.
-    assert [r["place"] for r in data["places"]] == ["Cellar", "Kitchen", None, "Hall"]
+    # The test nobody named is slower than the Hall, but no place: after them all.
+    assert [r["place"] for r in data["places"]] == ["Cellar", "Kitchen", "Hall", None]
     assert "lower of the median download and the median upload" in data["order"]
     rows = by_place(data["places"])
     cellar = rows["Cellar"]
@@ -76,6 +77,9 @@ def test_the_first_survey_s_places_worst_first_each_side_from_its_own_tests(stat
     assert kitchen["upload_median_bps"] == found[("Kitchen", "upload")].upload_bps
     assert kitchen["download_median_bps"] == found[("Kitchen", "download")].download_bps
     assert kitchen["download_measured_by"] == "station"
+    # ...what the station sent over UDP: shown, not graded, and the page can say why.
+    assert kitchen["download_grade"] == "none" and kitchen["download_ungraded_tests"] == 1
+    assert kitchen["download_ungraded"] == "UDP: the station's sent rate, not what the client received"
     assert kitchen["upload_jitter_ms"] == found[("Kitchen", "upload")].jitter_ms
     assert kitchen["download_jitter_ms"] is None and kitchen["download_quality_unknown"] == 1
     assert kitchen["grade"] == "bad" and kitchen["upload_grade"] == "bad"
@@ -84,7 +88,7 @@ def test_the_first_survey_s_places_worst_first_each_side_from_its_own_tests(stat
     assert hall["upload_median_bps"] == found[("Hall", "upload")].upload_bps
     assert hall["download_median_bps"] == found[("Hall", "download")].download_bps
     assert rows[None]["tests"] == 1 and rows[None]["download_tests"] == 1 and rows[None]["upload_tests"] == 1
-    assert data["totals"] == {"places": 4, "tests": 6, "failures": 1, "excluded": 0}
+    assert data["totals"] == {"places": 3, "tests": 6, "failures": 1, "excluded": 0, "interrupted": 0, "unplaced_tests": 1}
     assert data["versions"] == ["3.12"]
     assert data["thresholds"] == {"red_mbps": 50.0, "amber_mbps": 100.0}
 
@@ -137,7 +141,31 @@ def test_failed_tests_with_their_reasons(station: Station) -> None:
     (failed,) = data["failures"]
     assert failed["place"] == "Cellar" and failed["port"] == 5203 and failed["client"] == "192.168.1.57"
     assert failed["error"] == "the client has unexpectedly closed the connection"
+    assert failed["error_plain"] == "The client went away mid-test: out of range, or its app was closed"
     assert "failures" not in station.places(survey="1")
+
+
+def test_a_test_the_station_cut_is_shown_as_such_and_fails_no_place(station: Station) -> None:
+    """A restart of the station cut the Hall's test ("interrupt - the server
+    has terminated"): kept, marked, never the Hall's failure."""
+    append(station.store.log_dir, 5201, "server_stopped", name="Hall", client="192.168.1.23", at=T0 + 100)
+    data = station.places(survey="1", failures="1")
+    hall = by_place(data["places"])["Hall"]
+    assert (hall["tests"], hall["failures"], hall["interrupted"], hall["grade"]) == (3, 0, 1, "good")
+    assert [r["place"] for r in data["places"]] == ["Cellar", "Kitchen", "Hall", None]
+    assert [f["place"] for f in data["failures"]] == ["Cellar"] and data["failures_total"] == 1
+    assert (data["totals"]["failures"], data["totals"]["interrupted"]) == (1, 1)
+    (cut,) = [r for r in station.app.get("/api/results").json["results"] if r["time"] == T0 + 100]
+    assert cut["interrupted"] is True and cut["error"] == "interrupt - the server has terminated"  # the raw text kept
+    assert cut["error_plain"].startswith("Interrupted by the station")
+    assert [r["place"] for r in station.app.get("/api/history", params={"survey": "1", "outcome": "interrupted"}).json["rows"]] == ["Hall"]
+    assert "Hall" not in [r["place"] for r in station.app.get("/api/history", params={"survey": "1", "outcome": "failed"}).json["rows"]]
+    lines = list(csv.DictReader(io.StringIO(station.app.get("/csv").text)))
+    assert [(line["Name"], line["Interrupted by the station"]) for line in lines if line["Error"]] == [
+        ("Hall", "yes"), ("Cellar", "")]
+    assert lines[2]["Error in plain words"].startswith("Interrupted by the station")
+    places = list(csv.DictReader(io.StringIO(station.app.get("/csv", params={"by": "place", "survey": "1"}).text)))
+    assert {line["Place"]: (line["Failures"], line["Interrupted by the station"]) for line in places}["Hall"] == ("0", "1")
 
 
 @pytest.mark.parametrize(
@@ -175,7 +203,7 @@ def test_csv_by_place(station: Station, logs: Path) -> None:
     lines = list(csv.reader(io.StringIO(answer.text)))
     assert tuple(lines[0]) == PLACES_HEADER
     api = station.places(survey="1")["places"]
-    assert [line[0] for line in lines[1:]] == ["Cellar", "Kitchen", "(no place)", "Hall"]
+    assert [line[0] for line in lines[1:]] == ["Cellar", "Kitchen", "Hall", "(no place)"]
     kitchen = dict(zip(PLACES_HEADER, lines[2]))
     assert float(kitchen["Upload median (bps, station received)"]) == api[1]["upload_median_bps"]
     assert kitchen["Download measured by"] == "station sent"

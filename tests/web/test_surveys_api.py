@@ -179,3 +179,14 @@ def test_another_site_cannot_name_a_visitor_s_place(logs: Path) -> None:
     app = device(station(logs), PHONE)
     app.post_json("/api/place", {"name": "Hacked"}, headers={"Origin": "http://evil.example"}, status=403)
     assert app.get("/api/device").json["place"] is None
+
+
+def test_naming_places_in_a_loop_gets_a_429_that_says_when_to_try_again(logs):
+    shared = station(logs)
+    app = device(shared, "10.0.0.7")
+    answers = [app.post_json("/api/place", {"name": f"Room {i}"}, expect_errors=True) for i in range(12)]
+    assert [a.status_int for a in answers] == [200] * 10 + [429] * 2
+    refused = answers[-1]
+    assert "too many places named from 10.0.0.7" in refused.json["error"] and "try again in" in refused.json["error"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert device(shared, "10.0.0.8").post_json("/api/place", {"name": "Hall"}).status_int == 200  # others are not held back

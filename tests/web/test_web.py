@@ -101,6 +101,14 @@ def test_page_without_websocket_leaves_the_port_empty(store: ResultsStore) -> No
     assert page.html.find("meta", attrs={"name": "webperf3-ws-port"})["content"] == ""
 
 
+def test_the_empty_table_s_example_names_the_station_s_first_port(log_dir: Path) -> None:
+    def hint(store: ResultsStore, **options) -> str:
+        return TestApp(app_of(store, **options)).get("/").html.find(id="port-hint").get_text()
+
+    assert hint(ResultsStore(log_dir), ports=lambda: [5301, 5302]) == "5301"  # --first-port 5301
+    assert hint(ResultsStore(log_dir)) == "5201"  # no servers (--servers 0): the default
+
+
 def test_config_names_the_websocket(app: TestApp) -> None:
     config = app.get("/api/config").json
     assert config["ws_port"] == 8765 and config["ws_path"] == "/live" and config["admin_token_required"] is False

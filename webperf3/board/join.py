@@ -16,6 +16,7 @@ from ..exports.results import Notes
 from ..store.record import Result
 from ..store.results import ResultsStore
 from ..survey import Annotation, BookView, SurveyBook
+from .leasing import Leases
 
 
 def annotated(result: Result, annotation: Annotation) -> dict[str, Any]:
@@ -32,6 +33,10 @@ class Board:
         self.store = store
         self.book = book
         self.ports = ports
+        # Which device holds which iperf3 port: here, because the board is what
+        # the station hands both the web views (heartbeats) and the live push
+        # (the message when holders change); see leases.py.
+        self.leases = Leases(store, ports)
 
     def view(self) -> BookView:
         return self.book.view()

@@ -18,9 +18,11 @@ from typing import Any
 
 from ..store.record import Result
 from ..survey import Annotation
+from ..text import printable, whole_number
 
 DIRECTIONS = ("upload", "download", "bidirectional")
-OUTCOMES = ("ok", "failed", "excluded")
+#: "failed": the test's own failures; "interrupted": tests the station cut (its stop or restart).
+OUTCOMES = ("ok", "failed", "interrupted", "excluded")
 SORT_KEYS = ("time", "port", "place", "client", "direction", "download", "upload", "protocol", "quality", "error")
 GROUPINGS = ("port", "place")
 DEFAULT_LIMIT = 100
@@ -60,14 +62,15 @@ def _number(name: str, text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise QueryError(f"bad {name!r} parameter {text!r}: expected seconds since the epoch")
+        raise QueryError(f"bad {name!r} parameter {printable(text, 40)!r}: expected seconds since the epoch")
     return value
 
 
 def _count(name: str, text: str, low: int, high: int) -> int:
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise QueryError(f"bad {name!r} parameter {text!r}: expected a whole number {low}-{high}")
-    return int(text)
+    value = whole_number(text, low, high)
+    if value is None:
+        raise QueryError(f"bad {name!r} parameter {printable(text, 40)!r}: expected a whole number {low}-{high}")
+    return value
 
 
 def _choice(name: str, text: str, allowed: Sequence[str]) -> str:
@@ -217,7 +220,9 @@ class History:
         elif query.outcome == "ok":
             checks.append(lambda r, a, i: not a.excluded and r.error is None)
         elif query.outcome == "failed":
-            checks.append(lambda r, a, i: not a.excluded and r.error is not None)
+            checks.append(lambda r, a, i: not a.excluded and r.failed)
+        elif query.outcome == "interrupted":
+            checks.append(lambda r, a, i: not a.excluded and r.interrupted)
         if query.since is not None:
             since = query.since
             checks.append(lambda r, a, i: r.time >= since)

@@ -5,9 +5,20 @@ Each figure comes only from the tests that measured its side: a download
 from download and bidirectional tests (what the station *sent*, unless the
 log holds the client's received figure, see ``download_measured_by``), an
 upload from upload and bidirectional tests (what the station received).
-Excluded tests are left out; a failed test is a failure, never 0 Mbit/s.
-UDP jitter and loss of a download are the client's alone: only tests whose
-log holds the client's figures give them, the others count as unknown.
+Excluded tests are left out; a failed test is a failure, never 0 Mbit/s; a
+test the station itself cut (its stop or restart, ``Result.interrupted``) is
+neither: it is counted apart. UDP jitter and loss of a download are the
+client's alone: only tests whose log holds the client's figures give them,
+the others count as unknown.
+
+A UDP download whose only figure is what the station *sent* says nothing of
+what the client received (anything up to all of it may have been lost): it
+is shown, with :data:`UDP_SENT_UNGRADED` as the reason, but kept out of the
+median that is graded, of the grade and of the order. A TCP download the
+station sent was acknowledged by the client, so it stays graded.
+
+Tests with no place are one row, never ranked among the places: it always
+comes after them.
 
 "Worst" is defined once here (:data:`WORST_FIRST`) and said on the pages.
 """
@@ -28,8 +39,12 @@ Grade = Literal["failed", "bad", "fair", "good", "none"]
 #: What the pages say about the order of the places table.
 WORST_FIRST = (
     "Worst first: places where every test failed, then by the lower of the median download and "
-    "the median upload (slowest first); on a tie, the place with more failures first."
+    "the median upload (slowest first); on a tie, the place with more failures first. "
+    "A UDP download the station sent is shown but not graded (what the client received is unknown); "
+    "tests the station interrupted are not failures; tests with no place come after the places."
 )
+#: Why a place's download median is shown but not graded (``PlaceRow.download_ungraded``).
+UDP_SENT_UNGRADED = "UDP: the station's sent rate, not what the client received"
 
 DEFAULT_RED_MBPS = 50.0
 DEFAULT_AMBER_MBPS = 100.0
@@ -108,6 +123,12 @@ class PlaceRow(msgspec.Struct, kw_only=True):
     download_grade: Grade
     upload_grade: Grade
     versions: list[str]  # iperf3 versions of the station's logs for these tests
+    interrupted: int = 0  # tests the station cut (its stop or restart): among ``tests``, not failures
+    #: UDP downloads whose only figure is the station's sent rate: never in the graded median
+    download_ungraded_tests: int = 0
+    #: Set when the download figures shown are such rates only (then ``download_grade`` is
+    #: "none" and the download has no part in ``worst_bps``): the reason, for the page.
+    download_ungraded: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return msgspec.structs.asdict(self)
@@ -126,18 +147,19 @@ def median(values: list[float]) -> float | None:
 class _Acc:
     """What one place's tests add up to, while they are read."""
 
-    __slots__ = ("down", "down_by", "down_jitter", "down_loss", "excluded", "failures", "first", "last", "name",
-                 "name_at", "tests", "unknown", "up", "up_jitter", "up_loss", "versions")
+    __slots__ = ("down", "down_by", "down_jitter", "down_loss", "down_sent", "excluded", "failures", "first",
+                 "interrupted", "last", "name", "name_at", "tests", "unknown", "up", "up_jitter", "up_loss", "versions")
 
     def __init__(self) -> None:
         self.name: str | None = None
         self.name_at = -math.inf
-        self.tests = self.failures = self.excluded = self.unknown = 0
+        self.tests = self.failures = self.excluded = self.unknown = self.interrupted = 0
         self.first = math.inf
         self.last = -math.inf
         self.down: list[float] = []
         self.up: list[float] = []
         self.down_by: set[str] = set()
+        self.down_sent: list[float] = []  # UDP downloads the station sent: shown, never graded
         self.up_jitter: list[float] = []
         self.up_loss: list[float] = []
         self.down_jitter: list[float] = []
@@ -183,7 +205,10 @@ class PlaceTally:
             if r.version:
                 acc.versions.add(r.version)
             if r.error is not None:
-                acc.failures += 1
+                if r.interrupted:  # the station's own doing, not the place's
+                    acc.interrupted += 1
+                else:
+                    acc.failures += 1
                 continue
             direction = r.direction
             udp = r.protocol == "UDP"
@@ -195,9 +220,12 @@ class PlaceTally:
                     if r.loss_percent is not None:
                         acc.up_loss.append(r.loss_percent)
             if direction != "upload" and (down := r.download_bps) is not None:
-                acc.down.append(down)
                 by = r.download_measured_by or "station"  # a Result read before the field existed
-                acc.down_by.add(by)
+                if udp and by == "station":
+                    acc.down_sent.append(down)
+                else:
+                    acc.down.append(down)
+                    acc.down_by.add(by)
                 if udp:
                     if by == "client" and (r.download_jitter_ms is not None or r.download_loss_percent is not None):
                         if r.download_jitter_ms is not None:
@@ -223,18 +251,23 @@ def place_rows(results: Sequence[Result], annotations: Sequence[Annotation], thr
 
 
 def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
-    down_median = median(acc.down)
+    graded = median(acc.down)  # the downloads a grade may go by
     up_median = median(acc.up)
-    medians = [m for m in (down_median, up_median) if m is not None]
+    medians = [m for m in (graded, up_median) if m is not None]
     worst = min(medians) if medians else None
-    if worst is None:
-        grade: Grade = "failed" if acc.failures else "none"
+    if worst is not None:
+        grade: Grade = thresholds.grade(worst)
     else:
-        grade = thresholds.grade(worst)
-    if len(acc.down_by) > 1:
+        # "failed": nothing came through at all; a place with only ungraded figures is not graded.
+        grade = "failed" if acc.failures and not acc.down_sent else "none"
+    # Shown: the graded downloads; only where there are none, the station's sent UDP rates.
+    shown, by, ungraded = acc.down, acc.down_by, None
+    if not shown and acc.down_sent:
+        shown, by, ungraded = acc.down_sent, {"station"}, UDP_SENT_UNGRADED
+    if len(by) > 1:
         measured_by: str | None = "mixed"
     else:
-        measured_by = next(iter(acc.down_by), None)
+        measured_by = next(iter(by), None)
     return PlaceRow(
         place=acc.name if key is not None else None,
         tests=acc.tests,
@@ -242,10 +275,10 @@ def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
         excluded=acc.excluded,
         first=acc.first if acc.tests else None,
         last=acc.last if acc.tests else None,
-        download_tests=len(acc.down),
-        download_median_bps=down_median,
-        download_min_bps=min(acc.down) if acc.down else None,
-        download_max_bps=max(acc.down) if acc.down else None,
+        download_tests=len(shown),
+        download_median_bps=graded if ungraded is None else median(shown),
+        download_min_bps=min(shown) if shown else None,
+        download_max_bps=max(shown) if shown else None,
         download_measured_by=measured_by,
         upload_tests=len(acc.up),
         upload_median_bps=up_median,
@@ -258,9 +291,12 @@ def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
         download_quality_unknown=acc.unknown,
         worst_bps=worst,
         grade=grade,
-        download_grade=thresholds.grade(down_median),
+        download_grade=thresholds.grade(graded),
         upload_grade=thresholds.grade(up_median),
         versions=sorted(acc.versions, key=_version_key),
+        interrupted=acc.interrupted,
+        download_ungraded_tests=len(acc.down_sent),
+        download_ungraded=ungraded,
     )
 
 
@@ -269,13 +305,14 @@ def _version_key(version: str) -> tuple:
 
 
 def worst_first_key(row: PlaceRow) -> tuple:
-    """:data:`WORST_FIRST` as a sort key. Rows with nothing measured and no
-    failure (every test excluded) go last."""
+    """:data:`WORST_FIRST` as a sort key. Rows with nothing graded and no
+    failure (every test excluded, interrupted, or a UDP download's sent rate
+    only) go last; the tests with no place after every place."""
     if row.worst_bps is None:
-        rank, figure = (0, 0.0) if row.failures else (2, 0.0)
+        rank, figure = (0, 0.0) if row.grade == "failed" else (2, 0.0)
     else:
         rank, figure = 1, row.worst_bps
-    return (rank, figure, -row.failures, (row.place or "").casefold(), row.place is None)
+    return (row.place is None, rank, figure, -row.failures, (row.place or "").casefold())
 
 
 def versions_seen(rows: Iterable[PlaceRow]) -> list[str]:
@@ -297,6 +334,8 @@ class Side(msgspec.Struct, kw_only=True):
     grade: Grade
     download_grade: Grade
     upload_grade: Grade
+    interrupted: int = 0
+    download_ungraded: str | None = None
 
 
 class Change(msgspec.Struct, kw_only=True):
@@ -322,7 +361,8 @@ def _side(row: PlaceRow) -> Side:
     return Side(
         tests=row.tests, failures=row.failures, download_median_bps=row.download_median_bps,
         upload_median_bps=row.upload_median_bps, download_measured_by=row.download_measured_by, grade=row.grade,
-        download_grade=row.download_grade, upload_grade=row.upload_grade,
+        download_grade=row.download_grade, upload_grade=row.upload_grade, interrupted=row.interrupted,
+        download_ungraded=row.download_ungraded,
     )
 
 
@@ -335,7 +375,7 @@ def change(now: float | None, before: float | None) -> Change:
 def compare_rows(survey: Sequence[PlaceRow], compare: Sequence[PlaceRow]) -> list[ComparedRow]:
     """Each place of either survey once: both medians and the change from
     ``compare`` to ``survey``. In ``survey``'s order (worst first), then the
-    places only ``compare`` has, in its order."""
+    places only ``compare`` has, in its order; the tests with no place last."""
     def key(row: PlaceRow) -> str | None:
         return None if row.place is None else row.place.casefold()
 
@@ -356,4 +396,5 @@ def compare_rows(survey: Sequence[PlaceRow], compare: Sequence[PlaceRow]) -> lis
             place=old.place, survey=None, compare=_side(old), only_in="compare",
             download_change=change(None, None), upload_change=change(None, None),
         ))
-    return out
+    # Never ranked among the places, whichever survey has them.
+    return [row for row in out if row.place is not None] + [row for row in out if row.place is None]

@@ -183,6 +183,7 @@ def build_export_parser() -> argparse.ArgumentParser:
     _add_log_dir(parser)
     parser.add_argument("--format", choices=("csv", "json", "xlsx"), default=None, help="(default: from the --output file's extension, else csv)")
     parser.add_argument("--output", "-o", type=file_path, default=None, metavar="FILE", help="write here instead of standard output (xlsx: not to a terminal)")
+    parser.add_argument("--book", type=file_path, default=None, metavar="FILE", help="the survey book (places, edits, surveys, exclusions), read only (default: webperf3.sqlite3 in the log directory, if there is one)")
     _add_common(parser)
     return parser
 
@@ -230,6 +231,7 @@ class ExportOptions:
     log_dir: Path
     format: str | None  # None: from the output file's extension
     output: Path | None  # None: standard output
+    book: Path | None = None  # None: the one in log_dir, if any
     log_level: str = "info"
 
 
@@ -273,4 +275,6 @@ def parse(argv: list[str]) -> tuple[str, Options]:
     if hasattr(options, "log_dir") and command != "install-service":
         # install-service expands ~ to the service user's home, not ours.
         options.log_dir = options.log_dir.expanduser()
+    if getattr(options, "book", None) is not None:
+        options.book = options.book.expanduser()
     return command, _typed(TYPES[command], options)

@@ -15,7 +15,7 @@ from ..text import printable
 
 # Named for the side that measured each rate: an iperf3 server's log holds
 # only what the station sent (download) and received (upload).
-COLUMNS = ("Port", "Server", "Name", "Client", "When", "Download (sent)", "Upload (received)", "Error")
+COLUMNS = ("Port", "Server", "Place", "Client", "When", "Download (sent)", "Upload (received)", "Error")
 
 
 def fetch(base: str, path: str, timeout: float) -> dict:
@@ -82,15 +82,15 @@ def table(rows: list[dict], servers: list[dict], now: float) -> str:
         lines.append((
             printable(row["port"]),
             server_state(by_port.get(row["port"])),
-            printable(shown.get("name") or "-"),
+            printable(place(shown) or "-"),
             printable(shown.get("client") or "-"),
             ago(shown.get("time"), now),
             "-" if failed else download(shown),
             "-" if failed else rate(shown.get("upload_bps")),
-            printable(shown.get("error") or "failed") if failed else "",
+            error_text(shown) if failed else "",
         ))
         if failed and latest:
-            name = printable(latest.get("name")) if latest.get("name") else "(no name)"
+            name = printable(place(latest)) if place(latest) else "(no place)"
             lines.append(
                 f"      last good test on port {row['port']}: {name} from {printable(latest.get('client') or '-')}, "
                 f"{ago(latest.get('time'), now)}: download {download(latest)}, upload {rate(latest.get('upload_bps'))}"
@@ -99,6 +99,18 @@ def table(rows: list[dict], servers: list[dict], now: float) -> str:
     return "\n".join(
         line if isinstance(line, str) else "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines
     )
+
+
+def place(result: dict) -> str | None:
+    """The test's place as every page shows it (an edit, the client's
+    --extra-data, or the place its address named in a browser): the API's
+    ``place``; a station from before places only had the ``name``."""
+    return result["place"] if "place" in result else result.get("name")
+
+
+def error_text(result: dict) -> str:
+    """The error in plain words where webperf3 knows it, else iperf3's own."""
+    return printable(result.get("error_plain") or result.get("error") or "failed")
 
 
 def download(result: dict) -> str:

@@ -7,7 +7,9 @@ that measured it as the per-test CSV's later columns are (see
 what the station sent unless ``Download measured by`` says the client
 received it, and a UDP download's jitter and loss, the client's alone, are
 ``unknown`` where the log does not hold them. Text from the network goes
-through the same formula guard.
+through the same formula guard. A UDP download the station sent is shown but not
+graded (``Download not graded because``); the tests with no place come last,
+never ranked among the places.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ PLACES_HEADER = (
     "Grade",
     "iperf3 versions",
     "Survey",
+    "Interrupted by the station",
+    "UDP downloads not graded (station sent)",
+    "Download not graded because",
 )
 
 _MEASURED = {**MEASURED_BY, "mixed": "both (station sent / client received)"}
@@ -81,6 +86,9 @@ def place_row(row: PlaceRow, survey_name: str) -> tuple[object, ...]:
         row.grade,
         " ".join(row.versions),
         safe_text(survey_name),
+        row.interrupted,
+        row.download_ungraded_tests,
+        row.download_ungraded or "",
     )
 
 

@@ -16,6 +16,10 @@ the station, the client's ``--extra-data``, or named from the browser), and
 the last columns say where it came from, keep the client's raw
 ``--extra-data``, and name the survey: :class:`Notes`, one per result, given
 alongside the results. Without notes, Name is the ``--extra-data``.
+
+The last two say whether the station itself cut the test (its stop or
+restart: not a failure of the place) and the error in plain words beside
+iperf3's own text in ``Error``. New columns go at the end, always.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import csv
 import functools
 import io
 import itertools
-import json
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
+
+import msgspec
 
 from ..store.record import Result
 
@@ -57,6 +62,8 @@ CSV_HEADER = (
     "Survey",
     "Excluded",
     "Test id",
+    "Interrupted by the station",
+    "Error in plain words",
 )
 
 
@@ -183,6 +190,11 @@ def notes_cells(r: Result, n: Notes | None, guard: Callable[[str | None], str] =
     return (n.place_source or "", guard(r.name), guard(n.survey_name), "yes" if n.excluded else "", n.id)
 
 
+def outcome_cells(r: Result) -> tuple[str, str]:
+    """``Interrupted by the station`` and ``Error in plain words`` (our own words: no guard needed)."""
+    return ("yes" if r.interrupted else "", r.error_plain or "")
+
+
 def csv_row(r: Result, n: Notes | None = None) -> tuple[object, ...]:
     local = time.localtime(r.time)
     return (
@@ -200,6 +212,7 @@ def csv_row(r: Result, n: Notes | None = None) -> tuple[object, ...]:
         *sided_cells(r),
         safe_text(r.error),
         *notes_cells(r, n),
+        *outcome_cells(r),
     )
 
 
@@ -270,8 +283,16 @@ def _take(buffer: io.StringIO) -> str:
     return text
 
 
+_encode = msgspec.json.Encoder().encode  # NaN → null: always valid JSON
+
+
+def json_record(record: dict) -> str:
+    """One record as the JSON exports write it, online and offline alike (compact, NaN as null)."""
+    return _encode(record).decode()
+
+
 def json_chunks(
-    results: Iterable[Result], dumps: Callable[[dict], str] = json.dumps, notes: Iterable[Notes | None] | None = None
+    results: Iterable[Result], dumps: Callable[[dict], str] = json_record, notes: Iterable[Notes | None] | None = None
 ) -> Iterator[str]:
     """A JSON array of result records (with their notes, when given), streamed."""
     yield "["

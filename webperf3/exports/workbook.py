@@ -24,7 +24,7 @@ from typing import IO, Any
 import xlsxwriter
 import xlsxwriter.exceptions
 
-from .results import CSV_HEADER, Notes, iso_time, notes_cells, sided_cells
+from .results import CSV_HEADER, Notes, iso_time, notes_cells, outcome_cells, sided_cells
 from ..store.record import Result
 
 #: The CSV's columns, with the rates in Mbit/s.
@@ -63,6 +63,8 @@ _LAYOUT = {
     "Survey": (20, None),
     "Excluded": (9, None),
     "Test id": (20, None),
+    "Interrupted by the station": (11, None),
+    "Error in plain words": (40, None),
 }
 
 
@@ -88,6 +90,7 @@ def xlsx_row(r: Result, n: Notes | None = None) -> tuple[Any, ...]:
         *(None if cell == "" else cell for cell in sided_cells(r)),
         r.error,
         *(None if cell == "" else cell for cell in notes_cells(r, n, guard=_text)),
+        *(cell or None for cell in outcome_cells(r)),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from ..board.leasing import Holders
 from ..ops.health import problems
 from ..survey import BookChange
 
@@ -61,6 +62,14 @@ def progress_message(tests: Iterable[Any]) -> dict[str, Any]:
     ``webperf3/iperf3/progress.py``); sent only while some test runs.
     """
     return {"type": "progress", "tests": [test.to_dict() for test in tests]}
+
+
+def leases_message(holders: Holders) -> dict[str, Any]:
+    """Who holds which iperf3 port now (sent whenever that changes): each
+    held port's holder token (a keyed hash: a page finds its own in it, and
+    learns no other device's id), address and short description ("iPhone,
+    Safari"). A page whose token is gone asks for a lease again."""
+    return {"type": "leases", "version": holders.version, "ttl": holders.ttl, "ports": list(holders.ports)}
 
 
 def encode(message: dict[str, Any]) -> bytes:

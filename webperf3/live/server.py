@@ -11,7 +11,9 @@ One background thread runs an asyncio loop with two jobs:
   out, serialized once, to every client.
 
 Messages are JSON objects with a ``type``: ``snapshot``, ``results``,
-``book``, ``servers`` and ``progress`` (their shapes: :mod:`.messages`).
+``book``, ``servers``, ``progress`` and ``leases`` (their shapes:
+:mod:`.messages`). Once a second the loop also lets the board's port leases
+run out (:mod:`webperf3.board.leasing`).
 
 Who may connect: a browser whose ``Origin`` names the host it connected to,
 or a client with no ``Origin`` at all (scripts, monitoring), whose ``Host``
@@ -50,7 +52,8 @@ from ..serving.clients import LogLimiter
 from ..ops.health import health_text, http_status, problems
 from ..serving.hosts import origin_allowed
 from .watch import LogWatcher, quiet_watchfiles
-from .messages import book_message, encode, progress_message, results_message, servers_message, snapshot_message
+from ..board.leasing import Holders
+from .messages import book_message, encode, leases_message, progress_message, results_message, servers_message, snapshot_message
 from ..store.results import Changes, ResultsStore
 from ..survey import BookChange
 from .outbox import WRITE_LIMIT, ClientGate, Outbox
@@ -78,6 +81,8 @@ MAX_HANDSHAKING = 64
 #: More new results than this in one batch (a big log copied in, a first
 #: read) go out as a snapshot: the browser needs the rows, not every test.
 MAX_RESULTS_PER_MESSAGE = 100
+#: How often leases that ran out are ended (and those on a port that went down moved).
+LEASE_TICK_S = 1.0
 
 def _single(headers: Headers, name: str) -> tuple[bool, str | None]:
     """(ok, value): a header sent more than once is a malformed request."""
@@ -281,12 +286,16 @@ class LiveServer:
         # tells us what changed: nothing read elsewhere is lost to browsers.
         self.store.subscribe(self._store_changed)
         self.board.book.subscribe(self._book_changed)
+        self.board.leases.subscribe(self._leases_changed)
         watcher = asyncio.create_task(self.watcher.run(self._stop), name="webperf3-live-watch")
+        ticker = asyncio.create_task(self._tick_leases(), name="webperf3-live-leases")
         try:
             await self._stop.wait()
         finally:
+            ticker.cancel()
             self.store.unsubscribe(self._store_changed)
             self.board.book.unsubscribe(self._book_changed)
+            self.board.leases.unsubscribe(self._leases_changed)
             self._stop.set()  # also stops awatch
             server.close()  # open connections get 1001 (going away)
             await server.wait_closed()
@@ -346,7 +355,10 @@ class LiveServer:
             _, data = await asyncio.to_thread(self._snapshot)
             outbox.put(data)
             self._clients[connection] = outbox
-        log.info("client %s connected (%d clients)", _peer(connection), len(self._clients))
+        # Once a minute per address at most (with a count of the rest): a
+        # page that reconnects in a loop must not write the journal.
+        client = getattr(connection, "client", "?")
+        self._refusals.log(logging.INFO, "connect", client, "client %s connected (%d clients)", _peer(connection), len(self._clients))
         sender = asyncio.create_task(outbox.run(lambda reason: self._drop(connection, reason)))
         sender.add_done_callback(_retrieve)
         try:
@@ -357,7 +369,7 @@ class LiveServer:
         finally:
             sender.cancel()
             if self._clients.pop(connection, None) is not None:
-                log.info("client %s disconnected (%d clients)", _peer(connection), len(self._clients))
+                self._refusals.log(logging.INFO, "disconnect", client, "client %s disconnected (%d clients)", _peer(connection), len(self._clients))
 
     def _fan_out(self, data: bytes) -> None:
         """Queue one message (encoded once, shared) for every client."""
@@ -422,6 +434,22 @@ class LiveServer:
             self._fan_out(encode(book_message(change)))
             _, data = await asyncio.to_thread(self._snapshot)
             self._fan_out(data)
+
+    def _leases_changed(self, holders: Holders) -> None:
+        """The leases' listener: any thread, under their lock. Encoded here,
+        once, for every client."""
+        self._call_soon(self._send_to_all, encode(leases_message(holders)))
+
+    async def _tick_leases(self) -> None:
+        # In a worker thread: the leases read the store, whose lock a long read may hold.
+        assert self._stop is not None
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(self.board.leases.tick, self._servers())
+            except Exception:
+                log.exception("ending port leases failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), LEASE_TICK_S)
 
     def _snapshot(self) -> tuple[int, bytes]:
         """(generation, message). In a worker thread: the store's lock may be

@@ -19,13 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-#: Kinds that lose tests while they last.
-LOSING = frozenset({"disk", "log"})
+#: Kinds that lose tests, or what people add, while they last.
+LOSING = frozenset({"disk", "log", "book"})
 
 
-def problems(servers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per distinct problem, in port order of first appearance."""
+def problems(servers: Iterable[Mapping[str, Any]], book: str | None = None) -> list[dict[str, Any]]:
+    """One entry per distinct problem, in port order of first appearance;
+    ``book``: why the survey book cannot save now (``SurveyBook.problem``)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    if book:
+        found[("book", book)] = {"kind": "book", "message": book, "ports": [], "losing": True}
     for server in sorted(servers, key=lambda s: s.get("port") or 0):
         kind, message = server.get("problem_kind"), server.get("problem")
         if kind is None and server.get("state") == "failed":

@@ -80,7 +80,8 @@ _LATEST = "of the latest successful test on this port"
 
 TESTS = Family(
     "webperf3_tests_total", CounterMetricFamily,
-    "Tests in the iperf3 server's log, by outcome (ok or failed).", ("port", "outcome"))
+    "Tests in the iperf3 server's log, by outcome: ok, failed, or interrupted (cut by the station's own "
+    "stop or restart, not a failure).", ("port", "outcome"))
 LAST_TIME = Family(
     "webperf3_last_test_timestamp_seconds", GaugeMetricFamily,
     "Start time of the latest successful test on this port, seconds since the epoch.", _PORT)
@@ -271,9 +272,10 @@ class StationCollector(Collector):
 
         tests = TESTS.new()
         for port, total in sorted(totals.items()):
-            # Both outcomes from the start, so rate() sees a port's first failure.
+            # Every outcome from the start, so rate() sees a port's first failure.
             tests.add_metric([str(port), "ok"], total.ok)
             tests.add_metric([str(port), "failed"], total.failed)
+            tests.add_metric([str(port), "interrupted"], total.interrupted)
 
         skipped = SKIPPED.new()
         skipped.add_metric([], self.store.skipped)

@@ -90,6 +90,12 @@ class ConnectionBook(Generic[T]):
             if not held:
                 del self._by_client[key]
 
+    def of(self, key: str) -> list[T]:
+        """The connections of one client, oldest first."""
+        with self._lock:
+            held = self._by_client.get(key, {})
+            return sorted(held, key=held.__getitem__)
+
     def heaviest(self) -> list[T]:
         """The connections of the client holding the most, oldest first."""
         with self._lock:
@@ -139,6 +145,76 @@ class LogLimiter:
             args = (*args, suppressed, self.interval)
         self.logger.log(level, message, *args, exc_info=exc_info)
         return True
+
+
+class Summarised(logging.Filter):
+    """A logger's lines, at most one per ``interval`` seconds; the next one
+    that passes says how many were left out. For another library's logger
+    whose line repeats with load rather than with news: waitress warns "Task
+    queue depth is N" for every request that waits for a worker thread, which
+    under a burst is thousands of journal lines a minute."""
+
+    def __init__(self, interval: float = 60.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self.clock()
+        with self._lock:
+            if self._last is not None and now - self._last < self.interval:
+                self._suppressed += 1
+                return False
+            self._last, suppressed, self._suppressed = now, self._suppressed, 0
+        if suppressed:
+            record.msg = f"{record.getMessage()} (%d more like this in the last %.0f s)"
+            record.args = (suppressed, self.interval)
+        return True
+
+
+def summarise(logger_name: str, interval: float = 60.0) -> Summarised:
+    """Put one :class:`Summarised` on the named logger (once, however often called)."""
+    logger = logging.getLogger(logger_name)
+    for existing in logger.filters:
+        if isinstance(existing, Summarised):
+            return existing
+    summary = Summarised(interval)
+    logger.addFilter(summary)
+    return summary
+
+
+class RateLimit:
+    """At most ``burst`` actions at once per client, then one each
+    ``every`` seconds (a token bucket), for what a client may ask often but
+    each of which costs every open page a push: a client over it is told
+    how long to wait. Bounded: the least recently seen clients are
+    forgotten past ``max_keys``. Thread-safe."""
+
+    def __init__(self, burst: int, every: float, *, max_keys: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = burst
+        self.every = every
+        self.max_keys = max_keys
+        self.clock = clock
+        self._tokens: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, as of)
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """0 and one action taken if ``key`` may act now; else the seconds until it may."""
+        now = self.clock()
+        with self._lock:
+            tokens, since = self._tokens.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - since) / self.every)
+            if tokens < 1.0:
+                self._tokens[key] = (tokens, now)
+                return (1.0 - tokens) * self.every
+            self._tokens[key] = (tokens - 1.0, now)
+            self._tokens.move_to_end(key)
+            while len(self._tokens) > self.max_keys:
+                self._tokens.popitem(last=False)
+            return 0.0
 
 
 def raise_open_file_limit(wanted: int = 4096) -> int:

@@ -49,7 +49,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
-from .clients import ConnectionBook, LogLimiter, client_key
+from .clients import ConnectionBook, LogLimiter, client_key, summarise
 
 log = logging.getLogger("webperf3.httpserver")
 
@@ -111,6 +111,9 @@ class WebServer:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("the web server is already running")
+        # waitress warns "Task queue depth is N" for every request that waits
+        # for a worker: under a burst, thousands of journal lines a minute.
+        summarise("waitress.queue")
         limits = self.limits
         adj = Adjustments(
             host=self.host,
@@ -265,10 +268,10 @@ class _Server(TcpWSGIServer):
         self.book.add(client, channel)
 
     def _make_room(self, client: str) -> bool:
-        if self.book.client_full(client):
+        if self.book.client_full(client) and not self._make_room_within(client):
             self.dropped.log(
                 logging.WARNING, "per-client", client,
-                "refused a connection from %s: it already holds %d", client, self.book.per_client,
+                "refused a connection from %s: it already holds %d, each serving a request", client, self.book.per_client,
             )
             return False
         if not self.book.full():
@@ -281,6 +284,19 @@ class _Server(TcpWSGIServer):
                 return not self.book.full()
         self.dropped.log(logging.WARNING, "full", client, "refused a connection from %s: %d connections open", client, len(self.book))
         return False
+
+    def _make_room_within(self, client: str) -> bool:
+        """At its cap, an address gives up its connection quiet the longest
+        that no worker is serving (an idle keep-alive, a request trickling
+        in) rather than the new one: behind one NAT, the first ordinary
+        client must not be starved by another's idle sockets, and a request
+        being served is never the one dropped."""
+        waiting = [c for c in self.book.of(client) if not c.requests]
+        if not waiting:
+            return False
+        quietest = min(waiting, key=lambda c: c.last_activity)
+        self._drop(quietest, f"made room for a new connection from {client}: it holds {self.book.per_client}")
+        return True
 
     def maintenance(self, now: float) -> None:
         monotonic = time.monotonic()

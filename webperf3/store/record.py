@@ -46,7 +46,11 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     loss_percent: float | None = None  # UDP upload, likewise
     download_jitter_ms: float | None = None  # UDP download: only when the client's figures are in the log
     download_loss_percent: float | None = None  # UDP download, likewise
-    error: str | None = None  # set when the test failed; then there are no rates
+    error: str | None = None  # set when the test failed; then there are no rates (iperf3's own text)
+    #: The station cut the test: its own stop or restart, or its death (not
+    #: a failure of the place: out of failure counts and grades).
+    interrupted: bool = False
+    error_plain: str | None = None  # the error in plain words, for the common ones (beside ``error``)
     version: str | None = None  # "3.12"
     cookie: str | None = None  # iperf3's start.cookie: with the port, the test's identity
     offset: int = 0  # byte offset of the entry in its log file
@@ -54,6 +58,11 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def failed(self) -> bool:
+        """A failure of its place: an error the station did not cause."""
+        return self.error is not None and not self.interrupted
 
     @property
     def end_time(self) -> float:

@@ -75,9 +75,10 @@ class PortTotals:
     table and the metrics cost the same whatever the size of the logs."""
 
     latest: Result | None = None  # the latest success, by start time
-    failure: Result | None = None  # the latest failure, by start time
+    failure: Result | None = None  # the latest test with an error (interrupted ones too), by start time
     ok: int = 0
-    failed: int = 0
+    failed: int = 0  # failures of the test, not those the station cut
+    interrupted: int = 0  # cut by the station's own stop or restart
 
     def add(self, results: list[Result]) -> None:
         for result in results:
@@ -86,7 +87,10 @@ class PortTotals:
                 if self.latest is None or result.time >= self.latest.time:
                     self.latest = result
             else:
-                self.failed += 1
+                if result.interrupted:
+                    self.interrupted += 1
+                else:
+                    self.failed += 1
                 if self.failure is None or result.time >= self.failure.time:
                     self.failure = result
 
@@ -259,7 +263,7 @@ class ResultsStore:
         """One port's whole history in brief (surveys are the board's business)."""
         with self._lock:
             totals = self._totals.get(port) or PortTotals()
-            return PortRow(port, totals.latest, totals.failure, totals.ok + totals.failed)
+            return PortRow(port, totals.latest, totals.failure, totals.ok + totals.failed + totals.interrupted)
 
     def rows(self, ports: Iterable[int] = ()) -> list[PortRow]:
         """One row per port: the ports given (the servers') and every log's."""
@@ -270,7 +274,7 @@ class ResultsStore:
     def totals(self) -> dict[int, PortTotals]:
         """Every port's totals, clear marks ignored (a copy: safe to keep)."""
         with self._lock:
-            return {port: PortTotals(t.latest, t.failure, t.ok, t.failed) for port, t in self._totals.items()}
+            return {port: PortTotals(t.latest, t.failure, t.ok, t.failed, t.interrupted) for port, t in self._totals.items()}
 
     @property
     def skipped(self) -> int:

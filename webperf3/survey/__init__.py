@@ -12,7 +12,7 @@ Use::
 
 from .book import KEEP, SurveyBook
 from .db import DB_NAME, SCHEMA_VERSION
-from .errors import BookConflict, BookError, BookInputError, BookNotFound, BookOpenError, BookWriteError
+from .errors import BookBusy, BookConflict, BookError, BookInputError, BookNotFound, BookOpenError, BookWriteError
 from .records import Annotation, BookChange, Claim, ClaimOutcome, Edit, PortLatest, Survey, SurveySummary
 from .rules import NAT_WINDOW_S, choose_place, parse_result_id, result_id
 from .view import BookView
@@ -23,6 +23,7 @@ __all__ = [
     "NAT_WINDOW_S",
     "SCHEMA_VERSION",
     "Annotation",
+    "BookBusy",
     "BookChange",
     "BookConflict",
     "BookError",

@@ -6,18 +6,24 @@ once it is committed does the book change in memory and tell its listeners.
 A failed write (:class:`~webperf3.survey.errors.BookWriteError`) changes
 nothing anywhere.
 
-One class, a little over 400 lines: eight kinds of write, each a
-transaction and its twin in memory, belong together.
+One class, about 500 lines: eight kinds of write, each a transaction and
+its twin in memory, and the one file they all go to (followed when the log
+directory is made again) belong together; the rules, records, schema and
+views live in modules of their own.
 
 Threads: one connection, used under the book's lock. Reads never touch it:
 :meth:`SurveyBook.view` hands out an immutable :class:`BookView` that any
 thread may keep (``benchmarks/survey_bench.py`` compares this with a
-connection per thread). Writes are human-paced, each one fsync'd.
+connection per thread). Writes are human-paced, each one fsync'd; one waits
+for another at most :data:`WRITE_WAIT_S`, and for another program's lock on
+the file at most ``db.BUSY_TIMEOUT_S``, then is refused (503), so no request
+hangs on the book.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -28,12 +34,16 @@ from typing import Any, Final
 
 from ..store.record import Result
 from . import db, legacy
-from .errors import BookConflict, BookInputError, BookNotFound, BookWriteError
+from .errors import BookBusy, BookConflict, BookError, BookInputError, BookNotFound, BookWriteError
 from .records import BookChange, Claim, ClaimOutcome, Edit, Segment, Survey
 from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, clean_name, clean_optional, clean_time, nat_conflict, result_id
 from .view import BookView
 
 log = logging.getLogger(__name__)
+
+#: How long a change waits for the one being saved before it is refused
+#: (503: try again).
+WRITE_WAIT_S = 2.0
 
 
 class _Keep:
@@ -78,6 +88,9 @@ class SurveyBook:
             loaded = db.load(self._conn)
         self._take(loaded)
         self._data_version = self._read_data_version()
+        self._identity = self._file_identity() if self._conn is not None else None
+        #: Why changes cannot be saved now, for /healthz; None when they can.
+        self.problem: str | None = None
 
     @classmethod
     def open(cls, log_dir: Path, *, readonly: bool = False, **options: Any) -> SurveyBook:
@@ -117,7 +130,10 @@ class SurveyBook:
             if self._lock.acquire(blocking=False):  # a write under way publishes its own view: never wait for it
                 try:
                     self._checked_at = time.monotonic()
+                    self._follow()
                     self._check_outside_changes()
+                except BookError as exc:
+                    log.debug("%s", exc)  # said by /healthz (self.problem), and by the next change refused
                 finally:
                     self._lock.release()
         return self._view
@@ -164,7 +180,7 @@ class SurveyBook:
     def start(self, name: str | None = None, at: float | None = None) -> Survey:
         """Start a survey ("New survey"): tests starting from now on belong to it.
         No name: "Survey N"."""
-        with self._lock:
+        with self._changing():
             name = f"Survey {len(self._surveys) + 1}" if name is None else clean_name(name, "the survey's name")
             at = self._at(at)
             last = self._view.timeline.last
@@ -180,7 +196,7 @@ class SurveyBook:
             return survey
 
     def rename(self, survey_id: int, name: str) -> Survey:
-        with self._lock:
+        with self._changing():
             old = self._survey(survey_id)
             name = clean_name(name, "the survey's name")
             if name == old.name:
@@ -196,7 +212,7 @@ class SurveyBook:
         """Make an earlier survey current again: tests starting from now on go
         to it, and those run in between stay where they are. Reopening the
         current survey changes nothing."""
-        with self._lock:
+        with self._changing():
             survey = self._survey(survey_id)
             if survey.undone:
                 raise BookConflict(f"the start of survey {survey.name!r} was undone: restore it first")
@@ -214,7 +230,7 @@ class SurveyBook:
     def undo_start(self, survey_id: int) -> Survey:
         """Undo a survey's start: its tests go back to the survey before each of
         its spans. Nothing is deleted: :meth:`restore` brings it back."""
-        with self._lock:
+        with self._changing():
             survey = self._survey(survey_id)
             if survey.undone:
                 raise BookConflict(f"the start of survey {survey.name!r} is already undone")
@@ -235,7 +251,7 @@ class SurveyBook:
         """Undo the latest step of the timeline, again and again: a survey's
         start (see :meth:`undo_start`) or a reopening (the survey it made
         current stops being so). The survey acted on."""
-        with self._lock:
+        with self._changing():
             live = [s for s in self._segments if s.undone_at is None]
             last = max(live, key=lambda s: s.id, default=None)
             if last is None or last.kind == "initial":
@@ -252,7 +268,7 @@ class SurveyBook:
 
     def restore(self, survey_id: int) -> Survey:
         """Redo an undone start: the survey gets back the spans it had."""
-        with self._lock:
+        with self._changing():
             survey = self._survey(survey_id)
             if survey.undone_at is None:
                 raise BookConflict(f"survey {survey.name!r} was not undone")
@@ -289,7 +305,7 @@ class SurveyBook:
         to ``place`` (None: to no place), until that address names another or a
         survey is started or reopened. ``device`` is the page's random id (or
         none, then the user agent tells devices apart) for the NAT check."""
-        with self._lock:
+        with self._changing():
             address = clean_address(address)
             place = None if place is None else clean_name(place, "the place")
             device = clean_optional(device, "the device id")
@@ -324,7 +340,7 @@ class SurveyBook:
             raise BookInputError(f"excluded is true or false, not {excluded!r}")
         new_place = place if isinstance(place, _Keep) or place is None else clean_name(place, "the place")
         by = clean_optional(by, "the editor")
-        with self._lock:
+        with self._changing():
             now = self._clock()
             edits: dict[str, Edit] = {}
             for result in results:
@@ -373,6 +389,76 @@ class SurveyBook:
             legacy.retire(log_dir, found)
 
     # -- inside --------------------------------------------------------------------------
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """The book's lock, for a change, waited for at most
+        :data:`WRITE_WAIT_S` (then :class:`BookBusy`: a request never hangs
+        on a change stuck behind another program's lock on the file); then
+        the file is checked to still be the one at the book's path
+        (:meth:`_follow`). Readers never take this lock."""
+        if not self._lock.acquire(timeout=WRITE_WAIT_S):
+            raise BookBusy(f"cannot save now: another change has been saving for over {WRITE_WAIT_S:g} s; nothing was changed (try again in a moment)")
+        try:
+            self._follow()
+            yield
+        finally:
+            self._lock.release()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _follow(self) -> None:
+        """Keep saving into the file at the book's path. When the log
+        directory is removed and made again (or moved away), the open
+        connection still writes into the deleted file, and every change would
+        be lost at the next start: write what this book holds into a new file
+        at its path and go on there, as the store follows new logs. Where the
+        directory is not there (yet), refuse the change, loudly."""
+        if self._conn is None or self.readonly:
+            return
+        found = self._file_identity()
+        if found == self._identity:
+            self.problem = None
+            return
+        if found is not None:
+            # Another file was put at the path (a book restored from a
+            # copy): it is the book now, as a replaced log is the log.
+            log.warning("%s was replaced by another file: reading the survey book from it", self.path)
+            self._reopen()
+            return
+        if not self.path.parent.is_dir():
+            self.problem = f"the log directory {self.path.parent} is gone: the survey book cannot save what people add until it is back"
+            raise BookWriteError(f"cannot save: {self.problem}; nothing was changed")
+        try:
+            fresh = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                self._conn.backup(fresh)
+            finally:
+                fresh.close()
+        except sqlite3.Error as exc:
+            self.path.unlink(missing_ok=True)
+            self.problem = f"the survey book {self.path} was removed and cannot be written again ({exc})"
+            raise BookWriteError(f"cannot save: {self.problem}; nothing was changed") from exc
+        log.warning("%s was removed (the log directory was made again?): wrote what the survey book holds into a new file there", self.path)
+        self._reopen()
+
+    def _reopen(self) -> None:
+        old, self._conn = self._conn, None
+        if old is not None:
+            old.close()
+        self._conn = db.connect(self.path)
+        self._identity = self._file_identity()
+        self._data_version = self._read_data_version()
+        self.problem = None
+        before = (self._surveys, self._segments, self._claims_list, self._edits)
+        self._take(db.load(self._conn))
+        if before != (self._surveys, self._segments, self._claims_list, self._edits):
+            self._publish("reload", everything=True)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

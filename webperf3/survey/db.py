@@ -109,6 +109,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # -- opening ------------------------------------------------------------------------
 
 
+#: Seconds a change waits for another program's write lock on the file.
+BUSY_TIMEOUT_S = 2.0
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open (creating if need be) and migrate the file; one connection, shareable
     between threads by a caller that serialises its use (the book's lock)."""
@@ -116,7 +120,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             conn = _connect_readonly(path)
         else:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+            # Another program holding the write lock (sqlite3, a backup) makes a
+            # change wait this long, then answer 503: never a hung request.
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         try:
             _check_identity(conn, path)
             conn.execute("PRAGMA foreign_keys = ON")

@@ -32,5 +32,10 @@ class BookWriteError(BookError):
         self.disk_full = disk_full
 
 
+class BookBusy(BookWriteError):
+    """Other changes are being saved, or another program holds the file's
+    write lock, for longer than a request should wait: try again (HTTP 503)."""
+
+
 class BookOpenError(BookError):
     """The file cannot be used at all: not a database, another program's, or a newer schema."""

@@ -97,13 +97,37 @@ def migrate_clears(conn: sqlite3.Connection, log_dir: Path, now: float) -> Legac
     if found.problem:
         log.warning("%s: no surveys made from it", found.problem)
     last_start = conn.execute("SELECT coalesce(max(started_at), 0) FROM segments WHERE undone_at IS NULL").fetchone()[0]
+    latest = latest_possible_clear(log_dir, now)
     for at in found.times:
+        if at > latest:
+            # A clear after every log was last written and after now never
+            # happened (a damaged or hand-edited file): a survey from then on
+            # would hide every test, and 1e300 is no date at all.
+            log.warning("ignored a clear mark of %s at %r: later than the logs and the clock (%s)", STATE_FILE, at, time.strftime("%Y-%m-%d %H:%M", time.localtime(latest)))
+            continue
         name = "Cleared " + time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
         sid = conn.execute("INSERT INTO surveys (name, created_at) VALUES (?, ?)", (name, at)).lastrowid
         conn.execute("INSERT INTO segments (survey_id, started_at, kind) VALUES (?, ?, 'migrated')", (sid, max(at, last_start)))
     record = {"found": found.found, "clears": list(found.times), "problem": found.problem, "at": now}
     conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (META_KEY, json.dumps(record)))
     return found
+
+
+#: A Pi without a real-time clock may boot with its clock behind until NTP
+#: answers: a mark this far past the newest log or the clock still counts.
+CLOCK_SLACK_S = 24 * 3600
+
+
+def latest_possible_clear(log_dir: Path, now: float) -> float:
+    """The latest time a real clear mark can have: the newer of the clock and
+    the newest log's modification, plus :data:`CLOCK_SLACK_S`."""
+    newest = now
+    for log_file in Path(log_dir).glob("port-*.json"):
+        try:
+            newest = max(newest, log_file.stat().st_mtime)
+        except OSError:
+            continue
+    return newest + CLOCK_SLACK_S
 
 
 def retire(log_dir: Path, found: LegacyClears) -> None:

@@ -30,6 +30,22 @@ NAT_WINDOW_S = 300.0
 
 _COOKIE_MAX = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# What a name may not hold, after Unicode's identifier-security guidance (UTS
+# #39) and its Default_Ignorable_Code_Point property. Refused, with the
+# character named: the bidi embeddings, overrides and isolates, which make
+# a name read backwards in the report ("\u202eRoom 101"); noncharacters and
+# lone surrogates, which are no text. Removed: the characters that show as
+# nothing (zero-width spaces, the Hangul fillers, soft hyphens, the BOM,
+# direction marks, tags), so "Room\u200b101" is the "Room101" it looks like
+# and a name of only those is empty. Kept: the zero-width joiner and
+# non-joiner and the variation selectors, which emoji and some scripts need.
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe\U0001ffff\U0010fffe\U0010ffff\ud800-\udfff]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f"
+    "\u2060-\u2065\u206a-\u206f\u2800\u3164\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 _TEST_ID = re.compile(r"(\d{1,5})-(?:([A-Za-z0-9]{1,64})|x-([0-9a-f]{2,256})|t(\d{1,12})-(\d{1,15}))")
 
 
@@ -89,11 +105,16 @@ def clean_name(value: object, what: str) -> str:
     in NFC (so "Café" typed on two phones is one place)."""
     if not isinstance(value, str):
         raise BookInputError(f"{what} must be text, not {_kind(value)}")
-    text = unicodedata.normalize("NFC", " ".join(value.split()))
-    if not text:
-        raise BookInputError(f"{what} is empty")
-    if _CONTROL.search(text):
+    spaced = " ".join(value.split())  # runs of whitespace (tabs, newlines too) are one space
+    if _CONTROL.search(spaced):
         raise BookInputError(f"{what} holds control characters")
+    if found := _BIDI_CONTROL.search(spaced):
+        raise BookInputError(f"{what} holds U+{ord(found.group()):04X}, which changes the direction the rest is read in: type the name without it")
+    if found := _NONCHARACTER.search(spaced):
+        raise BookInputError(f"{what} holds U+{ord(found.group()):04X}, which is not a character")
+    text = unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", spaced).split()))
+    if not text:
+        raise BookInputError(f"{what} is empty" + (" (it holds only characters that show as nothing)" if spaced else ""))
     if len(text) > NAME_LIMIT:
         raise BookInputError(f"{what} is {len(text)} characters long; at most {NAME_LIMIT}")
     return text

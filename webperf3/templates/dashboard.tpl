@@ -12,6 +12,7 @@
     <button type="submit" id="save-place">Save</button>
   </form>
   <p id="place-saved" class="saved" role="status" aria-live="polite"></p>
+  <p id="device-note" class="device-note" role="status" aria-live="polite" hidden></p>
   <div id="device-live" class="device-live" aria-live="off"></div>
   <div class="device-how">
     <div>
@@ -20,11 +21,13 @@
         <dt>The station sees you as</dt><dd id="device-address">…</dd>
         <dt>In an iperf3 app</dt><dd>host <strong id="device-host">…</strong>, port <strong id="device-port">…</strong></dd>
       </dl>
+      <p id="device-lease" class="device-lease" aria-live="polite"></p>
       <p class="device-terminal">In a terminal:</p>
       <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
     </div>
     <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
   </div>
+  <ul id="device-warnings" class="device-warnings" aria-live="polite" hidden></ul>
   <div id="device-tests" class="device-tests" hidden>
     <h3>This device's tests in this survey</h3>
     <ul id="device-results"></ul>
@@ -85,5 +88,5 @@
   </table>
 </div>
 <p id="empty" class="empty" hidden><span id="empty-title">No tests yet.</span> From a client, run for example
-  <code>iperf3 -c <span id="host-hint">this-host</span> -p 5201 --extra-data "Room 101"</code></p>
+  <code>iperf3 -c <span id="host-hint">this-host</span> -p <span id="port-hint">{{first_port}}</span> --extra-data "Room 101"</code></p>
 </div>

@@ -20,6 +20,7 @@ import bottle
 
 from ..board.join import Board
 from ..exports.results import CsvLines
+from ..serving.clients import RateLimit
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
 from . import api, device, downloads, history, ops, pages, places, surveys
@@ -59,6 +60,7 @@ class Dashboard:
         self.metrics = metrics
         self.station_name = station_name or None
         self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
+        self.place_limit = RateLimit(surveys.PLACE_BURST, surveys.PLACE_EVERY_S)  # POST /api/place, per address
         self.app = bottle.Bottle()
         # Each survey's places, kept between requests: the places API, its CSV
         # and the report add only the tests logged since.

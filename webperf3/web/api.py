@@ -61,7 +61,7 @@ class Api:
 
     def server_status(self) -> HTTPResponse:
         servers = self.dash.servers()
-        return json_response({"servers": servers, "problems": problems(servers)})
+        return json_response({"servers": servers, "problems": problems(servers, self.dash.book.problem)})
 
     # -- "Clear table", as before surveys ------------------------------------------
 

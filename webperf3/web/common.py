@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import msgspec
 from bottle import HTTPError, HTTPResponse, request, response
 
+from ..text import printable, whole_number
+
 JSON_TYPE = "application/json"
 
 # The page loads only its own scripts and stylesheet; live updates come over
@@ -58,9 +60,10 @@ def result_filters() -> dict[str, Any]:
     """``port``, ``name``, ``client``, ``since`` from the query; a 400 names a bad one."""
     filters: dict[str, Any] = {}
     if port := param("port"):
-        if not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
-            raise json_error(400, f"bad 'port' parameter {port!r}: expected a port number 1-65535")
-        filters["port"] = int(port)
+        number = whole_number(port, 1, 65535)
+        if number is None:
+            raise json_error(400, f"bad 'port' parameter {printable(port, 40)!r}: expected a port number 1-65535")
+        filters["port"] = number
     if name := param("name"):
         filters["name"] = name
     if client := param("client"):
@@ -71,7 +74,7 @@ def result_filters() -> dict[str, Any]:
         except ValueError:
             value = float("nan")
         if not math.isfinite(value):
-            raise json_error(400, f"bad 'since' parameter {since!r}: expected seconds since the epoch")
+            raise json_error(400, f"bad 'since' parameter {printable(since, 40)!r}: expected seconds since the epoch")
         filters["since"] = value
     return filters
 
@@ -152,6 +155,9 @@ def json_body() -> dict[str, Any]:
         # Bytes that are not UTF-8: a DecodeError from msgspec 0.23 on, a
         # UnicodeDecodeError before.
         raise json_error(400, f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # msgspec's own depth guard: `[[[...]]]` a thousand deep fits in 4 KiB.
+        raise json_error(400, "the request body is nested too deeply: the API takes a flat JSON object") from None
     if not isinstance(data, dict):
         raise json_error(400, "the request body must be a JSON object")
     return data

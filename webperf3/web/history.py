@@ -22,6 +22,7 @@ import bottle
 from bottle import HTTPResponse
 
 from ..board.listing import GROUPINGS, History, QueryError, parse_query
+from ..text import printable, whole_number
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
@@ -114,9 +115,9 @@ class HistoryView:
             return view.timeline.current
         if text == "all":
             return None
-        if not (text.isascii() and text.isdigit()):
-            raise json_error(400, f"bad 'survey' parameter {text!r}: expected a survey's id or 'all'")
-        sid = int(text)
+        sid = whole_number(text, 0, 2**63 - 1)  # SQLite's largest row id
+        if sid is None:
+            raise json_error(400, f"bad 'survey' parameter {printable(text, 40)!r}: expected a survey's id or 'all'")
         if sid not in view.surveys:
             raise json_error(404, f"there is no survey {sid}")
         return sid

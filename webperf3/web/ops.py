@@ -30,7 +30,7 @@ class Ops:
         except LogDirError as exc:
             return HTTPResponse(f"log directory unreadable: {exc}\n", 503, _TEXT)
         # Not 200 while tests are being lost (a full disk, a log moved away).
-        found = problems(self.dash.servers())
+        found = problems(self.dash.servers(), self.dash.book.problem)
         return HTTPResponse(health_text(found), http_status(found), _TEXT)
 
     def metrics(self) -> HTTPResponse:

@@ -15,6 +15,7 @@ import bottle
 from bottle import HTTPResponse, response
 
 from .. import __version__
+from ..config import DEFAULT_FIRST_PORT
 
 if TYPE_CHECKING:
     from . import Dashboard
@@ -54,7 +55,13 @@ class Pages:
         )
 
     def dashboard(self) -> str:
-        return self.render("dashboard.tpl", page="dashboard")
+        return self.render("dashboard.tpl", page="dashboard", first_port=str(self.first_port()))
+
+    def first_port(self) -> int:
+        """The port the empty table's example command names: the station's
+        first iperf3 server (``--first-port``); the default without servers."""
+        ports = self.dash.ports()
+        return min(ports) if ports else DEFAULT_FIRST_PORT
 
     def static(self, filename: str) -> HTTPResponse:
         mimetype = _TYPES.get(Path(filename).suffix, "auto")

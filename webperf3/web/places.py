@@ -19,6 +19,7 @@ from bottle import HTTPResponse
 from ..board.tally import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
 from ..store.record import Result
 from ..survey import BookView
+from ..text import printable
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def choose_survey(view: BookView, text: str | None, what: str = "survey") -> Cho
     elif text.isascii() and text.isdigit() and len(text) < 10:
         sid = int(text)
     else:
-        raise json_error(400, f"bad {what!r} parameter {text!r}: expected a survey's number, 'current' or 'all'")
+        raise json_error(400, f"bad {what!r} parameter {printable(text, 40)!r}: expected a survey's number, 'current' or 'all'")
     survey = view.surveys.get(sid)
     if survey is None:
         raise json_error(404, f"there is no survey {sid}" + (" (see /api/surveys)" if view.surveys else ""))
@@ -140,25 +141,31 @@ def thresholds_param() -> Thresholds:
 
 
 def failures(view: BookView, members: list[Result]) -> tuple[list[dict[str, Any]], int]:
-    """The failed tests that are not excluded, newest first, with their reasons."""
-    tried = [r for r in members if r.error is not None]
+    """The failed tests that are not excluded, newest first, with their reasons
+    (raw and in plain words). A test the station cut is not a failure."""
+    tried = [r for r in members if r.failed]
     failed = [(r, a) for r, a in zip(tried, view.annotate_all(tried)) if not a.excluded]
     failed.reverse()
     return [
         {
             "id": a.id, "time": r.time, "port": r.port, "place": a.place, "client": r.client,
-            "direction": r.direction, "protocol": r.protocol, "error": r.error, "version": r.version,
+            "direction": r.direction, "protocol": r.protocol, "error": r.error, "error_plain": r.error_plain,
+            "version": r.version,
         }
         for r, a in failed[:MAX_FAILURES]
     ], len(failed)
 
 
 def totals(rows: list[PlaceRow]) -> dict[str, int]:
+    """``places`` counts named places only: the tests with no place are
+    ``unplaced_tests``, never a place."""
     return {
-        "places": sum(1 for r in rows if r.tests),
+        "places": sum(1 for r in rows if r.tests and r.place is not None),
         "tests": sum(r.tests for r in rows),
         "failures": sum(r.failures for r in rows),
         "excluded": sum(r.excluded for r in rows),
+        "interrupted": sum(r.interrupted for r in rows),
+        "unplaced_tests": sum(r.tests for r in rows if r.place is None),
     }
 
 

@@ -10,12 +10,14 @@ which listens to the book.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import bottle
 from bottle import HTTPResponse, request
 
+from ..serving.clients import client_key
 from ..survey import KEEP, BookConflict, BookError, BookInputError, BookNotFound, BookWriteError, parse_result_id
 from .common import json_body, json_error, json_response, param, require_admin, same_origin
 
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
     from . import Dashboard
 
 T = TypeVar("T")
+
+#: Places named from one address (IPv6: a /64; a team behind one NAT shares
+#: it): this many at once, then one every PLACE_EVERY_S seconds.
+PLACE_BURST = 10
+PLACE_EVERY_S = 2.0
 
 
 def book_call(action: Callable[[], T]) -> T:
@@ -83,6 +90,16 @@ class Surveys:
         address = request.remote_addr
         if not address:
             raise json_error(400, "cannot tell this device's address")
+        # Each place named pushes a change to every open page: a loop of
+        # them from one address must not flood the others' live updates.
+        wait = self.dash.place_limit.wait(client_key(address))
+        if wait > 0:
+            raise json_error(
+                429,
+                f"too many places named from {client_key(address)} just now (at most {PLACE_BURST} at once, then one every "
+                f"{PLACE_EVERY_S:g} s): try again in {math.ceil(wait)} s",
+                **{"Retry-After": str(math.ceil(wait))},
+            )
         outcome = book_call(lambda: self.book.claim(address, name, device=device, user_agent=request.get_header("User-Agent")))
         claim = outcome.claim
         others = [c for c in outcome.conflicts if c.device_key != claim.device_key]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.iperf3 import FAST, json_objects, results, run_client, start_client
+from tests.support.iperf3 import FAST, IPERF3, built_iperf3s, json_objects, results, run_client, sock_diag_refused, start_client
 from tests.support.paths import ROOT
 from tests.support.ports import free_ports
 from tests.support.processes import is_iperf3, pid_gone
@@ -485,3 +485,85 @@ def test_status_is_a_frozen_snapshot_with_a_dict_form():
     }
     with pytest.raises(AttributeError):
         status.pid = 11  # type: ignore[misc]
+
+
+# ------------------------------------------------------- a silent connection
+
+
+def silent_connection(port: int) -> socket.socket:
+    """What holds a port of iperf3 before 3.15 for ever: a connection that
+    never sends the test's cookie (a scanner, a half-open app)."""
+    return socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+#: Telling a silent connection needs the kernel's byte counters (sock_diag).
+needs_counters = pytest.mark.skipif((refused := sock_diag_refused()) is not None, reason=refused or "")
+
+
+@needs_counters
+def test_a_connection_that_sends_nothing_frees_its_port_on_an_iperf3_that_would_wait_for_ever(make_fleet):
+    [port] = free_ports(1)
+    fleet = make_fleet([port], version="3.12", silent_seconds=1.5)  # Debian 12's: before the fix in 3.15
+    fleet.start()
+    [before] = wait_idle(fleet)
+    held = silent_connection(port)
+    try:
+        restarted = wait_until(lambda: (s := status_of(fleet, port)).pid not in (None, before.pid) and s, 6.0, what="the held server restarted")
+        assert restarted.restarts == 1
+        assert "sent nothing" in restarted.last_exit and "127.0.0.1" in restarted.last_exit
+        assert restarted.problem_kind is None  # once is no pattern: nobody is named yet
+    finally:
+        held.close()
+    wait_idle(fleet, port)
+    assert_test_recorded(fleet, port, "after the silent one")
+
+
+@needs_counters
+def test_an_address_that_keeps_holding_ports_silently_is_named(make_fleet):
+    [port] = free_ports(1)
+    fleet = make_fleet([port], version="3.12", silent_seconds=1.0)
+    fleet.start()
+    for n in range(1, 4):
+        [before] = wait_idle(fleet, port)
+        held = silent_connection(port)
+        try:
+            wait_until(lambda: (s := status_of(fleet, port)).pid not in (None, before.pid) and s.restarts == n and s, 6.0, what=f"restart {n}")
+        finally:
+            held.close()
+    named = wait_until(lambda: (s := status_of(fleet, port)).problem_kind == "silent" and s, 3.0, what="the address named")
+    assert "127.0.0.1 keeps opening connections" in named.problem and "(3 times)" in named.problem
+    # A real test forgives: the next silent connection starts the count again.
+    wait_idle(fleet, port)
+    assert_test_recorded(fleet, port, "a real test")
+    assert wait_until(lambda: status_of(fleet, port).problem_kind is None, 3.0, what="the name cleared by a real test")
+
+
+@needs_counters
+def test_a_real_test_longer_than_the_silence_limit_is_never_cut(make_fleet):
+    [port] = free_ports(1)
+    fleet = make_fleet([port], version="3.12", silent_seconds=0.5)
+    fleet.start()
+    [before] = wait_idle(fleet)
+    for direction in ([], ["-R"]):  # an upload, and a download whose data connection only sends
+        done = subprocess.run([IPERF3, "-c", "127.0.0.1", "-p", str(port), "-t", "2", *direction], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert status_of(fleet, port).pid == before.pid and status_of(fleet, port).restarts == 0
+
+
+@needs_counters
+def test_newer_iperf3s_keep_their_own_handling_of_a_silent_connection(make_fleet):
+    newer = {v: path for v, path in built_iperf3s().items() if version_key(v) >= (3, 15)}
+    if not newer:
+        pytest.skip("no iperf3 3.15 or newer built (scripts/bootstrap test builds 3.18 and 3.21 from ../shared/iperf3-src)")
+    version, path = next(iter(newer.items()))
+    [port] = free_ports(1)
+    fleet = make_fleet([port], iperf3=str(path), silent_seconds=0.5)
+    fleet.start()
+    [before] = wait_idle(fleet)
+    held = silent_connection(port)
+    try:
+        wait_until(lambda: status_of(fleet, port).state == "testing", 3.0, what="the connection seen")
+        time.sleep(2.0)
+        assert status_of(fleet, port).pid == before.pid and status_of(fleet, port).restarts == 0
+    finally:
+        held.close()

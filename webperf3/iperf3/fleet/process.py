@@ -85,6 +85,23 @@ IPERF3_MAX_SECONDS = 86400
 DEAD_CLIENT_SECONDS = 30
 
 
+#: Before 3.15 a server blocks for ever on a control connection that sends
+#: nothing (not even the test's cookie), and every later client of that port
+#: gets "the server is busy": one silent socket stops a port. Fixed in 3.15
+#: ("Several bugs that could allow the iperf3 server to hang waiting for
+#: input on the control connection", RELNOTES, esnet-secadv-2023-0002).
+SILENT_HANG_FIXED_IN = (3, 15)
+#: A connection that has sent nothing for this long is no test about to start:
+#: a real client sends its 37-byte cookie at once.
+SILENT_SECONDS = 8.0
+
+
+def blocks_on_silent_connections(version: str | None) -> bool:
+    """True for the versions the supervisor must rescue from a silent connection."""
+    have = version_key(version)
+    return bool(have) and have < SILENT_HANG_FIXED_IN
+
+
 def survey_options(
     version: str | None,
     max_test_seconds: float | None = None,

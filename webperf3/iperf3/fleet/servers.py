@@ -54,12 +54,23 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ...text import printable
 from ..sockets import netstat
 from ..sockets.progress import Progress
 from ..sockets.sampler import ProgressSampler, Running, SocketWatch
 from .logfile import LOW_SPACE_BYTES, ServerLog, disk_problem
 from .ports import holder_text, probe_port, replace_stale, specific_address
-from .process import DEAD_CLIENT_SECONDS, PARENT_ENV, format_exit, iperf3_version, platform_kwargs, server_argv, survey_options
+from .process import (
+    DEAD_CLIENT_SECONDS,
+    PARENT_ENV,
+    SILENT_SECONDS,
+    blocks_on_silent_connections,
+    format_exit,
+    iperf3_version,
+    platform_kwargs,
+    server_argv,
+    survey_options,
+)
 from .state import Backoff, ClientConnection, PortState, ServerStatus, forward_stderr
 
 log = logging.getLogger("webperf3.servers")
@@ -103,6 +114,7 @@ class ServerFleet:
         file_check_interval: float = 1.0,
         displaced_grace: float = 20.0,
         low_space_bytes: int = LOW_SPACE_BYTES,
+        silent_seconds: float = SILENT_SECONDS,
     ) -> None:
         ports = list(ports)
         if len(set(ports)) != len(ports):
@@ -139,6 +151,7 @@ class ServerFleet:
         self._displaced_grace = displaced_grace
         self._low_space = low_space_bytes
         self._disk: str | None = None  # disk_problem(), as of the last check
+        self._silent = silent_seconds
 
     # ---------------------------------------------------------------- public
 
@@ -318,13 +331,41 @@ class ServerFleet:
         for sock in netstat.established_on(sockets, server.port):
             if self._local in (None, sock.local_host):
                 key = (sock.remote_host, sock.remote_port, sock.local_host)
-                server.connections[key] = previous.get(key) or ClientConnection(now, time.time(), sock.remote_host)
+                connection = server.connections[key] = previous.get(key) or ClientConnection(now, time.time(), sock.remote_host)
+                received = getattr(sock, "bytes_received", None)  # sock_diag's counter; /proc has none
+                if received is not None and not connection.heard:
+                    connection.heard = received > 0
         if server.state == "starting" and not server.connections and not self._listening(server, sockets, now):
             return
         oldest = server.oldest()
         server.state = "testing" if oldest else "idle"
         if oldest and self._max_test is not None and now - oldest.first_seen > self._max_test:
             self._kill_stuck(server, oldest, now)
+        elif oldest and self._silent_holds(server, now):
+            self._kill_silent(server, oldest, now)
+        elif oldest and any(c.heard for c in server.connections.values()):
+            server.silent_count = 0  # a real test: whoever was silent before is forgiven
+
+    def _silent_holds(self, server: PortState, now: float) -> bool:
+        """A port held only by connections that have sent nothing for
+        ``silent_seconds``, on an iperf3 that would wait for them for ever."""
+        if not blocks_on_silent_connections(self._version):
+            return False  # 3.15 and later time such a connection out themselves
+        return all(c.heard is False and now - c.first_seen >= self._silent for c in server.connections.values())
+
+    def _kill_silent(self, server: PortState, oldest: ClientConnection, now: float) -> None:
+        assert server.proc is not None
+        server.silent_count = server.silent_count + 1 if server.silent_from == oldest.client else 1
+        server.silent_from = oldest.client
+        log.warning(
+            "iperf3 on port %d (pid %d): a connection from %s has sent nothing for %.0f s, and iperf3 %s waits for it for ever; "
+            "restarting it (%d time(s) in a row from that address)",
+            server.port, server.pid, printable(oldest.client, 60), now - oldest.first_seen, self._version, server.silent_count,
+        )
+        server.stuck = f"restarted: a connection from {oldest.client} sent nothing for {self._silent:g} s"
+        server.state = "restarting"
+        server.kill_at = now + self._kill_timeout
+        server.proc.terminate()
 
     def _listening(self, server: PortState, sockets: netstat.Sockets, now: float) -> bool:
         if self._proc_net:

@@ -20,6 +20,9 @@ from ..sockets.progress import Progress
 
 log = logging.getLogger("webperf3.servers")
 
+#: Silent connections in a row from one address before the page names it.
+SILENT_NAMED_AFTER = 3
+
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
@@ -78,6 +81,9 @@ class ClientConnection:
     first_seen: float  # monotonic: immune to the clock jump of a Pi's first NTP sync
     first_seen_epoch: float
     client: str
+    #: Whether the station has received a byte on it: None where the kernel's
+    #: counters cannot be read (then a silent connection cannot be told).
+    heard: bool | None = None
 
 
 @dataclass(slots=True)
@@ -103,6 +109,10 @@ class PortState:
     log: ServerLog | None = None  # the file iperf3 writes, while it runs
     displaced: str | None = None  # what happened to its log file, until restarted onto a new one
     displaced_at: float = 0.0  # monotonic
+    #: Who last held the port with a connection that sent nothing, and how
+    #: many times in a row: named on the page once it keeps happening.
+    silent_from: str | None = None
+    silent_count: int = 0
 
     @property
     def pid(self) -> int | None:
@@ -116,6 +126,11 @@ class PortState:
         kind, problem = (None, None)
         if self.displaced is not None:
             kind, problem = "log", f"iperf3 on port {self.port}: {self.displaced}; restarting it onto a new file"
+        elif self.silent_count >= SILENT_NAMED_AFTER:
+            kind, problem = "silent", (
+                f"{printable(self.silent_from, 60)} keeps opening connections to port {self.port} that send nothing "
+                f"({self.silent_count} times): its iperf3 is restarted each time"
+            )
         elif disk is not None and self.state != "stopped":
             kind, problem = "disk", disk
         return ServerStatus(

@@ -26,6 +26,7 @@ import re
 import msgspec
 
 from ...store.record import Direction, MeasuredBy, Result
+from .errors import interrupted, plain_error
 
 
 class _Side(msgspec.Struct):
@@ -71,6 +72,7 @@ class _TestStart(msgspec.Struct):
     num_streams: int | None = None
     blksize: int | None = None
     duration: float | None = None
+    omit: float | None = None
     reverse: int | bool = 0
     bidir: int | bool = 0  # iperf3 3.13+
 
@@ -232,7 +234,10 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
         # duration asked for.
         upload = download = measured_by = retransmits = jitter = loss = download_jitter = download_loss = None
         duration = _sums_seconds(end, ran)
+        cut = interrupted(entry.error, duration, test.duration, test.omit)
+        error_plain = plain_error(entry.error, interrupted=cut)
     else:
+        cut, error_plain = False, None
         upload, download, measured_by, retransmits, jitter, loss, download_jitter, download_loss, seconds = _figures(test, direction, end)
         duration = seconds or test.duration
     return Result(
@@ -253,6 +258,8 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
         download_jitter_ms=download_jitter,
         download_loss_percent=download_loss,
         error=entry.error,
+        interrupted=cut,
+        error_plain=error_plain,
         version=_version(start.version),
         cookie=start.cookie,
         offset=offset,

@@ -287,6 +287,7 @@ function onMessage(message) {
     if (message.kind !== "claim") surveys.changed();
   }
   else if (message.type === "results") applyResults(message);
+  else if (message.type === "leases") device.leasesChanged(message);
   else if (message.type === "servers" && Array.isArray(message.servers)) applyServers(message.servers);
 }
 
@@ -324,7 +325,7 @@ async function action(path, failure, body = undefined) {
 
 // -- start -----------------------------------------------------------------------
 
-const live = new LiveSocket({ onMessage, poll: updateNow, indicator: $("connection") });
+const live = new LiveSocket({ onMessage, poll: updateNow, indicator: $("connection"), onOpen: () => device.connected() });
 const device = new DevicePanel({ onMessage: showMessage });
 const surveys = new SurveysPanel({ onMessage: showMessage });
 

@@ -19,8 +19,10 @@ const LABELS = { live: "live", connecting: "connecting…", reconnecting: "recon
 export class LiveSocket {
   // onMessage(message): every JSON object the station sends.
   // poll(): fetch the state over HTTP (while the socket is down).
-  constructor({ onMessage, poll, indicator }) {
+  // onOpen(): each time the socket (re)connects, before its snapshot.
+  constructor({ onMessage, poll, indicator, onOpen = () => {} }) {
     this.onMessage = onMessage;
+    this.onOpen = onOpen;
     this.poll = poll;
     this.indicator = indicator;
     this.port = meta("webperf3-ws-port");
@@ -86,6 +88,7 @@ export class LiveSocket {
       this.failures = 0;
       this.stopPolling();
       this.show("live", this.url());
+      this.onOpen();
     };
     ws.onmessage = (event) => {
       if (ws !== this.socket) return;
