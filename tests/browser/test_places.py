@@ -180,7 +180,8 @@ def test_the_report_prints_to_pdf_with_the_places_and_failures(page: Page, stati
     words = " ".join(text.split())  # a cell's text may wrap
     for place in ("Kitchen", "Hallway", "Room 101", "Lab bench 3", "Office 2.14"):
         assert place in text
-    assert "the client has unexpectedly closed the connection" in words  # the failure and its reason
+    assert "The client went away mid-test: out of range, or its app was closed" in words  # the failure and its reason, in plain words
+    assert "iperf3: the client has unexpectedly closed the connection" in words  # and as iperf3 said it
     assert "How this was measured" in text and "3.12" in text  # the versions seen
     assert "Survey report: First survey" in text
     assert "Dashboard" not in text  # no nav in print
@@ -318,3 +319,35 @@ def test_the_report_printed_from_a_phone_has_dates_no_scrollbar_and_a_legend(pag
     assert day(two_days_ago) in words.split("Places, worst first")[1]  # the Attic's last test, in its row
     for key in LEGEND:
         assert key in words  # the chart's legend says which colour is which
+
+
+def test_an_ungraded_udp_download_and_a_test_the_station_cut_are_said_as_such(page: Page, station: Station) -> None:
+    now = time.time()
+    # A UDP download the station only sent (what arrived is unknown), and a
+    # test cut by the station's restart: neither is the place's failure.
+    station.append(5202, make_entry("udp_reverse", name="Garden", client="192.168.1.41", at=now - 40))
+    station.append(5201, make_entry("server_stopped", name="Porch", client="192.168.1.23", at=now - 30))
+    open_places(page, station)
+    garden = page.locator("#place-rows tr[data-place='Garden']")
+    expect(garden).to_have_count(1, timeout=LIVE_WAIT_MS)
+    download = garden.locator("td.grade").first
+    expect(download).to_have_attribute("data-grade", "none")
+    expect(download).to_contain_text("10.2 Mbit/s")
+    expect(download.locator("details.ungraded summary")).to_have_text("not graded")
+    download.locator("details.ungraded summary").click()  # a tap on a phone: why
+    expect(download.locator(".explain-text")).to_have_text("UDP: the station's sent rate, not what the client received")
+    porch = page.locator("#place-rows tr[data-place='Porch']")
+    expect(porch.locator("td.tests")).to_have_text("1 (1 interrupted)")
+    expect(porch.locator("td.failures")).to_have_text("0")
+
+    page.goto(station.url)
+    expect(page.locator("#connection")).to_have_text("live")
+    cut = page.locator("#rows tr[data-port='5201']")
+    expect(cut).to_have_class("interrupted")
+    expect(cut.locator("td.error.interrupted .error-plain")).to_have_text(
+        "Interrupted by the station: it was stopped or restarted during the test (not a fault of the place)"
+    )
+
+    page.goto(f"{station.url}report")
+    expect(page.locator("#report[data-ready]")).to_have_count(1)
+    expect(page.locator("#report-totals")).to_contain_text("1 failure, 1 interrupted by the station")

@@ -26,7 +26,7 @@
   </label>
   <label>Outcome
     <select name="outcome" id="h-outcome">
-      <option value="">any</option><option value="ok">ok</option><option value="failed">failed</option><option value="excluded">excluded</option>
+      <option value="">any</option><option value="ok">ok</option><option value="failed">failed</option><option value="interrupted">interrupted by the station</option><option value="excluded">excluded</option>
     </select>
   </label>
   <label>From <input type="datetime-local" name="since" id="h-since" step="1"></label>

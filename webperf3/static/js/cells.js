@@ -61,6 +61,26 @@ export function timeCell(result) {
   return td;
 }
 
+// Why a test failed: iperf3's common errors in plain words (the station's
+// error_plain) over iperf3's own text, which stays for whoever knows it. A
+// test the station itself cut (its stop or restart) is no failure of the
+// place: it says so, in the warning colour rather than the failure's.
+export function errorCell(result) {
+  const error = result ? result.error : null;
+  if (error === null || error === undefined) return cell("", { cls: "error" });
+  const plain = result.error_plain;
+  const td = el("td", { cls: result.interrupted ? "error interrupted" : "error" });
+  td.dataset.interrupted = result.interrupted ? "1" : "";
+  const both = el("span"); // one flex item on a phone
+  if (plain && plain !== error) {
+    both.append(el("span", { text: plain, cls: "error-plain" }), el("span", { text: `iperf3: ${error}`, cls: "error-raw" }));
+  } else {
+    both.append(el("span", { text: error || "failed", cls: "error-plain" }));
+  }
+  td.append(both);
+  return td;
+}
+
 export function qualityCell(result) {
   const parts = quality(result);
   const td = cell(parts.length ? "" : DASH, { cls: "quality" });

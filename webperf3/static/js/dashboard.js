@@ -11,7 +11,7 @@
 
 import { showAlerts } from "./alerts.js";
 import { getJSON, post } from "./api.js";
-import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { cell, errorCell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { $, el } from "./dom.js";
 import { DASH, PLACE_SOURCES, direction, formatRate, formatTime, protocol } from "./format.js";
 import { DevicePanel } from "./device.js";
@@ -91,7 +91,7 @@ function buildRows(row) {
   const shown = failed ? row.failure : row.latest;
   const tr = el("tr");
   tr.dataset.port = String(row.port);
-  if (failed) tr.classList.add("failed");
+  if (failed) tr.classList.add(row.failure.interrupted ? "interrupted" : "failed");
   const cells = [
     cell(String(row.port), { cls: "port" }),
     statusCell(row.port),
@@ -103,7 +103,7 @@ function buildRows(row) {
     rateCell(failed ? null : shown ? shown.upload_bps : null),
     cell(protocol(shown)),
     failed ? cell(DASH, { cls: "quality" }) : qualityCell(shown),
-    cell(failed ? row.failure.error || "failed" : "", { cls: "error" }),
+    failed ? errorCell(row.failure) : cell("", { cls: "error" }),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", LABELS[i]));
   tr.append(...cells);

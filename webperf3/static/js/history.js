@@ -4,7 +4,7 @@
 // view (history.replaceState), so it can be bookmarked and shared.
 
 import { getJSON, send } from "./api.js";
-import { cell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
+import { cell, errorCell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { $, el, ensureOption, option } from "./dom.js";
 import { DASH, PLACE_SOURCES, direction, protocol } from "./format.js";
 import { TimeChart, sideLabel } from "./charts.js";
@@ -196,7 +196,7 @@ function buildRow(test) {
   const tr = el("tr");
   tr.dataset.id = test.id;
   const failed = test.error !== null && test.error !== undefined;
-  if (failed) tr.classList.add("failed");
+  if (failed) tr.classList.add(test.interrupted ? "interrupted" : "failed");
   if (test.excluded) tr.classList.add("excluded");
   const cells = [
     timeCell(test),
@@ -208,7 +208,7 @@ function buildRow(test) {
     rateCell(test.upload_bps),
     cell(protocol(test)),
     failed ? cell(DASH, { cls: "quality" }) : qualityCell(test),
-    cell(failed ? test.error || "failed" : test.excluded ? "excluded" : "", { cls: failed ? "error" : "error h-note" }),
+    failed ? errorCell(test) : cell(test.excluded ? "excluded" : "", { cls: "error h-note" }),
     editCell(test),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", LABELS[i]));
@@ -267,9 +267,11 @@ function inView(test) {
   if (v.port && String(test.port) !== v.port) return false;
   if (v.client && !(test.client || "").includes(v.client)) return false;
   if (v.direction && test.direction !== v.direction) return false;
+  // As the station's filter (board/listing.py): a test it cut is not a failure.
   const failed = test.error !== null && test.error !== undefined;
   if (v.outcome === "ok" && (test.excluded || failed)) return false;
-  if (v.outcome === "failed" && (test.excluded || !failed)) return false;
+  if (v.outcome === "failed" && (test.excluded || !failed || test.interrupted)) return false;
+  if (v.outcome === "interrupted" && (test.excluded || !test.interrupted)) return false;
   if (v.outcome === "excluded" && !test.excluded) return false;
   if (v.since && test.time < Number(v.since)) return false;
   if (v.until && test.time >= Number(v.until)) return false;

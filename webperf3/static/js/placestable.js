@@ -6,7 +6,7 @@
 // counted on a line of their own (`unplaced`, `unplacedLine`).
 
 import { DASH, formatDate, formatDateTime, formatRate, formatTime, sameDay } from "./format.js";
-import { cell } from "./cells.js";
+import { cell, explained } from "./cells.js";
 import { el } from "./dom.js";
 
 const THRESHOLDS_KEY = "webperf3-thresholds";
@@ -78,11 +78,26 @@ function rateRange(min, max) {
   return min === max ? formatRate(min) : `${formatRate(min)} – ${formatRate(max)}`;
 }
 
-function medianCell(bps, grade, badge = "") {
-  const td = cell(formatRate(bps), { cls: `num grade grade-${grade}`, title: GRADE_TITLES[grade] || "" });
+// `ungraded`: the station's reason a figure is shown but not graded (a UDP
+// download it only sent: what arrived is unknown), a tap away on a phone.
+function medianCell(bps, grade, badge = "", ungraded = null) {
+  const td = cell(formatRate(bps), { cls: `num grade grade-${grade}`, title: ungraded || GRADE_TITLES[grade] || "" });
   td.dataset.grade = grade;
   if (badge) td.append(" ", el("span", { text: badge, cls: "measured-by", title: badge === "client" ? "received by the client, as its iperf3 reported" : "some figures sent by the station, some received by the client" }));
+  if (ungraded) {
+    td.dataset.ungraded = "1";
+    td.append(" ", explained("not graded", ungraded, "ungraded"));
+  }
   return td;
+}
+
+// A place's tests, with those excluded and those the station cut (its stop
+// or restart: not failures of the place) said apart.
+function testsText(row) {
+  const apart = [];
+  if (row.interrupted) apart.push(`${row.interrupted} interrupted`);
+  if (row.excluded) apart.push(`+${row.excluded} excl.`);
+  return String(row.tests) + (apart.length ? ` (${apart.join(", ")})` : "");
 }
 
 function udpText(row) {
@@ -113,10 +128,10 @@ export function placeRow(row, { survey = null, compact = false, time = formatTim
   const badge = row.download_measured_by === "client" ? "client" : row.download_measured_by === "mixed" ? "mixed" : "";
   const cells = [
     name,
-    cell(String(row.tests) + (row.excluded ? ` (+${row.excluded} excl.)` : ""), { cls: "num" }),
+    cell(testsText(row), { cls: "num tests", title: row.interrupted ? "interrupted: cut by the station's stop or restart, not failures of the place" : "" }),
     failed,
     cell(row.last ? time(row.last) : DASH, { cls: "time" }),
-    medianCell(row.download_median_bps, row.download_grade, badge),
+    medianCell(row.download_median_bps, row.download_grade, badge, row.download_ungraded || null),
     cell(rateRange(row.download_min_bps, row.download_max_bps), { cls: "num range" }),
     medianCell(row.upload_median_bps, row.upload_grade),
     cell(rateRange(row.upload_min_bps, row.upload_max_bps), { cls: "num range" }),

@@ -7,7 +7,7 @@
 // named are a line of their own, never ranked among the places.
 
 import { getJSON } from "./api.js";
-import { cell } from "./cells.js";
+import { cell, errorCell } from "./cells.js";
 import { $, el } from "./dom.js";
 import { DASH, direction } from "./format.js";
 import {
@@ -26,7 +26,7 @@ function failureRow(failure, time) {
     cell(String(failure.port), { cls: "port" }),
     cell(failure.client || DASH),
     cell(direction(failure)),
-    cell(failure.error_plain || failure.error || "failed", { cls: "error" }),
+    errorCell(failure),
   ];
   ["Time", "Place", "Port", "Client", "Direction", "Reason"].forEach((label, i) => cells[i].setAttribute("data-label", label));
   tr.append(...cells);
@@ -70,6 +70,7 @@ function render(data, running) {
     `${plural(totals.tests, "test")} at ${plural(apart.places, "place")}` +
     (apart.tests ? ` and ${apart.tests} with no place` : "") +
     `, ${plural(totals.failures, "failure")}` +
+    (totals.interrupted ? `, ${totals.interrupted} interrupted by the station` : "") +
     (totals.excluded ? `, ${totals.excluded} excluded` : "");
   $("report-order").textContent = data.order;
   $("report-order-how").textContent = data.order;
