@@ -71,18 +71,16 @@ scheme.addEventListener("change", () => {
 
 // Paper is wider than a phone: a chart drawn for a phone's screen, scaled
 // up to the page, prints blurred and taller than a page. Before printing,
-// each chart is drawn PRINT_WIDTH wide (the print CSS scales it to the
-// page), and at its element's width again after.
+// each chart is drawn again PRINT_WIDTH wide (its labels laid out for that
+// width; the print CSS scales it to the page), and for its element after.
 const PRINT_WIDTH = 1000;
 let printing = false;
-window.addEventListener("beforeprint", () => {
-  printing = true;
-  for (const chart of live) chart.resize();
-});
-window.addEventListener("afterprint", () => {
-  printing = false;
-  for (const chart of live) chart.resize();
-});
+function drawAllFor(paper) {
+  printing = paper;
+  for (const chart of live) if (chart.plot) chart.redraw();
+}
+window.addEventListener("beforeprint", () => drawAllFor(true));
+window.addEventListener("afterprint", () => drawAllFor(false));
 
 class Chart {
   constructor(el, height) {
@@ -303,7 +301,7 @@ export class PlaceBars extends Chart {
     const n = labels.length;
     const width = printing ? PRINT_WIDTH : this.width();
     const slot = (width - Y_AXIS_PX - 16) / Math.max(n, 1);
-    const slanted = n > 6 || slot < 90;
+    const slanted = slot < 96; // a label of 14 characters fits a slot this wide
     // Every n-th place named when the slots are narrow: worked out at each
     // draw, since a resize changes the slots without building a new chart.
     const every = (u) => {
