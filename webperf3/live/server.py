@@ -168,6 +168,11 @@ class LiveServer:
     def clients(self) -> int:
         return len(self._clients)
 
+    def connections_of(self, client: str) -> int:
+        """TCP connections an address (IPv6: its /64) holds now, handshakes included."""
+        gate = self._gate
+        return 0 if gate is None else gate.book.count(client)
+
     def start(self, timeout: float = 5.0) -> None:
         """Start the thread; return once the port listens, else raise (e.g. OSError)."""
         with self._control:
