@@ -347,6 +347,30 @@ def test_deleted_log_sends_a_snapshot(log_dir, live, client) -> None:
     assert message["rows"] == []
 
 
+def test_a_place_named_pushes_only_its_small_message(live, client_for, book) -> None:
+    """A place named from a browser changes no row (it labels tests that
+    start from now on): every page gets the change, and no snapshot."""
+    c = client_for(live)
+    assert c.next()["type"] == "snapshot"
+    for n in range(20):  # devices naming places in a loop
+        book.claim(f"10.0.0.{n + 1}", f"Room {n}")
+    arrived = c.quiet(1.0)
+    assert [m["type"] for m in arrived] == ["book"] * 20
+    assert all(m["kind"] == "claim" for m in arrived)
+
+
+def test_a_burst_of_book_changes_costs_each_page_a_few_snapshots_the_latest_state_winning(live, client_for, book) -> None:
+    c = client_for(live)
+    assert c.next()["type"] == "snapshot"
+    for n in range(30):
+        book.start(f"Floor {n}")
+    arrived = c.quiet(1.5)
+    assert [m["kind"] for m in arrived if m["type"] == "book"] == ["start"] * 30
+    snapshots = [m for m in arrived if m["type"] == "snapshot"]
+    assert 1 <= len(snapshots) <= 4, len(snapshots)  # was: one per change
+    assert snapshots[-1]["survey"]["name"] == "Floor 29"
+
+
 def test_pushes_from_another_thread_reach_every_client(live, client_for, book) -> None:
     clients = [client_for(live), client_for(live)]
     for c in clients:

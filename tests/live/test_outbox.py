@@ -194,6 +194,30 @@ def test_a_client_past_its_connections_gets_nothing_and_a_closed_one_frees_its_p
     assert caplog.text.count("refused a websocket connection from 127.0.0.2: it already holds 2") == 1
 
 
+def test_behind_one_nat_sockets_that_do_not_read_make_room_for_a_page_that_does(start_live, caplog) -> None:
+    """16 connections from one address that never finish their handshake (or
+    never read) lock that address out no more: the next connection, a page
+    that reads, takes the place of one of them; pages that read are never
+    dropped for another (the test above)."""
+    caplog.set_level(logging.INFO, "webperf3.live")
+    live = start_live(max_connections_per_client=16)
+    idle = [connect_from("127.0.0.2", live.port) for _ in range(16)]  # TCP only: no handshake, ever
+    try:
+        wait_until(lambda: live.connections_of("127.0.0.2") == 16, 5, what="the idle sockets counted")
+        status, page = websocket_handshake(live.port, source="127.0.0.2")
+        try:
+            assert status == 101  # before: closed at once, the address already held 16
+            page.settimeout(5)
+            assert page.recv(2)  # its snapshot comes
+        finally:
+            page.close()
+        assert sum(closed_by_server(sock, 0.2) for sock in idle) == 1  # one idle socket gave way, the rest wait
+    finally:
+        for sock in idle:
+            sock.close()
+    assert "dropped a websocket connection from 127.0.0.2 that was not reading" in caplog.text
+
+
 def test_connections_in_all_are_capped_whoever_opens_them(start_live, caplog) -> None:
     caplog.set_level(logging.INFO, "webperf3.live")
     live = start_live(max_connections=3)

@@ -92,7 +92,7 @@ def test_a_test_the_station_cut_is_kept_marked_and_fails_no_place(log_dir: Path,
             station.proc.kill()
             station.proc.communicate()
         log = log_dir / f"port-{station.iperf3_port}.json"
-        cut = wait_until(lambda: [e for e in json_objects(log) if "timestamp" in e["start"] and "error" in e], 10,
+        cut = wait_until(lambda: [e for e in json_objects(log) if "timestamp" in e["start"] and "error" in e], 30,
                          what="iperf3 to write the cut test")  # fmt: skip
         assert cut[0]["error"].startswith("interrupt - the server has terminated"), cut
     finally:

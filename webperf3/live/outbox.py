@@ -31,6 +31,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from ..serving.clients import ConnectionBook, LogLimiter, client_key
 
@@ -144,15 +145,37 @@ class ClientGate:
     def _made(self, connection: GuardedConnection) -> bool:
         peer = connection.transport.get_extra_info("peername")
         connection.client = client = client_key(peer[0] if isinstance(peer, tuple) else None)
-        if self.book.client_full(client):
+        if self.book.client_full(client) and not self._make_room(client):
             self.refusals.log(
-                logging.WARNING, "per-client", client, "refused a websocket connection from %s: it already holds %d", client, self.book.per_client
+                logging.WARNING, "per-client", client, "refused a websocket connection from %s: it already holds %d, each reading", client, self.book.per_client
             )
             return False
         if self.book.full():
             self.refusals.log(logging.WARNING, "full", client, "refused a websocket connection from %s: %d connections open", client, len(self.book))
             return False
         self.book.add(client, connection)
+        return True
+
+    def _make_room(self, client: str) -> bool:
+        """At its cap, an address gives up a connection that is not reading
+        rather than the new one: behind one NAT, another device's idle or
+        stalled sockets must never lock out a page that reads, and a page
+        that reads (nothing waiting to be written to it) is never dropped.
+        First a socket that never finished its handshake, then the one with
+        the most bytes waiting for it."""
+
+        def waiting(connection: GuardedConnection) -> int:
+            transport = connection.transport
+            return transport.get_write_buffer_size() if transport is not None and not transport.is_closing() else 0
+
+        stalled = [c for c in self.book.of(client) if c.state is State.CONNECTING or waiting(c) > 0]
+        if not stalled:
+            return False
+        victim = max(stalled, key=lambda c: (c.state is State.CONNECTING, waiting(c)))
+        self.refusals.log(logging.INFO, "made room", client, "dropped a websocket connection from %s that was not reading, to make room for a new one", client)
+        self.book.remove(client, victim)  # at once: connection_lost comes later
+        if victim.transport is not None:
+            victim.transport.abort()
         return True
 
     def _lost(self, connection: GuardedConnection) -> None:

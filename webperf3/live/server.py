@@ -81,6 +81,8 @@ MAX_HANDSHAKING = 64
 #: More new results than this in one batch (a big log copied in, a first
 #: read) go out as a snapshot: the browser needs the rows, not every test.
 MAX_RESULTS_PER_MESSAGE = 100
+#: Snapshots after changes of the survey book go out at most this often.
+BOOK_SNAPSHOT_EVERY_S = 0.25
 #: How often leases that ran out are ended (and those on a port that went down moved).
 LEASE_TICK_S = 1.0
 
@@ -153,6 +155,8 @@ class LiveServer:
         self._admitted: set[ServerConnection] = set()  # passed process_request, not closed
         self._gate: ClientGate | None = None  # made in the loop
         self._tasks: set[asyncio.Task] = set()
+        self._snapshot_pending = False  # a coalesced snapshot is scheduled (loop state)
+        self._last_book_snapshot = 0.0
 
     # -- public API (any thread) ----------------------------------------------
 
@@ -163,6 +167,11 @@ class LiveServer:
     @property
     def clients(self) -> int:
         return len(self._clients)
+
+    def connections_of(self, client: str) -> int:
+        """TCP connections an address (IPv6: its /64) holds now, handshakes included."""
+        gate = self._gate
+        return 0 if gate is None else gate.book.count(client)
 
     def start(self, timeout: float = 5.0) -> None:
         """Start the thread; return once the port listens, else raise (e.g. OSError)."""
@@ -250,6 +259,7 @@ class LiveServer:
         self._loop = asyncio.get_running_loop()
         self._stop, self._lock = asyncio.Event(), asyncio.Lock()
         self._clients, self._admitted, self._tasks = {}, set(), set()
+        self._snapshot_pending, self._last_book_snapshot = False, -BOOK_SNAPSHOT_EVERY_S
         self._gate = gate = ClientGate(self.max_connections_per_client, self.max_connections, self._refusals)
         self._loop.set_exception_handler(gate.loop_exception)
         try:
@@ -429,11 +439,32 @@ class LiveServer:
         async with self._lock:  # in order with the other messages
             if not self._clients:
                 return
-            # The change itself (who named what), then the table as it now is:
-            # a place or a survey may change any row.
+            # The change itself (who named what): small, for every page.
             self._fan_out(encode(book_message(change)))
-            _, data = await asyncio.to_thread(self._snapshot)
-            self._fan_out(data)
+        # A place named from a browser belongs to the tests that start from
+        # now on: no row of the table changes, so no snapshot (it was 8.5 kB
+        # per claim per page with 10 ports: a loop of claims flooded every
+        # page). Any other change may change any row: the table as it now
+        # is, coalesced, so a burst of changes costs each page a few
+        # snapshots a second at most, the latest state winning.
+        if change.kind != "claim":
+            self._snapshot_soon()
+
+    def _snapshot_soon(self) -> None:
+        """One snapshot to every client, at most every :data:`BOOK_SNAPSHOT_EVERY_S`;
+        asked again while one is pending, nothing more is sent: when it goes,
+        it reads the state as it then is. In the loop."""
+        if self._snapshot_pending:
+            return
+        self._snapshot_pending = True
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_book_snapshot + BOOK_SNAPSHOT_EVERY_S - loop.time())
+        loop.call_later(delay, self._spawn, self._send_book_snapshot, ())
+
+    async def _send_book_snapshot(self) -> None:
+        self._snapshot_pending = False
+        self._last_book_snapshot = asyncio.get_running_loop().time()
+        await self._send_snapshot_to_all()
 
     def _leases_changed(self, holders: Holders) -> None:
         """The leases' listener: any thread, under their lock. Encoded here,

@@ -71,7 +71,7 @@ from .process import (
     server_argv,
     survey_options,
 )
-from .state import Backoff, ClientConnection, PortState, ServerStatus, forward_stderr
+from .state import Backoff, ClientConnection, ServerStatus, Supervised, forward_stderr
 
 log = logging.getLogger("webperf3.servers")
 
@@ -131,7 +131,7 @@ class ServerFleet:
         self._kill_timeout = kill_timeout
         self._on_change = on_change
         self._on_progress = on_progress
-        self._servers = [PortState(port, self.log_path(port)) for port in ports]
+        self._servers = [Supervised(port, self.log_path(port)) for port in ports]
         self._proc_net = netstat.available()
         self._watch = SocketWatch(ports)
         self._sampler = ProgressSampler(self._watch, self._local)
@@ -303,7 +303,7 @@ class ServerFleet:
             server.progress = found.get(server.port)
         return [found[port] for port in sorted(found)]
 
-    def _check(self, server: PortState, sockets: netstat.Sockets, now: float) -> None:
+    def _check(self, server: Supervised, sockets: netstat.Sockets, now: float) -> None:
         assert server.proc is not None
         returncode = server.proc.poll()
         if returncode is not None:
@@ -325,7 +325,7 @@ class ServerFleet:
                 server.kill_at = now + self._kill_timeout
                 server.proc.terminate()
 
-    def _observe(self, server: PortState, sockets: netstat.Sockets, now: float) -> None:
+    def _observe(self, server: Supervised, sockets: netstat.Sockets, now: float) -> None:
         """Update starting/idle/testing from the port's connections; catch a stuck test."""
         previous, server.connections = server.connections, {}
         for sock in netstat.established_on(sockets, server.port):
@@ -346,14 +346,14 @@ class ServerFleet:
         elif oldest and any(c.heard for c in server.connections.values()):
             server.silent_count = 0  # a real test: whoever was silent before is forgiven
 
-    def _silent_holds(self, server: PortState, now: float) -> bool:
+    def _silent_holds(self, server: Supervised, now: float) -> bool:
         """A port held only by connections that have sent nothing for
         ``silent_seconds``, on an iperf3 that would wait for them for ever."""
         if not blocks_on_silent_connections(self._version):
             return False  # 3.15 and later time such a connection out themselves
         return all(c.heard is False and now - c.first_seen >= self._silent for c in server.connections.values())
 
-    def _kill_silent(self, server: PortState, oldest: ClientConnection, now: float) -> None:
+    def _kill_silent(self, server: Supervised, oldest: ClientConnection, now: float) -> None:
         assert server.proc is not None
         server.silent_count = server.silent_count + 1 if server.silent_from == oldest.client else 1
         server.silent_from = oldest.client
@@ -367,12 +367,12 @@ class ServerFleet:
         server.kill_at = now + self._kill_timeout
         server.proc.terminate()
 
-    def _listening(self, server: PortState, sockets: netstat.Sockets, now: float) -> bool:
+    def _listening(self, server: Supervised, sockets: netstat.Sockets, now: float) -> bool:
         if self._proc_net:
             return bool(netstat.listening_on(sockets, server.port))
         return now - server.started >= _BLIND_STARTUP_SECONDS
 
-    def _kill_stuck(self, server: PortState, oldest: ClientConnection, now: float) -> None:
+    def _kill_stuck(self, server: Supervised, oldest: ClientConnection, now: float) -> None:
         assert server.proc is not None
         lasted = now - oldest.first_seen
         log.warning(
@@ -388,13 +388,13 @@ class ServerFleet:
         server.kill_at = now + self._kill_timeout
         server.proc.terminate()
 
-    def _exited(self, server: PortState, returncode: int, now: float) -> None:
+    def _exited(self, server: Supervised, returncode: int, now: float) -> None:
         try:
             self._replace_exited(server, returncode, now)
         finally:
             self._release_log(server)
 
-    def _release_log(self, server: PortState) -> None:
+    def _release_log(self, server: Supervised) -> None:
         """Close the exited server's log; if it was displaced, save what
         iperf3 wrote to it since into the file now at its path."""
         if server.log is None:
@@ -412,7 +412,7 @@ class ServerFleet:
             server.log.close()
             server.log, server.displaced = None, None
 
-    def _replace_exited(self, server: PortState, returncode: int, now: float) -> None:
+    def _replace_exited(self, server: Supervised, returncode: int, now: float) -> None:
         reason = format_exit(returncode)
         pid, uptime = server.pid, now - server.started
         server.proc = None
@@ -445,7 +445,7 @@ class ServerFleet:
             delay,
         )
 
-    def _said_in_use(self, server: PortState) -> bool:
+    def _said_in_use(self, server: Supervised) -> bool:
         """Whether iperf3 reported the port taken (in its JSON on stdout, not on stderr)."""
         if server.log is None:
             return False
@@ -454,7 +454,7 @@ class ServerFleet:
         except OSError:
             return False
 
-    def _launch(self, server: PortState, now: float) -> None:
+    def _launch(self, server: Supervised, now: float) -> None:
         problem = self._port_problem(server.port)
         if problem is None:
             try:

@@ -1,6 +1,6 @@
 """What the fleet (:mod:`.servers`) knows of each server: the immutable
 status others read (:class:`ServerStatus`), the restart backoff, and the
-mutable per-port state only the supervisor thread touches (:class:`PortState`).
+mutable per-port state only the supervisor thread touches (:class:`Supervised`).
 
 Split from servers.py, which keeps the supervision itself.
 """
@@ -87,7 +87,7 @@ class ClientConnection:
 
 
 @dataclass(slots=True)
-class PortState:
+class Supervised:
     """One port's mutable state; touched by the supervisor thread only."""
 
     port: int
