@@ -11,7 +11,8 @@
 // its element, and puts its uPlot instance on the element (`el.uplot`) and
 // itself (`el.chart`) so tests and other modules can read what is drawn.
 // Figures are named for the side that measured them: the caller's heading
-// says so (see `sideLabel`).
+// says so (see `sideLabel`). One module of about 400 lines: both charts are
+// made on the one Chart base (colours, resizing, drawing for paper).
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 
