@@ -4,6 +4,9 @@ bytes on the wire matter."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import json
 import time
 from pathlib import Path
@@ -218,6 +221,40 @@ def test_downloads_over_the_cap_get_a_503_until_one_ends(store: ResultsStore) ->
     assert statuses[-1].startswith("200")
     second.close()
     del third
+
+
+def test_changes_over_the_cap_get_a_503_at_once_and_reads_pass() -> None:
+    """60 writers at once kept the dashboard's reads waiting behind them in
+    the server's queue: past 2 changes under way per client (4 in all) a
+    change is refused at once, so its thread is free in a millisecond."""
+    entered, release = threading.Semaphore(0), threading.Event()
+
+    def slow_app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST":
+            entered.release()
+            release.wait(10)  # a change waiting for the book's lock and its fsync
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    guard = Guard(slow_app, limits=GuardLimits(changes_total=4, changes_per_client=2))
+    base = {"PATH_INFO": "/api/surveys", "REMOTE_ADDR": "10.0.0.1", "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
+
+    def call(method: str, address: str = "10.0.0.1") -> str:
+        statuses: list[str] = []
+        body = guard({**base, "REQUEST_METHOD": method, "REMOTE_ADDR": address}, lambda status, headers, exc=None: statuses.append(status))
+        b"".join(body)
+        return statuses[-1].split()[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        held = [pool.submit(call, "POST") for _ in range(2)]
+        assert entered.acquire(timeout=5) and entered.acquire(timeout=5)
+        assert call("POST") == "503"  # a third from the same client, at once
+        assert call("GET") == "200"  # reads are not counted
+        other = pool.submit(call, "POST", "10.0.0.2")
+        assert entered.acquire(timeout=5)  # another client still gets in
+        release.set()
+        assert [f.result(5) for f in held] == ["200", "200"] and other.result(5) == "200"
+    assert call("POST") == "200"  # slots given back
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,12 @@ calling it:
   in all. A download to a client that does not read holds a server thread
   until the server gives up on it (``httpserver.py``); the cap keeps
   threads free for the dashboard itself.
+* **503** for a change (``POST``, ``PATCH``, ``PUT``, ``DELETE`` under
+  ``/api/``) beyond ``changes_per_client`` under way from one client or
+  ``changes_total`` in all: each waits for the survey book's lock and an
+  fsync, and waitress serves its queue in order, so 60 writers at once
+  would keep the dashboard's reads waiting behind them; refused at once,
+  the extra ones free their thread in a millisecond.
 
 Every refusal is logged, at most once a minute per client and kind.
 """
@@ -73,6 +79,8 @@ class GuardLimits:
     admin_forget_after: float = 86400.0
     downloads_total: int = 4
     downloads_per_client: int = 2
+    changes_total: int = 4
+    changes_per_client: int = 2
 
 
 class FailureThrottle:
@@ -127,8 +135,12 @@ class FailureThrottle:
             self._clients.pop(key, None)
 
 
+#: The methods of a change.
+CHANGES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
 class DownloadSlots:
-    """Downloads under way, per client and in all. Thread-safe."""
+    """Requests under way (downloads, changes), per client and in all. Thread-safe."""
 
     def __init__(self, total: int, per_client: int) -> None:
         self.total, self.per_client = total, per_client
@@ -227,6 +239,7 @@ class Guard:
             limits.admin_free_failures, limits.admin_first_delay, limits.admin_max_delay, limits.admin_forget_after, clock=clock
         )
         self.downloads = DownloadSlots(limits.downloads_total, limits.downloads_per_client)
+        self.changes = DownloadSlots(limits.changes_total, limits.changes_per_client)
         self._log = LogLimiter(log, clock=clock)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -236,6 +249,8 @@ class Guard:
         if refusal is not None:
             status, message, headers = refusal
             return _answer(start_response, path, status, message, headers)
+        if path.startswith("/api/") and environ.get("REQUEST_METHOD") in CHANGES:
+            return self._change(environ, start_response, client, path)
         if is_admin(path, environ.get("REQUEST_METHOD")):
             return self._admin(environ, start_response, client)
         if path in DOWNLOAD_PATHS:
@@ -285,6 +300,17 @@ class Guard:
         elif with_token and 200 <= code < 300:
             self.throttle.succeeded(client)
         return body
+
+    def _change(self, environ: dict, start_response: StartResponse, client: str, path: str) -> Iterable[bytes]:
+        if not self.changes.acquire(client):
+            self._log.log(logging.INFO, "changes", client, "refused a change from %s: %d under way", client, len(self.changes))
+            return _answer(start_response, path, 503, "too many changes at once: try again in a moment", {"Retry-After": "1"})
+        try:  # a change's answer is a small JSON body: the slot is held until it is made
+            if is_admin(path, environ.get("REQUEST_METHOD")):
+                return list(self._admin(environ, start_response, client))
+            return list(self.app(environ, start_response))
+        finally:
+            self.changes.release(client)
 
     def _download(self, environ: dict, start_response: StartResponse, client: str) -> Iterable[bytes]:
         if not self.downloads.acquire(client):
