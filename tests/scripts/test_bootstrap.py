@@ -105,7 +105,7 @@ def test_without_root_or_sudo_it_says_the_one_command_to_run(checkout):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "bootstrap: webperf3 needs Debian packages (the tests): run  "
-        "sudo apt-get install -y fonts-liberation fonts-dejavu-core prometheus libatomic1 zbar-tools iproute2 poppler-utils  and try again"
+        "sudo apt-get install -y fonts-liberation fonts-dejavu-core prometheus libatomic1 zbar-tools iproute2 poppler-utils webkit2gtk-driver xvfb  and try again"
     ]
     assert not any(call.startswith("apt-get") for call in calls(checkout))
 
@@ -198,7 +198,7 @@ def test_a_test_only_package_the_archive_cannot_serve_skips_its_tests_not_the_su
     assert not any("could not install" in line and "chromium" not in line and "together" not in line for line in lines)
     made = calls(checkout)
     assert sum("update" in call for call in made) == 2  # once, and once more as apt advises
-    for deb in ("fonts-liberation", "fonts-dejavu-core", "prometheus", "libatomic1", "zbar-tools", "iproute2", "poppler-utils"):
+    for deb in ("fonts-liberation", "fonts-dejavu-core", "prometheus", "libatomic1", "zbar-tools", "iproute2", "poppler-utils", "webkit2gtk-driver", "xvfb"):
         assert f"apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends {deb}" in made  # each on its own
 
 
