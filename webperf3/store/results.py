@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..iperf3.reader.logs import LogReader
-from .record import Result
+from .record import Result, SharedText
 
 log = logging.getLogger("webperf3.results")
 
@@ -129,6 +129,9 @@ class ResultsStore:
         self._by_port: dict[int, list[Result]] = {}
         self._totals: dict[int, PortTotals] = {}
         self._all: list[Result] = []
+        # One copy of each repeated text (address, protocol, error, name)
+        # among every port's results: kept under the lock, as the reads are.
+        self._shared = SharedText()
         self.generation = 0  # bumped on every change: a cheap "anything new?"
         self._listeners: list[Callable[[Changes], None]] = []
 
@@ -199,7 +202,7 @@ class ResultsStore:
     def _read(self, port: int, changes: Changes) -> None:
         reader = self._readers.get(port)
         if reader is None:
-            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port)
+            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port, share=self._shared)
         try:
             found = reader.read()
         except OSError as exc:
