@@ -19,7 +19,7 @@ from typing import Any
 import bottle
 
 from ..board.join import Board
-from ..exports.results import CsvLines
+from ..exports.results import CsvFigures
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
 from . import api, device, downloads, history, ops, pages, places, surveys
@@ -58,7 +58,8 @@ class Dashboard:
         self.on_change = on_change
         self.metrics = metrics
         self.station_name = station_name or None
-        self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
+        # The CSV cells each result alone decides, formatted once, shared by every download.
+        self.csv_figures = CsvFigures()
         self.app = bottle.Bottle()
         # Each survey's places, kept between requests: the places API, its CSV
         # and the report add only the tests logged since.
@@ -87,12 +88,10 @@ class Dashboard:
 
     def warm_up(self) -> None:
         """What the first visitor would otherwise wait for (a thread's job at
-        start): the current survey's places and history, then the CSV's lines."""
+        start): the current survey's places and history, then the CSV's figures."""
         self.places.warm_up()
         self.history.warm_up()
-        found = self.store.results()
-        for _ in self.csv_lines.chunks(found, self.board.notes(found)):
-            pass
+        self.csv_figures.warm_up(self.store.results())
 
 
 def create_app(store: ResultsStore, **kwargs: Any) -> bottle.Bottle:

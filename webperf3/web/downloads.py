@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import bottle
 from bottle import response
 
-from ..exports.results import json_chunks
+from ..exports.results import csv_chunks, json_chunks
 from ..exports.placetable import compare_csv, places_csv
 from ..board.tally import compare_rows
 from ..store.record import Result
@@ -49,7 +49,9 @@ class Downloads:
         response.content_type = "text/csv; charset=utf-8"
         response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
         response.set_header("Cache-Control", "no-store")
-        return self.dash.csv_lines.chunks(found, self.dash.board.notes(found))
+        # The notes are made as the rows are written: a download to a client
+        # that reads nothing holds the snapshot and one piece, never the export.
+        return csv_chunks(found, self.dash.board.iter_notes(found), self.dash.csv_figures)
 
     def csv_by(self, by: str) -> Iterator[str]:
         """``?by=place``: one line per place of ``survey=`` (default the current
@@ -102,4 +104,4 @@ def json_download(dash: Dashboard) -> Iterator[str]:
     found = filtered_results(dash)
     response.content_type = JSON_TYPE
     response.set_header("Content-Disposition", "attachment; filename=iperf3_log.json")
-    return json_chunks(found, dumps=dumps, notes=dash.board.notes(found))
+    return json_chunks(found, dumps=dumps, notes=dash.board.iter_notes(found))
