@@ -7,6 +7,7 @@ whole in memory and the store may go on changing while it is sent.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from . import Dashboard
 
 CSV_NAME = "iperf3_log.csv"
+#: How long an Excel download waits for another's workbook to be made.
+XLSX_WAIT_S = 60.0
 PLACES_CSV_NAME = "iperf3_places.csv"
 COMPARE_CSV_NAME = "iperf3_places_compared.csv"
 
@@ -34,6 +37,7 @@ COMPARE_CSV_NAME = "iperf3_places_compared.csv"
 class Downloads:
     def __init__(self, dash: Dashboard) -> None:
         self.dash = dash
+        self._building = threading.Lock()  # one workbook made at a time
 
     def route(self, app: bottle.Bottle) -> None:
         app.route("/csv", "GET", self.csv)
@@ -77,10 +81,20 @@ class Downloads:
     def xlsx(self):
         """Download for Excel: the workbook is built whole into an unlinked
         temporary file before anything is sent, so a failure is an error
-        status, never half a file; then it is sent from that file."""
+        status, never half a file; then it is sent from that file.
+
+        One workbook is built at a time (another request waits for it, up to
+        :data:`XLSX_WAIT_S`): building 100,000 tests takes a core for seconds
+        and tens of MB of XlsxWriter's files on disk, and the downloads the
+        guard lets through at once (four) would each make their own."""
         self.dash.refresh()
         found = self.dash.store.results()
-        workbook = open_xlsx(found, notes=self.dash.board.notes(found))
+        if not self._building.acquire(timeout=XLSX_WAIT_S):
+            raise json_error(503, "an Excel workbook is being made for another download: try again in a minute", **{"Retry-After": "60"})
+        try:
+            workbook = open_xlsx(found, notes=self.dash.board.iter_notes(found))
+        finally:
+            self._building.release()
         response.content_type = XLSX_TYPE
         response.set_header("Content-Disposition", f"attachment; filename={XLSX_NAME}")
         response.set_header("Content-Length", str(os.fstat(workbook.fileno()).st_size))
