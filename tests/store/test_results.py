@@ -171,3 +171,21 @@ def test_shared_text_keeps_the_most_recent_texts_only():
     assert len(shared) == 2
     again = "".join(["Room ", "1"])
     assert shared(again) is again and shared("".join(["Room ", "3"])) is c
+
+
+def test_every_caller_shares_one_snapshot_that_never_changes(log_dir):
+    # Downloads stream from a snapshot for as long as their clients take:
+    # 100,000 results are 0.8 MiB of list, one for all of them, not one each.
+    install(log_dir, 5201, sample("tcp"), sample("extra_data"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    first = store.results()
+    assert store.results() is first and store.snapshot()[1] is first
+    install(log_dir, 5202, sample("udp"))  # started between the two: the results are sorted again
+    store.refresh()
+    assert [r.name for r in first] == [None, "Room 101"]  # what was handed out stays as it was
+    now = store.results()
+    assert [r.port for r in now] == [5201, 5202, 5201] and store.results() is now
+    (log_dir / "port-5202.json").unlink()
+    store.refresh()
+    assert len(now) == 3 and len(store.results()) == 2

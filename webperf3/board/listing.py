@@ -152,7 +152,8 @@ class History:
     """
 
     def __init__(self, results: Sequence[Result], annotations: Iterable[Annotation]) -> None:
-        self.results = list(results)
+        # The store's snapshot is never changed: kept as it is, not copied.
+        self.results = results if isinstance(results, list) else list(results)
         places: list[str | None] = []
         sources: list[str | None] = []
         surveys: list[int | None] = []

@@ -20,6 +20,7 @@ import bottle
 
 from ..board.join import Board
 from ..exports.results import CsvFigures
+from ..ops.memory import give_back_freed_memory
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
 from . import api, device, downloads, history, ops, pages, places, surveys
@@ -92,6 +93,7 @@ class Dashboard:
         self.places.warm_up()
         self.history.warm_up()
         self.csv_figures.warm_up(self.store.results())
+        give_back_freed_memory()  # what annotating every test needed for a moment
 
 
 def create_app(store: ResultsStore, **kwargs: Any) -> bottle.Bottle:
