@@ -34,6 +34,9 @@ The admin route attacked is ``POST /api/surveys`` (a new survey: what
 It prints the table (case, inputs tried, handled, figure) and the same in
 Markdown; ``--out DIR`` also writes it and the figures as JSON.
 
+Nearly 500 lines: each case is a short script of its own, and one file
+keeps the table they print together.
+
 ``--quick``: every case, each at a tenth or so of its load on 1 MB of logs,
 half-second phases, about 15 seconds in all; the memory case is skipped (a row
 says so) where there is no iperf3.
@@ -131,7 +134,7 @@ def case_memory(work: Path, load: Load, seconds: float) -> list[tuple]:
         ))
         grow_b, grow_bh = b["peak"] - b["start"], bh["peak"] - bh["start"]
         per_test = grow_b / max(1, b["tests"])
-        rows.append(("memory: name bomb alone", f"{b['tests']} tests x 120 kB names in {seconds:g} s", "-", f"RSS +{grow_b:.0f} MiB ({per_test * 1024:.0f} KiB a test: the store keeps each name)"))
+        rows.append(("memory: name bomb alone", f"{b['tests']} tests x 120 kB names in {seconds:g} s", "-", f"RSS +{grow_b:.0f} MiB ({per_test * 1024:.0f} KiB a test: a name sent again is kept once)"))
         rows.append((
             "memory: name bomb + hostile clients",
             f"{bh['tests']} tests x 120 kB + the clients above",

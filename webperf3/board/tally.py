@@ -21,6 +21,10 @@ Tests with no place are one row, never ranked among the places: it always
 comes after them.
 
 "Worst" is defined once here (:data:`WORST_FIRST`) and said on the pages.
+
+A little over 400 lines: one place's figures, the compact way they are
+added up (a station keeps them for tens of thousands of places) and two
+surveys compared follow one set of rules, kept together.
 """
 
 from __future__ import annotations
