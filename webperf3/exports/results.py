@@ -240,15 +240,17 @@ def csv_chunks(
     """
     yield ",".join(map(csv_cell, CSV_HEADER)) + "\r\n"
     figures = figures if figures is not None else CsvFigures(keep=False)
+    results = results if isinstance(results, Sequence) else list(results)
+    notes_left = iter(notes) if notes is not None else itertools.repeat(None)
     pending: list[str] = []
     size = 0
-    pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
     guarded, plain = _Cells(_guarded_cell), _Cells(_plain_cell)
     groups = 0
-    for index, batch in enumerate(_batched(pairs, _ROWS_PER_CHUNK)):
+    for index, start in enumerate(range(0, len(results), _ROWS_PER_CHUNK)):
         groups = index + 1
-        middles = figures.middles(index, tuple(r for r, _ in batch))
-        for (r, n), middle in zip(batch, middles):
+        batch = tuple(results[start : start + _ROWS_PER_CHUNK])
+        middles = figures.middles(index, batch)
+        for r, n, middle in zip(batch, itertools.islice(notes_left, len(batch)), middles):
             if n is None:
                 name = guarded[r.name]
                 line = (
@@ -371,20 +373,6 @@ class CsvFigures:
     def kept_bytes(self) -> int:
         """What the kept cells take, compressed (for the benchmarks)."""
         return sum(len(blob) for _, blob in list(self._groups.values()))
-
-
-def _batched_311(items: Iterable[Result], size: int) -> Iterator[list[Result]]:
-    batch: list[Result] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-_batched = getattr(itertools, "batched", _batched_311)  # itertools.batched is 3.12+
 
 
 def _take(buffer: io.StringIO) -> str:
