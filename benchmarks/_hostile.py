@@ -122,6 +122,17 @@ class Station:
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
+    def deleted_files(self) -> list[int]:
+        """The sizes of the files the station holds open that have no name
+        any more (temporary files: waitress's spilled buffers, a workbook)."""
+        sizes = []
+        for name in os.listdir(f"/proc/{self.proc.pid}/fd"):
+            path = f"/proc/{self.proc.pid}/fd/{name}"
+            with contextlib.suppress(OSError):
+                if os.readlink(path).endswith("(deleted)"):
+                    sizes.append(os.stat(path).st_size)
+        return sizes
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -239,11 +250,15 @@ class Hostile:
             opened += status == 101
         return opened
 
-    def downloads_not_reading(self, port: int, count: int) -> None:
+    def downloads_not_reading(self, port: int, count: int, path: str = "/csv") -> list[socket.socket]:
+        """``count`` downloads of ``path`` from 10 addresses that read nothing (4 KiB receive buffers)."""
+        opened = []
         for i in range(count):
             sock = connect_from(OTHER_CLIENTS[i % len(OTHER_CLIENTS)], port, rcvbuf=4096)
-            sock.sendall(get("/csv"))
+            sock.sendall(get(path))
             self.sockets.append(sock)
+            opened.append(sock)
+        return opened
 
     def closed_by_station(self, sockets: list[socket.socket] | None = None) -> int:
         closed = 0

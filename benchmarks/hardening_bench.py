@@ -14,6 +14,9 @@ minutes for all cases). Cases:
   loops of ordinary ``iperf3 -n 1K`` tests; (2) a name bomb alone (two loops
   of ``iperf3 -n 1K --extra-data <120 kB>``); (3) the bomb with the hostile
   clients of (1). Peak RSS of each, and ``GET /api/latest`` meanwhile.
+* ``downloads``: the same 100,000 results; 8 ``/csv`` downloads that never
+  read (4 get through the guard's cap, the rest a 503), then 8 ``/xlsx``:
+  RSS, and the temporary files the station holds meanwhile and afterwards.
 * ``sockets``: 1,000 sockets from 10 addresses, half idle, half sending a
   request a byte a second; 300 ``GET /api/latest`` from 127.0.0.1.
 * ``servers``: the same slow sockets (200) against the dashboard app under
@@ -30,6 +33,9 @@ The admin route attacked is ``POST /api/surveys`` (a new survey: what
 
 It prints the table (case, inputs tried, handled, figure) and the same in
 Markdown; ``--out DIR`` also writes it and the figures as JSON.
+
+Nearly 500 lines: each case is a short script of its own, and one file
+keeps the table they print together.
 
 ``--quick``: every case, each at a tenth or so of its load on 1 MB of logs,
 half-second phases, about 15 seconds in all; the memory case is skipped (a row
@@ -58,6 +64,8 @@ import _report  # noqa: E402
 RESULTS_100K_BYTES = 505_500_000  # the _data.py directory of 100,145 tests
 IPERF3 = shutil.which("iperf3") or "iperf3"
 CEILING_MIB = 150
+#: What downloads nobody reads may add to the station's memory, all together.
+DOWNLOADS_CEILING_MIB = 8
 #: The admin route every bad request goes to: a new survey ("Clear table" was).
 ADMIN_ROUTE = "/api/surveys"
 
@@ -82,13 +90,15 @@ class Load:
     emfile_probes: int = 50
     bodies: int = 8
     body_seconds: float = 10.0
+    stall_s: float = 5.0  # downloads nobody reads: how long they are left so
+    build_wait_s: float = 180.0  # for a workbook to be made (one at a time, 10-15 s each at 100,000 tests)
 
 
 #: A few seconds a case, every code path still taken (the emfile case still
 #: goes past its 128 descriptors); the figures mean nothing.
 QUICK = Load(memory_bytes=1_000_000, settle_s=0.5, websockets=16, sockets=60, downloads=2, probes=20, past_deadline_s=0.2,
              server_sockets=(4, 20), server_attack_s=0.2, server_probes=10, fds_probes=20, emfile_web=100, emfile_ws=40, emfile_probes=10,
-             bodies=2, body_seconds=2.0)
+             bodies=2, body_seconds=2.0, stall_s=0.5, build_wait_s=30.0)
 
 
 def case_memory(work: Path, load: Load, seconds: float) -> list[tuple]:
@@ -124,7 +134,7 @@ def case_memory(work: Path, load: Load, seconds: float) -> list[tuple]:
         ))
         grow_b, grow_bh = b["peak"] - b["start"], bh["peak"] - bh["start"]
         per_test = grow_b / max(1, b["tests"])
-        rows.append(("memory: name bomb alone", f"{b['tests']} tests x 120 kB names in {seconds:g} s", "-", f"RSS +{grow_b:.0f} MiB ({per_test * 1024:.0f} KiB a test: the store keeps each name)"))
+        rows.append(("memory: name bomb alone", f"{b['tests']} tests x 120 kB names in {seconds:g} s", "-", f"RSS +{grow_b:.0f} MiB ({per_test * 1024:.0f} KiB a test: a name sent again is kept once)"))
         rows.append((
             "memory: name bomb + hostile clients",
             f"{bh['tests']} tests x 120 kB + the clients above",
@@ -136,6 +146,55 @@ def case_memory(work: Path, load: Load, seconds: float) -> list[tuple]:
         station.stop()
         shutil.rmtree(log_dir, ignore_errors=True)
     return rows
+
+
+def case_downloads(work: Path, load: Load, seconds: float) -> list[tuple]:
+    """Downloads nobody reads: what the station holds meanwhile (memory,
+    temporary files), and that it lets go once the clients have gone."""
+    source, manifest = _data.cached_log_dir(load.memory_bytes)
+    log_dir = _data.working_copy(source, "hardening-downloads")
+    station = h.Station(log_dir, work / "downloads.log")
+    rows = []
+    try:
+        station.wait_ready(120)
+        time.sleep(load.settle_s)
+        for path in ("/csv", "/xlsx"):
+            idle = station.rss_mib()
+            with h.Hostile() as attacker, h.RssSampler(station) as rss:
+                socks = attacker.downloads_not_reading(station.port, load.downloads, path)
+                # Each answer's first bytes: a workbook is made (one at a time) before it is sent.
+                statuses = [_first_status(sock, load.build_wait_s) for sock in socks]
+                time.sleep(load.stall_s)  # the station writes what the sockets take, then waits
+                held = station.deleted_files()
+                stalled_mib = station.rss_mib()
+            # The clients gone: every file let go (the server's write fails at once).
+            deadline = time.monotonic() + 10
+            while station.deleted_files() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = station.deleted_files()
+            served = statuses.count(200)
+            rows.append((
+                f"downloads nobody reads: {path}",
+                f"{load.downloads} GET {path} of {manifest['tests']:,} tests from 10 addresses, 4 KiB receive buffers, nothing read for {load.stall_s:g} s",
+                "pass" if stalled_mib - idle <= DOWNLOADS_CEILING_MIB and len(held) <= (1 if path == "/xlsx" else 0) * served and not left else "fail",
+                f"answers {sorted(statuses)}; RSS {idle:.0f} -> {stalled_mib:.0f} MiB (peak {rss.peak:.0f}; ceiling +{DOWNLOADS_CEILING_MIB}); "
+                f"temporary files held {len(held)} ({sum(held) / 2**20:.1f} MiB on disk), left after the clients went {len(left)}",
+            ))
+    finally:
+        station.stop()
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return rows
+
+
+def _first_status(sock, timeout: float) -> int:
+    """The status of the answer on ``sock``, peeked (nothing is read from the socket)."""
+    import socket
+
+    sock.settimeout(timeout)
+    try:
+        return h.status_of(sock.recv(12, socket.MSG_PEEK))
+    except OSError:
+        return 0
 
 
 def _metric(station: h.Station, name: str) -> float:
@@ -400,7 +459,7 @@ def _guesses_within(seconds: float) -> int:
     return guesses
 
 
-CASES = ("memory", "sockets", "servers", "fds", "emfile", "bodies", "requests", "token")
+CASES = ("memory", "downloads", "sockets", "servers", "fds", "emfile", "bodies", "requests", "token")
 
 
 def main() -> int:

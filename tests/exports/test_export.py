@@ -11,9 +11,20 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.logs import install, sample, store_of
-from tests.support.paths import PROTOTYPE
-from webperf3.exports.results import CSV_HEADER, CsvLines, csv_chunks, excel_serial, iso_time, json_chunks, safe_text
+from tests.support.logs import append_entry, install, sample, store_of
+from tests.support.paths import DATA, PROTOTYPE
+from webperf3.exports.results import (
+    CHUNK_CHARS,
+    CSV_HEADER,
+    CsvFigures,
+    Notes,
+    csv_chunks,
+    csv_row,
+    excel_serial,
+    iso_time,
+    json_chunks,
+    safe_text,
+)
 from webperf3.store.record import Result
 from webperf3.store.results import ResultsStore
 
@@ -188,17 +199,109 @@ def test_json_export_holds_the_same_records(log_dir):
     assert json.loads("".join(json_chunks([]))) == []
 
 
-def test_cached_csv_lines_match_the_plain_export(log_dir):
-    store = store_of(log_dir, **{"5201": [sample("tcp"), sample("client_killed")], "5202": [sample("udp"), sample("bidir")]})
-    lines = CsvLines()
-    plain = "".join(csv_chunks(store.results()))
-    assert "".join(lines.chunks(store.results())) == plain
-    assert len(lines._lines) == 4
-    # Asked again, nothing is formatted anew; a new test adds one line.
-    install(log_dir, 5201, sample("extra_data"))
+def written_by_csv_module(results, notes=None) -> str:
+    """The CSV as the export has always written it: each row of the pure
+    :func:`csv_row` through :func:`csv.writer`, one after the other."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    writer.writerows(csv_row(r, n) for r, n in zip(results, notes or [None] * len(results)))
+    return buffer.getvalue()
+
+
+#: Names that quoting, the formula guard and the streaming must all get right.
+AWKWARD_NAMES = [
+    "Room 101", "a, b", 'say "hi"', '"', "two\nlines", "cr\rlf\r\n", "=1+1", "\t-1", " @x", "Büro 3", "会議室",
+    "", " ", "'=1", "x" * 70_000, ",", '","', "\u2028",
+]
+
+
+def awkward_store(log_dir):
+    """Every real sample of every iperf3 version, then tests named awkwardly
+    from several addresses, some of them failed."""
+    for i, path in enumerate(sorted(DATA.glob("iperf3.*.json"))):
+        install(log_dir, 5201 + i % 4, path)
+    for i in range(300):  # more than one group of 256 kept figures
+        name = AWKWARD_NAMES[i % len(AWKWARD_NAMES)]
+        kind = ("extra_data", "client_killed", "udp_reverse", "bidir", "udp")[i % 5]
+        append_entry(log_dir, 5205 + i % 2, kind, name=name, client=f"10.0.0.{i % 3 + 1}", at=1795650000 + i)
+    store = ResultsStore(log_dir)
     store.refresh()
-    assert "".join(lines.chunks(store.results())) == "".join(csv_chunks(store.results()))
-    assert len(lines._lines) == 5
+    return store
+
+
+def notes_for(results):
+    survey = ('Floor 2, "east"', "=Survey", "Hall")
+    sources = ("edited", "client", "browser", None)
+    places = ("Kitchen", None, "a,b", "=Stairs", 'q"q', "\nx")
+    return [
+        Notes(f"{r.port}-{i}", places[i % len(places)], sources[i % len(sources)], survey[i % len(survey)], i % 5 == 0, i % 3)
+        for i, r in enumerate(results)
+    ]
+
+
+def test_the_csv_is_byte_for_byte_what_the_csv_module_writes_of_each_row(log_dir):
+    # What users rely on: the same file as before, whatever the names and
+    # whether the figures are formatted afresh or kept between downloads.
+    store = awkward_store(log_dir)
+    found = store.results()
+    notes = notes_for(found)
+    assert len(found) > 256
+    assert "".join(csv_chunks(found)) == written_by_csv_module(found)
+    assert "".join(csv_chunks(found, notes)) == written_by_csv_module(found, notes)
+    assert "".join(csv_chunks(found, iter(notes))) == written_by_csv_module(found, notes)  # notes made as read
+    kept = CsvFigures()
+    for _ in range(2):  # formatted, then from what was kept
+        assert "".join(csv_chunks(found, notes, kept)) == written_by_csv_module(found, notes)
+    # A test more, and a test less: never a line of another test.
+    append_entry(log_dir, 5206, "tcp", name="new, last", at=1795660000)
+    store.refresh()
+    found = store.results()
+    assert "".join(csv_chunks(found, figures=kept)) == written_by_csv_module(found)
+    fewer = found[:7] + found[8:]
+    assert "".join(csv_chunks(fewer, figures=kept)) == written_by_csv_module(fewer)
+
+
+@pytest.mark.parametrize("error", ["line\r\nbreak", "line\nbreak", 'a "quoted", error'])
+def test_an_error_text_with_line_breaks_keeps_its_row_whole(error):
+    # The kept figures are lines: a cell holding its own line break must not
+    # split a test's row in two, formatted afresh or kept.
+    results = [Result(port=5201, time=1e9 + i, error=error if i % 3 == 0 else None, upload_bps=1.5) for i in range(300)]
+    kept = CsvFigures()
+    for _ in range(2):
+        assert "".join(csv_chunks(results, figures=kept)) == written_by_csv_module(results)
+
+
+def test_kept_figures_are_compact_and_hold_no_names(log_dir):
+    # A station keeps the figures of 100,000 tests: what people add (and a
+    # client's name, any length) is written anew on each download.
+    bomb = "y" * 120_000
+    for i in range(300):
+        append_entry(log_dir, 5201, "extra_data", name=bomb if i % 2 else f"Room {i}", at=1795650000 + i)
+    store = ResultsStore(log_dir)
+    store.refresh()
+    kept = CsvFigures()
+    kept.warm_up(store.results())
+    assert kept.kept_bytes() < 300 * 100  # under 100 bytes a test
+    assert "".join(csv_chunks(store.results(), figures=kept)) == written_by_csv_module(store.results())
+
+
+def test_a_streamed_csv_piece_holds_at_most_one_long_row(log_dir):
+    # A 256-row chunk of 120 kB names was 61 MB, handed whole to the web
+    # server: what a client that reads nothing made the station hold.
+    bomb = "z" * 120_000
+    for i in range(300):
+        append_entry(log_dir, 5201, "extra_data", name=bomb, at=1795650000 + i)
+    store = ResultsStore(log_dir)
+    store.refresh()
+    pieces = list(csv_chunks(store.results()))
+    row = max(map(len, written_by_csv_module(store.results()).split("\r\n")))
+    assert 2 * len(bomb) < row < 3 * len(bomb)  # the name twice: Name and the client's --extra-data
+    assert max(map(len, pieces)) < CHUNK_CHARS + row
+    assert "".join(pieces) == written_by_csv_module(store.results())
+    records = list(json_chunks(store.results()))
+    assert max(map(len, records)) < CHUNK_CHARS + 2 * len(bomb)
+    assert len(json.loads("".join(records))) == 300
 
 
 # -- one order everywhere ----------------------------------------------------

@@ -164,6 +164,27 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path):
     assert tempfile.gettempdir()  # the default spool is untouched by the test
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # XlsxWriter's zip, never closed, fails in __del__
+def test_a_disk_that_fills_while_the_workbook_is_assembled_leaves_nothing_behind(tmp_path, monkeypatch):
+    # XlsxWriter names its own files in the spool and removes each only once
+    # it is in the workbook: a full disk while it assembles the workbook used
+    # to leave them in /var/tmp for good.
+    real = zipfile.ZipFile.write
+    parts: list[str] = []
+
+    def fills_up(self, filename, arcname=None, *args, **kwargs):
+        parts.append(arcname)
+        if len(parts) == 3:  # the disk is full before the third part is in
+            raise OSError(28, "No space left on device")
+        return real(self, filename, arcname, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", fills_up)
+    with pytest.raises(OSError, match="No space left"):
+        open_xlsx([Result(port=5201, time=1e9 + i, name=f"Room {i}") for i in range(200)], tmpdir=tmp_path)
+    gc.collect()
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_path_that_cannot_be_written_is_an_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_xlsx([Result(port=5201, time=1e9)], tmp_path / "missing" / "t.xlsx")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.logs import install, sample
+from tests.support.logs import append_entry, install, sample
 from tests.support.paths import PROTOTYPE
+from webperf3.store.record import SharedText
 from webperf3.store.results import LogDirError, ResultsStore
 
 
@@ -137,3 +138,54 @@ def test_a_failing_listener_does_not_stop_reading(log_dir, caplog):
     assert "listener failed" in caplog.text
 
 
+
+
+def test_a_name_sent_on_every_test_is_kept_once(log_dir):
+    # A client sending the same long --extra-data on every test (a "name
+    # bomb") must cost the station one copy of it, not one per test; the
+    # same for every test's address, protocol and error.
+    bomb = "x" * 120_000
+    for i in range(3):
+        append_entry(log_dir, 5201, "extra_data", name=bomb, client="10.0.0.7", at=1795640600 + i)
+    store = ResultsStore(log_dir)
+    store.refresh()
+    append_entry(log_dir, 5202, "client_killed", name=bomb, client="10.0.0.7", at=1795640700)
+    append_entry(log_dir, 5202, "client_killed", name=bomb, client="10.0.0.7", at=1795640701)
+    store.refresh()  # later, from another port's log
+    results = store.results()
+    assert len(results) == 5 and all(r.name == bomb for r in results)
+    assert len({id(r.name) for r in results}) == 1
+    assert len({id(r.client) for r in results}) == 1
+    assert len({id(r.protocol) for r in results}) == 1
+    failed = [r for r in results if r.error]
+    assert len(failed) == 2 and failed[0].error is failed[1].error
+
+
+def test_shared_text_keeps_the_most_recent_texts_only():
+    shared = SharedText(limit=2)
+    a, b, c = "".join(["Room ", "1"]), "".join(["Room ", "2"]), "".join(["Room ", "3"])
+    assert shared(a) is a and shared("".join(["Room ", "1"])) is a
+    assert shared(None) is None
+    shared(b)
+    shared(c)  # the third: the oldest, a, is let go
+    assert len(shared) == 2
+    again = "".join(["Room ", "1"])
+    assert shared(again) is again and shared("".join(["Room ", "3"])) is c
+
+
+def test_every_caller_shares_one_snapshot_that_never_changes(log_dir):
+    # Downloads stream from a snapshot for as long as their clients take:
+    # 100,000 results are 0.8 MiB of list, one for all of them, not one each.
+    install(log_dir, 5201, sample("tcp"), sample("extra_data"))
+    store = ResultsStore(log_dir)
+    store.refresh()
+    first = store.results()
+    assert store.results() is first and store.snapshot()[1] is first
+    install(log_dir, 5202, sample("udp"))  # started between the two: the results are sorted again
+    store.refresh()
+    assert [r.name for r in first] == [None, "Room 101"]  # what was handed out stays as it was
+    now = store.results()
+    assert [r.port for r in now] == [5201, 5202, 5201] and store.results() is now
+    (log_dir / "port-5202.json").unlink()
+    store.refresh()
+    assert len(now) == 3 and len(store.results()) == 2

@@ -4,16 +4,19 @@ parameter gets (a 400 naming it, a 404 for an unknown survey)."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 from webtest import TestApp
 
-from tests.support.logs import append_entry as append
+from tests.support.logs import append
+from tests.support.logs import append_entry
+from tests.support.logs import make_entry
 from webperf3.board.listing import MAX_SERIES, SORT_KEYS
 from webperf3.store.results import ResultsStore
-from tests.support.parts import app_of
+from tests.support.parts import app_of, dashboard_of
 
 HOST = "station.example:8080"
 T0 = float(int(time.time())) - 3600
@@ -22,13 +25,13 @@ T0 = float(int(time.time())) - 3600
 @pytest.fixture
 def app(logs: Path) -> TestApp:
     """Seven tests: uploads, a -R, bidir, UDP, a failure, one with no place."""
-    append(logs, 5201, "tcp", name="Hall", client="192.168.1.2", at=T0)
-    append(logs, 5201, "reverse", name="Hall", client="192.168.1.2", at=T0 + 10)
-    append(logs, 5202, "udp", name="Kitchen", client="192.168.1.10", at=T0 + 20)
-    append(logs, 5202, "bidir", name="kitchen", client="192.168.1.10", at=T0 + 30)  # another spelling: one place
-    append(logs, 5203, "client_killed", name="Lab", client="192.168.1.9", at=T0 + 40)
-    append(logs, 5203, "tcp", client="10.0.0.5", at=T0 + 50)  # no place
-    append(logs, 5201, "udp_reverse", name="Roof", client="192.168.1.2", at=T0 + 60)
+    append_entry(logs, 5201, "tcp", name="Hall", client="192.168.1.2", at=T0)
+    append_entry(logs, 5201, "reverse", name="Hall", client="192.168.1.2", at=T0 + 10)
+    append_entry(logs, 5202, "udp", name="Kitchen", client="192.168.1.10", at=T0 + 20)
+    append_entry(logs, 5202, "bidir", name="kitchen", client="192.168.1.10", at=T0 + 30)  # another spelling: one place
+    append_entry(logs, 5203, "client_killed", name="Lab", client="192.168.1.9", at=T0 + 40)
+    append_entry(logs, 5203, "tcp", client="10.0.0.5", at=T0 + 50)  # no place
+    append_entry(logs, 5201, "udp_reverse", name="Roof", client="192.168.1.2", at=T0 + 60)
     return TestApp(app_of(ResultsStore(logs)), extra_environ={"HTTP_HOST": HOST})
 
 
@@ -154,7 +157,7 @@ def test_paging(app: TestApp) -> None:
 
 def test_surveys_current_any_or_all(app: TestApp, logs: Path) -> None:
     second = app.post_json("/api/surveys", {"name": "After the new AP"}).json["survey"]
-    append(logs, 5201, "tcp", name="Hall", client="192.168.1.2", at=time.time() + 5)
+    append_entry(logs, 5201, "tcp", name="Hall", client="192.168.1.2", at=time.time() + 5)
     current = history(app)
     assert current["total"] == 1 and current["survey"]["id"] == second["id"] and current["survey"]["current"]
     first = history(app, "survey=1")
@@ -166,7 +169,7 @@ def test_surveys_current_any_or_all(app: TestApp, logs: Path) -> None:
 
 def test_a_new_test_is_in_the_next_answer(app: TestApp, logs: Path) -> None:
     before = history(app)
-    append(logs, 5204, "tcp", name="Garage", client="192.168.1.50", at=T0 + 70)
+    append_entry(logs, 5204, "tcp", name="Garage", client="192.168.1.50", at=T0 + 70)
     after = history(app)
     assert after["total"] == 8 and after["rows"][0]["place"] == "Garage"
     assert after["generation"] > before["generation"]
@@ -196,7 +199,7 @@ def test_the_series_columns(app: TestApp) -> None:
 def test_many_places_share_an_other_series(logs: Path) -> None:
     for i in range(MAX_SERIES + 3):
         for j in range(1 + (i < 5)):  # the first five places have two tests each
-            append(logs, 5201, "tcp", name=f"Room {i:02d}", client="192.168.1.2", at=T0 + 10 * (2 * i + j))
+            append_entry(logs, 5201, "tcp", name=f"Room {i:02d}", client="192.168.1.2", at=T0 + 10 * (2 * i + j))
     app = TestApp(app_of(ResultsStore(logs)), extra_environ={"HTTP_HOST": HOST})
     data = app.get("/api/history/series?by=place").json
     assert len(data["groups"]) == MAX_SERIES and data["groups"][-1] == "other"
@@ -250,3 +253,46 @@ def test_the_filter_menus_offer_the_most_used_places_only(app: TestApp, monkeypa
     assert facets["places"] == ["Hall", "Kitchen"]  # two tests each; Lab and Roof one
     assert len(facets["clients"]) == 2 and facets["truncated"]
     assert history(app, "place=Roof")["total"] == 1  # a place off the menu still filters
+
+
+def with_cookie(entry: bytes, cookie: str | None) -> bytes:
+    """A test whose client sent another cookie (a crafted client), or none."""
+    replaced = "" if cookie is None else cookie
+    return re.sub(rb'"cookie":\t"[^"]*"', f'"cookie":\t"{replaced}"'.encode(), entry, count=1)
+
+
+def test_a_row_is_the_test_as_every_api_sends_it(app: TestApp, logs: Path) -> None:
+    # The history keeps its tests' ids only where they are not <port>-<cookie>:
+    # every row must still be the record /api/results sends of the same test.
+    append(logs / "port-5204.json", with_cookie(make_entry("tcp", name="Odd", at=T0 + 70), "not/plain cookie"))
+    append(logs / "port-5204.json", with_cookie(make_entry("tcp", name="None", at=T0 + 80), None))
+    app.patch_json(f"/api/results/{history(app)['rows'][3]['id']}", {"excluded": True})
+    app.patch_json(f"/api/results/{history(app)['rows'][5]['id']}", {"place": "Moved"})
+    rows = history(app, "limit=1000")["rows"]
+    records = {r["id"]: r for r in app.get("/api/results.json").json}
+    assert len(rows) == len(records) == 9
+    assert any("-x-" in r["id"] for r in rows) and any("-t" in r["id"] for r in rows)
+    for row in rows:
+        record = records[row["id"]]
+        assert {k: v for k, v in record.items() if k != "survey_name"} == row
+    assert [r["excluded"] for r in rows].count(True) == 1 and "Moved" in places(history(app))
+
+
+def test_one_history_per_survey_is_kept_as_tests_arrive(logs: Path) -> None:
+    # Each new test makes the next request's history anew; the one before is
+    # never asked for again and must not stay (8 MiB each at 100,000 tests).
+    append_entry(logs, 5201, "tcp", name="Hall", at=T0)
+    dash = dashboard_of(ResultsStore(logs))
+    app = TestApp(dash.app, extra_environ={"HTTP_HOST": HOST})
+    for i in range(6):
+        append_entry(logs, 5201, "tcp", name="Hall", at=T0 + 10 + i)
+        assert history(app)["total"] == i + 2
+    assert dash.history.kept == 1
+    history(app, "survey=all")
+    assert dash.history.kept == 2
+    app.post_json("/api/surveys", {"name": "Second"})  # the book changed
+    for _ in range(3):
+        append_entry(logs, 5201, "tcp", name="Hall", at=time.time())
+        history(app)
+        history(app, "survey=all")
+    assert dash.history.kept == 3  # the first survey's, the second's, all tests': one each

@@ -290,3 +290,17 @@ def test_the_start_up_warm_up_leaves_the_first_places_and_history_requests_nothi
     append(station.store.log_dir, 5201, "tcp", name="Hall", client="192.168.1.23", at=T1 + 240)
     station.places()
     assert annotated == [1]  # the places add only the new test
+
+
+def test_one_tally_per_survey_is_kept_as_the_book_changes(station: Station, logs: Path) -> None:
+    # Every request adds up the places of the book as it is now: a tally of
+    # an older version is never asked for again and must not stay (13 MiB
+    # each once clients had named 42,000 places).
+    station.places()
+    station.places(survey="1")
+    for i in range(6):
+        station.book.claim("192.168.1.60", f"Desk {i}", at=T1 + 300 + 10 * i)  # a phone names its place: a new book
+        append(logs, 5203, "tcp", client="192.168.1.60", at=T1 + 305 + 10 * i)
+        assert by_place(station.places()["places"])[f"Desk {i}"]["tests"] == 1
+        station.places(survey="1")
+    assert station.dash.place_tallies.kept == 2

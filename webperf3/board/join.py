@@ -9,7 +9,7 @@ dashboard, in the websocket's messages, in ``/api/results`` and in the CSV.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..exports.results import Notes
@@ -55,6 +55,14 @@ class Board:
             Notes(a.id, a.place, a.place_source, names.get(a.survey, "") if a.survey is not None else "", a.excluded, a.survey)
             for a in view.annotate_all(results)
         ]
+
+    def iter_notes(self, results: Sequence[Result], view: BookView | None = None, batch: int = 256) -> Iterator[Notes]:
+        """:meth:`notes`, made ``batch`` at a time as they are read, all of one
+        book view: a download holds a few hundred notes, never one per test
+        of the survey (100,000 of them cost some 20 MiB)."""
+        view = view or self.book.view()
+        for start in range(0, len(results), batch):
+            yield from self.notes(results[start : start + batch], view)
 
     # -- the table -------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from array import array
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,23 +133,57 @@ def _quality(result: Result) -> tuple[int, float] | None:
     return None
 
 
-def _casefold(text: str | None) -> str | None:
-    return None if text is None else text.casefold()
+def _shared_casefold(text: str) -> str:
+    """``text.casefold()``, or ``text`` itself when that is the same: most
+    places are spelt in lower case, and one string is kept rather than two."""
+    folded = text.casefold()
+    return text if folded == text else folded
 
 
 class History:
-    """One survey's tests (or all), with their annotations, in time order."""
+    """One survey's tests (or all), with their annotations, in time order.
 
-    def __init__(self, results: Sequence[Result], annotations: Sequence[Annotation]) -> None:
-        if len(results) != len(annotations):
+    Kept between requests for 100,000 tests, so what the annotations say is
+    kept as columns rather than as an object per test (about 160 bytes a
+    test less): the place as spelt and casefolded, each distinct spelling
+    once, the place's source and the survey (shared values), whether it is
+    excluded (a byte), and the test's id only where it is not
+    ``<port>-<cookie>``, which a shown row makes again.
+    """
+
+    def __init__(self, results: Sequence[Result], annotations: Iterable[Annotation]) -> None:
+        # The store's snapshot is never changed: kept as it is, not copied.
+        self.results = results if isinstance(results, list) else list(results)
+        places: list[str | None] = []
+        sources: list[str | None] = []
+        surveys: list[int | None] = []
+        excluded = bytearray()
+        ids: dict[int, str] = {}
+        spellings: dict[str, str] = {}  # each spelling once, however many tests have it
+        i = -1
+        for i, (r, a) in enumerate(zip(self.results, annotations)):
+            place = a.place
+            if place is not None:
+                place = spellings.setdefault(place, place)
+            places.append(place)
+            sources.append(a.place_source)
+            surveys.append(a.survey)
+            excluded.append(a.excluded)
+            if a.id != f"{r.port}-{r.cookie}":
+                ids[i] = a.id
+        if i + 1 != len(self.results) or (isinstance(annotations, Sized) and len(annotations) != len(self.results)):
             raise ValueError("every result needs its annotation")
-        self.results = list(results)
-        self.annotations = list(annotations)
-        self._places = [_casefold(a.place) for a in self.annotations]
-        self._orders: dict[str, tuple[list[int], list[int]]] = {}
+        folded = {place: _shared_casefold(place) for place in spellings}
+        self._spelt = places
+        self._places = [None if p is None else folded[p] for p in places]
+        self._sources = sources
+        self._surveys = surveys
+        self._excluded = excluded
+        self._ids = ids
+        self._orders: dict[str, tuple[Sequence[int], Sequence[int]]] = {}
         self._addresses: dict[str, tuple[int, int, str]] = {}
         self._facets: dict[str, Any] | None = None
-        self._rate_columns: tuple[list[float], list[float | None], list[float | None], list[bool]] | None = None
+        self._rate_columns: tuple[array[float], array[float], bytearray] | None = None
 
     def prepare(self) -> None:
         """Compute what every request uses (menus, chart columns) ahead, once."""
@@ -157,6 +192,15 @@ class History:
 
     def __len__(self) -> int:
         return len(self.results)
+
+    def annotation(self, i: int) -> Annotation:
+        """What the book said of the ``i``-th test."""
+        r = self.results[i]
+        tid = self._ids.get(i)
+        return Annotation(
+            f"{r.port}-{r.cookie}" if tid is None else tid, self._spelt[i], self._sources[i], self._surveys[i],  # type: ignore[arg-type]
+            bool(self._excluded[i]),
+        )
 
     # -- sorting --------------------------------------------------------------
 
@@ -183,59 +227,63 @@ class History:
         attribute = {"download": "download_bps", "upload": "upload_bps"}.get(sort, sort)
         return lambda i: getattr(r[i], attribute)
 
-    def order(self, sort: str) -> tuple[list[int], list[int]]:
+    def order(self, sort: str) -> tuple[Sequence[int], Sequence[int]]:
         """(indices with a value in ascending order, indices without one in
         time order): a missing figure sorts last either way."""
+        if sort == "time":
+            return range(len(self.results)), ()  # the tests are in time order already
         cached = self._orders.get(sort)
         if cached is None:
             key = self._key(sort)
             keys = [key(i) for i in range(len(self.results))]
             have = [i for i, k in enumerate(keys) if k is not None]
             have.sort(key=keys.__getitem__)  # stable: ties stay in time order
-            cached = self._orders[sort] = (have, [i for i, k in enumerate(keys) if k is None])
+            # Kept as machine integers: 4 bytes an index, not an int object each.
+            cached = self._orders[sort] = (array("i", have), array("i", (i for i, k in enumerate(keys) if k is None)))
         return cached
 
     # -- filtering ------------------------------------------------------------
 
     def matches(self, query: Query) -> list[bool]:
         """Whether each test (time order) passes the query's filters."""
-        checks: list[Callable[[Result, Annotation, int], bool]] = []
+        # Each check is asked (result, excluded, index).
+        checks: list[Callable[[Result, int, int], bool]] = []
         places = self._places
         if query.place is not None:
             wanted = query.place.casefold()
-            checks.append(lambda r, a, i: places[i] == wanted)
+            checks.append(lambda r, x, i: places[i] == wanted)
         if query.unplaced:
-            checks.append(lambda r, a, i: places[i] is None)
+            checks.append(lambda r, x, i: places[i] is None)
         if query.port is not None:
             port = query.port
-            checks.append(lambda r, a, i: r.port == port)
+            checks.append(lambda r, x, i: r.port == port)
         if query.client:
             part = query.client
-            checks.append(lambda r, a, i: r.client is not None and part in r.client)
+            checks.append(lambda r, x, i: r.client is not None and part in r.client)
         if query.direction is not None:
             direction = query.direction
-            checks.append(lambda r, a, i: r.direction == direction)
+            checks.append(lambda r, x, i: r.direction == direction)
         if query.outcome == "excluded":
-            checks.append(lambda r, a, i: a.excluded)
+            checks.append(lambda r, x, i: bool(x))
         elif query.outcome == "ok":
-            checks.append(lambda r, a, i: not a.excluded and r.error is None)
+            checks.append(lambda r, x, i: not x and r.error is None)
         elif query.outcome == "failed":
-            checks.append(lambda r, a, i: not a.excluded and r.failed)
+            checks.append(lambda r, x, i: not x and r.failed)
         elif query.outcome == "interrupted":
-            checks.append(lambda r, a, i: not a.excluded and r.interrupted)
+            checks.append(lambda r, x, i: not x and r.interrupted)
         if query.since is not None:
             since = query.since
-            checks.append(lambda r, a, i: r.time >= since)
+            checks.append(lambda r, x, i: r.time >= since)
         if query.until is not None:
             until = query.until
-            checks.append(lambda r, a, i: r.time < until)
-        results, annotations = self.results, self.annotations
+            checks.append(lambda r, x, i: r.time < until)
+        results, excluded = self.results, self._excluded
         if not checks:
             return [True] * len(results)
         if len(checks) == 1:
             (check,) = checks
-            return [check(r, a, i) for i, (r, a) in enumerate(zip(results, annotations))]
-        return [all(c(r, a, i) for c in checks) for i, (r, a) in enumerate(zip(results, annotations))]
+            return [check(r, x, i) for i, (r, x) in enumerate(zip(results, excluded))]
+        return [all(c(r, x, i) for c in checks) for i, (r, x) in enumerate(zip(results, excluded))]
 
     def select(self, query: Query) -> list[int]:
         """The indices of the tests that match, in the query's order."""
@@ -259,7 +307,7 @@ class History:
 
     def row(self, i: int) -> dict[str, Any]:
         """A test as the API sends it everywhere (see ``board.annotated``)."""
-        return {**self.results[i].to_dict(), **self.annotations[i].to_dict()}
+        return {**self.results[i].to_dict(), **self.annotation(i).to_dict()}
 
     # -- what the filters can offer -------------------------------------------
 
@@ -272,10 +320,9 @@ class History:
     def _facets_now(self) -> dict[str, Any]:
         places: Counter[str] = Counter()
         spelling: dict[str, str] = {}
-        for a in self.annotations:
-            if a.place is not None:
-                key = a.place.casefold()
-                spelling.setdefault(key, a.place)
+        for place, key in zip(self._spelt, self._places):
+            if key is not None:
+                spelling.setdefault(key, place)  # type: ignore[arg-type]
                 places[key] += 1
         clients = Counter(r.client for r in self.results if r.client)
         # A menu of thousands helps nobody (and would ride along with every
@@ -298,18 +345,19 @@ class History:
         the query asks for them; so are tests with no rate (failed)."""
         match = self.matches(query)
         keep_excluded = query.outcome == "excluded"
-        times, down_all, up_all, drawable = self._rates()
-        excluded = self._excluded()
+        down_all, up_all, drawable = self._rates()
+        excluded = self._excluded
         picked = [i for i, ok in enumerate(match) if ok and drawable[i] and (keep_excluded or not excluded[i])]
         labels = self._groups(picked, by)
         names = sorted(set(labels), key=lambda n: (n == OTHER, n == NO_PLACE, int(n) if by == "port" else n.casefold()))
         index = {name: k for k, name in enumerate(names)}
-        t = [times[i] for i in picked]
-        g = [index[label] for label in labels]
-        down = [down_all[i] for i in picked]
-        up = [up_all[i] for i in picked]
         results = self.results
-        sides = {results[i].download_measured_by or "station" for i in picked if down_all[i] is not None}
+        t = [results[i].time for i in picked]
+        g = [index[label] for label in labels]
+        # NaN stands for "not measured" in the columns: null in the answer.
+        down = [None if (v := down_all[i]) != v else v for i in picked]
+        up = [None if (v := up_all[i]) != v else v for i in picked]
+        sides = {results[i].download_measured_by or "station" for i, v in zip(picked, down) if v is not None}
         return {
             "by": by,
             "unit": "Mbit/s",
@@ -321,22 +369,23 @@ class History:
             "download_measured_by": None if not sides else sides.pop() if len(sides) == 1 else "mixed",
         }
 
-    def _rates(self) -> tuple[list[float], list[float | None], list[float | None], list[bool]]:
-        """Every test's start and rates in Mbit/s, once: a chart is asked for often."""
+    def _rates(self) -> tuple[array[float], array[float], bytearray]:
+        """Every test's rates in Mbit/s (NaN: not measured) and whether it has
+        one, once: a chart is asked for often. Machine numbers, 17 bytes a
+        test, not a float object per rate."""
         if self._rate_columns is None:
-            mbps = lambda bps: None if bps is None else round(bps / 1e6, 3)  # noqa: E731
-            down = [mbps(r.download_bps) for r in self.results]
-            up = [mbps(r.upload_bps) for r in self.results]
-            self._rate_columns = ([r.time for r in self.results], down, up, [d is not None or u is not None for d, u in zip(down, up)])
+            nan = math.nan
+            down = array("d", (nan if (b := r.download_bps) is None else round(b / 1e6, 3) for r in self.results))
+            up = array("d", (nan if (b := r.upload_bps) is None else round(b / 1e6, 3) for r in self.results))
+            drawable = bytearray(r.download_bps is not None or r.upload_bps is not None for r in self.results)
+            self._rate_columns = (down, up, drawable)
         return self._rate_columns
-
-    def _excluded(self) -> list[bool]:
-        return [a.excluded for a in self.annotations]
 
     def _groups(self, picked: list[int], by: str) -> list[str]:
         if by == "port":
             return [str(self.results[i].port) for i in picked]
-        labels = [self.annotations[i].place or NO_PLACE for i in picked]
+        spelt = self._spelt
+        labels = [spelt[i] or NO_PLACE for i in picked]
         # One spelling per place, whatever the case people typed.
         spelling: dict[str, str] = {}
         labels = [spelling.setdefault(label.casefold(), label) for label in labels]

@@ -18,7 +18,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from .results import MEASURED_BY, UNKNOWN, iso_time, safe_text
+from .results import CHUNK_CHARS, MEASURED_BY, UNKNOWN, iso_time, safe_text
 from ..board.tally import Change, ComparedRow, PlaceRow, Side
 
 NO_PLACE = "(no place)"
@@ -93,11 +93,22 @@ def place_row(row: PlaceRow, survey_name: str) -> tuple[object, ...]:
 
 
 def places_csv(rows: Iterable[PlaceRow], survey_name: str) -> Iterator[str]:
-    """The header, then one line per place (a survey has tens of places: one chunk)."""
+    """The header, then one line per place: a survey has tens of places, but
+    clients naming every test anew make thousands, so it is streamed."""
+    return _streamed(PLACES_HEADER, (place_row(row, survey_name) for row in rows))
+
+
+def _streamed(header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> Iterator[str]:
+    """CSV in pieces of about :data:`CHUNK_CHARS` (a longer row is a piece of its own)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(PLACES_HEADER)
-    writer.writerows(place_row(row, survey_name) for row in rows)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() >= CHUNK_CHARS:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     yield buffer.getvalue()
 
 
@@ -166,8 +177,4 @@ def compared_row(row: ComparedRow, survey_name: str, compare_name: str) -> tuple
 def compare_csv(rows: Iterable[ComparedRow], survey_name: str, compare_name: str) -> Iterator[str]:
     """The header, then each place of either survey: ``survey``'s worst first,
     then the places only the compared-with survey has."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COMPARE_HEADER)
-    writer.writerows(compared_row(row, survey_name, compare_name) for row in rows)
-    yield buffer.getvalue()
+    return _streamed(COMPARE_HEADER, (compared_row(row, survey_name, compare_name) for row in rows))

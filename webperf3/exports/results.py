@@ -20,6 +20,10 @@ alongside the results. Without notes, Name is the ``--extra-data``.
 The last two say whether the station itself cut the test (its stop or
 restart: not a failure of the place) and the error in plain words beside
 iperf3's own text in ``Error``. New columns go at the end, always.
+
+A little over 400 lines: the cells (:func:`csv_row`, the reference), the
+streamed writer and the figures it keeps between downloads must give the
+same bytes, and are kept side by side.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import io
 import itertools
 import time
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -196,10 +201,14 @@ def outcome_cells(r: Result) -> tuple[str, str]:
 
 
 def csv_row(r: Result, n: Notes | None = None) -> tuple[object, ...]:
+    """One test's cells, in :data:`CSV_HEADER` order."""
+    return (r.port, safe_text(r.name if n is None else n.place), *figure_cells(r), *notes_cells(r, n), *outcome_cells(r))
+
+
+def figure_cells(r: Result) -> tuple[object, ...]:
+    """The cells from ``Timestamp`` to ``Error``: what the result alone decides."""
     local = time.localtime(r.time)
     return (
-        r.port,
-        safe_text(r.name if n is None else n.place),
         excel_serial(r.time, local),
         _blank(r.download_bps),
         _blank(r.upload_bps),
@@ -211,69 +220,159 @@ def csv_row(r: Result, n: Notes | None = None) -> tuple[object, ...]:
         _blank(r.streams),
         *sided_cells(r),
         safe_text(r.error),
-        *notes_cells(r, n),
-        *outcome_cells(r),
     )
 
 
-def csv_chunks(results: Iterable[Result], notes: Iterable[Notes | None] | None = None) -> Iterator[str]:
-    """The CSV export, a few hundred rows per chunk, never whole in memory."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
-    for batch in _batched(pairs, _ROWS_PER_CHUNK):
-        writer.writerows(csv_row(r, n) for r, n in batch)
-        yield _take(buffer)
-    yield _take(buffer)
+def csv_chunks(
+    results: Iterable[Result], notes: Iterable[Notes | None] | None = None, figures: CsvFigures | None = None
+) -> Iterator[str]:
+    """The CSV export, streamed: the header, then the rows in pieces of about
+    :data:`CHUNK_CHARS` (a row longer than that is a piece of its own).
+
+    Byte for byte what :func:`csv_row` through :func:`csv.writer` writes,
+    row after row, but a piece never holds more than it must: a download
+    to a client that reads nothing holds the server's output buffer and one
+    piece, however long the names (a 256-row chunk of 120 kB names was
+    61 MB). ``notes`` may be an iterator (:meth:`Board.iter_notes`): it is
+    read as the rows are written. ``figures`` keeps the cells each result
+    alone decides between downloads (the dashboard's); without it they are
+    formatted here.
+    """
+    yield ",".join(map(csv_cell, CSV_HEADER)) + "\r\n"
+    figures = figures if figures is not None else CsvFigures(keep=False)
+    results = results if isinstance(results, Sequence) else list(results)
+    notes_left = iter(notes) if notes is not None else itertools.repeat(None)
+    pending: list[str] = []
+    size = 0
+    guarded, plain = _Cells(_guarded_cell), _Cells(_plain_cell)
+    groups = 0
+    for index, start in enumerate(range(0, len(results), _ROWS_PER_CHUNK)):
+        groups = index + 1
+        batch = tuple(results[start : start + _ROWS_PER_CHUNK])
+        middles = figures.middles(index, batch)
+        for r, n, middle in zip(batch, itertools.islice(notes_left, len(batch)), middles):
+            if n is None:
+                name = guarded[r.name]
+                line = (
+                    f"{plain[r.port]},{name},{middle},{'client' if r.name else ''},{name},,,,"
+                    f"{'yes' if r.interrupted else ''},{plain[r.error_plain]}\r\n"
+                )
+            else:
+                line = (
+                    f"{plain[r.port]},{guarded[n.place]},{middle},{plain[n.place_source]},{guarded[r.name]},"
+                    f"{guarded[n.survey_name]},{'yes' if n.excluded else ''},{csv_cell(n.id)},"
+                    f"{'yes' if r.interrupted else ''},{plain[r.error_plain]}\r\n"
+                )
+            pending.append(line)
+            size += len(line)
+            if size >= CHUNK_CHARS:
+                yield "".join(pending)
+                pending.clear()
+                size = 0
+    if pending:
+        yield "".join(pending)
+    figures.forget_after(groups)  # those of tests no longer in the store
 
 
-def _batched_311(items: Iterable[Result], size: int) -> Iterator[list[Result]]:
-    batch: list[Result] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+#: About how many characters each piece of a streamed export holds: small
+#: beside the web server's output buffer per connection (256 KiB), so that
+#: buffer is what a client that reads nothing can hold.
+CHUNK_CHARS = 32 * 1024
 
 
-_batched = getattr(itertools, "batched", _batched_311)  # itertools.batched is 3.12+
+def csv_cell(text: str) -> str:
+    """Text as :func:`csv.writer` writes it in a cell of a row of several
+    (its default dialect, ``QUOTE_MINIMAL``): in double quotes, each one
+    doubled, when it holds a comma, a double quote, CR or LF."""
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
 
 
-class CsvLines:
-    """The CSV export, each result's line formatted once and kept.
+class _Cells(dict):
+    """Each value's cell, made on first use by ``make``; at most
+    :attr:`KEPT` remembered (an export of 100,000 distinct names must not
+    keep them all). ``cells[value]`` is a dict look-up when it is known."""
+
+    KEPT = 4096
+
+    def __init__(self, make: Callable[[object], str]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: object) -> str:
+        if len(self) >= self.KEPT:
+            self.clear()
+        cell = self[key] = self._make(key)
+        return cell
+
+
+def _plain_cell(value: object) -> str:
+    return "" if value is None else csv_cell(str(value))
+
+
+def _guarded_cell(text: object) -> str:
+    return csv_cell(safe_text(text))  # type: ignore[arg-type]
+
+
+class CsvFigures:
+    """The CSV cells each result alone decides (Timestamp to Error: its time,
+    rates, address, ...), formatted once and kept between downloads.
 
     A Result never changes, and formatting its floats and local time is most
-    of an export's cost: a running webperf3 serving Download CSV again and
-    again formats only the tests it has not exported before. Safe to share
-    between the web server's threads (a lost race formats a line twice).
+    of an export's cost: 21,031 tests, every row formatted, 150 ms; with the
+    figures kept, 29 ms, and 20 ms more for the notes. What people add
+    (places, surveys, edits) is left out: it changes, and a name can be any
+    length, so it is written anew on every download. Kept per 256 tests in
+    a row of the store's order, zlib-compressed: about 20 bytes a test (the
+    whole lines kept as text, with their notes, had cost about 390: 40 MiB
+    at 106,314 tests). Results arriving at the end change only the last
+    group. Safe to share between the web server's threads (a lost race
+    formats a group twice).
     """
 
-    def __init__(self) -> None:
-        # id → (the result, kept alive so its id stays its own; its notes; its line)
-        self._lines: dict[int, tuple[Result, Notes | None, str]] = {}
+    def __init__(self, *, keep: bool = True) -> None:
+        self.keep = keep
+        # group number → (its results, kept alive so that they stay the ones
+        # formatted; their cells, one line each, compressed)
+        self._groups: dict[int, tuple[tuple[Result, ...], bytes]] = {}
 
-    def chunks(self, results: list[Result], notes: Sequence[Notes | None] | None = None) -> Iterator[str]:
-        if len(self._lines) > 2 * len(results) + 1024:
-            self._lines = {}  # results dropped by a rewritten log: start afresh
-        buffer = io.StringIO()
+    def middles(self, index: int, results: tuple[Result, ...]) -> list[str]:
+        """The cells of ``results`` (the ``index``-th group of 256 of an
+        export), one line each without its end."""
+        kept = self._groups.get(index) if self.keep else None
+        if kept is not None and kept[0] == results:  # the same results, compared by identity first
+            return zlib.decompress(kept[1]).decode().split("\n")
+        buffer = io.StringIO()  # a writer of its own: downloads run in several threads
         writer = csv.writer(buffer)
-        writer.writerow(CSV_HEADER)
-        yield _take(buffer)
-        lines = self._lines
-        pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
-        for batch in _batched(pairs, _ROWS_PER_CHUNK):
-            out = []
-            for result, note in batch:
-                known = lines.get(id(result))
-                # A place edited since the last download makes a new line.
-                if known is None or known[0] is not result or known[1] != note:
-                    writer.writerow(csv_row(result, note))
-                    known = lines[id(result)] = (result, note, _take(buffer))
-                out.append(known[2])
-            yield "".join(out)
+        writer.writerows(map(figure_cells, results))
+        lines = _take(buffer).split("\r\n")
+        lines.pop()  # what follows the last line's end
+        if len(lines) != len(results):  # a cell held a CR LF of its own: one line at a time
+            lines = []
+            for r in results:
+                writer.writerow(figure_cells(r))
+                lines.append(_take(buffer)[:-2])
+        if self.keep and not any("\n" in line for line in lines):  # a quoted newline would split wrong: not kept
+            self._groups[index] = (results, zlib.compress("\n".join(lines).encode(), 1))
+        return lines
+
+    def forget_after(self, groups: int) -> None:
+        """Drop the groups past the first ``groups`` (the store lost results)."""
+        for index in [i for i in self._groups if i >= groups]:
+            self._groups.pop(index, None)
+
+    def warm_up(self, results: Sequence[Result]) -> None:
+        """Format every group of ``results`` ahead of the first download."""
+        for index, start in enumerate(range(0, len(results), _ROWS_PER_CHUNK)):
+            self.middles(index, tuple(results[start : start + _ROWS_PER_CHUNK]))
+        self.forget_after((len(results) + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK)
+
+    def kept_bytes(self) -> int:
+        """What the kept cells take, compressed (for the benchmarks)."""
+        return sum(len(blob) for _, blob in list(self._groups.values()))
 
 
 def _take(buffer: io.StringIO) -> str:
@@ -294,16 +393,21 @@ def json_record(record: dict) -> str:
 def json_chunks(
     results: Iterable[Result], dumps: Callable[[dict], str] = json_record, notes: Iterable[Notes | None] | None = None
 ) -> Iterator[str]:
-    """A JSON array of result records (with their notes, when given), streamed."""
+    """A JSON array of result records (with their notes, when given),
+    streamed in pieces of about :data:`CHUNK_CHARS`, as :func:`csv_chunks`."""
     yield "["
     sep = "\n"
     batch: list[str] = []
+    size = 0
     pairs = zip(results, notes) if notes is not None else ((r, None) for r in results)
     for result, note in pairs:
         record = result.to_dict() if note is None else {**result.to_dict(), **note.to_dict()}
-        batch.append(sep + dumps(record))
+        text = sep + dumps(record)
+        batch.append(text)
+        size += len(text)
         sep = ",\n"
-        if len(batch) == _ROWS_PER_CHUNK:
+        if size >= CHUNK_CHARS:
             yield "".join(batch)
-            batch = []
+            batch.clear()
+            size = 0
     yield "".join(batch) + "\n]\n"

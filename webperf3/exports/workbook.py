@@ -197,6 +197,12 @@ def open_xlsx(
     vanishes when closed, or when the process ends), positioned at its start.
     The caller closes it; its size is ``os.fstat(f.fileno()).st_size``.
 
+    A temporary file cannot be avoided: XlsxWriter's constant-memory mode
+    writes the rows to a file, and a zip's directory comes after its parts.
+    So it is on disk (:func:`spool_dir`), never in memory, and a download
+    holds a file, not the workbook: sent 32 KiB at a time as the client
+    reads, closed (so gone) when the server drops a client that stopped.
+
     For ``GET /xlsx``: Bottle hands a file object to the server's
     ``wsgi.file_wrapper``, which streams it and closes it. Being eager, it
     fails (a full disk) before any header is sent, where :func:`xlsx_chunks`
@@ -205,7 +211,12 @@ def open_xlsx(
     spool = tmpdir or spool_dir()
     out = tempfile.TemporaryFile(dir=spool, prefix="webperf3-", suffix=".xlsx")
     try:
-        write_xlsx(results, out, tmpdir=spool, notes=notes)
+        # XlsxWriter's own files (the rows, then each part of the workbook)
+        # are named files it removes only once the workbook is whole: in a
+        # directory of their own, removed whatever happens (a full disk, a
+        # failed write), none is ever left behind.
+        with tempfile.TemporaryDirectory(dir=spool, prefix="webperf3-xlsx-") as parts:
+            write_xlsx(results, out, tmpdir=parts, notes=notes)
         out.seek(0)
     except BaseException:
         out.close()

@@ -3,7 +3,10 @@
 :meth:`ResultsStore.refresh` costs one ``stat`` per unchanged log and reads
 only what was appended to the others, so every caller (a web request, the
 file watcher, an export) may call it freely. Queries return snapshots: a
-caller can stream an export while the store goes on changing.
+caller can stream an export while the store goes on changing. A snapshot of
+every result is shared by every caller until the store changes (100,000
+results are 0.8 MiB of list, held by each download for as long as its
+client takes to read), so a caller never changes a list it is given.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..iperf3.reader.logs import LogReader
-from .record import Result
+from .record import Result, SharedText
 
 log = logging.getLogger("webperf3.results")
 
@@ -129,6 +132,10 @@ class ResultsStore:
         self._by_port: dict[int, list[Result]] = {}
         self._totals: dict[int, PortTotals] = {}
         self._all: list[Result] = []
+        self._all_handed_out = False  # then it is copied before it changes
+        # One copy of each repeated text (address, protocol, error, name)
+        # among every port's results: kept under the lock, as the reads are.
+        self._shared = SharedText()
         self.generation = 0  # bumped on every change: a cheap "anything new?"
         self._listeners: list[Callable[[Changes], None]] = []
 
@@ -177,7 +184,7 @@ class ResultsStore:
             for port in sorted(ports):
                 self._read(port, changes)
             changes.added.sort(key=_order)  # listeners see new tests in the store's order too
-            _merge_in_time_order(self._all, changes.added)
+            self._add_to_all(changes.added)
             return self._changed(changes)
 
     def refresh_port(self, port: int) -> Changes:
@@ -189,8 +196,16 @@ class ResultsStore:
             else:
                 self._read(port, changes)
             changes.added.sort(key=_order)
-            _merge_in_time_order(self._all, changes.added)
+            self._add_to_all(changes.added)
             return self._changed(changes)
+
+    def _add_to_all(self, added: list[Result]) -> None:
+        if not added:
+            return
+        if self._all_handed_out:  # callers hold it as it is: change a copy
+            self._all = list(self._all)
+            self._all_handed_out = False
+        _merge_in_time_order(self._all, added)
 
     def _scan(self) -> set[int]:
         with os.scandir(self.log_dir) as entries:
@@ -199,7 +214,7 @@ class ResultsStore:
     def _read(self, port: int, changes: Changes) -> None:
         reader = self._readers.get(port)
         if reader is None:
-            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port)
+            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port, share=self._shared)
         try:
             found = reader.read()
         except OSError as exc:
@@ -224,6 +239,7 @@ class ResultsStore:
         self._totals.pop(port, None)
         if self._by_port.pop(port, None):
             self._all = [r for r in self._all if r.port != port]
+            self._all_handed_out = False
 
     # -- asking ----------------------------------------------------------------
 
@@ -239,11 +255,14 @@ class ResultsStore:
         since: float | None = None,
     ) -> list[Result]:
         """Every result in time order, optionally of one port, one client
-        name (case-insensitive substring) or starting at ``since``."""
+        name (case-insensitive substring) or starting at ``since``. Never
+        change the list: every result's is shared (see the module)."""
         with self._lock:
             seq = self._all if port is None else self._by_port.get(port, [])
             if since is not None:
                 seq = seq[bisect.bisect_left(seq, since, key=_by_time) :]
+            elif port is None:
+                self._all_handed_out = True
             else:
                 seq = list(seq)
         if name is not None:
@@ -257,7 +276,8 @@ class ResultsStore:
         of a generation it already has, and that holds only if the fetched
         results are neither older nor newer than the generation they carry."""
         with self._lock:
-            return self.generation, list(self._all)
+            self._all_handed_out = True
+            return self.generation, self._all
 
     def row(self, port: int) -> PortRow:
         """One port's whole history in brief (surveys are the board's business)."""

@@ -19,7 +19,8 @@ from typing import Any
 import bottle
 
 from ..board.join import Board
-from ..exports.results import CsvLines
+from ..exports.results import CsvFigures
+from ..ops.memory import give_back_freed_memory
 from ..serving.clients import RateLimit
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
@@ -59,7 +60,8 @@ class Dashboard:
         self.on_change = on_change
         self.metrics = metrics
         self.station_name = station_name or None
-        self.csv_lines = CsvLines()  # each result's CSV line formatted once, shared by every download
+        # The CSV cells each result alone decides, formatted once, shared by every download.
+        self.csv_figures = CsvFigures()
         self.place_limit = RateLimit(surveys.PLACE_BURST, surveys.PLACE_EVERY_S)  # POST /api/place, per address
         self.app = bottle.Bottle()
         # Each survey's places, kept between requests: the places API, its CSV
@@ -89,12 +91,11 @@ class Dashboard:
 
     def warm_up(self) -> None:
         """What the first visitor would otherwise wait for (a thread's job at
-        start): the current survey's places and history, then the CSV's lines."""
+        start): the current survey's places and history, then the CSV's figures."""
         self.places.warm_up()
         self.history.warm_up()
-        found = self.store.results()
-        for _ in self.csv_lines.chunks(found, self.board.notes(found)):
-            pass
+        self.csv_figures.warm_up(self.store.results())
+        give_back_freed_memory()  # what annotating every test needed for a moment
 
 
 def create_app(store: ResultsStore, **kwargs: Any) -> bottle.Bottle:

@@ -7,19 +7,21 @@ whole in memory and the store may go on changing while it is sent.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import bottle
 from bottle import response
 
-from ..exports.results import json_chunks
+from ..exports.results import csv_chunks, json_chunks
 from ..exports.placetable import compare_csv, places_csv
 from ..board.tally import compare_rows
 from ..store.record import Result
 from ..exports.workbook import FILE_NAME as XLSX_NAME
 from ..exports.workbook import MEDIA_TYPE as XLSX_TYPE
 from ..exports.workbook import open_xlsx
+from ..ops.memory import give_back_freed_memory
 from . import places
 from .common import JSON_TYPE, dumps, json_error, param, result_filters
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from . import Dashboard
 
 CSV_NAME = "iperf3_log.csv"
+#: How long an Excel download waits for another's workbook to be made.
+XLSX_WAIT_S = 60.0
 PLACES_CSV_NAME = "iperf3_places.csv"
 COMPARE_CSV_NAME = "iperf3_places_compared.csv"
 
@@ -34,6 +38,7 @@ COMPARE_CSV_NAME = "iperf3_places_compared.csv"
 class Downloads:
     def __init__(self, dash: Dashboard) -> None:
         self.dash = dash
+        self._building = threading.Lock()  # one workbook made at a time
 
     def route(self, app: bottle.Bottle) -> None:
         app.route("/csv", "GET", self.csv)
@@ -49,7 +54,9 @@ class Downloads:
         response.content_type = "text/csv; charset=utf-8"
         response.set_header("Content-Disposition", f"attachment; filename={CSV_NAME}")
         response.set_header("Cache-Control", "no-store")
-        return self.dash.csv_lines.chunks(found, self.dash.board.notes(found))
+        # The notes are made as the rows are written: a download to a client
+        # that reads nothing holds the snapshot and one piece, never the export.
+        return csv_chunks(found, self.dash.board.iter_notes(found), self.dash.csv_figures)
 
     def csv_by(self, by: str) -> Iterator[str]:
         """``?by=place``: one line per place of ``survey=`` (default the current
@@ -75,10 +82,21 @@ class Downloads:
     def xlsx(self):
         """Download for Excel: the workbook is built whole into an unlinked
         temporary file before anything is sent, so a failure is an error
-        status, never half a file; then it is sent from that file."""
+        status, never half a file; then it is sent from that file.
+
+        One workbook is built at a time (another request waits for it, up to
+        :data:`XLSX_WAIT_S`): building 100,000 tests takes a core for seconds
+        and tens of MB of XlsxWriter's files on disk, and the downloads the
+        guard lets through at once (four) would each make their own."""
         self.dash.refresh()
         found = self.dash.store.results()
-        workbook = open_xlsx(found, notes=self.dash.board.notes(found))
+        if not self._building.acquire(timeout=XLSX_WAIT_S):
+            raise json_error(503, "an Excel workbook is being made for another download: try again in a minute", **{"Retry-After": "60"})
+        try:
+            workbook = open_xlsx(found, notes=self.dash.board.iter_notes(found))
+        finally:
+            give_back_freed_memory()  # else each server thread that made one keeps 5 MiB
+            self._building.release()
         response.content_type = XLSX_TYPE
         response.set_header("Content-Disposition", f"attachment; filename={XLSX_NAME}")
         response.set_header("Content-Length", str(os.fstat(workbook.fileno()).st_size))
@@ -102,4 +120,4 @@ def json_download(dash: Dashboard) -> Iterator[str]:
     found = filtered_results(dash)
     response.content_type = JSON_TYPE
     response.set_header("Content-Disposition", "attachment; filename=iperf3_log.json")
-    return json_chunks(found, dumps=dumps, notes=dash.board.notes(found))
+    return json_chunks(found, dumps=dumps, notes=dash.board.iter_notes(found))

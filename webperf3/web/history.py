@@ -26,10 +26,14 @@ from ..text import printable, whole_number
 from .common import json_error, json_response, param
 
 if TYPE_CHECKING:
-    from ..survey import BookView
+    from collections.abc import Iterator
+
+    from ..store.record import Result
+    from ..survey import Annotation, BookView
     from . import Dashboard
 
-#: Histories kept: the current survey's and a few others a page may be showing.
+#: Histories kept: the current survey's and a few others a page may be showing,
+#: each only as the store and the book are now (see HistoryView.prepared).
 CACHED = 4
 _PARAMS = ("place", "unplaced", "port", "client", "direction", "outcome", "since", "until", "sort", "order", "offset", "limit")
 
@@ -38,7 +42,8 @@ class HistoryView:
     def __init__(self, dash: Dashboard) -> None:
         self.dash = dash
         self._lock = threading.Lock()
-        self._cache: dict[tuple[int, int, int | None], History] = {}
+        # survey → (store generation, book version, its history)
+        self._cache: dict[int | None, tuple[int, int, History]] = {}
 
     def route(self, app: bottle.Bottle) -> None:
         app.route("/history", "GET", self.page)
@@ -53,22 +58,34 @@ class HistoryView:
         they are exactly of (the page skips pushed tests of a generation its
         chart already has: history.js, applyResults). Made once per (store
         generation, book version, survey): with 100,000 tests that is
-        hundreds of milliseconds, paid by the start-up warm-up or one request."""
+        hundreds of milliseconds, paid by the start-up warm-up or one request.
+
+        One per survey, of the latest generation and version: a request asks
+        of the store and the book as they are now, so an older one is never
+        asked for again (kept per generation, each new test left the
+        previous history held, up to four, 8 MiB each at 100,000 tests)."""
         with self._lock:
-            # An entry is keyed by the generation its results are exactly of.
+            # An entry is of the generation its results are exactly of.
             generation = self.dash.store.generation
-            history = self._cache.get((generation, view.version, sid))
-            if history is not None:
-                return history, generation
+            kept = self._cache.pop(sid, None)
+            if kept is not None and kept[:2] == (generation, view.version):
+                self._cache[sid] = kept  # the most recently used last
+                return kept[2], generation
+            kept = None  # let the old one go before the new one is made
             generation, found = self.dash.store.snapshot()  # read together
             if sid is not None:
                 found = view.in_survey(found, sid)
-            history = History(found, view.annotate_all(found))
+            history = History(found, _annotated(view, found))
             history.prepare()  # once, under the lock, for every later request
-            if len(self._cache) >= CACHED:
+            self._cache[sid] = (generation, view.version, history)
+            while len(self._cache) > CACHED:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[(generation, view.version, sid)] = history
             return history, generation
+
+    @property
+    def kept(self) -> int:
+        """How many histories are kept (for tests and benchmarks)."""
+        return len(self._cache)
 
     def warm_up(self) -> None:
         """The current survey's history, ahead of the first page that asks."""
@@ -134,3 +151,11 @@ class HistoryView:
             survey = {**record.to_dict(), "current": sid == view.timeline.current}
         return history, survey, generation, view.version
 
+
+
+def _annotated(view: BookView, results: list[Result], batch: int = 4096) -> Iterator[Annotation]:
+    """Each result's annotation, made a few thousand at a time as the history
+    takes them in: an annotation per test of 100,000 at once cost 15 MiB more
+    at the peak, and the history keeps only a few columns of them."""
+    for start in range(0, len(results), batch):
+        yield from view.annotate_all(results[start : start + batch])

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 ALL = "all"
 #: Failed tests listed with their reasons at most (the report's list); the count says how many more.
 MAX_FAILURES = 1000
+#: Tests annotated at once while a tally is made.
+ANNOTATE_AT_ONCE = 4096
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def survey_results(dash: Dashboard, view: BookView, chosen: Chosen) -> list[Resu
 
 @dataclass
 class _Kept:
+    version: int  # the book's version it was made with
     tally: PlaceTally = field(default_factory=PlaceTally)
     count: int = 0  # how many of the survey's tests (in time order) it holds
     last: Result | None = None  # the last of them, to tell that they are still the first ``count``
@@ -88,28 +91,52 @@ class Tallies:
     The store's results only ever grow in time order, nearly always at the
     end; when the kept tests are no longer the survey's first ones (a test
     logged late landed among them, or a log was rewritten), the tally is
-    made afresh."""
+    made afresh.
 
-    MAX_KEPT = 8  # surveys × book versions; a book change leaves old keys unused
+    One tally per survey, of the book's latest version: every request asks
+    of the book as it is now, so a tally of an older version is never asked
+    for again (kept per version, up to eight were held, each 13 MiB once
+    clients had named 42,000 places)."""
+
+    MAX_KEPT = 4  # surveys: the current one, one compared with it, all tests, one more
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: dict[tuple[int | str, int], _Kept] = {}
+        self._kept: dict[int | str, _Kept] = {}
+
+    @property
+    def kept(self) -> int:
+        """How many tallies are kept (for tests and benchmarks)."""
+        return len(self._kept)
 
     def rows(self, view: BookView, chosen: Chosen, members: list[Result], thresholds: Thresholds) -> list[PlaceRow]:
-        key = (chosen.id, view.version)
         with self._lock:
-            kept = self._kept.pop(key, None)
-            if kept is None or kept.count > len(members) or (kept.count and members[kept.count - 1] is not kept.last):
-                kept = _Kept()
-            new = members[kept.count :]
-            if new:
-                kept.tally.add(new, view.annotate_all(new))
-                kept.count, kept.last = len(members), members[-1]
-            self._kept[key] = kept  # the most recently used last
-            while len(self._kept) > self.MAX_KEPT:
-                del self._kept[next(iter(self._kept))]
-            return kept.tally.rows(thresholds)
+            return self._tally(view, chosen, members).rows(thresholds)
+
+    def fill(self, view: BookView, chosen: Chosen, members: list[Result]) -> None:
+        """Add up the survey's tests ahead of the first request (no rows made)."""
+        with self._lock:
+            self._tally(view, chosen, members)
+
+    def _tally(self, view: BookView, chosen: Chosen, members: list[Result]) -> PlaceTally:
+        kept = self._kept.pop(chosen.id, None)
+        if (
+            kept is None or kept.version != view.version or kept.count > len(members)
+            or (kept.count and members[kept.count - 1] is not kept.last)
+        ):
+            kept = _Kept(view.version)
+        new = members[kept.count :]
+        # Annotated a few thousand at a time: an annotation per test of
+        # 100,000 at once cost 15 MiB more at the peak, for a moment.
+        for start in range(0, len(new), ANNOTATE_AT_ONCE):
+            batch = new[start : start + ANNOTATE_AT_ONCE]
+            kept.tally.add(batch, view.annotate_all(batch))
+        if new:
+            kept.count, kept.last = len(members), members[-1]
+        self._kept[chosen.id] = kept  # the most recently used last
+        while len(self._kept) > self.MAX_KEPT:
+            del self._kept[next(iter(self._kept))]
+        return kept.tally
 
 
 def survey_places(dash: Dashboard, view: BookView, chosen: Chosen, thresholds: Thresholds) -> tuple[list[PlaceRow], list[Result]]:
@@ -185,7 +212,8 @@ class Places:
         """The current survey's tally, ahead of the first page that asks."""
         view = self.dash.book.view()
         if view.timeline.current is not None:
-            survey_places(self.dash, view, choose_survey(view, None), parse_thresholds(None, None))
+            chosen = choose_survey(view, None)
+            _tallies(self.dash).fill(view, chosen, survey_results(self.dash, view, chosen))
 
     def report(self) -> str:
         return self.dash.pages.render("report.tpl", page="report")

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+
 import msgspec
 
 from ...store.record import Direction, MeasuredBy, Result
@@ -118,6 +120,15 @@ _LATEST_TIME = 253402300799.0
 EntryError = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError)
 
 
+#: What to do with each text of a Result (its name, client, protocol, error):
+#: keep it, or hand back an equal one already kept (the store's SharedText).
+Share = Callable[[str | None], str | None]
+
+
+def _as_is(text: str | None) -> str | None:
+    return text
+
+
 def parse_entry(raw: bytes | memoryview, port: int, offset: int = 0) -> Result | None:
     """Decode one complete JSON object.
 
@@ -130,8 +141,9 @@ def parse_entry(raw: bytes | memoryview, port: int, offset: int = 0) -> Result |
     return parse_entry_in(raw, 0, len(raw), port, offset)
 
 
-def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int) -> Result | None:
-    """:func:`parse_entry` of ``buf[start:stop]``, skipping the intervals."""
+def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int, share: Share = _as_is) -> Result | None:
+    """:func:`parse_entry` of ``buf[start:stop]``, skipping the intervals;
+    each text of the Result passed through ``share``."""
     cut = buf.find(_INTERVALS, start, stop)
     if cut >= 0:
         resume = buf.find(_END, cut, stop)
@@ -147,8 +159,8 @@ def parse_entry_in(buf: bytes, start: int, stop: int, port: int, offset: int) ->
             else:
                 # Only a failure needs the intervals: cheaply, and only then.
                 ran = _last_interval_end(buf, cut, resume) if entry.error is not None else None
-                return interpret(entry, port, offset, ran)
-    return interpret(_decode(memoryview(buf)[start:stop]), port, offset)
+                return interpret(entry, port, offset, ran, share)
+    return interpret(_decode(memoryview(buf)[start:stop]), port, offset, share=share)
 
 
 #: What msgspec refuses in a string that a damaged or hand-edited log may
@@ -217,8 +229,9 @@ _NO_TEST = _TestStart()
 _NO_END = _End()
 
 
-def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -> Result | None:
-    """The Result of a decoded entry; ``ran``: where its intervals end, if known."""
+def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None, share: Share = _as_is) -> Result | None:
+    """The Result of a decoded entry; ``ran``: where its intervals end, if
+    known; ``share``: what to do with each text (keep one copy of each)."""
     start = entry.start
     if start.timestamp is None or start.timestamp.timesecs is None:
         return None
@@ -243,9 +256,9 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
     return Result(
         port=port,
         time=float(start.timestamp.timesecs),
-        name=None if entry.extra_data is None else str(entry.extra_data),
-        client=_client(start),
-        protocol=test.protocol,
+        name=None if entry.extra_data is None else share(str(entry.extra_data)),
+        client=share(_client(start)),
+        protocol=share(test.protocol),
         direction=direction,
         streams=test.num_streams,
         duration=duration,
@@ -257,7 +270,7 @@ def interpret(entry: _Entry, port: int, offset: int, ran: float | None = None) -
         loss_percent=loss,
         download_jitter_ms=download_jitter,
         download_loss_percent=download_loss,
-        error=entry.error,
+        error=share(entry.error),
         interrupted=cut,
         error_plain=error_plain,
         version=_version(start.version),

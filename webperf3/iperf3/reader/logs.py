@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from ...store.record import Result
 from ...text import printable
-from .entries import EntryError, parse_entry_in
+from .entries import EntryError, Share, parse_entry_in
 
 log = logging.getLogger("webperf3.iperf3.logs")
 
@@ -44,6 +44,10 @@ _NEXT_OPENING = re.compile(rb'\n\{\s*"start"\s*:')
 _FINGERPRINT = 64
 #: Longer than the shortest opening iperf3 writes, `{\n\t"start":\t{`.
 _TAIL = 64
+
+
+def _as_is(text: str | None) -> str | None:
+    return text
 
 
 def _tentative_tail(buf: bytes, pos: int) -> int:
@@ -231,10 +235,11 @@ def file_kind(mode: int) -> str:
 class LogReader:
     """One ``port-P.json`` file, read incrementally."""
 
-    def __init__(self, path: Path, port: int, chunk_size: int = READ_CHUNK_BYTES) -> None:
+    def __init__(self, path: Path, port: int, chunk_size: int = READ_CHUNK_BYTES, share: Share | None = None) -> None:
         self.path = path
         self.port = port
         self.chunk_size = chunk_size
+        self.share = _as_is if share is None else share  # each text of a Result: the store keeps one copy of each
         self.skipped = 0  # over the reader's life, for metrics
         self._refused: str | None = None  # why the file is not read, as last said
         self._restart()
@@ -320,7 +325,7 @@ class LogReader:
         be saved. ``delta`` turns an index in ``buf`` into a file offset."""
         while True:
             try:
-                result = parse_entry_in(buf, start, stop, self.port, start + delta)
+                result = parse_entry_in(buf, start, stop, self.port, start + delta, self.share)
             except EntryError as exc:
                 # The text, not the exception: its traceback holds this frame
                 # and so the whole read buffer, in a cycle only gc would free.
@@ -334,7 +339,7 @@ class LogReader:
             first = buf.find(b"\n}", start, stop)
             if 0 <= first and first + 2 < stop:
                 try:
-                    result = parse_entry_in(buf, start, first + 2, self.port, start + delta)
+                    result = parse_entry_in(buf, start, first + 2, self.port, start + delta, self.share)
                 except EntryError:
                     pass
                 else:
