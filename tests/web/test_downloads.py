@@ -5,12 +5,15 @@ and that nothing is left behind once the server gives up on the client."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import random
 import socket
 import string
 import tempfile
+import threading
 import tracemalloc
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +144,27 @@ def _target(fd: str) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return ""
+
+
+def test_excel_downloads_asked_together_are_each_served_whole(tmp_path: Path) -> None:
+    # Workbooks are made one at a time: the second request waits for the
+    # first one's, then gets its own.
+    for i in range(50):
+        append_entry(tmp_path, 5201 + i % 3, "extra_data", name=f"Room {i}", at=T0 + i)
+    answers: list[bytes] = []
+    with served(tmp_path) as server:
+        def download(source: str) -> None:
+            with connect_from(source, server.port, timeout=60) as sock:
+                sock.sendall(get("/xlsx"))
+                answers.append(read_all(sock))
+
+        threads = [threading.Thread(target=download, args=(source,)) for source in ("127.0.0.2", "127.0.0.3")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert [status_of(a) for a in answers] == [200, 200]
+    for answer in answers:
+        body = answer.split(b"\r\n\r\n", 1)[1]
+        with zipfile.ZipFile(io.BytesIO(body)) as book:
+            assert "xl/worksheets/sheet1.xml" in book.namelist()

@@ -361,7 +361,8 @@ class CsvFigures:
 
     def forget_after(self, groups: int) -> None:
         """Drop the groups past the first ``groups`` (the store lost results)."""
-        for index in [i for i in self._groups if i >= groups]:
+        # list() copies the keys at once: another thread's download may be adding one.
+        for index in [i for i in list(self._groups) if i >= groups]:
             self._groups.pop(index, None)
 
     def warm_up(self, results: Sequence[Result]) -> None:
