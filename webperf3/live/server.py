@@ -24,8 +24,8 @@ client that falls too far behind is dropped and reconnects to a snapshot.
 ``GET /healthz`` on the same port answers ``200 ok`` for health checks.
 
 Over 400 lines, on purpose: what is left is the loop thread's own state
-(the server, the admitted connections, their outboxes, the watcher) and the
-steps that change it; the message shapes (:mod:`.messages`), the log watcher
+(the server, the admitted connections, their outboxes, the watcher, the
+lease tick, the pending coalesced snapshot) and the steps that change it; the message shapes (:mod:`.messages`), the log watcher
 (:mod:`.watch`), per-client queues (:mod:`.outbox`) and who may connect
 (:mod:`webperf3.serving.hosts`) live apart.
 """

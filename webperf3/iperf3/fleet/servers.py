@@ -31,8 +31,8 @@ status as the server's ``problem`` (:mod:`webperf3.ops.health`).
 Other threads read :meth:`ServerFleet.status`, immutable snapshots, or pass
 ``on_change`` to hear of every change from the supervisor thread.
 
-Over 400 lines: every step here (launch, observe, stuck, exit, moved log,
-stale holder, shutdown) works on the supervisor thread's own state; the
+Over 400 lines: every step here (launch, observe, stuck, silent
+connection, exit, moved log, stale holder, shutdown) works on the supervisor thread's own state; the
 status types are in :mod:`.state`, the log file in :mod:`.logfile`,
 who holds a port (and replacing an orphan of ours) in :mod:`.ports`.
 
