@@ -124,11 +124,14 @@ def case_flood(work: Path, quick: bool, seconds: float) -> list[tuple]:
         threads = [threading.Thread(target=device, args=(n, a)) for n, a in enumerate(DEVICES)]
         for t in threads:
             t.start()
-        latest = h.latency_probe(station.port, int(seconds * 20), gap_s=0.05)
+        probe: dict = {}
+        prober = threading.Thread(target=lambda: probe.update(h.latency_probe(station.port, int(seconds * 15), gap_s=0.05)))
+        prober.start()
         for t in threads:
             t.join(30)
-        wall = time.monotonic() - wall_before
-        cpu = (station.cpu_seconds() - cpu_before) / wall
+        cpu = (station.cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)
+        prober.join(60)
+        latest = probe
         time.sleep(0.5)  # the last coalesced pushes
         got = [p.bytes - b for p, b in zip(pages, start_bytes, strict=True)]
         counts = [p.messages - m for p, m in zip(pages, start_messages, strict=True)]
@@ -139,9 +142,9 @@ def case_flood(work: Path, quick: bool, seconds: float) -> list[tuple]:
         named = statuses.get(200, 0)
         return [(
             "claim flood",
-            f"20 devices POST /api/place in a loop for {wall:.0f} s; 3 pages reading the push; GET /api/latest every 50 ms",
+            f"20 devices POST /api/place in a loop for {seconds:g} s; 3 pages reading the push; GET /api/latest every 50 ms",
             "pass" if not dropped and statuses.get(500, 0) == 0 else "fail",
-            f"answers {dict(sorted(statuses.items()))} ({named} named); per page {max(got) / wall / 1024:.1f} KiB/s at most "
+            f"answers {dict(sorted(statuses.items()))} ({named} named); per page {max(got) / seconds / 1024:.1f} KiB/s at most "
             f"({max(counts)} messages, largest {max(p.largest for p in pages):,} bytes; "
             f"{max(got) / max(1, named):,.0f} bytes a place named); message types {dict(sorted(types.items()))}; "
             f"pages dropped {len(dropped)} of 3; /api/latest {h.describe(latest)}; station CPU {cpu:.0%} of a core (shared machine)",
@@ -238,14 +241,18 @@ def case_silent(work: Path, quick: bool, seconds: float) -> list[tuple]:
         time.sleep(1.0)
         problem = _server(station)["problem"] or ""
         health = h.status_of(h.request(station.port, h.get("/healthz")))
-        journal = [line for line in station.log_lines() if "sent nothing" in line]
+        journal = [line for line in station.log_lines() if "has sent nothing for" in line and "127.0.0.3" in line]
         after = _until_a_test_passes(port, 30.0)
-        time.sleep(1.5)
-        cleared = _server(station)["problem"] is None
+        # A test as a phone runs one (seconds, not a 1 KB blip the supervisor's
+        # look once a second may miss) forgives the address.
+        subprocess.run([IPERF3, "-c", "127.0.0.1", "-p", str(port), "-t", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
+        deadline = time.monotonic() + 3
+        while (cleared := _server(station)["problem"] is None) is False and time.monotonic() < deadline:
+            time.sleep(0.2)
         rows.append(("silent connection: one address, 3 times", "127.0.0.3 opens a silent connection again as soon as the port listens, 3 times; then an ordinary test",
                      "pass" if all(r is not None and r <= 15 for r in restarts) and "127.0.0.3" in problem and after is not None and cleared else "fail",
                      f"restarted after {', '.join('-' if r is None else f'{r:.1f}' for r in restarts)} s; the port's problem: \"{problem}\" (/healthz {health}); "
-                     f"{len(journal)} journal warnings; a test then passed after {after if after is None else round(after, 1)} s and cleared the name: {cleared}"))
+                     f"{len(journal)} journal warnings naming 127.0.0.3; a 1 KB test then passed after {'-' if after is None else f'{after:.1f}'} s, and a 2 s test cleared the name: {cleared}"))
     finally:
         station.stop()
     return rows
