@@ -73,6 +73,7 @@ class Plans:
         return self.dash.book
 
     def route(self, app: bottle.Bottle) -> None:
+        app.route("/map", "GET", self.page)
         app.route("/api/plans", "GET", self.list)
         app.route("/api/plans", "POST", self.add)
         app.route("/api/plans/<pid:int>", "PATCH", self.edit)
@@ -81,6 +82,9 @@ class Plans:
         app.route("/api/plans/<pid:int>/image", "PUT", self.replace)
         app.route("/api/places/spot", "PUT", self.set_spot)
         app.route("/api/places/spot", "DELETE", self.clear_spot)
+
+    def page(self) -> str:
+        return self.dash.pages.render("map.tpl", page="map")
 
     def list(self) -> HTTPResponse:
         """Every plan, and every place on one (``spots``: name, plan, x, y)."""

@@ -1,0 +1,125 @@
+"""The map page on a phone (390x844, touch): a floor plan with the survey's
+places as dots coloured as the places table colours them, and a heat map
+that is red near a slow place, green near a fast one and transparent far
+from every place; a test that lands recolours it without a reload; a laptop's
+--extra-data place dragged onto the plan; two surveys of the same spots
+compared as better and worse."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support import images
+from tests.support.logs import make_entry
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def call(url: str, method: str, body: Any, content_type: str = "application/json") -> dict:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, locale="en-US")
+    yield context.new_page()
+    context.close()
+
+
+def heat_at(page: Page, x: float, y: float) -> list[int]:
+    """The heat map's RGBA at a point of the plan (fractions)."""
+    return page.evaluate(
+        """([x, y]) => { const c = document.getElementById('map-heat');
+           return Array.from(c.getContext('2d').getImageData(Math.floor(x * c.width), Math.floor(y * c.height), 1, 1).data); }""",
+        [x, y],
+    )
+
+
+def plan_with_places(station, spots: dict[str, tuple[float, float]]) -> int:
+    plan = call(f"{station.url}api/plans?name=Ground%20floor", "POST", images.png(800, 600), "image/png")["id"]
+    for place, (x, y) in spots.items():
+        call(f"{station.url}api/places/spot", "PUT", {"name": place, "plan": plan, "x": x, "y": y})
+    return plan
+
+
+def test_the_map_shows_slow_places_red_fast_ones_green_and_nothing_far_away(phone: Page, station) -> None:
+    rows = {r["place"]: r for r in get(f"{station.url}api/places")["places"] if r["place"] and r["worst_bps"]}
+    slow = min(rows, key=lambda p: rows[p]["worst_bps"])
+    fast = max(rows, key=lambda p: rows[p]["worst_bps"])
+    # Thresholds between the two: the slow place is red, the fast one green.
+    middle = (rows[slow]["worst_bps"] + rows[fast]["worst_bps"]) / 2 / 1e6
+    plan = plan_with_places(station, {slow: (0.2, 0.3), fast: (0.8, 0.7), "Annex": (0.5, 0.15)})
+    phone.goto(f"{station.url}map?plan={plan}&red={middle:.3f}&amber={middle:.3f}")
+    expect(phone.locator("#connection")).to_have_text("live", timeout=15_000)
+    expect(phone.locator(".map-dot")).to_have_count(2)  # "Annex" has a spot but no test yet
+    expect(phone.locator(f".map-dot[data-place='{slow}']")).to_have_attribute("data-grade", "bad")
+    expect(phone.locator(f".map-dot[data-place='{fast}']")).to_have_attribute("data-grade", "good")
+    near_slow = heat_at(phone, 0.22, 0.31)
+    near_fast = heat_at(phone, 0.78, 0.69)
+    far = heat_at(phone, 0.97, 0.03)
+    assert near_slow[0] > 150 and near_slow[1] < 100 and near_slow[3] > 100, near_slow  # red
+    assert near_fast[1] > 120 and near_fast[0] < 80 and near_fast[3] > 100, near_fast  # green
+    assert far[3] == 0, far  # nobody measured there: nothing invented
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    # Tap a dot: its name and figures.
+    phone.locator(f".map-dot[data-place='{fast}']").tap()
+    expect(phone.locator("#map-info")).to_contain_text(fast)
+    expect(phone.locator("#map-info")).to_contain_text("Upload median")
+    # A test lands at the Annex: its dot and its colour arrive without a reload.
+    phone.evaluate("window.notReloaded = true")
+    station.append(5204, make_entry("reverse", name="Annex", client="192.168.1.99", at=time.time()))
+    station.store.refresh()
+    expect(phone.locator(".map-dot[data-place='Annex']")).to_have_count(1, timeout=10_000)
+    assert phone.evaluate("window.notReloaded") is True
+    assert heat_at(phone, 0.5, 0.15)[3] > 100
+
+
+def test_a_place_named_elsewhere_is_dragged_onto_the_plan(page: Page, station) -> None:
+    page.set_viewport_size({"width": 1000, "height": 900})
+    plan = plan_with_places(station, {})
+    page.goto(f"{station.url}map?plan={plan}")
+    chip = page.locator(".map-chip[data-place='Kitchen']")  # the laptop's --extra-data place
+    expect(chip).to_be_visible()
+    chip.hover()
+    page.mouse.down()
+    box = page.locator("#map-image").bounding_box()  # where it is once the chip is in view
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    expect(page.locator(".map-dot[data-place='Kitchen']")).to_have_count(1)
+    spot = next(s for s in get(f"{station.url}api/plans")["spots"] if s["place"] == "Kitchen")
+    assert abs(spot["x"] - 0.25) < 0.02 and abs(spot["y"] - 0.5) < 0.02
+
+
+def test_two_surveys_of_the_same_spots_compared(page: Page, station) -> None:
+    page.set_viewport_size({"width": 800, "height": 900})
+    plan = plan_with_places(station, {"Hallway": (0.2, 0.2), "Kitchen": (0.6, 0.6), "Roof": (0.9, 0.9)})
+    first = get(f"{station.url}api/surveys")["current"]
+    second = call(f"{station.url}api/surveys", "POST", {"name": "After the new access point"})["survey"]["id"]
+    now = time.time()
+    # The same places again: the Hallway measured by the same test kind (unchanged), the Roof only now.
+    station.append(5201, make_entry("tcp", name="Hallway", client="192.168.1.23", at=now))
+    station.append(5202, make_entry("tcp", name="Roof", client="192.168.1.41", at=now))
+    station.store.refresh()
+    page.goto(f"{station.url}map?plan={plan}&survey={second}&compare={first}&figure=upload")
+    expect(page.locator(".map-dot")).to_have_count(3)
+    expect(page.locator(".map-dot[data-place='Hallway']")).to_have_attribute("data-change", "0.0")
+    expect(page.locator(".map-dot[data-place='Hallway']")).to_have_attribute("data-grade", "none")  # unchanged
+    page.locator(".map-dot[data-place='Roof']").click()
+    expect(page.locator("#map-info")).to_contain_text("measured only in After the new access point")
+    page.locator(".map-dot[data-place='Kitchen']").click()
+    expect(page.locator("#map-info")).to_contain_text("measured only in")

@@ -1,0 +1,400 @@
+// The map page (/map?survey=&plan=&figure=&compare=): a floor plan with every
+// place of a survey on it as a dot, coloured as the places table colours it,
+// its name and figures on tap, failures marked; a heat map of the chosen
+// figure (heatmap.js); or, compared with another survey, whether each place
+// got better or worse. New tests and edits arrive over the websocket and
+// recolour the map without a reload. An admin uploads plans here, and drags
+// places named elsewhere (a laptop's --extra-data) onto the plan.
+
+import { getJSON, send } from "./api.js";
+import { showMessage, showUpdated } from "./cells.js";
+import { $, el, option } from "./dom.js";
+import { DASH, formatRate } from "./format.js";
+import { drawHeat, FIGURES, gridSize, HEAT_COLOURS, pointsOf, FAILURE_LIMITS, LOSS_LIMITS } from "./heatmap.js";
+import { loadThresholds, placesQuery } from "./placestable.js";
+import { LiveSocket } from "./socket.js";
+import { fillSurveyMenu, surveyOptions } from "./surveys.js";
+
+// A push coalesced this long: a burst of tests costs one fetch.
+const RELOAD_MS = 40;
+const DEFAULT_TOLERANCE = 10; // percent: a smaller change is "unchanged"
+
+const params = new URLSearchParams(location.search);
+const state = {
+  survey: params.get("survey") || "",
+  plan: params.get("plan") || "",
+  figure: FIGURES[params.get("figure")] ? params.get("figure") : "worst",
+  compare: params.get("compare") || "",
+  tolerance: Number(params.get("tolerance")) > 0 ? Number(params.get("tolerance")) : DEFAULT_TOLERANCE,
+  thresholds: loadThresholds(params),
+  plans: [],
+  data: null,
+  shown: null, // the plan whose picture is shown
+};
+
+function keepInUrl() {
+  const query = new URLSearchParams();
+  for (const key of ["survey", "plan", "compare"]) if (state[key]) query.set(key, state[key]);
+  if (state.figure !== "worst") query.set("figure", state.figure);
+  if (state.compare) query.set("tolerance", String(state.tolerance));
+  history.replaceState(null, "", `${location.pathname}?${query}`);
+}
+
+const currentPlan = () => state.plans.find((p) => String(p.id) === String(state.plan)) || null;
+const key = (place) => (place === null || place === undefined ? null : place.toLowerCase());
+
+// -- loading ----------------------------------------------------------------------
+
+let requested = 0;
+async function load() {
+  const mine = ++requested;
+  try {
+    const [plans, data] = await Promise.all([
+      getJSON("api/plans"),
+      getJSON(`api/places?${placesQuery({ survey: state.survey, compare: state.compare, thresholds: state.thresholds })}`),
+    ]);
+    if (mine !== requested) return;
+    state.plans = plans.plans;
+    state.data = data;
+    if (!currentPlan() && state.plans.length) state.plan = String(state.plans[0].id);
+    render();
+    showUpdated();
+  } catch (err) {
+    if (mine === requested) showMessage(`Could not load the map: ${err.message}`);
+  }
+}
+
+let timer = null;
+function reloadSoon() {
+  if (timer === null) timer = setTimeout(() => {
+    timer = null;
+    load();
+  }, RELOAD_MS);
+}
+
+// -- drawing ----------------------------------------------------------------------
+
+function render() {
+  const plan = currentPlan();
+  const planMenu = $("map-plan-menu");
+  planMenu.replaceChildren(...state.plans.map((p) => option(p.name, String(p.id))));
+  planMenu.value = state.plan;
+  $("map-empty").hidden = state.plans.length > 0;
+  $("map-stage").hidden = !plan;
+  keepInUrl();
+  if (!plan) return;
+  const img = $("map-image");
+  if (state.shown !== plan.image) {
+    state.shown = plan.image;
+    img.src = plan.image;
+    img.alt = `floor plan: ${plan.name}`;
+    img.width = plan.width;
+    img.height = plan.height;
+    $("map-stage").style.aspectRatio = `${plan.width} / ${plan.height}`;
+  }
+  draw();
+}
+
+// Everything drawn from the data already loaded: a change of figure or of
+// tolerance redraws without asking the station.
+function draw() {
+  const plan = currentPlan();
+  const data = state.data;
+  if (!plan || !data) return;
+  const comparing = Array.isArray(data.compared);
+  const here = (row) => row.plan === plan.id && row.place !== null;
+  const rows = data.places.filter(here);
+  const figure = FIGURES[state.figure];
+  const aspect = plan.width / plan.height;
+  const canvas = $("map-heat");
+  const { cols, rows: gridRows } = gridSize($("map-stage").clientWidth || 390, aspect);
+  canvas.width = cols;
+  canvas.height = gridRows;
+  let dots;
+  if (comparing) {
+    const diff = differences(data, plan, figure);
+    drawHeat(canvas, diff.filter((d) => d.change !== null).map((d) => ({ x: d.x, y: d.y, v: d.change })), { aspect, grade: changeGrade });
+    dots = diff.map((d) => compareDot(d, data));
+  } else {
+    drawHeat(canvas, pointsOf(rows, figure), { aspect, grade: (v) => figure.grade(v, data.thresholds) });
+    dots = rows.map((row) => placeDot(row, figure, data));
+  }
+  $("map-dots").replaceChildren(...dots);
+  canvas.dataset.drawn = String(Date.now());
+  $("map-stage").dataset.places = String(dots.length);
+  legend(data, figure, comparing);
+  unplacedList(data, plan);
+  document.title = `${plan.name} — map — webperf3`;
+}
+
+function dot(x, y, grade, label) {
+  const node = el("button", { cls: "map-dot", title: label });
+  node.type = "button";
+  node.style.left = `${x * 100}%`;
+  node.style.top = `${y * 100}%`;
+  node.style.backgroundColor = `rgb(${(HEAT_COLOURS[grade] || HEAT_COLOURS.none).join(",")})`;
+  node.dataset.grade = grade;
+  node.dataset.place = label;
+  node.setAttribute("aria-label", label);
+  return node;
+}
+
+function figureText(value, figure) {
+  if (value === null || value === undefined) return DASH;
+  if (figure.text === "rate") return formatRate(value);
+  if (figure.text === "percent") return `${value.toFixed(2)} %`;
+  return `${(value * 100).toFixed(0)} %`;
+}
+
+function placeDot(row, figure, data) {
+  const grade = row.grade === "failed" ? "failed" : figure.placeGrade(row, data.thresholds);
+  const node = dot(row.x, row.y, grade, row.place);
+  if (row.failures) {
+    node.classList.add("has-failures");
+    node.textContent = "!";
+  }
+  node.addEventListener("click", (event) => {
+    event.stopPropagation();
+    showInfo(row.place, [
+      ["Download median", figureText(row.download_median_bps, FIGURES.download)],
+      ["Upload median", figureText(row.upload_median_bps, FIGURES.upload)],
+      ["UDP loss", figureText(FIGURES.loss.value(row), FIGURES.loss)],
+      ["Tests", `${row.tests}${row.failures ? `, ${row.failures} failed` : ""}`],
+    ]);
+  });
+  return node;
+}
+
+// -- two surveys compared ----------------------------------------------------------
+
+// Each place of either survey on this plan: its change in % of the figure
+// (positive: better), or why there is none.
+function differences(data, plan, figure) {
+  const before = new Map(data.compare.places.filter((r) => r.place !== null).map((r) => [key(r.place), r]));
+  const out = [];
+  const seen = new Set();
+  for (const row of data.places) {
+    if (row.place === null || row.plan !== plan.id) continue;
+    seen.add(key(row.place));
+    out.push(difference(row, before.get(key(row.place)) || null, figure));
+  }
+  for (const [k, old] of before) {
+    if (!seen.has(k) && old.plan === plan.id) out.push(difference(null, old, figure));
+  }
+  return out;
+}
+
+function difference(now, old, figure) {
+  const where = now || old;
+  const a = now ? figure.value(now) : null;
+  const b = old ? figure.value(old) : null;
+  let change = null;
+  if (a !== null && b !== null) {
+    const lowerIsBetter = figure.text !== "rate";
+    if (b === 0) change = a === 0 ? 0 : lowerIsBetter ? -100 : 100;
+    else change = ((lowerIsBetter ? b - a : a - b) / Math.abs(b)) * 100;
+  }
+  return { place: where.place, x: where.x, y: where.y, a, b, change, only: now && !old ? "survey" : !now && old ? "compare" : null };
+}
+
+function changeGrade(change) {
+  if (change > state.tolerance) return "good";
+  if (change < -state.tolerance) return "bad";
+  return "none";
+}
+
+function compareDot(d, data) {
+  const grade = d.change === null ? "none" : changeGrade(d.change);
+  const node = dot(d.x, d.y, grade, d.place);
+  node.dataset.change = d.change === null ? "" : d.change.toFixed(1);
+  if (d.only) node.classList.add("only-one");
+  const figure = FIGURES[state.figure];
+  node.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const a = data.survey.name;
+    const b = data.compare.survey.name;
+    const verdict = d.only === "survey" ? `measured only in ${a}` : d.only === "compare" ? `measured only in ${b}` :
+      d.change === null ? "not measured in both" :
+      `${grade === "good" ? "better" : grade === "bad" ? "worse" : "unchanged"} (${d.change >= 0 ? "+" : "−"}${Math.abs(d.change).toFixed(0)} %)`;
+    showInfo(d.place, [[a, figureText(d.a, figure)], [b, figureText(d.b, figure)], ["Change", verdict]]);
+  });
+  return node;
+}
+
+// -- what goes around the map ------------------------------------------------------
+
+function showInfo(title, lines) {
+  const box = $("map-info");
+  box.replaceChildren(el("strong", { text: title }), ...lines.map(([k, v]) => {
+    const line = el("div");
+    line.append(el("span", { cls: "muted", text: `${k}: ` }), el("span", { text: v }));
+    return line;
+  }));
+  box.hidden = false;
+}
+
+function swatch(grade, text) {
+  const item = el("span", { cls: "map-legend-item" });
+  const mark = el("span", { cls: "map-swatch" });
+  mark.style.backgroundColor = `rgb(${HEAT_COLOURS[grade].join(",")})`;
+  item.append(mark, el("span", { text }));
+  return item;
+}
+
+function legend(data, figure, comparing) {
+  const t = data.thresholds;
+  let items;
+  if (comparing) {
+    items = [swatch("good", `better by over ${state.tolerance} %`), swatch("none", `within ±${state.tolerance} %`), swatch("bad", `worse by over ${state.tolerance} %`)];
+  } else if (figure.text === "rate") {
+    items = [swatch("bad", `below ${t.red_mbps} Mbit/s`), swatch("fair", `below ${t.amber_mbps} Mbit/s`), swatch("good", "at or above"), swatch("failed", "every test failed")];
+  } else {
+    const limits = figure === FIGURES.loss ? LOSS_LIMITS : FAILURE_LIMITS;
+    const show = (v) => (figure === FIGURES.loss ? `${v} %` : `${v * 100} %`);
+    items = [swatch("good", `below ${show(limits.fair)}`), swatch("fair", `below ${show(limits.bad)}`), swatch("bad", `${show(limits.bad)} or more`)];
+  }
+  $("map-legend").replaceChildren(el("span", { text: comparing ? `${figure.label}, ${data.survey.name} against ${data.compare.survey.name}: ` : `${figure.label}: ` }), ...items,
+    el("span", { cls: "muted", text: " · no colour: no place measured nearby" }));
+}
+
+// Places of the survey on no plan: an admin drags one onto the plan.
+function unplacedList(data, plan) {
+  const named = data.places.filter((r) => r.place !== null && (r.plan === null || r.plan === undefined));
+  const chips = named.map((row) => {
+    const chip = el("button", { cls: "map-chip", text: row.place, title: "drag onto the plan to put it there" });
+    chip.type = "button";
+    chip.dataset.place = row.place;
+    chip.addEventListener("pointerdown", (event) => startDrag(event, row.place, plan));
+    return chip;
+  });
+  $("map-unplaced").replaceChildren(...chips);
+  $("map-unplaced-wrap").hidden = chips.length === 0;
+}
+
+function startDrag(event, place, plan) {
+  event.preventDefault();
+  const ghost = el("span", { cls: "map-ghost", text: place });
+  document.body.append(ghost);
+  const move = (e) => {
+    ghost.style.left = `${e.clientX}px`;
+    ghost.style.top = `${e.clientY}px`;
+  };
+  move(event);
+  const up = async (e) => {
+    window.removeEventListener("pointermove", move);
+    window.removeEventListener("pointerup", up);
+    ghost.remove();
+    const box = $("map-image").getBoundingClientRect();
+    const x = (e.clientX - box.left) / box.width;
+    const y = (e.clientY - box.top) / box.height;
+    if (x < 0 || x > 1 || y < 0 || y > 1) return;
+    try {
+      await send("api/places/spot", { method: "PUT", body: { name: place, plan: plan.id, x, y } });
+      reloadSoon();
+    } catch (err) {
+      showMessage(`Could not put “${place}” on the plan: ${err.message}`);
+    }
+  };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", up);
+}
+
+// The map as a PNG: the plan at its size (at most 2000 px across), the heat map, the dots.
+async function downloadPng() {
+  const plan = currentPlan();
+  if (!plan) return;
+  const scale = Math.min(1, 2000 / plan.width);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(plan.width * scale);
+  canvas.height = Math.round(plan.height * scale);
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage($("map-image"), 0, 0, canvas.width, canvas.height);
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage($("map-heat"), 0, 0, canvas.width, canvas.height);
+  const r = Math.max(6, canvas.width / 120);
+  for (const node of $("map-dots").children) {
+    const x = (parseFloat(node.style.left) / 100) * canvas.width;
+    const y = (parseFloat(node.style.top) / 100) * canvas.height;
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = node.style.backgroundColor;
+    ctx.fill();
+    ctx.lineWidth = r / 3;
+    ctx.strokeStyle = "#fff";
+    ctx.stroke();
+    ctx.fillStyle = "#000";
+    ctx.font = `${Math.round(r * 1.6)}px sans-serif`;
+    ctx.fillText(node.dataset.place, x + r * 1.4, y + r / 2);
+  }
+  canvas.toBlob((blob) => {
+    if (!blob) return;
+    const link = el("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `${plan.name.replace(/[^\w.-]+/g, "_")}_map.png`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }, "image/png");
+}
+
+async function upload(event) {
+  event.preventDefault();
+  const file = $("map-file").files[0];
+  if (!file) return;
+  const name = $("map-plan-name").value.trim() || file.name.replace(/\.[^.]*$/, "") || "Floor plan";
+  try {
+    const made = await send(`api/plans?name=${encodeURIComponent(name)}`, { method: "POST", body: file });
+    state.plan = String(made.id);
+    $("map-upload").reset();
+    load();
+  } catch (err) {
+    showMessage(`The plan was not kept: ${err.message}`);
+  }
+}
+
+async function loadSurveys() {
+  try {
+    const surveys = (await getJSON("api/surveys")).surveys || [];
+    fillSurveyMenu($("map-survey"), surveys, state.survey);
+    $("map-compare").replaceChildren(option("— nothing —", ""), ...surveyOptions(surveys));
+    $("map-compare").value = state.compare;
+  } catch (err) {
+    showMessage(`Could not list the surveys: ${err.message}`);
+  }
+}
+
+$("map-figure").replaceChildren(...Object.entries(FIGURES).map(([name, f]) => option(f.label, name)));
+$("map-figure").value = state.figure;
+$("map-tolerance").value = String(state.tolerance);
+$("map-form").addEventListener("change", () => {
+  const before = [state.survey, state.plan, state.compare].join("|");
+  state.survey = $("map-survey").value;
+  state.plan = $("map-plan-menu").value;
+  state.compare = $("map-compare").value;
+  state.figure = $("map-figure").value;
+  const tolerance = Number($("map-tolerance").value);
+  if (Number.isFinite(tolerance) && tolerance >= 0) state.tolerance = tolerance;
+  $("map-tolerance-label").hidden = !state.compare;
+  keepInUrl();
+  if (before !== [state.survey, state.plan, state.compare].join("|")) load();
+  else draw();
+});
+$("map-form").addEventListener("submit", (event) => event.preventDefault());
+$("map-tolerance-label").hidden = !state.compare;
+$("map-upload").addEventListener("submit", upload);
+$("map-png").addEventListener("click", downloadPng);
+$("map-stage").addEventListener("click", () => ($("map-info").hidden = true));
+window.addEventListener("resize", () => draw());
+loadSurveys();
+load();
+new LiveSocket({
+  onMessage(message) {
+    if (["snapshot", "results", "book"].includes(message.type)) reloadSoon();
+  },
+  poll: load,
+  indicator: $("connection"),
+}).start();
+
+// For the benchmark and the tests: how long drawing the loaded map takes.
+window.webperf3Map = { draw, load, state };

@@ -1,0 +1,34 @@
+% rebase("base.tpl", title="Map", script="map")
+<div class="places-bar">
+  <form id="map-form" class="places-form" autocomplete="off">
+    <label>Plan <select id="map-plan-menu" name="plan"></select></label>
+    <label>Survey <select id="map-survey" name="survey"><option value="">current</option><option value="all">all surveys</option></select></label>
+    <label>Figure <select id="map-figure" name="figure"></select></label>
+    <label>Compare with <select id="map-compare" name="compare"><option value="">— nothing —</option></select></label>
+    <label id="map-tolerance-label">Unchanged within ± <input id="map-tolerance" name="tolerance" type="number" min="0" step="any" inputmode="decimal" size="4"> %</label>
+  </form>
+  <div class="actions">
+    <button id="map-png" type="button" class="button">Download PNG</button>
+  </div>
+</div>
+<p id="map-empty" class="empty" hidden>No floor plan yet: add one below (a photo of the evacuation plan by the lift will do).</p>
+<div id="map-stage" class="map-stage" hidden>
+  <img id="map-image" alt="" draggable="false">
+  <canvas id="map-heat" class="map-heat" width="1" height="1"></canvas>
+  <div id="map-dots" class="map-dots"></div>
+</div>
+<div id="map-info" class="map-info" role="status" hidden></div>
+<p id="map-legend" class="legend map-legend"></p>
+<div id="map-unplaced-wrap" class="map-unplaced" hidden>
+  <p>Places on no plan yet: drag one onto the plan.</p>
+  <div id="map-unplaced"></div>
+</div>
+<details class="map-add">
+  <summary>Add a floor plan</summary>
+  <form id="map-upload" class="places-form">
+    <label>Name <input id="map-plan-name" name="name" maxlength="200" placeholder="Ground floor"></label>
+    <label>Picture <input id="map-file" name="file" type="file" accept="image/png,image/jpeg,image/webp" required></label>
+    <button type="submit" class="button">Upload</button>
+    <span class="muted">PNG, JPEG or WebP, at most 20 MB and 50 megapixels</span>
+  </form>
+</details>
