@@ -165,3 +165,13 @@ def test_a_plan_is_renamed_replaced_and_a_spot_moved_and_cleared(logs: Path) -> 
     app.delete_json("/api/places/spot", {"name": "room 7"})
     assert app.get("/api/plans").json["spots"] == []
     assert "is on no plan" in app.delete_json("/api/places/spot", {"name": "room 7"}, status=404).json["error"]
+
+
+def test_a_device_cannot_move_a_place_someone_else_put_on_the_plan(logs: Path) -> None:
+    app = station(logs, admin_token="s3cret")
+    plan = upload(app, images.png(100, 100), **{"X-Admin-Token": "s3cret"}).json
+    device(app, LAPTOP).post_json("/api/place", {"name": "Room 7", "plan": plan["id"], "x": 0.1, "y": 0.1})
+    # The phone stands in Room 7 too: it is named there, and the spot stays where it was.
+    answer = device(app, PHONE).post_json("/api/place", {"name": "room 7", "plan": plan["id"], "x": 0.9, "y": 0.9}).json
+    assert answer["place"] == "room 7" and (answer["spot"]["x"], answer["spot"]["y"]) == (0.1, 0.1)
+    assert [(s["x"], s["y"]) for s in app.get("/api/plans").json["spots"]] == [(0.1, 0.1)]

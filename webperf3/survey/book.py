@@ -319,6 +319,9 @@ class SurveyBook:
             if spot is not None and place is None:
                 raise BookInputError("a spot on a plan is a place's: give the place a name")
             new_spot = None if spot is None or place is None else self._new_spot(place, *spot, at=at)
+            if new_spot is not None and place_key(new_spot.place) in self._spots:
+                # A place already on a plan stays where it is: moving it is an admin's (set_spot).
+                new_spot = None
             with self._write() as conn:
                 cid = conn.execute(
                     "INSERT INTO claims (address, place, at, device, user_agent) VALUES (?, ?, ?, ?, ?)",
