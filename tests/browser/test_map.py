@@ -123,3 +123,52 @@ def test_two_surveys_of_the_same_spots_compared(page: Page, station) -> None:
     expect(page.locator("#map-info")).to_contain_text("measured only in After the new access point")
     page.locator(".map-dot[data-place='Kitchen']").click()
     expect(page.locator("#map-info")).to_contain_text("measured only in")
+
+
+def _ppm(path) -> tuple[int, int, bytes]:
+    import re
+
+    data = path.read_bytes()
+    _magic, width, height, _maxval, rest = re.match(rb"(P6)\s+(\d+)\s+(\d+)\s+(\d+)\s(.*)", data, re.S).groups()
+    return int(width), int(height), rest[: int(width) * int(height) * 3]
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdftoppm") is None, reason="poppler-utils is not installed (apt-get install poppler-utils)")
+def test_the_report_prints_a_page_per_plan_with_its_heat_map(page: Page, station, tmp_path) -> None:
+    import subprocess
+
+    rows = {r["place"]: r for r in get(f"{station.url}api/places")["places"] if r["place"] and r["worst_bps"]}
+    slow = min(rows, key=lambda p: rows[p]["worst_bps"])
+    fast = max(rows, key=lambda p: rows[p]["worst_bps"])
+    middle = (rows[slow]["worst_bps"] + rows[fast]["worst_bps"]) / 2 / 1e6
+    plan_with_places(station, {slow: (0.25, 0.3), fast: (0.75, 0.7)})
+    page.goto(f"{station.url}report?red={middle:.3f}&amber={middle:.3f}")
+    expect(page.locator("#report[data-ready]")).to_have_count(1)
+    expect(page.locator(".report-plan .map-dot")).to_have_count(2)
+    expect(page.locator(".report-plan h3")).to_have_text("Floor plan: Ground floor")
+    page.emulate_media(media="print")
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    subprocess.run(["pdftoppm", "-r", "40", str(pdf), str(tmp_path / "page")], check=True)
+    found = []
+    for image in sorted(tmp_path.glob("page*.ppm")):
+        width, height, pixels = _ppm(image)
+        rgb = [pixels[i : i + 3] for i in range(0, len(pixels), 3)]
+        red = sum(1 for r, g, b in rgb if r > 180 and r - g > 70 and r - b > 70)
+        green = sum(1 for r, g, b in rgb if g > 110 and g - r > 50 and g - b > 20)
+        found.append((image.name, red, green))
+    # One page holds the plan: red near the slow place, green near the fast one.
+    assert any(red > 30 and green > 30 for _name, red, green in found), found
+
+
+def test_the_map_downloads_as_png(page: Page, station, tmp_path) -> None:
+    plan = plan_with_places(station, {"Kitchen": (0.5, 0.5)})
+    page.goto(f"{station.url}map?plan={plan}")
+    expect(page.locator(".map-dot")).to_have_count(1)
+    with page.expect_download() as download:
+        page.click("#map-png")
+    saved = tmp_path / "map.png"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "Ground_floor_map.png"
+    data = saved.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and int.from_bytes(data[16:20], "big") == 800

@@ -175,3 +175,23 @@ def test_a_device_cannot_move_a_place_someone_else_put_on_the_plan(logs: Path) -
     answer = device(app, PHONE).post_json("/api/place", {"name": "room 7", "plan": plan["id"], "x": 0.9, "y": 0.9}).json
     assert answer["place"] == "room 7" and (answer["spot"]["x"], answer["spot"]["y"]) == (0.1, 0.1)
     assert [(s["x"], s["y"]) for s in app.get("/api/plans").json["spots"]] == [(0.1, 0.1)]
+
+
+def test_the_places_csv_and_the_workbook_say_where_each_place_is(logs: Path) -> None:
+    import csv
+    import io
+
+    import openpyxl
+
+    app = station(logs)
+    plan = upload(app, images.png(1000, 500)).json
+    append(logs, 5202, "tcp", client=LAPTOP, at=time.time() - 5, name="Kitchen")
+    append(logs, 5201, "tcp", client=PHONE, at=time.time() - 5, name="Hall")
+    app.put_json("/api/places/spot", {"name": "Kitchen", "plan": plan["id"], "x": 0.1, "y": 0.9})
+    app.patch_json(f"/api/plans/{plan['id']}", {"scale": {"ax": 0, "ay": 0, "bx": 1, "by": 0, "metres": 50}})
+    rows = {r["Place"]: r for r in csv.DictReader(io.StringIO(app.get("/csv?by=place").text))}
+    assert (rows["Kitchen"]["Plan"], rows["Kitchen"]["X (fraction of the plan)"], rows["Kitchen"]["Y (m)"]) == ("Ground floor", "0.1", "22.5")
+    assert rows["Hall"]["Plan"] == "" and rows["Hall"]["X (m)"] == ""
+    book = openpyxl.load_workbook(io.BytesIO(app.get("/xlsx").body), read_only=True)
+    sheet = list(book["Places on plans"].iter_rows(values_only=True))
+    assert sheet == [("Place", "Plan", "X (fraction of the plan)", "Y (fraction of the plan)", "X (m)", "Y (m)"), ("Kitchen", "Ground floor", 0.1, 0.9, 5.0, 22.5)]

@@ -12,6 +12,8 @@
 // An RBF overshoots between close points of different figures and paints
 // the whole floor.
 
+import { el } from "./dom.js";
+
 export const HEAT_COLOURS = {
   bad: [215, 48, 39],
   fair: [244, 176, 0],
@@ -190,4 +192,48 @@ const MAX_CELLS = 400;
 export function gridSize(shownWidth, aspect) {
   const cols = Math.max(16, Math.min(MAX_CELLS, Math.round(shownWidth / CELL_PX)));
   return { cols, rows: Math.max(8, Math.round(cols / aspect)) };
+}
+
+// A place's dot on a plan (a button: tapped, it tells the place's figures);
+// `failed` marks a place with failed tests.
+export function mapDot(x, y, grade, label, failed = false) {
+  const node = el("button", { cls: "map-dot", title: label });
+  node.type = "button";
+  node.style.left = `${x * 100}%`;
+  node.style.top = `${y * 100}%`;
+  node.style.backgroundColor = `rgb(${(HEAT_COLOURS[grade] || HEAT_COLOURS.none).join(",")})`;
+  node.dataset.grade = grade;
+  node.dataset.place = label;
+  node.setAttribute("aria-label", label);
+  if (failed) {
+    node.classList.add("has-failures");
+    node.textContent = "!";
+  }
+  return node;
+}
+
+// A place's colour for a figure: "failed" where every test failed, as the places table says.
+export function placeGrade(row, figure, thresholds) {
+  return row.grade === "failed" ? "failed" : figure.placeGrade(row, thresholds);
+}
+
+export function legendSwatch(grade, text) {
+  const item = el("span", { cls: "map-legend-item" });
+  const mark = el("span", { cls: "map-swatch" });
+  mark.style.backgroundColor = `rgb(${HEAT_COLOURS[grade].join(",")})`;
+  item.append(mark, el("span", { text }));
+  return item;
+}
+
+// The key of a figure's colours: the thresholds (rates) or the fixed limits.
+export function legendItems(figure, thresholds) {
+  if (figure.text === "rate") {
+    return [
+      legendSwatch("bad", `below ${thresholds.red_mbps} Mbit/s`), legendSwatch("fair", `below ${thresholds.amber_mbps} Mbit/s`),
+      legendSwatch("good", "at or above"), legendSwatch("failed", "every test failed"),
+    ];
+  }
+  const limits = figure === FIGURES.loss ? LOSS_LIMITS : FAILURE_LIMITS;
+  const show = (v) => (figure === FIGURES.loss ? `${v} %` : `${v * 100} %`);
+  return [legendSwatch("good", `below ${show(limits.fair)}`), legendSwatch("fair", `below ${show(limits.bad)}`), legendSwatch("bad", `${show(limits.bad)} or more`)];
 }

@@ -10,7 +10,7 @@ import { getJSON, send } from "./api.js";
 import { showMessage, showUpdated } from "./cells.js";
 import { $, el, option } from "./dom.js";
 import { DASH, formatRate } from "./format.js";
-import { drawHeat, FIGURES, gridSize, HEAT_COLOURS, pointsOf, FAILURE_LIMITS, LOSS_LIMITS } from "./heatmap.js";
+import { drawHeat, FIGURES, gridSize, legendItems, legendSwatch as swatch, mapDot as dot, placeGrade, pointsOf } from "./heatmap.js";
 import { loadThresholds, placesQuery } from "./placestable.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu, surveyOptions } from "./surveys.js";
@@ -127,18 +127,6 @@ function draw() {
   document.title = `${plan.name} — map — webperf3`;
 }
 
-function dot(x, y, grade, label) {
-  const node = el("button", { cls: "map-dot", title: label });
-  node.type = "button";
-  node.style.left = `${x * 100}%`;
-  node.style.top = `${y * 100}%`;
-  node.style.backgroundColor = `rgb(${(HEAT_COLOURS[grade] || HEAT_COLOURS.none).join(",")})`;
-  node.dataset.grade = grade;
-  node.dataset.place = label;
-  node.setAttribute("aria-label", label);
-  return node;
-}
-
 function figureText(value, figure) {
   if (value === null || value === undefined) return DASH;
   if (figure.text === "rate") return formatRate(value);
@@ -147,12 +135,7 @@ function figureText(value, figure) {
 }
 
 function placeDot(row, figure, data) {
-  const grade = row.grade === "failed" ? "failed" : figure.placeGrade(row, data.thresholds);
-  const node = dot(row.x, row.y, grade, row.place);
-  if (row.failures) {
-    node.classList.add("has-failures");
-    node.textContent = "!";
-  }
+  const node = dot(row.x, row.y, placeGrade(row, figure, data.thresholds), row.place, row.failures > 0);
   node.addEventListener("click", (event) => {
     event.stopPropagation();
     showInfo(row.place, [
@@ -233,26 +216,11 @@ function showInfo(title, lines) {
   box.hidden = false;
 }
 
-function swatch(grade, text) {
-  const item = el("span", { cls: "map-legend-item" });
-  const mark = el("span", { cls: "map-swatch" });
-  mark.style.backgroundColor = `rgb(${HEAT_COLOURS[grade].join(",")})`;
-  item.append(mark, el("span", { text }));
-  return item;
-}
-
 function legend(data, figure, comparing) {
   const t = data.thresholds;
-  let items;
-  if (comparing) {
-    items = [swatch("good", `better by over ${state.tolerance} %`), swatch("none", `within ±${state.tolerance} %`), swatch("bad", `worse by over ${state.tolerance} %`)];
-  } else if (figure.text === "rate") {
-    items = [swatch("bad", `below ${t.red_mbps} Mbit/s`), swatch("fair", `below ${t.amber_mbps} Mbit/s`), swatch("good", "at or above"), swatch("failed", "every test failed")];
-  } else {
-    const limits = figure === FIGURES.loss ? LOSS_LIMITS : FAILURE_LIMITS;
-    const show = (v) => (figure === FIGURES.loss ? `${v} %` : `${v * 100} %`);
-    items = [swatch("good", `below ${show(limits.fair)}`), swatch("fair", `below ${show(limits.bad)}`), swatch("bad", `${show(limits.bad)} or more`)];
-  }
+  const items = comparing
+    ? [swatch("good", `better by over ${state.tolerance} %`), swatch("none", `within ±${state.tolerance} %`), swatch("bad", `worse by over ${state.tolerance} %`)]
+    : legendItems(figure, t);
   $("map-legend").replaceChildren(el("span", { text: comparing ? `${figure.label}, ${data.survey.name} against ${data.compare.survey.name}: ` : `${figure.label}: ` }), ...items,
     el("span", { cls: "muted", text: " · no colour: no place measured nearby" }));
 }

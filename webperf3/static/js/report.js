@@ -10,6 +10,7 @@ import { getJSON } from "./api.js";
 import { cell, errorCell } from "./cells.js";
 import { $, el } from "./dom.js";
 import { DASH, direction } from "./format.js";
+import { drawPlanPages } from "./reportplans.js";
 import {
   drawBars, loadThresholds, placeName, placeRow, placesQuery, surveySpan, timeInSurvey, unplaced, unplacedLine,
 } from "./placestable.js";
@@ -51,6 +52,7 @@ async function load() {
   try {
     const [data, running] = await Promise.all([getJSON(`api/places?${placesQuery({ survey, thresholds, failures: true })}`), serverVersions()]);
     await render(data, running); // the chart too: printing must not catch it half drawn
+    await drawPlanPages($("report-plans"), data); // a page per floor plan, its pictures drawn
   } catch (err) {
     $("message").textContent = `Could not load the report: ${err.message}`;
     $("message").hidden = false;
