@@ -220,17 +220,14 @@ class _Parser(HTTPRequestParser):
         return consumed
 
 
-_UPLOAD_ADJ: dict[int, Adjustments] = {}
-
-
 def _upload_adjustments(adj: Adjustments) -> Adjustments:
-    """``adj`` with the upload's body cap (one copy per server's adjustments)."""
-    found = _UPLOAD_ADJ.get(id(adj))
-    if found is None or found.port != adj.port:
+    """``adj`` with the upload's body cap: one copy, kept on the server's own adjustments."""
+    found = getattr(adj, "webperf3_upload", None)
+    if found is None:
         found = copy.copy(adj)
         found.max_request_body_size = MAX_UPLOAD_BYTES + 1  # waitress refuses a length >= this
-        found.inbuf_overflow = 1024 * 1024
-        _UPLOAD_ADJ[id(adj)] = found
+        found.inbuf_overflow = 1024 * 1024  # past 1 MiB in a temporary file, not in memory
+        adj.webperf3_upload = found
     return found
 
 
