@@ -172,3 +172,71 @@ def test_the_map_downloads_as_png(page: Page, station, tmp_path) -> None:
     assert download.value.suggested_filename == "Ground_floor_map.png"
     data = saved.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and int.from_bytes(data[16:20], "big") == 800
+
+
+def test_an_admin_moves_a_spot_takes_one_off_sets_the_scale_renames_and_removes_the_plan(page: Page, station) -> None:
+    page.set_viewport_size({"width": 1000, "height": 900})
+    plan = plan_with_places(station, {"Kitchen": (0.2, 0.2), "Hallway": (0.7, 0.7)})
+    page.goto(f"{station.url}map?plan={plan}")
+    kitchen = page.locator(".map-dot[data-place='Kitchen']")
+    expect(kitchen).to_have_count(1)
+    # Drag the Kitchen's dot to the middle.
+    kitchen.hover()
+    page.mouse.down()
+    box = page.locator("#map-image").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=8)
+    page.mouse.up()
+    page.wait_for_function("() => true")
+    expect(page.locator("#map-info")).to_be_hidden()  # a drag is not a tap
+    spots = lambda: {s["place"]: (round(s["x"], 1), round(s["y"], 1)) for s in get(f"{station.url}api/plans")["spots"]}  # noqa: E731
+    expect(page.locator(".map-dot[data-place='Kitchen']")).to_have_count(1)
+    page.wait_for_timeout(300)
+    assert spots()["Kitchen"] == (0.5, 0.5)
+    # Take the Hallway off the plan: its name is offered to drag back on.
+    page.locator(".map-dot[data-place='Hallway']").click()
+    page.click(".map-take-off")
+    expect(page.locator(".map-chip[data-place='Hallway']")).to_be_visible()
+    assert "Hallway" not in spots()
+    # The scale: two taps 400 px apart across the 800 px plan, typed as 10 m.
+    page.click("#map-manage summary")
+    page.once("dialog", lambda dialog: dialog.accept("10"))
+    page.click("#map-scale")
+    box = page.locator("#map-image").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.9)
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.9)
+    page.wait_for_timeout(500)
+    kitchen_row = next(r for r in get(f"{station.url}api/places")["places"] if r["place"] == "Kitchen")
+    assert abs(kitchen_row["x_m"] - 10.0) < 0.5, kitchen_row  # 400 px = 10 m: the middle of 800 px is 10 m across
+    page.fill("#map-rename-name", "First floor")
+    page.click("#map-rename button")
+    expect(page.locator("#map-plan-menu option")).to_have_text(["First floor"])
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#map-remove")
+    expect(page.locator("#map-empty")).to_be_visible()
+    assert get(f"{station.url}api/plans") == {"plans": [], "spots": []}
+
+
+def test_a_phone_taps_an_unnamed_spot_then_names_it_and_taps_a_place_already_there(phone: Page, station) -> None:
+    plan = plan_with_places(station, {"Kitchen": (0.7, 0.3)})
+    phone.goto(station.url)
+    expect(phone.locator("#connection")).to_have_text("live", timeout=15_000)
+    phone.locator("#plan-picker summary").tap()
+    image = phone.locator("#plan-pick-image")
+    expect(image).to_be_visible()
+    box = image.bounding_box()
+    assert box is not None
+    # Nothing typed: a short name of its own, at the tap.
+    image.tap(position={"x": box["width"] * 0.2, "y": box["height"] * 0.8})
+    expect(phone.locator("#device-place")).to_have_text("Spot 1")
+    # Renamed by typing: the new name is where the tap was.
+    phone.fill("#place", "Stairs")
+    phone.click("#save-place")
+    expect(phone.locator("#device-place")).to_have_text("Stairs")
+    stairs = next(s for s in get(f"{station.url}api/plans")["spots"] if s["place"] == "Stairs")
+    assert abs(stairs["x"] - 0.2) < 0.02 and abs(stairs["y"] - 0.8) < 0.02 and stairs["plan"] == plan
+    # A tap near the Kitchen's dot picks the Kitchen, whatever is typed.
+    image.tap(position={"x": box["width"] * 0.7 + 6, "y": box["height"] * 0.3 - 5})
+    expect(phone.locator("#device-place")).to_have_text("Kitchen")
+    kitchen = next(s for s in get(f"{station.url}api/plans")["spots"] if s["place"] == "Kitchen")
+    assert (kitchen["x"], kitchen["y"]) == (0.7, 0.3)  # not moved

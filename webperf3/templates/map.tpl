@@ -23,6 +23,24 @@
   <p>Places on no plan yet: drag one onto the plan.</p>
   <div id="map-unplaced"></div>
 </div>
+<details class="map-add" id="map-manage" hidden>
+  <summary>This plan: rename, replace, scale, remove</summary>
+  <form id="map-rename" class="places-form">
+    <label>Name <input id="map-rename-name" name="name" maxlength="200" required></label>
+    <button type="submit" class="button">Rename</button>
+  </form>
+  <form id="map-replace" class="places-form">
+    <label>New picture of the same floor <input id="map-replace-file" type="file" accept="image/png,image/jpeg,image/webp" required></label>
+    <button type="submit" class="button">Replace</button>
+    <span class="muted">the places stay where they are on it</span>
+  </form>
+  <p class="places-form">
+    <button type="button" id="map-scale" class="button">Set the scale</button>
+    <span id="map-scale-note" class="muted">tap two points of the plan and type the distance between them: positions are then in metres too</span>
+  </p>
+  <p class="places-form"><button type="button" id="map-remove" class="button">Remove this plan</button>
+    <span class="muted">its places keep their tests; only where they were on it is lost</span></p>
+</details>
 <details class="map-add">
   <summary>Add a floor plan</summary>
   <form id="map-upload" class="places-form">

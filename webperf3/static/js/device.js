@@ -259,7 +259,8 @@ export class DevicePanel {
       return;
     }
     try {
-      const answer = await post("api/place", { name, device: this.id });
+      const spot = this.picker ? this.picker.spotToRename(this.place) : {};
+      const answer = await post("api/place", { name, device: this.id, ...spot });
       this.saved(answer, name);
     } catch (err) {
       this.onMessage(`Could not save the place: ${err.message}`);

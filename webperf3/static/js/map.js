@@ -87,6 +87,7 @@ function render() {
   planMenu.value = state.plan;
   $("map-empty").hidden = state.plans.length > 0;
   $("map-stage").hidden = !plan;
+  manage();
   keepInUrl();
   if (!plan) return;
   const img = $("map-image");
@@ -143,16 +144,36 @@ function figureText(value, figure) {
 
 function placeDot(row, figure, data) {
   const node = dot(row.x, row.y, placeGrade(row, figure, data.thresholds), row.place, row.failures > 0);
+  node.addEventListener("pointerdown", (event) => startDrag(event, row.place, currentPlan(), 8));
   node.addEventListener("click", (event) => {
     event.stopPropagation();
+    if (dragged) return;
     showInfo(row.place, [
       ["Download median", figureText(row.download_median_bps, FIGURES.download)],
       ["Upload median", figureText(row.upload_median_bps, FIGURES.upload)],
       ["UDP loss", figureText(FIGURES.loss.value(row), FIGURES.loss)],
       ["Tests", `${row.tests}${row.failures ? `, ${row.failures} failed` : ""}`],
-    ]);
+      ...(row.x_m !== null && row.x_m !== undefined ? [["Position", `${row.x_m} m across, ${row.y_m} m down`]] : []),
+    ], takeOff(row.place));
   });
   return node;
+}
+
+// "Take off the plan" (an admin's): the place keeps its tests; drag its name back on from below.
+function takeOff(place) {
+  const button = el("button", { cls: "map-take-off", text: "Take off the plan" });
+  button.type = "button";
+  button.addEventListener("click", async (event) => {
+    event.stopPropagation();
+    try {
+      await send("api/places/spot", { method: "DELETE", body: { name: place } });
+      $("map-info").hidden = true;
+      reloadSoon();
+    } catch (err) {
+      showMessage(`Could not take “${place}” off the plan: ${err.message}`);
+    }
+  });
+  return button;
 }
 
 // -- two surveys compared ----------------------------------------------------------
@@ -213,13 +234,13 @@ function compareDot(d, data) {
 
 // -- what goes around the map ------------------------------------------------------
 
-function showInfo(title, lines) {
+function showInfo(title, lines, ...actions) {
   const box = $("map-info");
   box.replaceChildren(el("strong", { text: title }), ...lines.map(([k, v]) => {
     const line = el("div");
     line.append(el("span", { cls: "muted", text: `${k}: ` }), el("span", { text: v }));
     return line;
-  }));
+  }), ...actions);
   box.hidden = false;
 }
 
@@ -246,19 +267,32 @@ function unplacedList(data, plan) {
   $("map-unplaced-wrap").hidden = chips.length === 0;
 }
 
-function startDrag(event, place, plan) {
-  event.preventDefault();
-  const ghost = el("span", { cls: "map-ghost", text: place });
-  document.body.append(ghost);
+// Drag a place's name (or its dot: `threshold` px before it counts as a
+// drag, so a tap still shows its figures) onto the plan: an admin's change.
+let dragged = false;
+function startDrag(event, place, plan, threshold = 0) {
+  if (threshold === 0) event.preventDefault();
+  dragged = false;
+  const x0 = event.clientX;
+  const y0 = event.clientY;
+  let ghost = null;
   const move = (e) => {
+    if (!ghost) {
+      if (Math.hypot(e.clientX - x0, e.clientY - y0) < threshold) return;
+      ghost = el("span", { cls: "map-ghost", text: place });
+      document.body.append(ghost);
+    }
     ghost.style.left = `${e.clientX}px`;
     ghost.style.top = `${e.clientY}px`;
   };
-  move(event);
+  if (threshold === 0) move(event);
   const up = async (e) => {
     window.removeEventListener("pointermove", move);
     window.removeEventListener("pointerup", up);
+    if (!ghost) return; // a tap
     ghost.remove();
+    dragged = true; // the click that follows is the drop, not a tap
+    setTimeout(() => (dragged = false), 0);
     const box = $("map-image").getBoundingClientRect();
     const x = (e.clientX - box.left) / box.width;
     const y = (e.clientY - box.top) / box.height;
@@ -328,6 +362,66 @@ async function upload(event) {
   }
 }
 
+// -- managing a plan (an admin's) ---------------------------------------------------
+
+async function changePlan(action, what) {
+  try {
+    await action();
+    reloadSoon();
+  } catch (err) {
+    showMessage(`Could not ${what}: ${err.message}`);
+  }
+}
+
+let scalePoints = null; // the scale's first point, while the second is awaited
+function scaleTap(event) {
+  if (scalePoints === null) return false;
+  const box = $("map-image").getBoundingClientRect();
+  const point = { x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height };
+  scalePoints.push(point);
+  if (scalePoints.length < 2) {
+    $("map-scale-note").textContent = "now tap the second point";
+    return true;
+  }
+  const [a, b] = scalePoints;
+  scalePoints = null;
+  const metres = Number(String(window.prompt("The distance between the two points, in metres:") || "").replace(",", "."));
+  $("map-scale-note").textContent = "";
+  if (!(metres > 0)) return true;
+  const plan = currentPlan();
+  changePlan(() => send(`api/plans/${plan.id}`, { method: "PATCH", body: { scale: { ax: a.x, ay: a.y, bx: b.x, by: b.y, metres } } }), "set the scale");
+  return true;
+}
+
+function manage() {
+  const plan = currentPlan();
+  $("map-manage").hidden = !plan;
+  if (plan && document.activeElement !== $("map-rename-name")) $("map-rename-name").value = plan.name;
+}
+
+$("map-rename").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const plan = currentPlan();
+  changePlan(() => send(`api/plans/${plan.id}`, { method: "PATCH", body: { name: $("map-rename-name").value } }), "rename the plan");
+});
+$("map-replace").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const plan = currentPlan();
+  const file = $("map-replace-file").files[0];
+  if (plan && file) changePlan(() => send(`api/plans/${plan.id}/image`, { method: "PUT", body: file }), "replace the picture");
+});
+$("map-scale").addEventListener("click", () => {
+  scalePoints = [];
+  $("map-scale-note").textContent = "tap the first point on the plan";
+  $("map-stage").scrollIntoView({ block: "nearest" });
+});
+$("map-remove").addEventListener("click", () => {
+  const plan = currentPlan();
+  if (!plan || !window.confirm(`Remove the plan “${plan.name}”? Its places keep their tests.`)) return;
+  state.plan = "";
+  changePlan(() => send(`api/plans/${plan.id}`, { method: "DELETE" }), "remove the plan");
+});
+
 async function loadSurveys() {
   try {
     const surveys = (await getJSON("api/surveys")).surveys || [];
@@ -359,7 +453,9 @@ $("map-form").addEventListener("submit", (event) => event.preventDefault());
 $("map-tolerance-label").hidden = !state.compare;
 $("map-upload").addEventListener("submit", upload);
 $("map-png").addEventListener("click", downloadPng);
-$("map-stage").addEventListener("click", () => ($("map-info").hidden = true));
+$("map-stage").addEventListener("click", (event) => {
+  if (!scaleTap(event)) $("map-info").hidden = true;
+});
 window.addEventListener("resize", () => draw());
 loadSurveys();
 load();

@@ -47,6 +47,16 @@ export class PlanPicker {
     this.spots = [];
     this.plan = null;
     this.mine = "";
+    this.lastAuto = null; // {name, plan, x, y}: a place named automatically at a tap, until it is renamed
+  }
+
+  // Where the place a name typed now should be: the spot of the place just
+  // named automatically, when that is this device's place (renaming "Spot 3"
+  // keeps where it was tapped); else nothing.
+  spotToRename(current) {
+    const auto = this.lastAuto;
+    this.lastAuto = null;
+    return auto && auto.name === current ? { plan: auto.plan, x: auto.x, y: auto.y } : {};
   }
 
   async start() {
@@ -115,10 +125,12 @@ export class PlanPicker {
     const x = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
     const y = Math.min(1, Math.max(0, (event.clientY - box.top) / box.height));
     const near = nearestSpot(this.spots, plan.id, x, y, box.width, box.height);
-    const name = near ? near.place : this.typed() || automaticName(this.spots, this.places());
+    const typed = this.typed();
+    const name = near ? near.place : typed || automaticName(this.spots, this.places());
     const body = near ? { name, device: this.device } : { name, device: this.device, plan: plan.id, x, y };
     try {
       const answer = await post("api/place", body);
+      this.lastAuto = near || typed ? null : { name: answer.place || name, plan: plan.id, x, y };
       this.onSaved(answer, name);
       $("plan-pick-note").textContent = near
         ? `You are at “${name}”.`
