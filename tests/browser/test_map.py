@@ -123,6 +123,12 @@ def test_two_surveys_of_the_same_spots_compared(page: Page, station) -> None:
     expect(page.locator("#map-info")).to_contain_text("measured only in After the new access point")
     page.locator(".map-dot[data-place='Kitchen']").click()
     expect(page.locator("#map-info")).to_contain_text("measured only in")
+    # The report, from the map: a page of each survey's map, and one of the difference.
+    page.click("#map-report")
+    expect(page.locator("#report[data-ready]")).to_have_count(1)
+    expect(page.locator(".report-plan h3")).to_have_text(["Floor plan: Ground floor", "Floor plan: Ground floor, After the new access point against First survey"])
+    expect(page.locator(".report-plan").nth(1).locator(".map-dot")).to_have_count(3)
+    expect(page.locator(".report-plan").nth(1)).to_contain_text("Roof (only in After the new access point)")
 
 
 def _ppm(path) -> tuple[int, int, bytes]:

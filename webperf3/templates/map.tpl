@@ -9,6 +9,7 @@
   </form>
   <div class="actions">
     <button id="map-png" type="button" class="button">Download PNG</button>
+    <a id="map-report" class="button" href="report">Printable report</a>
   </div>
 </div>
 <p id="map-empty" class="empty" hidden>No floor plan yet: add one below (a photo of the evacuation plan by the lift will do).</p>

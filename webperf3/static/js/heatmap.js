@@ -237,3 +237,45 @@ export function legendItems(figure, thresholds) {
   const show = (v) => (figure === FIGURES.loss ? `${v} %` : `${v * 100} %`);
   return [legendSwatch("good", `below ${show(limits.fair)}`), legendSwatch("fair", `below ${show(limits.bad)}`), legendSwatch("bad", `${show(limits.bad)} or more`)];
 }
+
+// -- two surveys compared ----------------------------------------------------------
+
+const placeKey = (place) => (place === null || place === undefined ? null : place.toLowerCase());
+
+// Each place of either survey on this plan: its change in % of the figure
+// (positive: better), or why there is none.
+export function differences(data, plan, figure) {
+  const before = new Map(data.compare.places.filter((r) => r.place !== null).map((r) => [placeKey(r.place), r]));
+  const out = [];
+  const seen = new Set();
+  for (const row of data.places) {
+    if (row.place === null || row.plan !== plan) continue;
+    seen.add(placeKey(row.place));
+    out.push(difference(row, before.get(placeKey(row.place)) || null, figure));
+  }
+  for (const [k, old] of before) {
+    if (!seen.has(k) && old.plan === plan) out.push(difference(null, old, figure));
+  }
+  return out;
+}
+
+function difference(now, old, figure) {
+  const where = now || old;
+  const a = now ? figure.value(now) : null;
+  const b = old ? figure.value(old) : null;
+  let change = null;
+  if (a !== null && b !== null) {
+    const lowerIsBetter = figure.text !== "rate";
+    if (b === 0) change = a === 0 ? 0 : lowerIsBetter ? -100 : 100;
+    else change = ((lowerIsBetter ? b - a : a - b) / Math.abs(b)) * 100;
+  }
+  return { place: where.place, x: where.x, y: where.y, a, b, change, only: now && !old ? "survey" : !now && old ? "compare" : null };
+}
+
+// Better (good), worse (bad) or unchanged (none) by more than `tolerance` %.
+export function gradeChange(change, tolerance) {
+  if (change > tolerance) return "good";
+  if (change < -tolerance) return "bad";
+  return "none";
+}
+

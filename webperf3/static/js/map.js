@@ -10,7 +10,7 @@ import { getJSON, send } from "./api.js";
 import { showMessage, showUpdated } from "./cells.js";
 import { $, el, option } from "./dom.js";
 import { DASH, formatRate } from "./format.js";
-import { drawHeat, FIGURES, gridSize, legendItems, legendSwatch as swatch, mapDot as dot, placeGrade, pointsOf } from "./heatmap.js";
+import { differences, drawHeat, FIGURES, gradeChange, gridSize, legendItems, legendSwatch as swatch, mapDot as dot, placeGrade, pointsOf } from "./heatmap.js";
 import { loadThresholds, placesQuery } from "./placestable.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu, surveyOptions } from "./surveys.js";
@@ -39,10 +39,16 @@ function keepInUrl() {
   if (state.figure !== "worst") query.set("figure", state.figure);
   if (state.compare) query.set("tolerance", String(state.tolerance));
   history.replaceState(null, "", `${location.pathname}?${query}`);
+  const report = new URLSearchParams({ red: state.thresholds.red, amber: state.thresholds.amber });
+  if (state.survey) report.set("survey", state.survey);
+  if (state.compare) {
+    report.set("compare", state.compare);
+    report.set("tolerance", String(state.tolerance));
+  }
+  $("map-report").href = `report?${report}`;
 }
 
 const currentPlan = () => state.plans.find((p) => String(p.id) === String(state.plan)) || null;
-const key = (place) => (place === null || place === undefined ? null : place.toLowerCase());
 
 // -- loading ----------------------------------------------------------------------
 
@@ -119,7 +125,7 @@ function draw() {
   canvas.height = gridRows;
   let dots;
   if (comparing) {
-    const diff = differences(data, plan, figure);
+    const diff = differences(data, plan.id, figure);
     drawHeat(canvas, diff.filter((d) => d.change !== null).map((d) => ({ x: d.x, y: d.y, v: d.change })), { aspect, grade: changeGrade });
     dots = diff.map((d) => compareDot(d, data));
   } else {
@@ -178,41 +184,7 @@ function takeOff(place) {
 
 // -- two surveys compared ----------------------------------------------------------
 
-// Each place of either survey on this plan: its change in % of the figure
-// (positive: better), or why there is none.
-function differences(data, plan, figure) {
-  const before = new Map(data.compare.places.filter((r) => r.place !== null).map((r) => [key(r.place), r]));
-  const out = [];
-  const seen = new Set();
-  for (const row of data.places) {
-    if (row.place === null || row.plan !== plan.id) continue;
-    seen.add(key(row.place));
-    out.push(difference(row, before.get(key(row.place)) || null, figure));
-  }
-  for (const [k, old] of before) {
-    if (!seen.has(k) && old.plan === plan.id) out.push(difference(null, old, figure));
-  }
-  return out;
-}
-
-function difference(now, old, figure) {
-  const where = now || old;
-  const a = now ? figure.value(now) : null;
-  const b = old ? figure.value(old) : null;
-  let change = null;
-  if (a !== null && b !== null) {
-    const lowerIsBetter = figure.text !== "rate";
-    if (b === 0) change = a === 0 ? 0 : lowerIsBetter ? -100 : 100;
-    else change = ((lowerIsBetter ? b - a : a - b) / Math.abs(b)) * 100;
-  }
-  return { place: where.place, x: where.x, y: where.y, a, b, change, only: now && !old ? "survey" : !now && old ? "compare" : null };
-}
-
-function changeGrade(change) {
-  if (change > state.tolerance) return "good";
-  if (change < -state.tolerance) return "bad";
-  return "none";
-}
+const changeGrade = (change) => gradeChange(change, state.tolerance);
 
 function compareDot(d, data) {
   const grade = d.change === null ? "none" : changeGrade(d.change);
