@@ -246,3 +246,11 @@ def test_a_phone_taps_an_unnamed_spot_then_names_it_and_taps_a_place_already_the
     expect(phone.locator("#device-place")).to_have_text("Kitchen")
     kitchen = next(s for s in get(f"{station.url}api/plans")["spots"] if s["place"] == "Kitchen")
     assert (kitchen["x"], kitchen["y"]) == (0.7, 0.3)  # not moved
+
+
+def test_a_plan_added_reaches_an_open_phone_page(phone: Page, station) -> None:
+    phone.goto(station.url)
+    expect(phone.locator("#connection")).to_have_text("live", timeout=15_000)
+    expect(phone.locator("#plan-picker")).to_be_hidden()  # no plan yet: only the typed place
+    plan_with_places(station, {"Kitchen": (0.5, 0.5)})
+    expect(phone.locator("#plan-picker")).to_be_visible(timeout=10_000)

@@ -222,6 +222,10 @@ export class DevicePanel {
   // clears every page's place at once (the station forgets every device's
   // place), then the station is asked what holds now.
   bookChanged(message) {
+    if (message.kind === "plan" || message.kind === "spot") {
+      if (this.picker) this.picker.load(); // a plan added or a place moved: the floor plan as it now is
+      return;
+    }
     if (message.kind === "claim") {
       if (!this.device || message.address !== this.device.address) return;
       if (message.conflicts && message.conflicts.length > 1) {
