@@ -254,3 +254,23 @@ def test_a_plan_added_reaches_an_open_phone_page(phone: Page, station) -> None:
     expect(phone.locator("#plan-picker")).to_be_hidden()  # no plan yet: only the typed place
     plan_with_places(station, {"Kitchen": (0.5, 0.5)})
     expect(phone.locator("#plan-picker")).to_be_visible(timeout=10_000)
+
+
+def test_a_plan_is_uploaded_from_the_page_and_an_svg_is_refused_with_its_reason(page: Page, station, tmp_path) -> None:
+    page.set_viewport_size({"width": 1000, "height": 900})
+    page.goto(f"{station.url}map")
+    expect(page.locator("#map-empty")).to_be_visible()
+    page.click(".map-add:not(#map-manage) summary")
+    svg = tmp_path / "plan.svg"
+    svg.write_bytes(images.SVG)
+    page.set_input_files("#map-file", str(svg))
+    page.click("#map-upload button")
+    expect(page.locator("#message")).to_contain_text("SVG and other markup are refused (they can carry scripts)")
+    assert get(f"{station.url}api/plans")["plans"] == []
+    photo = tmp_path / "Lobby.png"
+    photo.write_bytes(images.png(640, 480))
+    page.set_input_files("#map-file", str(photo))
+    page.click("#map-upload button")
+    expect(page.locator("#map-plan-menu option")).to_have_text(["Lobby"])
+    expect(page.locator("#map-stage")).to_be_visible()
+    assert page.evaluate("document.getElementById('map-image').naturalWidth") == 640

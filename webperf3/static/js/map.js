@@ -12,6 +12,7 @@ import { $, el, option } from "./dom.js";
 import { DASH, formatRate } from "./format.js";
 import { differences, drawHeat, FIGURES, gradeChange, gridSize, legendItems, legendSwatch as swatch, mapDot as dot, placeGrade, pointsOf } from "./heatmap.js";
 import { loadThresholds, placesQuery } from "./placestable.js";
+import { downloadPng, PlanAdmin } from "./mapplan.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu, surveyOptions } from "./surveys.js";
 
@@ -93,7 +94,7 @@ function render() {
   planMenu.value = state.plan;
   $("map-empty").hidden = state.plans.length > 0;
   $("map-stage").hidden = !plan;
-  manage();
+  admin.show();
   keepInUrl();
   if (!plan) return;
   const img = $("map-image");
@@ -280,118 +281,13 @@ function startDrag(event, place, plan, threshold = 0) {
   window.addEventListener("pointerup", up);
 }
 
-// The map as a PNG: the plan at its size (at most 2000 px across), the heat map, the dots.
-async function downloadPng() {
-  const plan = currentPlan();
-  if (!plan) return;
-  const scale = Math.min(1, 2000 / plan.width);
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(plan.width * scale);
-  canvas.height = Math.round(plan.height * scale);
-  const ctx = canvas.getContext("2d");
-  ctx.drawImage($("map-image"), 0, 0, canvas.width, canvas.height);
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage($("map-heat"), 0, 0, canvas.width, canvas.height);
-  const r = Math.max(6, canvas.width / 120);
-  for (const node of $("map-dots").children) {
-    const x = (parseFloat(node.style.left) / 100) * canvas.width;
-    const y = (parseFloat(node.style.top) / 100) * canvas.height;
-    ctx.beginPath();
-    ctx.arc(x, y, r, 0, 2 * Math.PI);
-    ctx.fillStyle = node.style.backgroundColor;
-    ctx.fill();
-    ctx.lineWidth = r / 3;
-    ctx.strokeStyle = "#fff";
-    ctx.stroke();
-    ctx.fillStyle = "#000";
-    ctx.font = `${Math.round(r * 1.6)}px sans-serif`;
-    ctx.fillText(node.dataset.place, x + r * 1.4, y + r / 2);
-  }
-  canvas.toBlob((blob) => {
-    if (!blob) return;
-    const link = el("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = `${plan.name.replace(/[^\w.-]+/g, "_")}_map.png`;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-  }, "image/png");
-}
-
-async function upload(event) {
-  event.preventDefault();
-  const file = $("map-file").files[0];
-  if (!file) return;
-  const name = $("map-plan-name").value.trim() || file.name.replace(/\.[^.]*$/, "") || "Floor plan";
-  try {
-    const made = await send(`api/plans?name=${encodeURIComponent(name)}`, { method: "POST", body: file });
-    state.plan = String(made.id);
-    $("map-upload").reset();
-    load();
-  } catch (err) {
-    showMessage(`The plan was not kept: ${err.message}`);
-  }
-}
-
-// -- managing a plan (an admin's) ---------------------------------------------------
-
-async function changePlan(action, what) {
-  try {
-    await action();
-    reloadSoon();
-  } catch (err) {
-    showMessage(`Could not ${what}: ${err.message}`);
-  }
-}
-
-let scalePoints = null; // the scale's first point, while the second is awaited
-function scaleTap(event) {
-  if (scalePoints === null) return false;
-  const box = $("map-image").getBoundingClientRect();
-  const point = { x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height };
-  scalePoints.push(point);
-  if (scalePoints.length < 2) {
-    $("map-scale-note").textContent = "now tap the second point";
-    return true;
-  }
-  const [a, b] = scalePoints;
-  scalePoints = null;
-  const metres = Number(String(window.prompt("The distance between the two points, in metres:") || "").replace(",", "."));
-  $("map-scale-note").textContent = "";
-  if (!(metres > 0)) return true;
-  const plan = currentPlan();
-  changePlan(() => send(`api/plans/${plan.id}`, { method: "PATCH", body: { scale: { ax: a.x, ay: a.y, bx: b.x, by: b.y, metres } } }), "set the scale");
-  return true;
-}
-
-function manage() {
-  const plan = currentPlan();
-  $("map-manage").hidden = !plan;
-  if (plan && document.activeElement !== $("map-rename-name")) $("map-rename-name").value = plan.name;
-}
-
-$("map-rename").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const plan = currentPlan();
-  changePlan(() => send(`api/plans/${plan.id}`, { method: "PATCH", body: { name: $("map-rename-name").value } }), "rename the plan");
-});
-$("map-replace").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const plan = currentPlan();
-  const file = $("map-replace-file").files[0];
-  if (plan && file) changePlan(() => send(`api/plans/${plan.id}/image`, { method: "PUT", body: file }), "replace the picture");
-});
-$("map-scale").addEventListener("click", () => {
-  scalePoints = [];
-  $("map-scale-note").textContent = "tap the first point on the plan";
-  $("map-stage").scrollIntoView({ block: "nearest" });
-});
-$("map-remove").addEventListener("click", () => {
-  const plan = currentPlan();
-  if (!plan || !window.confirm(`Remove the plan “${plan.name}”? Its places keep their tests.`)) return;
-  state.plan = "";
-  changePlan(() => send(`api/plans/${plan.id}`, { method: "DELETE" }), "remove the plan");
+// What changes a plan (an admin's) and the map as a PNG: mapplan.js.
+const admin = new PlanAdmin({
+  currentPlan,
+  reload: reloadSoon,
+  choose(id) {
+    state.plan = id;
+  },
 });
 
 async function loadSurveys() {
@@ -423,10 +319,9 @@ $("map-form").addEventListener("change", () => {
 });
 $("map-form").addEventListener("submit", (event) => event.preventDefault());
 $("map-tolerance-label").hidden = !state.compare;
-$("map-upload").addEventListener("submit", upload);
-$("map-png").addEventListener("click", downloadPng);
+$("map-png").addEventListener("click", () => downloadPng(currentPlan()));
 $("map-stage").addEventListener("click", (event) => {
-  if (!scaleTap(event)) $("map-info").hidden = true;
+  if (!admin.scaleTap(event)) $("map-info").hidden = true;
 });
 window.addEventListener("resize", () => draw());
 loadSurveys();
