@@ -38,6 +38,8 @@ def test_webp_of_each_kind(make) -> None:
         (b"GIF89a\x01\x00\x01\x00", "this is not a PNG, JPEG or WebP image"),
         (b"", "this is not a PNG, JPEG or WebP image"),
         (b"%PDF-1.7\n", "this is not a PNG, JPEG or WebP image"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "it is a HEIC photo, which not every browser shows; save it as JPEG"),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1", "it is an AVIF photo"),
         (images.png(10, 10)[:20], "the PNG is cut short"),
         (images.jpeg(100, 100)[:30], "the JPEG is cut short"),
         (images.webp_lossy(10, 10)[:20], "the WebP is cut short"),

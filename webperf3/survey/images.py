@@ -54,6 +54,13 @@ def sniff(data: bytes) -> ImageInfo:
         info = _jpeg(data)
     elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         info = _webp(data)
+    elif data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"avis"):
+        # An iPhone's camera saves HEIC by default: say what to do rather than "not an image".
+        kind = "an AVIF" if data[8:11] == b"avi" else "a HEIC"
+        raise ImageRefused(
+            f"{_NOT_IMAGE}: it is {kind} photo, which not every browser shows; "
+            "save it as JPEG and upload that (on an iPhone: Settings › Camera › Formats › Most Compatible)"
+        )
     elif _is_markup(data):
         raise ImageRefused("SVG and other markup are refused (they can carry scripts): upload the plan as PNG, JPEG or WebP")
     else:
