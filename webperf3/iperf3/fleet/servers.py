@@ -9,7 +9,10 @@ server-side error, esnet/iperf#1460; with stdout redirected the same events
 become ``error`` objects and the server lives on) and its stderr is forwarded
 line by line to the ``webperf3.servers`` logger.
 
-One supervisor thread polls the children a few times a second. It restarts
+One supervisor thread polls the children: four times a second while a test
+runs or a server is starting or being stopped, once a second while every
+server waits (:meth:`ServerFleet._next_wait`: that is when a new test is seen,
+and what an idle station costs). It restarts
 a server that exited, with exponential backoff; restarts one whose test has
 run longer than ``max_test_seconds`` (iperf3 3.12 keeps a port busy forever
 when a client opens the control connection and sends nothing, esnet/iperf#788);
@@ -106,6 +109,7 @@ class ServerFleet:
         *,
         backoff: Backoff = Backoff(),
         poll_interval: float = 0.25,
+        idle_poll_interval: float = 1.0,
         kill_timeout: float = 2.0,
         version: str | None = None,
         dead_client_seconds: int = DEAD_CLIENT_SECONDS,
@@ -128,6 +132,8 @@ class ServerFleet:
         self._max_test = max_test_seconds if max_test_seconds and max_test_seconds > 0 else None
         self._backoff = backoff
         self._poll = poll_interval
+        # Never faster than the busy poll.
+        self._idle_poll = max(poll_interval, idle_poll_interval)
         self._kill_timeout = kill_timeout
         self._on_change = on_change
         self._on_progress = on_progress
@@ -230,11 +236,26 @@ class ServerFleet:
         try:
             self._guarded(self._tick)  # every server is due: the first launches
             self._launched.set()
-            while not self._stopping.wait(self._poll):
+            while not self._stopping.wait(self._next_wait()):
                 self._guarded(self._tick)
         finally:
             self._launched.set()
             self._shutdown()
+
+    def _next_wait(self) -> float:
+        """How long the supervisor may sleep: the busy poll while anything
+        moves (a test runs, a server starts, one is being stopped, its log
+        was moved), else the idle poll, or less when a restart is due sooner.
+        The file checks ride on the same wakeups."""
+        now = time.monotonic()
+        wait = self._idle_poll
+        for server in self._servers:
+            if server.proc is None:
+                if server.state != "stopped":
+                    wait = min(wait, server.retry_at - now)
+            elif server.state != "idle" or server.kill_at is not None or server.displaced is not None:
+                return self._poll
+        return max(0.0, wait)
 
     def _guarded(self, step: Callable[[], None]) -> None:
         # A bug in one poll must not end supervision: the children would die
