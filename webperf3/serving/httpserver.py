@@ -59,6 +59,11 @@ log = logging.getLogger("webperf3.httpserver")
 
 #: accept() failed for want of descriptors or memory: try again after this.
 ACCEPT_PAUSE_S = 0.5
+#: The loop's poll() timeout while no client is connected. With clients, the
+#: deadlines above are checked every ``check_seconds`` and poll() wakes that
+#: often; with none there is nothing to check, and every event that matters
+#: (a connection, the trigger of ``stop()`` or of a worker's response) wakes it.
+IDLE_POLL_S = 30.0
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -159,10 +164,18 @@ class WebServer:
         # itself (a bug) must not end HTTP for good, as select() once did.
         while self._map and not self._stopping.is_set():
             try:
-                wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=self._map, use_poll=True)
+                wasyncore.poll2(self._poll_timeout(adj), self._map)
             except Exception:
                 log.exception("the web server's loop failed; going on")
                 time.sleep(1)
+
+    def _poll_timeout(self, adj: Adjustments) -> float:
+        """How long the loop may sleep: waitress's timeout while any client
+        is connected or accepting is paused, else ``IDLE_POLL_S``."""
+        dispatchers = list(self._map.values())  # one call: atomic under the GIL
+        if any(isinstance(d, _Channel) or (isinstance(d, _Server) and d.paused()) for d in dispatchers):
+            return adj.asyncore_loop_timeout
+        return IDLE_POLL_S
 
     def stop(self, timeout: float = 3) -> None:
         """Close every socket from inside waitress's loop, then its workers."""
@@ -287,6 +300,9 @@ class _Server(TcpWSGIServer):
             self.next_channel_cleanup = now + self.adj.cleanup_interval
             self.maintenance(now)
         return bool(self.accepting) and time.monotonic() >= self._accept_paused_until
+
+    def paused(self) -> bool:
+        return time.monotonic() < self._accept_paused_until
 
     def handle_accept(self) -> None:
         try:
