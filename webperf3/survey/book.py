@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..store.record import Result
-from . import db, legacy
+from . import db, legacy, pairing
 from .errors import BookBusy, BookConflict, BookError, BookInputError, BookNotFound, BookWriteError
 from .records import BookChange, Claim, ClaimOutcome, Edit, Segment, Survey
 from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, clean_name, clean_optional, clean_time, nat_conflict, result_id
@@ -387,6 +387,32 @@ class SurveyBook:
             if found.times:
                 self._publish("reload", everything=True)
             legacy.retire(log_dir, found)
+
+    # -- paired devices (see survey/pairing.py) ---------------------------------------------
+    # Read from the file on every call, not from the view: `webperf3 pair
+    # --revoke` writes from another process, and must hold from the next request.
+
+    def pair_device(self, code: str, token: str, *, address: str | None, description: str | None) -> int | None:
+        """Redeem a pairing code for a device token: its id, or None if the code was used already."""
+        with self._changing(), self._write() as conn:
+            return pairing.redeem(conn, code, token, address=address, description=description, now=self._clock())
+
+    def paired_device(self, token: str) -> pairing.PairedDevice | None:
+        with self._lock:
+            return None if self._conn is None else pairing.device_of(self._conn, token)
+
+    def paired_devices(self, *, include_revoked: bool = False) -> list[pairing.PairedDevice]:
+        with self._lock:
+            return [] if self._conn is None else pairing.devices(self._conn, include_revoked=include_revoked)
+
+    def pairing_code_used(self, code: str) -> bool:
+        with self._lock:
+            return self._conn is not None and pairing.code_used(self._conn, code)
+
+    def revoke_devices(self, device_id: int | None) -> int:
+        """Revoke one paired device (None: all); how many were revoked."""
+        with self._changing(), self._write() as conn:
+            return pairing.revoke(conn, device_id, now=self._clock())
 
     # -- inside --------------------------------------------------------------------------
 

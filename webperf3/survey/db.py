@@ -101,8 +101,16 @@ def _v1(conn: sqlite3.Connection, now: float) -> None:
     conn.execute("INSERT INTO segments (survey_id, started_at, kind) VALUES (?, 0, 'initial')", (cur.lastrowid,))
 
 
+def _v2_paired_devices(conn: sqlite3.Connection, now: float) -> None:
+    # Devices paired as admins, and the pairing codes used (survey/pairing.py).
+    from .pairing import SCHEMA
+
+    for statement in SCHEMA:
+        conn.execute(statement)
+
+
 #: Step N brings a file at user_version N to N + 1. Append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1, _v2_paired_devices)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
