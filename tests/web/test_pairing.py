@@ -160,3 +160,13 @@ def test_open_restores_what_anyone_could_do_and_a_token_still_works_for_scripts(
     # With a token, a paired phone needs none.
     scripted.get(path_of(pairing_url(station(logs, admin_token="s3cret"))), status=200)
     scripted.post_json("/api/surveys", {"name": "Phone"}, status=201)
+
+
+def test_the_station_screen_offers_the_pairing_code_only_on_the_station_itself(logs: Path) -> None:
+    app = station(logs)
+    local = TestApp(app.app, extra_environ={"HTTP_HOST": "127.0.0.1:8080", "REMOTE_ADDR": "127.0.0.1"})
+    assert '<meta name="webperf3-pairing" content="1">' in local.get("/screen").text
+    remote = seen_from(app, PHONE).get("/screen").text
+    assert '<meta name="webperf3-pairing" content="">' in remote and "pair?code=" not in remote
+    # Nothing on it changes anything.
+    assert "<button" not in remote and "<form" not in remote and "<input" not in remote

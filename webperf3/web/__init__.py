@@ -27,7 +27,7 @@ from ..serving.clients import RateLimit
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
 from ..survey.pairing import load_or_make_secret
-from . import api, device, downloads, history, ops, pages, pairing, places, surveys
+from . import api, device, downloads, history, ops, pages, pairing, places, screen, surveys
 from .common import add_security_headers, error_body, json_error
 
 
@@ -90,7 +90,7 @@ class Dashboard:
         self.places = places.Places(self)
         views = (
             self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), downloads.Downloads(self),
-            ops.Ops(self), self.history, self.places, self.pairing,
+            ops.Ops(self), self.history, self.places, self.pairing, screen.Screen(self),
         )
         for view in views:
             view.route(self.app)
