@@ -58,14 +58,16 @@ def test_an_unpaired_phone_is_told_how_to_pair_then_pairs_acts_and_is_revoked(lo
     # What concerns only the device itself stays open.
     phone.post_json("/api/place", {"name": "Room 7"}, status=200)
 
+    assert phone.get("/api/config").json["paired"] is False
     url = pairing_url(app)
-    assert url.startswith(f"http://station.example:8080/pair?code=")
+    assert url.startswith("http://station.example:8080/pair?code=")
     paired = phone.get(path_of(url), status=200)
     assert "iPhone, Safari" in paired.text
     cookie = paired.headers["Set-Cookie"]
     assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and "Max-Age=" in cookie
     token = cookie.split(";")[0].split("=", 1)[1]
 
+    assert phone.get("/api/config").json["paired"] is True
     assert phone.post_json("/api/surveys", {"name": "Floor 2"}, status=201).json["survey"]["name"] == "Floor 2"
     phone.post_json("/api/surveys/undo", status=200)
     phone.patch_json(f"/api/results/{test['id']}", {"excluded": True}, status=200)

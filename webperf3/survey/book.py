@@ -399,15 +399,22 @@ class SurveyBook:
 
     def paired_device(self, token: str) -> pairing.PairedDevice | None:
         with self._lock:
-            return None if self._conn is None else pairing.device_of(self._conn, token)
+            return None if self._pairs() is None else pairing.device_of(self._conn, token)
 
     def paired_devices(self, *, include_revoked: bool = False) -> list[pairing.PairedDevice]:
         with self._lock:
-            return [] if self._conn is None else pairing.devices(self._conn, include_revoked=include_revoked)
+            return [] if self._pairs() is None else pairing.devices(self._conn, include_revoked=include_revoked)
 
     def pairing_code_used(self, code: str) -> bool:
         with self._lock:
-            return self._conn is not None and pairing.code_used(self._conn, code)
+            return self._pairs() is not None and pairing.code_used(self._conn, code)
+
+    def _pairs(self) -> sqlite3.Connection | None:
+        """The connection, where the file has the paired devices' tables (a
+        read-only book of an older schema has none: no devices)."""
+        if self._conn is None or (self.readonly and db.user_version(self._conn) < 2):
+            return None
+        return self._conn
 
     def revoke_devices(self, device_id: int | None) -> int:
         """Revoke one paired device (None: all); how many were revoked."""

@@ -112,6 +112,10 @@ def _v2_paired_devices(conn: sqlite3.Connection, now: float) -> None:
 #: Step N brings a file at user_version N to N + 1. Append, never edit.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1, _v2_paired_devices)
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The oldest schema a read-only book reads (`webperf3 export --book` of an
+#: older station's copy): :func:`load_in` reads only its tables; the paired
+#: devices of schema 2 are then simply none.
+READABLE_FROM = 1
 
 
 # -- opening ------------------------------------------------------------------------
@@ -140,7 +144,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                     log.warning("%s: WAL is not available here (journal mode %s)", path, mode)
                 conn.execute("PRAGMA synchronous = FULL")
                 migrate(conn, path)
-            elif _user_version(conn) != SCHEMA_VERSION:
+            elif not READABLE_FROM <= _user_version(conn) <= SCHEMA_VERSION:
                 raise BookOpenError(f"{path} has schema {_user_version(conn)}; this webperf3 reads {SCHEMA_VERSION} (open it once writable to migrate)")
         except BaseException:
             conn.close()
@@ -163,6 +167,11 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 def _user_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    """The file's schema version."""
+    return _user_version(conn)
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
