@@ -138,7 +138,7 @@ export function placeRow(row, { survey = null, compact = false, time = formatTim
     cell(udpText(row), { cls: "quality" }),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", PLACE_LABELS[i]));
-  tr.append(...(compact ? [cells[0], cells[1], cells[2], cells[4], cells[6]] : cells));
+  tr.append(...(compact ? [cells[0], cells[1], cells[2], cells[4], cells[6]] : [...cells, placePhoneLine(row)]));
   return tr;
 }
 
@@ -188,7 +188,7 @@ export function comparedRow(row, { labels = COMPARE_LABELS, survey = null, names
     changeCell(row.upload_change),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", labels[i]));
-  tr.append(...cells);
+  tr.append(...cells, comparedPhoneLine(row));
   return tr;
 }
 
@@ -263,4 +263,47 @@ export async function drawBars(node, places) {
     node.hidden = true;
     return false;
   }
+}
+
+// -- phones: one compact line per row, opened to its details on tap -------------------
+// Under 760px (webperf3.css) the places, the comparison and the history show
+// a row as its name and this line only: 20 places fit in two or three
+// screens instead of twenty. Hidden elsewhere (and in print).
+
+// The row's figures on one line, failures marked: a cell of its own, last
+// in the row, so the name cell's text stays the place's name.
+export function phoneLine(parts, { failures = 0, failureText = null } = {}) {
+  const td = el("td", { cls: "phone-line" });
+  td.setAttribute("aria-hidden", "true"); // the row's own cells say the same to a screen reader
+  td.append(parts.filter(Boolean).join("  "));
+  if (failures || failureText) td.append(" ", el("span", { text: failureText || `${failures} failed`, cls: "phone-failures" }));
+  return td;
+}
+
+// A tap on a row (not on its link or buttons) opens it to its details, and closes it again.
+export function openOnTap(tbody) {
+  if (tbody.dataset.openOnTap) return;
+  tbody.dataset.openOnTap = "1";
+  tbody.addEventListener("click", (event) => {
+    if (event.target.closest("a, button, input, select, label")) return;
+    const tr = event.target.closest("tr");
+    if (tr && tbody.contains(tr)) tr.classList.toggle("open");
+  });
+}
+
+const arrowRate = (arrow, bps) => (bps === null || bps === undefined ? null : `${arrow} ${formatRate(bps)}`);
+
+function placePhoneLine(row) {
+  return phoneLine([arrowRate("↓", row.download_median_bps), arrowRate("↑", row.upload_median_bps)], { failures: row.failures });
+}
+
+function comparedPhoneLine(row) {
+  const side = (arrow, key, change) => {
+    const a = row.survey ? row.survey[key] : null;
+    if (a === null || a === undefined) return null;
+    const kind = changeKind(change);
+    return `${arrow} ${formatRate(a)}${kind === null ? "" : ` (${changeText(change)})`}`;
+  };
+  const only = row.only_in ? `only in ${row.only_in === "survey" ? "this survey" : "the other"}` : null;
+  return phoneLine([side("↓", "download_median_bps", row.download_change), side("↑", "upload_median_bps", row.upload_change), only]);
 }
