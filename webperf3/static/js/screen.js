@@ -85,7 +85,10 @@ function render() {
   tiles.style.setProperty("--rows", String(Math.max(1, Math.ceil(list.length / columns(list.length)))));
   tiles.replaceChildren(...list.map(tile));
   if (state.survey) $("screen-survey").textContent = state.survey.name;
-  if (list.some((port) => progress.has(port) || (state.servers.get(port) || {}).state === "testing")) state.lastActive = Date.now();
+  if (list.some((port) => progress.has(port) || (state.servers.get(port) || {}).state === "testing")) {
+    state.lastActive = Date.now();
+    document.body.classList.remove("screen-dim"); // a test started: bright at once
+  }
 }
 
 function dimWhenIdle() {
