@@ -146,8 +146,10 @@ def test_the_secret_is_private_kept_across_starts_and_never_logged(logs: Path, c
     secret = path.read_text().strip()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(secret) >= 32
     seen_from(app, PHONE).get(path_of(pairing_url(app)), status=200)
+    path.chmod(0o644)  # copied with the logs, say: readable by others
     station(logs)
     assert path.read_text().strip() == secret
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and "made private again" in caplog.text
     assert secret not in caplog.text
     # A script on the station may give the secret as the admin token.
     app.post_json("/api/surveys", {"name": "Scripted"}, headers={"X-Admin-Token": secret}, status=201)
@@ -172,3 +174,10 @@ def test_the_station_screen_offers_the_pairing_code_only_on_the_station_itself(l
     assert '<meta name="webperf3-pairing" content="">' in remote and "pair?code=" not in remote
     # Nothing on it changes anything.
     assert "<button" not in remote and "<form" not in remote and "<input" not in remote
+
+
+def test_a_station_that_cannot_keep_a_secret_says_how_to_open_it_instead(logs: Path) -> None:
+    phone = seen_from(station(logs, secret=lambda: None), PHONE)
+    refused = phone.post_json("/api/surveys", {"name": "x"}, status=403).json
+    assert "cannot pair devices" in refused["error"] and "--open" in refused["error"]
+    assert "Pairing is off" in phone.get(f"/pair?code={make_code('whatever secret', time.time())}", status=503).text

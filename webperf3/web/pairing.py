@@ -126,6 +126,9 @@ class Admission:
                 401, "an admin token is required (X-Admin-Token or Authorization: Bearer), or a paired device. " + HOW_TO_PAIR,
                 **{"WWW-Authenticate": "Bearer"},
             )
+        if self.secret is None:
+            raise not_admin(403, "Only a paired device can do this, and this station cannot pair devices (it has no admin "
+                            "secret: its log directory is not writable?): start it with --open or --admin-token.")
         raise not_admin(403, NOT_PAIRED)
 
     def paired(self) -> bool:
