@@ -6,8 +6,8 @@
 import { getJSON, send } from "./api.js";
 import { cell, errorCell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { $, el, ensureOption, option } from "./dom.js";
-import { DASH, PLACE_SOURCES, direction, formatRate, formatTime, protocol } from "./format.js";
-import { openOnTap, phoneLine } from "./placestable.js";
+import { DASH, PLACE_SOURCES, direction, formatTime, protocol } from "./format.js";
+import { bothRates, openOnTap, phoneLine } from "./placestable.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu } from "./surveys.js";
@@ -214,10 +214,9 @@ function buildRow(test) {
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", LABELS[i]));
   // Phones: the place, then this line; a tap opens the rest.
-  const rate = (arrow, bps) => (bps === null || bps === undefined ? null : `${arrow} ${formatRate(bps)}`);
   const line = failed
     ? phoneLine([formatTime(test.time)], { failureText: test.interrupted ? "interrupted" : "failed" })
-    : phoneLine([rate("↓", test.download_bps), rate("↑", test.upload_bps), formatTime(test.time), test.excluded ? "excluded" : null]);
+    : phoneLine([bothRates(test.download_bps, test.upload_bps), formatTime(test.time), test.excluded ? "excluded" : null]);
   tr.append(...cells, line);
   const until = state.fresh.get(test.id);
   if (until && until > Date.now()) tr.classList.add("changed");

@@ -275,26 +275,40 @@ export async function drawBars(node, places) {
 export function phoneLine(parts, { failures = 0, failureText = null } = {}) {
   const td = el("td", { cls: "phone-line" });
   td.setAttribute("aria-hidden", "true"); // the row's own cells say the same to a screen reader
-  td.append(parts.filter(Boolean).join("  "));
+  td.append(parts.filter(Boolean).join(" · "));
   if (failures || failureText) td.append(" ", el("span", { text: failureText || `${failures} failed`, cls: "phone-failures" }));
   return td;
 }
 
-// A tap on a row (not on its link or buttons) opens it to its details, and closes it again.
+// A tap on a row (not on its link or buttons) opens it to its details, and
+// closes it again. The pages draw their rows anew on every live update: the
+// rows open (by place, or by test id) are opened again in the new ones.
 export function openOnTap(tbody) {
-  if (tbody.dataset.openOnTap) return;
-  tbody.dataset.openOnTap = "1";
+  if (tbody.openRows) return;
+  const open = (tbody.openRows = new Set());
+  const key = (tr) => tr.dataset.id || tr.dataset.place || "";
   tbody.addEventListener("click", (event) => {
     if (event.target.closest("a, button, input, select, label")) return;
     const tr = event.target.closest("tr");
-    if (tr && tbody.contains(tr)) tr.classList.toggle("open");
+    if (!tr || !tbody.contains(tr)) return;
+    if (tr.classList.toggle("open")) open.add(key(tr));
+    else open.delete(key(tr));
   });
+  new MutationObserver(() => {
+    if (!open.size) return;
+    for (const tr of tbody.children) if (open.has(key(tr))) tr.classList.add("open");
+  }).observe(tbody, { childList: true });
 }
 
 const arrowRate = (arrow, bps) => (bps === null || bps === undefined ? null : `${arrow} ${formatRate(bps)}`);
 
+// "↓ 94.1 Mbit/s  ↑ 41.0 Mbit/s": the figures there are, each with its direction.
+export function bothRates(download, upload) {
+  return [arrowRate("↓", download), arrowRate("↑", upload)].filter(Boolean).join("  ");
+}
+
 function placePhoneLine(row) {
-  return phoneLine([arrowRate("↓", row.download_median_bps), arrowRate("↑", row.upload_median_bps)], { failures: row.failures });
+  return phoneLine([bothRates(row.download_median_bps, row.upload_median_bps)], { failures: row.failures });
 }
 
 function comparedPhoneLine(row) {
@@ -305,5 +319,5 @@ function comparedPhoneLine(row) {
     return `${arrow} ${formatRate(a)}${kind === null ? "" : ` (${changeText(change)})`}`;
   };
   const only = row.only_in ? `only in ${row.only_in === "survey" ? "this survey" : "the other"}` : null;
-  return phoneLine([side("↓", "download_median_bps", row.download_change), side("↑", "upload_median_bps", row.upload_change), only]);
+  return phoneLine([[side("↓", "download_median_bps", row.download_change), side("↑", "upload_median_bps", row.upload_change)].filter(Boolean).join("  "), only]);
 }

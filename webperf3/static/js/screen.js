@@ -6,6 +6,7 @@
 import { getJSON } from "./api.js";
 import { $, el } from "./dom.js";
 import { ago, formatRate } from "./format.js";
+import { bothRates } from "./placestable.js";
 import { ProgressView } from "./progress.js";
 import { LiveSocket } from "./socket.js";
 
@@ -28,13 +29,6 @@ function columns(count) {
   if (count <= 6) return 3;
   if (count <= 8) return 4;
   return 5;
-}
-
-function rates(download, upload) {
-  const parts = [];
-  if (download !== null && download !== undefined) parts.push(`↓ ${formatRate(download)}`);
-  if (upload !== null && upload !== undefined) parts.push(`↑ ${formatRate(upload)}`);
-  return parts.join("  ");
 }
 
 function tile(port) {
@@ -68,7 +62,7 @@ function tile(port) {
   const latest = row && row.latest;
   const last = el("div", { cls: "tile-last" });
   if (latest) {
-    const figures = latest.error ? "failed" : rates(latest.download_bps, latest.upload_bps);
+    const figures = latest.error ? "failed" : bothRates(latest.download_bps, latest.upload_bps);
     last.append(el("p", { text: latest.place || "no place", cls: "tile-place" }), el("p", { text: `${figures} · ${ago(latest.time)}` }));
   } else {
     last.append(el("p", { text: "no test yet" }));
@@ -104,7 +98,7 @@ async function loadPlaces() {
     const worst = (data.places || []).filter((row) => row.place !== null && row.tests > 0).slice(0, 3);
     $("screen-worst").replaceChildren(...worst.map((row) => {
       const li = el("li", { cls: `grade-row-${row.grade}` });
-      li.append(el("strong", { text: row.place }), ` ${rates(row.download_median_bps, row.upload_median_bps)}${row.failures ? ` · ${row.failures} failed` : ""}`);
+      li.append(el("strong", { text: row.place }), ` ${bothRates(row.download_median_bps, row.upload_median_bps)}${row.failures ? ` · ${row.failures} failed` : ""}`);
       return li;
     }));
   } catch {
