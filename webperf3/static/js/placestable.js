@@ -188,7 +188,7 @@ export function comparedRow(row, { labels = COMPARE_LABELS, survey = null, names
     changeCell(row.upload_change),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", labels[i]));
-  tr.append(...cells, comparedPhoneLine(row));
+  tr.append(...cells, comparedPhoneLine(row, names));
   return tr;
 }
 
@@ -311,13 +311,19 @@ function placePhoneLine(row) {
   return phoneLine([bothRates(row.download_median_bps, row.upload_median_bps)], { failures: row.failures });
 }
 
-function comparedPhoneLine(row) {
-  const side = (arrow, key, change) => {
-    const a = row.survey ? row.survey[key] : null;
-    if (a === null || a === undefined) return null;
+function comparedPhoneLine(row, names) {
+  // The change as a percentage where there is one: the line stays one line.
+  const changed = (change) => {
     const kind = changeKind(change);
-    return `${arrow} ${formatRate(a)}${kind === null ? "" : ` (${changeText(change)})`}`;
+    if (kind === null) return "";
+    if (change.percent === null || change.percent === undefined) return ` (${changeText(change)})`;
+    const sign = kind === "same" ? "±" : change.bps > 0 ? "+" : "−";
+    return ` (${sign}${kind === "same" ? 0 : Math.abs(change.percent).toFixed(0)} %)`;
   };
-  const only = row.only_in ? `only in ${row.only_in === "survey" ? "this survey" : "the other"}` : null;
-  return phoneLine([[side("↓", "download_median_bps", row.download_change), side("↑", "upload_median_bps", row.upload_change)].filter(Boolean).join("  "), only]);
+  const side = (arrow, s, key, change) => (s && s[key] !== null && s[key] !== undefined ? `${arrow} ${formatRate(s[key])}${changed(change)}` : null);
+  if (!row.survey && row.compare) {
+    // Only in the survey compared with: its figures, named by it (the badge says where).
+    return phoneLine([`${names.compare}: ${bothRates(row.compare.download_median_bps, row.compare.upload_median_bps)}`]);
+  }
+  return phoneLine([[side("↓", row.survey, "download_median_bps", row.download_change), side("↑", row.survey, "upload_median_bps", row.upload_change)].filter(Boolean).join("  ")]);
 }
