@@ -37,10 +37,16 @@ def all_tiles_visible(page: Page, count: int, width: int, height: int) -> None:
     tiles = page.locator("#screen-tiles .tile")
     expect(tiles).to_have_count(count)
     assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == [width, height]
-    for i in range(count):
-        box = tiles.nth(i).bounding_box()
-        assert box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, (i, box)
-        assert tiles.nth(i).locator(".tile-port").is_visible()
+    # Measured at once: the tiles are drawn again with every live figure.
+    boxes = page.evaluate("""() => [...document.querySelectorAll('#screen-tiles .tile')].map((tile) => {
+        const box = tile.getBoundingClientRect();
+        const port = tile.querySelector('.tile-port').getBoundingClientRect();
+        return [box.left, box.top, box.right, box.bottom, port.height, port.right <= box.right];
+    })""")
+    assert len(boxes) == count
+    for i, (left, top, right, bottom, port_height, port_inside) in enumerate(boxes):
+        assert left >= 0 and top >= 0 and right <= width and bottom <= height, (i, boxes[i])
+        assert port_height > 0 and port_inside, (i, boxes[i])  # the port's name, whole
 
 
 @pytest.mark.parametrize(("width", "height", "servers"), [(800, 480, 4), (1920, 1080, 10)])
