@@ -73,3 +73,6 @@ def test_open_lets_anyone_start_a_survey_as_before(log_dir: Path) -> None:
 def test_pair_before_the_station_ever_started_says_what_to_do(tmp_path: Path) -> None:
     shown = webperf3("pair", "--log-dir", str(tmp_path))
     assert shown.returncode == 2 and "start the station once" in shown.stderr
+    listed = webperf3("pair", "--log-dir", str(tmp_path), "--list")
+    assert listed.returncode == 0 and "no station has run" in listed.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing made where no station ran

@@ -14,7 +14,7 @@ import time
 
 import segno
 
-from ..survey import BookError, SurveyBook
+from ..survey import DB_NAME, BookError, SurveyBook
 from ..survey.pairing import make_code, read_secret, secret_path
 from ..text import printable
 from .exitstatus import ExitStatus
@@ -60,6 +60,10 @@ def _devices(options: PairOptions) -> int:
         except ValueError:
             print(f"webperf3 pair: --revoke takes a device's id (from --list) or 'all', not {printable(options.revoke, 40)!r}", file=sys.stderr)
             return ExitStatus.USAGE
+    if not (options.log_dir / DB_NAME).exists():
+        # Nothing to list or revoke; and no book is made where no station ran.
+        print(f"no paired devices: no station has run with --log-dir {options.log_dir}")
+        return ExitStatus.SUCCESS if options.revoke is None else ExitStatus.USAGE
     try:
         with SurveyBook.open(options.log_dir) as book:
             if options.revoke is not None:
