@@ -257,6 +257,8 @@ def dashboard(store: Any, *, book: Any, board: Any, **options: Any) -> Any:
     of the Dashboard's signature is followed in one place."""
     from webperf3.web import Dashboard
 
+    # Open (as --open): the benchmarks time admin actions, not pairing.
+    options.setdefault("open", True)
     return Dashboard(store, book=book, board=board, **options)
 
 

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     install(logs, 5201, sample("extra_data"), sample("tcp"), sample("udp"))
     web, ws = free_ports(2)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webperf3", "--servers", "0", "--log-dir", str(logs), "--host", "127.0.0.1",
+        [sys.executable, "-m", "webperf3", "--open", "--servers", "0", "--log-dir", str(logs), "--host", "127.0.0.1",
          "--port", str(web), "--ws-port", str(ws), "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -126,7 +126,7 @@ def main() -> int:
         (logs / f"port-{port}.json").write_bytes(make_entry("tcp", client="192.168.9.9", at=long_ago))
     web, ws = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webperf3", "--servers", "0", "--log-dir", str(logs), "--host", "127.0.0.1", "--port", str(web), "--ws-port", str(ws)],
+        [sys.executable, "-m", "webperf3", "--open", "--servers", "0", "--log-dir", str(logs), "--host", "127.0.0.1", "--port", str(web), "--ws-port", str(ws)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     kinds: dict[str, list[float]] = {}

@@ -101,7 +101,7 @@ def main() -> int:
                 out.write(make_entry("tcp", name=f"Room {i % 30}", client=f"192.168.1.{i % 50 + 2}", at=start + i * 10))
     web, ws = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webperf3", "--servers", "0", "--log-dir", str(logs), "--host", "127.0.0.1", "--port", str(web), "--ws-port", str(ws)],
+        [sys.executable, "-m", "webperf3", "--open", "--servers", "0", "--log-dir", str(logs), "--host", "127.0.0.1", "--port", str(web), "--ws-port", str(ws)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     base = f"http://127.0.0.1:{web}/"

@@ -43,6 +43,7 @@ class StationConfig:
     port: int = DEFAULT_HTTP_PORT
     ws_port: int = DEFAULT_WS_PORT
     admin_token: str | None = None
+    open: bool = False  # --open: no pairing needed to change a survey (a trusted network)
     allowed_host: tuple[str, ...] = ()
     force_polling: bool = False
     # Metrics and the pages' titles. None: the hostname, looked up when used

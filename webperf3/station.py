@@ -9,6 +9,7 @@ costs one clear line and exit status 2, never half a running station.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from .iperf3.fleet.process import Iperf3Error, iperf3_version
 from .store.record import Result
 from .store.results import Changes, ResultsStore
 from .survey import BookOpenError, SurveyBook
+from .survey.pairing import JOURNAL_CODE_TTL_S, load_or_make_secret, make_code
 from .text import printable, quoted
 
 log = logging.getLogger("webperf3")
@@ -111,6 +114,12 @@ def serve(options: StationConfig) -> int:
         station.stop()
         return ExitStatus.ERROR
     print(banner(options, plan), flush=True)
+    if station.secret is not None and not options.open:
+        # Only someone who reads the station's own journal sees it: good
+        # once, for an hour (the secret itself is never logged).
+        host = (addresses() if options.host in ("0.0.0.0", "::", "") else [options.host])[0]
+        url = f"http://{_url_host(host)}:{options.port}/pair?code={make_code(station.secret, time.time(), JOURNAL_CODE_TTL_S)}"
+        log.info("to pair a phone as an admin device (start surveys, edit tests), open %s (good once, for an hour; `webperf3 pair` shows a QR code)", url)
     try:
         # A signal's handler sets stop and ends the wait at once (POSIX); only
         # Windows needs the wait to end now and then to run the handler.
@@ -188,12 +197,21 @@ class Station:
             station_name=options.station_name, place_labels=options.metrics_place_labels,
             survey=CurrentSurvey(self.store, book),
         )
+        # The admin secret pairing codes are made from: beside the book, made at the first start.
+        try:
+            self.secret: str | None = load_or_make_secret(plan.log_dir)
+        except OSError as exc:
+            log.warning("cannot make or read the admin secret in %s (%s): pairing devices is off", plan.log_dir, exc)
+            self.secret = None
         self.dashboard = Dashboard(
             self.store,
             servers=self.servers,
             ports=ports,
             ws_port=options.ws_port,
             admin_token=options.admin_token,
+            open=options.open,
+            secret=lambda: self.secret,
+            addresses=CachedAddresses(options.host),
             metrics=lambda: exposition(registry),
             station_name=options.station_name,
             book=book,
@@ -281,7 +299,7 @@ def _download(r: Result) -> str:
 
 
 def banner(options: StationConfig, plan: Plan) -> str:
-    hosts = _addresses() if options.host in ("0.0.0.0", "::", "") else [options.host]
+    hosts = addresses() if options.host in ("0.0.0.0", "::", "") else [options.host]
     lines = ["webperf3 is running."]
     lines += [f"  Dashboard: http://{_url_host(h)}:{options.port}/" for h in hosts]
     if plan.ports:
@@ -301,7 +319,25 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _addresses() -> list[str]:
+class CachedAddresses:
+    """This machine's addresses for the QR codes, asked again at most once a
+    minute: a Pi at boot may get its address after the station started."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self._at = -math.inf
+        self._found: list[str] = []
+
+    def __call__(self) -> list[str]:
+        if self.host not in ("0.0.0.0", "::", ""):
+            return [self.host]
+        now = time.monotonic()
+        if now - self._at > 60:
+            self._found, self._at = addresses(), now
+        return self._found
+
+
+def addresses() -> list[str]:
     """This machine's non-loopback IPv4 addresses, the ones clients use."""
     try:
         out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True, timeout=2).stdout

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,7 +127,7 @@ def entry_fixture() -> Callable[..., bytes]:
 class Station:
     """ResultsStore + LiveServer + Dashboard under waitress, on free ports."""
 
-    def __init__(self, log_dir: Path, servers: Callable[[], list[dict]], admin_token: str | None = None) -> None:
+    def __init__(self, log_dir: Path, servers: Callable[[], list[dict]], admin_token: str | None = None, **dashboard: Any) -> None:
         self.log_dir = log_dir
         self.store = ResultsStore(log_dir)
         self.book = SurveyBook.open(log_dir)
@@ -143,6 +144,7 @@ class Station:
             ws_port=self.live.port,
             admin_token=admin_token,
             board=self.board,
+            **dashboard,  # open=False for a test of pairing (dashboard_of's default is open)
         )  # a survey change reaches the live push through the book, as in serve.py
         self.web = WebServer(dashboard.app, "127.0.0.1", 0, threads=4)
         self.web.start()

@@ -121,13 +121,15 @@ def test_dark_mode_and_a_phone(page: Page, station: Station, scheme: str) -> Non
     open_places(page, station)
     expect(page.locator("body")).to_have_css("background-color", "rgb(13, 17, 23)")
     expect(rows(page).first.locator("td.grade").nth(1)).to_have_css("background-color", DARK_RED)
-    # One card per place: no header row, each cell labelled, nothing wider than the phone.
+    # One row per place, a tap opens its card: no header row, each cell labelled, nothing wider than the phone.
     expect(page.locator("#places thead")).to_be_hidden()
+    rows(page).first.locator("td.phone-line").click()
+    expect(rows(page).first.locator("td").nth(4)).to_be_visible()
     label = rows(page).first.locator("td").nth(4).evaluate("node => getComputedStyle(node, '::before').content")
     assert "Download median" in label
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     # Inside the cards too: a long label wraps, and no figure runs past its card's edge.
-    clipped = page.locator("#places-rows td").evaluate_all(
+    clipped = page.locator("#place-rows td").evaluate_all(
         """cells => cells.filter((td) => {
             const text = document.createRange();
             text.selectNodeContents(td);

@@ -80,7 +80,8 @@ def test_three_phones_and_a_laptop_each_get_a_port_and_a_new_survey_clears_every
         host = links[0].server_ip
         for link in links[1:]:  # the other phones reach the station over their own veth
             subprocess.run(link.run("ip", "route", "add", f"{host}/32", "via", link.server_ip), check=True)
-        station = stack.enter_context(Station(tmp_path / "logs", servers=4, host=host))
+        # --open: the laptop's "New survey" below is an admin action, open to anyone as before pairing.
+        station = stack.enter_context(Station(tmp_path / "logs", servers=4, host=host, extra=("--open",)))
         phones = [stack.enter_context(phone_in(link, playwright, browser_type_launch_args, tmp_path / f"phone-{i}")) for i, link in enumerate(links)]
         laptop = browser.new_context(**LAPTOP).new_page()
         pages = [*phones, laptop]

@@ -31,7 +31,7 @@ def test_unit_runs_this_interpreter_with_the_same_options(tmp_path):
 
 
 def test_fleet_and_network_options_reach_the_unit_and_the_station_parses_them_back(tmp_path):
-    given = ["--station-name", "pi-lab 3", "--metrics-place-labels", "50", "--allowed-host", "survey.example.org", "--allowed-host", ".lab.example"]
+    given = ["--station-name", "pi-lab 3", "--metrics-place-labels", "50", "--allowed-host", "survey.example.org", "--allowed-host", ".lab.example", "--open"]
     exec_start = next(line for line in unit_for("--log-dir", str(tmp_path), *given).splitlines() if line.startswith("ExecStart="))
     import shlex
 
@@ -39,6 +39,8 @@ def test_fleet_and_network_options_reach_the_unit_and_the_station_parses_them_ba
     _, served = opts.parse(argv[3:])  # what systemd will start, as the station reads it
     assert served.station_name == "pi-lab 3" and served.metrics_place_labels == 50
     assert served.allowed_host == ("survey.example.org", ".lab.example")
+    assert served.open is True  # a trusted network's station stays open after a reboot
+    assert opts.parse(["--servers", "1"])[1].open is False
 
 
 def test_without_a_station_name_the_unit_follows_the_hostname():

@@ -31,7 +31,13 @@ def board_of(store: ResultsStore, book: SurveyBook | None = None, ports: Callabl
 
 def dashboard_of(store: ResultsStore, *, book: SurveyBook | None = None, board: Board | None = None, **options: Any) -> Dashboard:
     """A :class:`Dashboard` over ``store`` with its book (opened here unless given) and board
-    (made here unless given: give the live push's, as the station does, for one table of leases)."""
+    (made here unless given: give the live push's, as the station does, for one table of leases).
+
+    ``open=True`` unless given: admin actions need no pairing (as ``--open``),
+    so tests of other things do them as before pairing existed; a test of
+    pairing passes ``open=False``. With ``admin_token`` the token is still
+    required, as ``--open --admin-token`` does."""
+    options.setdefault("open", True)
     book = book or (board.book if board is not None else book_of(store))
     board = board or Board(store, book, options.get("ports", lambda: []))
     return Dashboard(store, book=book, board=board, **options)

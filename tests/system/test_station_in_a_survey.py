@@ -44,7 +44,8 @@ def latest(station: Station) -> dict | None:
 
 
 def test_a_place_named_from_the_browser_is_in_status_and_the_journal(log_dir: Path) -> None:
-    with Station(log_dir) as station:
+    # --open: the edit below is an admin action, open to anyone as before pairing.
+    with Station(log_dir, extra=("--open",)) as station:
         # The phone's browser names its place; its iperf3 app cannot send --extra-data.
         post(station.url + "api/place", {"name": "Kitchen"})
         done = run_client(station.iperf3_port)

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
             from .service import install_service
 
             return install_service(options)
+        if command == "pair":
+            from .pair import pair
+
+            return pair(options)
         if command == "status":
             from .status import show_status
 

@@ -21,7 +21,7 @@ from ..config import (
     default_station_name,
 )
 
-SUBCOMMANDS = ("serve", "export", "install-service", "status")
+SUBCOMMANDS = ("serve", "export", "install-service", "status", "pair")
 
 DESCRIPTION = """\
 Turn this machine into a network-throughput survey station: start N iperf3
@@ -35,6 +35,7 @@ commands:
   export             write every recorded test as CSV, JSON or .xlsx
   install-service    write a systemd unit that starts webperf3 at boot
   status             ask a running webperf3 for its servers and results
+  pair               show a QR code that pairs a phone as an admin device; list or revoke them
 
 examples:
   webperf3 --servers 4                  servers on ports 5201-5204, dashboard on :8080
@@ -149,7 +150,8 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--host", default="0.0.0.0", help="address the dashboard listens on (default: %(default)s)")
     web.add_argument("--port", type=port_number, default=DEFAULT_HTTP_PORT, help="dashboard port (default: %(default)s)")
     web.add_argument("--ws-port", type=port_number, default=DEFAULT_WS_PORT, metavar="PORT", help="websocket port for live updates (default: %(default)s)")
-    web.add_argument("--admin-token", type=admin_token, default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="require this token to clear the table (default: $WEBPERF3_ADMIN_TOKEN)")
+    web.add_argument("--admin-token", type=admin_token, default=os.environ.get("WEBPERF3_ADMIN_TOKEN"), metavar="TOKEN", help="a token scripts may give (X-Admin-Token) to start surveys and edit tests; with it, unpaired browsers are asked for it (default: $WEBPERF3_ADMIN_TOKEN)")
+    web.add_argument("--open", action="store_true", help="let any device on the network start surveys and edit tests, without pairing (a trusted network only)")
     web.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="a name browsers may reach the dashboard by, besides its addresses, hostname, hostname.local and localhost; .example.org for a whole domain, * for any (repeatable)")
     web.add_argument("--force-polling", action="store_true", help="poll the log directory instead of inotify (network filesystems)")
     metrics = parser.add_argument_group("metrics (GET /metrics, for Prometheus) and the pages' titles")
@@ -208,11 +210,27 @@ def build_status_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_pair_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="webperf3 pair",
+        description="Show a QR code that pairs a phone as an admin device of the station on this machine "
+        "(it may then start surveys and edit tests): good once, for 10 minutes. Or list or revoke the paired devices.",
+    )
+    _add_log_dir(parser)
+    parser.add_argument("--url", default=None, metavar="URL", help="the station's page as phones reach it (default: http://ADDRESS:8080/, this machine's first address)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--list", dest="list_devices", action="store_true", help="list the paired devices")
+    action.add_argument("--revoke", default=None, metavar="ID|all", help="revoke a paired device (its id from --list), or all of them")
+    _add_common(parser)
+    return parser
+
+
 PARSERS = {
     "serve": build_parser,
     "export": build_export_parser,
     "install-service": build_install_service_parser,
     "status": build_status_parser,
+    "pair": build_pair_parser,
 }
 
 
@@ -244,8 +262,19 @@ class StatusOptions:
     log_level: str = "info"
 
 
-Options = StationConfig | ServiceOptions | ExportOptions | StatusOptions
-TYPES: dict[str, type] = {"serve": StationConfig, "install-service": ServiceOptions, "export": ExportOptions, "status": StatusOptions}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairOptions:
+    """``webperf3 pair``."""
+
+    log_dir: Path
+    url: str | None  # None: http://<this machine's first address>:8080/
+    list_devices: bool = False
+    revoke: str | None = None  # a device's id, or "all"
+    log_level: str = "info"
+
+
+Options = StationConfig | ServiceOptions | ExportOptions | StatusOptions | PairOptions
+TYPES: dict[str, type] = {"serve": StationConfig, "install-service": ServiceOptions, "export": ExportOptions, "status": StatusOptions, "pair": PairOptions}
 
 
 def _typed(kind: type, namespace: argparse.Namespace) -> Any:

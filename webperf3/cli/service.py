@@ -61,6 +61,8 @@ def command_line(options: StationConfig, user: str | None = None) -> list[str]:
         argv += ["--iperf3-bind", options.iperf3_bind]
     if options.force_polling:
         argv.append("--force-polling")
+    if options.open:
+        argv.append("--open")
     for name in options.allowed_host:
         argv += ["--allowed-host", name]
     if options.station_name is not None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..store.record import Result
-from . import db, legacy
+from . import db, legacy, pairing
 from .errors import BookBusy, BookConflict, BookError, BookInputError, BookNotFound, BookWriteError
 from .images import ImageInfo
 from .plans import Plan, Scale, Spot, clean_fraction, clean_plan_name, clean_scale, encode_scale, place_key
@@ -519,6 +519,39 @@ class SurveyBook:
             if found.times:
                 self._publish("reload", everything=True)
             legacy.retire(log_dir, found)
+
+    # -- paired devices (see survey/pairing.py) ---------------------------------------------
+    # Read from the file on every call, not from the view: `webperf3 pair
+    # --revoke` writes from another process, and must hold from the next request.
+
+    def pair_device(self, code: str, token: str, *, address: str | None, description: str | None) -> int | None:
+        """Redeem a pairing code for a device token: its id, or None if the code was used already."""
+        with self._changing(), self._write() as conn:
+            return pairing.redeem(conn, code, token, address=address, description=description, now=self._clock())
+
+    def paired_device(self, token: str) -> pairing.PairedDevice | None:
+        with self._lock:
+            return None if self._pairs() is None else pairing.device_of(self._conn, token)
+
+    def paired_devices(self, *, include_revoked: bool = False) -> list[pairing.PairedDevice]:
+        with self._lock:
+            return [] if self._pairs() is None else pairing.devices(self._conn, include_revoked=include_revoked)
+
+    def pairing_code_used(self, code: str) -> bool:
+        with self._lock:
+            return self._pairs() is not None and pairing.code_used(self._conn, code)
+
+    def _pairs(self) -> sqlite3.Connection | None:
+        """The connection, where the file has the paired devices' tables (a
+        read-only book of an older schema has none: no devices)."""
+        if self._conn is None or (self.readonly and db.user_version(self._conn) < db.PAIRED_DEVICES_FROM):
+            return None
+        return self._conn
+
+    def revoke_devices(self, device_id: int | None) -> int:
+        """Revoke one paired device (None: all); how many were revoked."""
+        with self._changing(), self._write() as conn:
+            return pairing.revoke(conn, device_id, now=self._clock())
 
     # -- inside --------------------------------------------------------------------------
 

@@ -107,9 +107,25 @@ def _v2(conn: sqlite3.Connection, now: float) -> None:
     create_tables(conn)
 
 
+def _v3_paired_devices(conn: sqlite3.Connection, now: float) -> None:
+    # Devices paired as admins, and the pairing codes used (survey/pairing.py).
+    from .pairing import SCHEMA
+
+    for statement in SCHEMA:
+        conn.execute(statement)
+
+
 #: Step N brings a file at user_version N to N + 1. Append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1, _v2, _v3_paired_devices)
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The oldest schema a read-only book reads (`webperf3 export --book` of an
+#: older station's copy): :func:`load_in` reads only the tables it has; its
+#: plans and paired devices are then simply none.
+READABLE_FROM = 1
+#: The schema that brought floor plans and spots (:func:`_v2`).
+PLANS_FROM = 2
+#: The schema that brought paired devices (:func:`_v3_paired_devices`).
+PAIRED_DEVICES_FROM = 3
 
 
 # -- opening ------------------------------------------------------------------------
@@ -138,7 +154,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                     log.warning("%s: WAL is not available here (journal mode %s)", path, mode)
                 conn.execute("PRAGMA synchronous = FULL")
                 migrate(conn, path)
-            elif _user_version(conn) != SCHEMA_VERSION:
+            elif not READABLE_FROM <= _user_version(conn) <= SCHEMA_VERSION:
                 raise BookOpenError(f"{path} has schema {_user_version(conn)}; this webperf3 reads {SCHEMA_VERSION} (open it once writable to migrate)")
         except BaseException:
             conn.close()
@@ -161,6 +177,11 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 def _user_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    """The file's schema version."""
+    return _user_version(conn)
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
@@ -259,7 +280,8 @@ def load_in(conn: sqlite3.Connection) -> Loaded:
         for tid, port, t, p, x, u, by in conn.execute("SELECT test_id, port, started_at, place, excluded, updated_at, by FROM edits")
     }
     out.meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    out.plans, out.spots = load_plans(conn)
+    if _user_version(conn) >= PLANS_FROM:
+        out.plans, out.spots = load_plans(conn)
     return out
 
 

@@ -3,7 +3,8 @@
 As datasette splits its views, each concern has its module: ``pages`` (the
 HTML pages and static files), ``api`` (the JSON API), ``downloads`` (the
 CSV, xlsx and JSON downloads), ``ops`` (health and metrics), ``history``,
-``places`` (with the report), ``surveys`` and ``device``; ``common`` holds what they
+``places`` (with the report), ``surveys``, ``device``, ``pairing`` (who is an
+admin, and pairing a phone) and ``screen`` (the station's own display); ``common`` holds what they
 share. Every answer comes from the :class:`ResultsStore`, the export
 functions and the callables the caller wires in (the server fleet's status,
 the live push, the metrics). :class:`Dashboard` owns its own ``Bottle()`` —
@@ -14,6 +15,7 @@ build as many as they like. :class:`webperf3.serving.httpserver.WebServer` serve
 from __future__ import annotations
 
 from collections.abc import Callable
+import logging
 from typing import Any
 
 import bottle
@@ -24,8 +26,12 @@ from ..ops.memory import give_back_freed_memory
 from ..serving.clients import RateLimit
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
-from . import api, device, downloads, history, ops, pages, places, plans, surveys
+from ..survey.pairing import load_or_make_secret
+from . import api, device, downloads, history, ops, pages, pairing, places, plans, screen, surveys
 from .common import add_security_headers, error_body, json_error
+
+
+log = logging.getLogger("webperf3.web")
 
 
 class Dashboard:
@@ -45,6 +51,9 @@ class Dashboard:
         station_name: str | None = None,
         book: SurveyBook,
         board: Board,
+        open: bool = False,
+        secret: str | None | Callable[[], str | None] = None,
+        addresses: Callable[[], list[str]] = lambda: [],
     ) -> None:
         # The book and the board are the station's (station.py makes them
         # once): a second board would keep its own caches, and a book opened
@@ -64,6 +73,14 @@ class Dashboard:
         self.csv_figures = CsvFigures()
         self.place_limit = RateLimit(surveys.PLACE_BURST, surveys.PLACE_EVERY_S)  # POST /api/place, per address
         self.app = bottle.Bottle()
+        # Who may change what others see: the one decision (web/pairing.py);
+        # ``open`` is --open, ``secret`` the station's admin secret (made
+        # beside the book when not given), ``addresses`` the station's own.
+        self.admission = pairing.Admission(
+            admin_token=self.admin_token, secret=secret() if callable(secret) else (secret or self._secret()),
+            open=open, paired=book.paired_device,
+        )
+        self.pairing = pairing.Pairing(self, addresses)
         # Each survey's places, kept between requests: the places API, its CSV
         # and the report add only the tests logged since.
         self.place_tallies = places.Tallies()
@@ -73,7 +90,7 @@ class Dashboard:
         self.places = places.Places(self)
         views = (
             self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), downloads.Downloads(self),
-            ops.Ops(self), self.history, self.places, plans.Plans(self),
+            ops.Ops(self), self.history, self.places, plans.Plans(self), self.pairing, screen.Screen(self),
         )
         for view in views:
             view.route(self.app)
@@ -81,6 +98,13 @@ class Dashboard:
         # Bottle's own error page is HTML; API clients want JSON. Bottle
         # calls this for every HTTPError it raises itself (404, 405, 500).
         self.app.default_error_handler = error_body
+
+    def _secret(self) -> str | None:
+        try:
+            return load_or_make_secret(self.book.path.parent)
+        except OSError as exc:  # a read-only log directory: pairing is off, tokens and --open still work
+            log.warning("no admin secret in %s (%s): pairing devices is off", self.book.path.parent, exc)
+            return None
 
     def refresh(self) -> None:
         """Cheap (one stat per log) and keeps answers right without the watcher."""

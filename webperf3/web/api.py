@@ -40,6 +40,9 @@ class Api:
             "ws_port": d.ws_port,
             "ws_path": d.ws_path,
             "admin_token_required": d.admin_token is not None,
+            # Whether this browser may change the survey without a token: paired, or the station is --open.
+            "paired": d.admission.paired(),
+            "open": d.admission.open and d.admin_token is None,
             "version": __version__,
             "station_name": d.station_name,
         })

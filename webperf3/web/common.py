@@ -121,9 +121,17 @@ def given_token() -> str | None:
 
 
 def require_admin(admin_token: str | None) -> None:
-    """Refuse another site's page (CSRF) and, when a token is set, a missing or wrong one."""
+    """Refuse another site's page (CSRF), then anyone but an admin: the one
+    decision every admin route asks (a paired device, the admin token, or
+    ``--open``; see :class:`webperf3.web.pairing.Admission`, which the
+    dashboard puts in each request's environ). ``admin_token`` is the
+    dashboard's; it alone decides only where no Admission is installed."""
     if not same_origin():
         raise json_error(403, "refused: the request comes from another site (Origin/Referer does not match Host)")
+    admission = request.environ.get("webperf3.admission")
+    if admission is not None:
+        admission.check()
+        return
     if admin_token is None:
         return
     given = given_token()

@@ -7,7 +7,8 @@ what to type — and show a QR code of ``HOST:PORT`` for apps that scan one.
 ``GET /api/device?device=ID`` leases the page a port of its own (see
 :mod:`webperf3.board.leases`) and ``POST /api/device/lease`` renews it (the
 page's heartbeat); without an id (a script) the answer suggests a port as
-before, one no device holds when it can. ``GET /qr.svg?port=P``.
+before, one no device holds when it can. ``GET /qr.svg?port=P``;
+``GET /qr.svg?page=1``: the station's page (for its own screen).
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ class Device:
         return json_response(self.dash.board.leases.lease(body["device"], address, request.get_header("User-Agent"), self.dash.servers()))
 
     def qr(self) -> HTTPResponse:
+        if param("page"):  # ?page=1: the station's page as a phone opens it (the station screen's code)
+            return HTTPResponse(qr_svg(self.dash.pairing.page_url()), 200, {"Content-Type": "image/svg+xml", "Cache-Control": "no-store"})
         text = param("port")
         port = None if text is None else whole_number(text, 1, 65535)
         if port is None:

@@ -6,7 +6,8 @@
 import { getJSON, send } from "./api.js";
 import { cell, errorCell, qualityCell, rateCell, refreshAgo, showMessage, showUpdated, timeCell } from "./cells.js";
 import { $, el, ensureOption, option } from "./dom.js";
-import { DASH, PLACE_SOURCES, direction, protocol } from "./format.js";
+import { DASH, PLACE_SOURCES, direction, formatTime, protocol } from "./format.js";
+import { bothRates, openOnTap, phoneLine } from "./placestable.js";
 import { TimeChart, sideLabel } from "./charts.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu } from "./surveys.js";
@@ -212,7 +213,11 @@ function buildRow(test) {
     editCell(test),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", LABELS[i]));
-  tr.append(...cells);
+  // Phones: the place, then this line; a tap opens the rest.
+  const line = failed
+    ? phoneLine([formatTime(test.time)], { failureText: test.interrupted ? "interrupted" : "failed" })
+    : phoneLine([bothRates(test.download_bps, test.upload_bps), formatTime(test.time), test.excluded ? "excluded" : null]);
+  tr.append(...cells, line);
   const until = state.fresh.get(test.id);
   if (until && until > Date.now()) tr.classList.add("changed");
   return tr;
@@ -222,6 +227,7 @@ function render() {
   const data = state.page;
   if (!data) return;
   const rows = data.rows || [];
+  openOnTap($("h-rows"));
   $("h-rows").replaceChildren(...rows.map(buildRow));
   $("h-empty").hidden = rows.length > 0;
   const first = rows.length ? data.offset + 1 : 0;

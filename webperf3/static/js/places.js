@@ -10,7 +10,7 @@ import { $, option } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu, surveyOptions } from "./surveys.js";
 import {
-  comparedRow, drawBars, loadThresholds, placeRow, placesQuery, saveThresholds, surveySpan, unplaced, unplacedLine,
+  comparedRow, drawBars, loadThresholds, openOnTap, placeRow, placesQuery, saveThresholds, surveySpan, unplaced, unplacedLine,
 } from "./placestable.js";
 
 const RELOAD_MS = 500;
@@ -84,8 +84,10 @@ function render(data) {
     const labels = ["Place", `Download (${a})`, `Download (${b})`, "Change", `Upload (${a})`, `Upload (${b})`, "Change"];
     const isNone = (row) => row.place === null || row.place === undefined;
     const compared = [...data.compared.filter((row) => !isNone(row)), ...data.compared.filter(isNone)]; // no place: last
+    openOnTap($("compared-rows"));
     $("compared-rows").replaceChildren(...compared.map((row) => comparedRow(row, { labels, survey: survey.id, names: { survey: a, compare: b } })));
   } else {
+    openOnTap($("place-rows"));
     $("place-rows").replaceChildren(...apart.named.map((row) => placeRow(row, { survey: survey.id })));
   }
   const line = comparing ? null : unplacedLine(apart, { survey: survey.id });

@@ -138,7 +138,7 @@ export function placeRow(row, { survey = null, compact = false, time = formatTim
     cell(udpText(row), { cls: "quality" }),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", PLACE_LABELS[i]));
-  tr.append(...(compact ? [cells[0], cells[1], cells[2], cells[4], cells[6]] : cells));
+  tr.append(...(compact ? [cells[0], cells[1], cells[2], cells[4], cells[6]] : [...cells, placePhoneLine(row)]));
   return tr;
 }
 
@@ -188,7 +188,7 @@ export function comparedRow(row, { labels = COMPARE_LABELS, survey = null, names
     changeCell(row.upload_change),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", labels[i]));
-  tr.append(...cells);
+  tr.append(...cells, comparedPhoneLine(row, names));
   return tr;
 }
 
@@ -263,4 +263,67 @@ export async function drawBars(node, places) {
     node.hidden = true;
     return false;
   }
+}
+
+// -- phones: one compact line per row, opened to its details on tap -------------------
+// Under 760px (webperf3.css) the places, the comparison and the history show
+// a row as its name and this line only: 20 places fit in two or three
+// screens instead of twenty. Hidden elsewhere (and in print).
+
+// The row's figures on one line, failures marked: a cell of its own, last
+// in the row, so the name cell's text stays the place's name.
+export function phoneLine(parts, { failures = 0, failureText = null } = {}) {
+  const td = el("td", { cls: "phone-line" });
+  td.setAttribute("aria-hidden", "true"); // the row's own cells say the same to a screen reader
+  td.append(parts.filter(Boolean).join(" · "));
+  if (failures || failureText) td.append(" ", el("span", { text: failureText || `${failures} failed`, cls: "phone-failures" }));
+  return td;
+}
+
+// A tap on a row (not on its link or buttons) opens it to its details, and
+// closes it again. The pages draw their rows anew on every live update: the
+// rows open (by place, or by test id) are opened again in the new ones.
+export function openOnTap(tbody) {
+  if (tbody.openRows) return;
+  const open = (tbody.openRows = new Set());
+  const key = (tr) => tr.dataset.id || tr.dataset.place || "";
+  tbody.addEventListener("click", (event) => {
+    if (event.target.closest("a, button, input, select, label")) return;
+    const tr = event.target.closest("tr");
+    if (!tr || !tbody.contains(tr)) return;
+    if (tr.classList.toggle("open")) open.add(key(tr));
+    else open.delete(key(tr));
+  });
+  new MutationObserver(() => {
+    if (!open.size) return;
+    for (const tr of tbody.children) if (open.has(key(tr))) tr.classList.add("open");
+  }).observe(tbody, { childList: true });
+}
+
+const arrowRate = (arrow, bps) => (bps === null || bps === undefined ? null : `${arrow} ${formatRate(bps)}`);
+
+// "↓ 94.1 Mbit/s  ↑ 41.0 Mbit/s": the figures there are, each with its direction.
+export function bothRates(download, upload) {
+  return [arrowRate("↓", download), arrowRate("↑", upload)].filter(Boolean).join("  ");
+}
+
+function placePhoneLine(row) {
+  return phoneLine([bothRates(row.download_median_bps, row.upload_median_bps)], { failures: row.failures });
+}
+
+function comparedPhoneLine(row, names) {
+  // The change as a percentage where there is one: the line stays one line.
+  const changed = (change) => {
+    const kind = changeKind(change);
+    if (kind === null) return "";
+    if (change.percent === null || change.percent === undefined) return ` (${changeText(change)})`;
+    const sign = kind === "same" ? "±" : change.bps > 0 ? "+" : "−";
+    return ` (${sign}${kind === "same" ? 0 : Math.abs(change.percent).toFixed(0)} %)`;
+  };
+  const side = (arrow, s, key, change) => (s && s[key] !== null && s[key] !== undefined ? `${arrow} ${formatRate(s[key])}${changed(change)}` : null);
+  if (!row.survey && row.compare) {
+    // Only in the survey compared with: its figures, named by it (the badge says where).
+    return phoneLine([`${names.compare}: ${bothRates(row.compare.download_median_bps, row.compare.upload_median_bps)}`]);
+  }
+  return phoneLine([[side("↓", row.survey, "download_median_bps", row.download_change), side("↑", row.survey, "upload_median_bps", row.upload_change)].filter(Boolean).join("  ")]);
 }
