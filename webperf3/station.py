@@ -166,6 +166,10 @@ class Station:
         ports = lambda: list(plan.ports)  # noqa: E731
         self.board = Board(self.store, book, ports)
         allowed_hosts = AllowedHosts.for_this_machine(list(options.allowed_host))
+        from .browsertest.server import BrowserTests
+
+        # "Test from this browser", on the websocket port (docs/measuring.md).
+        self.browser_tests = BrowserTests(self.store, plan.log_dir, port=lambda: self.live.port)
         # Clients get what is left after the logs and iperf3's pipes.
         web_sockets, ws_sockets = socket_budget(raise_open_file_limit(), reserved=64 + 8 * len(plan.ports))
         self.live = LiveServer(
@@ -179,6 +183,7 @@ class Station:
             allowed_host=allowed_hosts,
             max_clients=min(256, ws_sockets),
             max_connections=ws_sockets,
+            browser_tests=self.browser_tests,
         )
         registry = build_registry(
             self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients,
