@@ -27,6 +27,11 @@
     </div>
     <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
   </div>
+  <div class="browser-test">
+    <button type="button" id="browser-test">Test from this browser</button>
+    <span class="side">latency, download, upload: about 20 s (browser, HTTP)</span>
+    <p id="browser-test-status" class="browser-test-status" role="status" aria-live="polite"></p>
+  </div>
   <ul id="device-warnings" class="device-warnings" aria-live="polite" hidden></ul>
   <div id="device-tests" class="device-tests" hidden>
     <h3>This device's tests in this survey</h3>

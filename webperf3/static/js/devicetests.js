@@ -16,6 +16,7 @@ export const PLACE_LINES = 12;
 const measured = (value) => value !== null && value !== undefined;
 
 function downloadSide(result) {
+  if (result.method === "browser") return "received by the browser (browser, HTTP)";
   return result.download_measured_by === "client" ? "received by the client" : "sent by the station";
 }
 
@@ -41,7 +42,7 @@ export function byPlace(results) {
       continue;
     }
     if (!line.download && measured(r.download_bps)) line.download = { bps: r.download_bps, side: downloadSide(r), time: r.time };
-    if (!line.upload && measured(r.upload_bps)) line.upload = { bps: r.upload_bps, side: "received by the station", time: r.time };
+    if (!line.upload && measured(r.upload_bps)) line.upload = { bps: r.upload_bps, side: r.method === "browser" ? "received by the station (browser, HTTP)" : "received by the station", time: r.time };
   }
   return [...places.values()]; // in the order of their newest test
 }
