@@ -83,6 +83,11 @@ def test_columns_name_each_figures_side():
         "Error",
         "Place source", "Client's --extra-data", "Survey", "Excluded", "Test id",
         "Interrupted by the station", "Error in plain words",  # new columns only ever at the end
+        "Method",
+        "Latency idle (ms, browser, median)", "Latency idle (ms, browser, 90th percentile)",
+        "Latency during download (ms, browser, median)", "Latency during download (ms, browser, 90th percentile)",
+        "Latency during upload (ms, browser, median)", "Latency during upload (ms, browser, 90th percentile)",
+        "Browser",
     )
 
 

@@ -50,6 +50,13 @@ PLACES_HEADER = (
     "Interrupted by the station",
     "UDP downloads not graded (station sent)",
     "Download not graded because",
+    # Browser tests (browser, HTTP): apart from the iperf3 figures, never in their medians.
+    "Browser tests",
+    "Browser download median (bps, browser received)",
+    "Browser upload median (bps, station received)",
+    "Browser latency idle (ms, median)",
+    "Browser latency during download (ms, median)",
+    "Browser latency during upload (ms, median)",
 )
 
 _MEASURED = {**MEASURED_BY, "mixed": "both (station sent / client received)"}
@@ -89,6 +96,12 @@ def place_row(row: PlaceRow, survey_name: str) -> tuple[object, ...]:
         row.interrupted,
         row.download_ungraded_tests,
         row.download_ungraded or "",
+        row.browser_tests,
+        _cell(row.browser_download_median_bps),
+        _cell(row.browser_upload_median_bps),
+        _cell(row.browser_latency_idle_ms),
+        _cell(row.browser_latency_download_ms),
+        _cell(row.browser_latency_upload_ms),
     )
 
 

@@ -143,6 +143,7 @@ class ResultsStore:
         # results, under the websocket port they ran on, but in no port's
         # totals and no row of the table (that is the iperf3 servers').
         self._records = RecordReader(self.log_dir, share=self._shared)
+        self._browser_totals = PortTotals()
 
     # -- telling others ---------------------------------------------------------
 
@@ -229,8 +230,10 @@ class ResultsStore:
             self._all = [r for r in self._all if r.method != "browser"]
             self._all_handed_out = False
             changes.reset_ports |= dropped
+            self._browser_totals = PortTotals()
         for result in found.results:
             _merge_in_time_order(self._by_port.setdefault(result.port, []), [result])
+        self._browser_totals.add(found.results)
         changes.added.extend(found.results)
 
     def _add_to_all(self, added: list[Result]) -> None:
@@ -329,6 +332,12 @@ class ResultsStore:
         """Every port's totals, clear marks ignored (a copy: safe to keep)."""
         with self._lock:
             return {port: PortTotals(t.latest, t.failure, t.ok, t.failed, t.interrupted) for port, t in self._totals.items()}
+
+    def browser_totals(self) -> PortTotals:
+        """The browser tests in brief (a copy): counts and the latest, for the metrics."""
+        with self._lock:
+            t = self._browser_totals
+            return PortTotals(t.latest, t.failure, t.ok, t.failed, t.interrupted)
 
     @property
     def skipped(self) -> int:
