@@ -44,7 +44,7 @@ def test_a_phone_tests_from_its_browser_and_the_result_lands_under_its_place(pag
     expect(status).to_have_attribute("data-phase", "done", timeout=60_000)
     shown = page.evaluate("window.shown")
     phases = [phase for i, (phase, _) in enumerate(shown) if phase and (i == 0 or shown[i - 1][0] != phase)]
-    assert phases == ["latency", "download", "upload", "saving", "done"], shown
+    assert phases == ["starting", "latency", "download", "upload", "saving", "done"], shown
     # Each direction's figure moved: several different figures while it ran.
     for phase, pattern in (("download", r"Download: [\d.,]+ [MG]bit/s"), ("upload", r"Upload: [\d.,]+ [MG]bit/s")):
         texts = {text for p, text in shown if p == phase}

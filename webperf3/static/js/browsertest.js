@@ -228,6 +228,7 @@ export function wireBrowserTest({ button = $("browser-test"), status = $("browse
   button.addEventListener("click", async () => {
     button.disabled = true;
     status.className = "browser-test-status running";
+    status.dataset.phase = "starting";
     status.textContent = "Starting…";
     try {
       const answer = await runBrowserTest({
