@@ -60,7 +60,7 @@ def _next(ws: ClientConnection, kind: str, timeout: float = 30) -> dict[str, Any
             return msg
 
 
-def run_test(port: int, host: str = "127.0.0.1", *, leave_during: str | None = None, report_bytes: int | None = None) -> Run:
+def run_test(port: int, host: str = "127.0.0.1", *, leave_during: str | None = None, report_bytes: int | None = None, upload_message: int | None = None) -> Run:
     """One whole test. ``leave_during`` ("download"/"upload") closes the page
     mid-way; ``report_bytes`` reports another download figure than measured."""
     run = Run()
@@ -109,7 +109,7 @@ def run_test(port: int, host: str = "127.0.0.1", *, leave_during: str | None = N
         ws.send(json.dumps({"type": "upload"}))
         _next(ws, "go")
         up_stop = threading.Event()
-        chunk = bytes(first["upload_message_bytes"])
+        chunk = bytes(upload_message or first["upload_message_bytes"])
 
         def up() -> None:
             try:

@@ -67,6 +67,10 @@ class BrowserRecord(msgspec.Struct, frozen=True, kw_only=True):
     upload_bps: float | None = None  # bytes the station received, per second
     upload_bytes: int | None = None
     upload_seconds: float | None = None
+    #: What the station sent and received in all, warm-ups included (the
+    #: figures above count only the measured seconds).
+    download_sent_bytes: int | None = None
+    upload_received_bytes: int | None = None
     latency: Latency = Latency()
     error: str | None = None
 

@@ -179,7 +179,8 @@ export async function runBrowserTest({ onPhase = () => {} } = {}) {
     control.send({ type: "upload" });
     await control.next("go");
     const chunk = new Uint8Array(ready.upload_message_bytes);
-    crypto.getRandomValues(chunk.subarray(0, Math.min(chunk.length, 65536))); // incompressible
+    // Incompressible: getRandomValues fills at most 64 KiB a call.
+    for (let at = 0; at < chunk.length; at += 65536) crypto.getRandomValues(chunk.subarray(at, Math.min(chunk.length, at + 65536)));
     const ups = await Promise.all(
       Array.from({ length: ready.streams }, () => open(stationUrl(`/browser-test/up?t=${encodeURIComponent(ready.token)}`))),
     );
