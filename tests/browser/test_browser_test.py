@@ -60,6 +60,7 @@ def test_a_phone_tests_from_its_browser_and_the_result_lands_under_its_place(pag
     line = page.locator('#device-results li[data-place="Room 7"]')
     expect(line).to_contain_text("received by the browser (browser, HTTP)")
     expect(line).to_contain_text("received by the station (browser, HTTP)")
+    expect(line).to_contain_text("latency under load")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     # The record is the station's own file beside the logs.
     [line_json] = (station.log_dir / "browser-tests.json").read_text().splitlines()

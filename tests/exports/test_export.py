@@ -88,6 +88,8 @@ def test_columns_name_each_figures_side():
         "Latency during download (ms, browser, median)", "Latency during download (ms, browser, 90th percentile)",
         "Latency during upload (ms, browser, median)", "Latency during upload (ms, browser, 90th percentile)",
         "Browser",
+        "Station RTT under load (ms, station, min)", "Station RTT under load (ms, station, mean)",
+        "Station RTT under load (ms, station, max)",
     )
 
 
@@ -200,7 +202,8 @@ def test_json_export_holds_the_same_records(log_dir):
     assert [r["name"] for r in records] == ["Room 101", None]
     assert records[0] == store.results()[0].to_dict()
     # every field, the sides' included; a browser test's own figures flat, as for every test
-    assert set(records[0]) == set(Result.__struct_fields__) - {"browser"} | set(BrowserFigures.__struct_fields__)
+    assert set(records[0]) == set(Result.__struct_fields__) - {"browser", "station_rtt"} | set(BrowserFigures.__struct_fields__) | {
+        "station_rtt_min_ms", "station_rtt_mean_ms", "station_rtt_max_ms"}
     assert {"download_measured_by", "download_jitter_ms", "download_loss_percent"} <= set(records[0])
     assert json.loads("".join(json_chunks([]))) == []
 

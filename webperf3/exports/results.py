@@ -79,6 +79,11 @@ CSV_HEADER = (
     "Latency during upload (ms, browser, median)",
     "Latency during upload (ms, browser, 90th percentile)",
     "Browser",
+    # The station's own round trips while it sent a TCP download (-R, --bidir;
+    # Linux): its measure of the latency under load, not the client's.
+    "Station RTT under load (ms, station, min)",
+    "Station RTT under load (ms, station, mean)",
+    "Station RTT under load (ms, station, max)",
 )
 #: What the Method column says (``Result.method``): a browser test measures
 #: HTTP goodput through the browser, not iperf3's TCP.
@@ -216,16 +221,18 @@ def outcome_cells(r: Result) -> tuple[str, str]:
 
 
 def method_cells(r: Result, guard: Callable[[str | None], str] = safe_text) -> tuple[object, ...]:
-    """``Method`` to ``Browser``: empty latency cells for an iperf3 test."""
-    b = r.browser
+    """``Method`` to the station's RTT: empty latency cells for a test without them."""
+    b, rtt = r.browser, r.station_rtt
+    station = ("", "", "") if rtt is None else (_blank(rtt.min_ms), _blank(rtt.mean_ms), _blank(rtt.max_ms))
     if b is None:
-        return (METHOD_NAMES.get(r.method, r.method), "", "", "", "", "", "", "")
+        return (METHOD_NAMES.get(r.method, r.method), "", "", "", "", "", "", "", *station)
     return (
         METHOD_NAMES.get(r.method, r.method),
         _blank(b.latency_idle_ms), _blank(b.latency_idle_p90_ms),
         _blank(b.latency_download_ms), _blank(b.latency_download_p90_ms),
         _blank(b.latency_upload_ms), _blank(b.latency_upload_p90_ms),
         guard(b.agent),
+        *station,
     )
 
 
@@ -233,7 +240,7 @@ _IPERF3_METHOD_CELLS = "," + ",".join(map(str, method_cells(Result(port=0, time=
 
 
 def _method_tail(r: Result) -> str:
-    if r.browser is None and r.method == "iperf3":
+    if r.browser is None and r.station_rtt is None and r.method == "iperf3":
         return _IPERF3_METHOD_CELLS
     return "," + ",".join(csv_cell(str(c)) for c in method_cells(r))
 

@@ -83,6 +83,7 @@ class Result(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     #: its upload what the station received, over HTTP (a websocket).
     method: Method = "iperf3"
     browser: BrowserFigures | None = None  # a browser test's own figures
+    station_rtt: StationRtt | None = None  # iperf3 TCP downloads, where the log has them
 
     @property
     def ok(self) -> bool:
@@ -103,7 +104,22 @@ class Result(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         # Flat, with the same keys for every test: a page or a script reads
         # ``latency_download_ms`` without asking first which method made it.
         out.update(msgspec.structs.asdict(browser if browser is not None else _NO_BROWSER_FIGURES))
+        rtt = out.pop("station_rtt")
+        out["station_rtt_min_ms"] = rtt.min_ms if rtt is not None else None
+        out["station_rtt_mean_ms"] = rtt.mean_ms if rtt is not None else None
+        out["station_rtt_max_ms"] = rtt.max_ms if rtt is not None else None
         return out
+
+
+class StationRtt(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The station's own round-trip times while it sent a TCP download (-R,
+    --bidir), from its sending streams in iperf3's log (Linux's tcp_info):
+    the station's measure of the latency under load, in milliseconds. Not
+    the client's: a browser test's latency is the browser's."""
+
+    min_ms: float | None = None
+    mean_ms: float | None = None
+    max_ms: float | None = None
 
 
 _NO_BROWSER_FIGURES = BrowserFigures()
