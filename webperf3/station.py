@@ -251,7 +251,12 @@ def log_changes(changes: Changes, places: Sequence[str | None] | None = None) ->
     escaped and capped, so none can forge a line of its own."""
     for i, r in enumerate(changes.added):
         place = quoted(r.name if places is None else places[i])
-        if r.ok:
+        if r.method == "browser" and r.ok:
+            log.info(
+                "browser test (browser, HTTP) recorded from %s, place %s: download %s (browser received), upload %s (station received)",
+                printable(r.client or "-"), place, _mbps(r.download_bps), _mbps(r.upload_bps),
+            )
+        elif r.ok:
             log.info(
                 "test recorded on port %d from %s, place %s: %s, download %s, upload %s",
                 r.port, printable(r.client or "-"), place, r.direction, _download(r), _mbps(r.upload_bps),

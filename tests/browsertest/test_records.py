@@ -68,3 +68,13 @@ def test_a_full_disk_raises_and_loses_nothing_written_before(tmp_path: Path, mon
     store = ResultsStore(tmp_path)
     store.refresh()
     assert [r.cookie for r in store.results()] == ["t1", "t3"]
+
+
+def test_the_journal_names_a_browser_test_and_who_measured_each_side(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from webperf3.station import log_changes
+
+    store = ResultsStore(tmp_path)
+    append_record(tmp_path, record(1))
+    caplog.set_level("INFO", logger="webperf3")
+    log_changes(store.refresh(), ["Room 7"])
+    assert "browser test (browser, HTTP) recorded from 10.0.0.2, place 'Room 7': download 90.0 Mbit/s (browser received), upload 80.0 Mbit/s (station received)" in caplog.text

@@ -433,11 +433,7 @@ class BrowserTests:
             log.warning("browser test from %s not recorded: %s", printable(session.address or "-"), exc.strerror or exc)
             await self._fail(connection, f"the station could not record it ({exc.strerror or exc})")
             return
-        session.phase = "done"
-        log.info(
-            "browser test recorded from %s (%s): download %.1f Mbit/s (browser received), upload %.1f Mbit/s (station received)",
-            printable(session.address or "-"), printable(session.agent or "-"), record.download_bps / 1e6, record.upload_bps / 1e6,
-        )
+        session.phase = "done"  # the journal's line is the station's, as for every test (station.py)
         await self._send(connection, {"type": "result", "id": f"{record.port}-{record.id}", "record": json.loads(_encode(record))})
 
     def _keep(self, record: BrowserRecord) -> None:
