@@ -4,7 +4,9 @@
 // OpenSpeedTest's: several parallel streams, incompressible bytes, a
 // warm-up that is not counted, a fixed time per direction (shorter on a
 // fast link), no correction factor. Who measured what:
-//   download  bytes THIS BROWSER received, counted here, after the warm-up;
+//   download  bytes THIS BROWSER received, counted after the warm-up (in a
+//             worker, browsertest-worker.js, with the streams: the pongs
+//             never wait behind thousands of its messages on this thread);
 //   upload    bytes THE STATION received, counted and timed there (its
 //             figures come back as "upload_progress" / "upload_done");
 //   latency   this browser's round trips of small messages on a connection
@@ -21,7 +23,6 @@ import { formatRate } from "./format.js";
 
 const PING_GAP_MS = 100; // between a pong and the next ping
 const IDLE_PINGS = 10;
-const UPLOAD_BUFFER = 4 << 20; // bytes a stream keeps queued in the browser
 
 export const METHOD_LABEL = "browser, HTTP";
 
@@ -125,14 +126,33 @@ async function pinging(control, into, running, counter) {
   }
 }
 
+// The streams' worker (browsertest-worker.js): its next message of a type.
+function workerMessage(worker, type) {
+  return new Promise((resolve, reject) => {
+    const listen = (event) => {
+      if (event.data.type === "error") {
+        worker.removeEventListener("message", listen);
+        reject(new Error(event.data.message));
+      } else if (event.data.type === type) {
+        worker.removeEventListener("message", listen);
+        resolve(event.data);
+      }
+    };
+    worker.addEventListener("message", listen);
+  });
+}
+
 export async function runBrowserTest({ onPhase = () => {} } = {}) {
   const first = await open(stationUrl("/browser-test"));
   const control = new Control(first);
   const ready = await control.next("ready");
   const latency = { idle: [], download: [], upload: [] };
   const counter = { n: 0 };
-  const streams = []; // every stream opened, closed at the end whatever happens
-  const warmMs = ready.warmup_seconds * 1000;
+  const urls = (direction) => Array.from({ length: ready.streams }, () => stationUrl(`/browser-test/${direction}?t=${encodeURIComponent(ready.token)}`));
+  const worker = new Worker(new URL("./browsertest-worker.js", import.meta.url), { type: "module" });
+  // The control connection closing ends the test, wherever it is.
+  const closed = new Promise((_, reject) => first.addEventListener("close", () => reject(new Error(control.closed || "the connection to the station closed"))));
+  closed.catch(() => {});
   try {
     // -- idle latency
     onPhase("latency", "Latency, idle…");
@@ -142,61 +162,39 @@ export async function runBrowserTest({ onPhase = () => {} } = {}) {
       await sleep(PING_GAP_MS / 2);
     }
 
-    // -- download, counted here
+    // -- download, counted in this browser (the worker)
     control.send({ type: "download" });
     await control.next("go");
-    let received = 0;
-    const downs = await Promise.all(
-      Array.from({ length: ready.streams }, () => open(stationUrl(`/browser-test/down?t=${encodeURIComponent(ready.token)}`))),
-    );
-    streams.push(...downs);
-    for (const ws of downs) ws.addEventListener("message", (event) => (received += event.data.byteLength));
-    const start = performance.now();
+    const progress = (event) => {
+      if (event.data.type === "progress") onPhase("download", `Download: ${formatRate(event.data.bps)}${event.data.warmup ? " (warming up)" : ""}`);
+    };
+    worker.addEventListener("message", progress);
+    const counted = workerMessage(worker, "download");
+    worker.postMessage({
+      cmd: "download", urls: urls("down"), warmupMs: ready.warmup_seconds * 1000, measureMs: ready.measure_seconds * 1000,
+      fastMeasureMs: ready.fast_measure_seconds * 1000, fastBps: ready.fast_bps,
+    });
     let downloading = true;
     const downPings = pinging(control, latency.download, () => downloading, counter);
-    let b0 = 0;
-    let t0 = 0;
-    let measure = ready.measure_seconds * 1000;
-    let download = null;
-    while (!download) {
-      await sleep(200);
-      const now = performance.now();
-      if (!t0 && now - start >= warmMs) {
-        b0 = received;
-        t0 = now;
-      }
-      const rate = t0 ? ((received - b0) * 8000) / Math.max(1, now - t0) : (received * 8000) / (now - start);
-      if (t0 && now - t0 >= 1000 && rate >= ready.fast_bps) measure = Math.min(measure, ready.fast_measure_seconds * 1000);
-      onPhase("download", `Download: ${formatRate(rate)}${t0 ? "" : " (warming up)"}`);
-      if (t0 && now - t0 >= measure) download = { bytes: received - b0, seconds: (now - t0) / 1000 };
-      if (control.closed) throw new Error(control.closed);
-    }
+    const got = await Promise.race([counted, closed]);
+    const download = { bytes: got.bytes, seconds: got.seconds };
     downloading = false;
-    for (const ws of downs) ws.close();
+    worker.removeEventListener("message", progress);
     await downPings;
+    onPhase("download", `Download: ${formatRate((download.bytes * 8) / download.seconds)}`);
 
     // -- upload, counted and timed by the station
     control.send({ type: "upload" });
     await control.next("go");
-    const chunk = new Uint8Array(ready.upload_message_bytes);
-    // Incompressible: getRandomValues fills at most 64 KiB a call.
-    for (let at = 0; at < chunk.length; at += 65536) crypto.getRandomValues(chunk.subarray(at, Math.min(chunk.length, at + 65536)));
-    const ups = await Promise.all(
-      Array.from({ length: ready.streams }, () => open(stationUrl(`/browser-test/up?t=${encodeURIComponent(ready.token)}`))),
-    );
-    streams.push(...ups);
-    let uploading = true;
-    const pump = (ws) => {
-      if (!uploading || ws.readyState !== WebSocket.OPEN) return;
-      while (ws.bufferedAmount < UPLOAD_BUFFER) ws.send(chunk);
-      setTimeout(() => pump(ws), 2);
-    };
-    ups.forEach(pump);
     control.onProgress = (msg) => onPhase("upload", `Upload: ${formatRate(msg.bps)}${msg.warmup ? " (warming up)" : ""}`);
+    const failed = workerMessage(worker, "never");
+    failed.catch(() => {});
+    worker.postMessage({ cmd: "upload", urls: urls("up"), messageBytes: ready.upload_message_bytes });
+    let uploading = true;
     const upPings = pinging(control, latency.upload, () => uploading, counter);
-    const done = await control.next("upload_done");
+    const done = await Promise.race([control.next("upload_done"), failed, closed]);
     uploading = false;
-    for (const ws of ups) ws.close();
+    worker.postMessage({ cmd: "stop" });
     await upPings;
     onPhase("upload", `Upload: ${formatRate(done.bps)}`);
 
@@ -206,7 +204,7 @@ export async function runBrowserTest({ onPhase = () => {} } = {}) {
     control.send({ type: "finish", download, latency });
     return await result;
   } finally {
-    for (const ws of streams) ws.close();
+    worker.terminate(); // its streams go with it
     first.close();
   }
 }
