@@ -61,6 +61,10 @@ def test_a_phone_tests_from_its_browser_and_the_result_lands_under_its_place(pag
     expect(line).to_contain_text("received by the browser (browser, HTTP)")
     expect(line).to_contain_text("received by the station (browser, HTTP)")
     expect(line).to_contain_text("latency under load")
+    # The table's row of the websocket port: the latest browser test, said so.
+    row = page.locator(f"#rows tr[data-port='{station.ws_port}']")
+    expect(row).to_contain_text("browser, HTTP")
+    expect(row.locator("td.name")).to_contain_text("Room 7")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     # The record is the station's own file beside the logs.
     [line_json] = (station.log_dir / "browser-tests.json").read_text().splitlines()

@@ -90,3 +90,9 @@ def test_metrics_have_the_browser_tests_apart(log_dir: Path, app: TestApp) -> No
     assert 'webperf3_browser_last_bytes_per_second{direction="download"} 1e+07' in text
     assert 'webperf3_browser_last_latency_seconds{load="download"} 0.18' in text
     assert 'webperf3_tests_total{outcome="ok",port="5201"} 1.0' in text  # the iperf3 count alone
+
+
+def test_the_dashboards_table_has_a_row_of_the_latest_browser_test(app: TestApp) -> None:
+    rows = {row["port"]: row for row in app.get("/api/latest").json["rows"]}
+    assert rows[8765]["latest"]["method"] == "browser" and rows[8765]["latest"]["place"] == "Hall"
+    assert rows[5201]["latest"]["method"] == "iperf3"

@@ -282,8 +282,11 @@ class ResultsStore:
 
     @property
     def ports(self) -> list[int]:
+        """Every log's port, and the websocket port browser tests ran on (the
+        table's row of the latest browser test; :meth:`rows` stays iperf3's)."""
         with self._lock:
-            return sorted(self._readers)
+            browser = {r.port for r in (self._browser_totals.latest, self._browser_totals.failure) if r is not None}
+            return sorted(set(self._readers) | browser)
 
     def results(
         self,
