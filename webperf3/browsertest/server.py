@@ -227,6 +227,7 @@ class BrowserTests:
         session = Session(secrets.token_urlsafe(18), client, address, agent, time.time(), now, connection)
         self._sessions[session.token] = session
         limits = self.limits
+        deadline = now + limits.test_seconds
         try:
             await self._send(connection, {
                 "type": "ready", "token": session.token, "streams": limits.streams,
@@ -234,7 +235,6 @@ class BrowserTests:
                 "fast_measure_seconds": limits.fast_measure_seconds, "fast_bps": limits.fast_bps,
                 "phase_seconds": limits.phase_seconds, "upload_message_bytes": limits.upload_message_bytes,
             })
-            deadline = now + limits.test_seconds
             async with asyncio.timeout(limits.test_seconds):
                 async for message in connection:
                     if await self._on_control(connection, session, message):
