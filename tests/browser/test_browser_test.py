@@ -82,3 +82,19 @@ def test_a_second_test_from_the_same_address_is_told_to_wait(page: Page, station
         expect(status).to_have_attribute("data-phase", "busy", timeout=10_000)
         expect(status).to_contain_text("Try again in")
     expect(page.locator("#browser-test")).to_be_enabled()
+
+
+def test_a_second_browser_page_at_the_same_address_is_busy_while_the_first_tests(page: Page, station: Station) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    other = page.context.browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    for each in (page, other):
+        each.goto(station.url)
+        expect(each.locator("#connection")).to_have_text("live", timeout=15_000)
+    page.click("#browser-test")
+    expect(page.locator("#browser-test-status")).to_have_attribute("data-phase", re.compile("latency|download"), timeout=10_000)
+    other.click("#browser-test")
+    expect(other.locator("#browser-test-status")).to_have_attribute("data-phase", "busy", timeout=10_000)
+    expect(other.locator("#browser-test-status")).to_contain_text(re.compile(r"Try again in \d+ s"))
+    # The first goes on to its result.
+    expect(page.locator("#browser-test-status")).to_have_attribute("data-phase", "done", timeout=60_000)
+    other.context.close()
