@@ -29,9 +29,10 @@ with the place's.
 
 "Worst" is defined once here (:data:`WORST_FIRST`) and said on the pages.
 
-A little over 400 lines: one place's figures, the compact way they are
-added up (a station keeps them for tens of thousands of places) and two
-surveys compared follow one set of rules, kept together.
+About 500 lines: one place's figures (its iperf3 ones and, apart, its
+browser tests'), the compact way they are added up (a station keeps them
+for tens of thousands of places) and two surveys compared follow one set of
+rules, kept together.
 """
 
 from __future__ import annotations

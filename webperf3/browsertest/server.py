@@ -30,6 +30,10 @@ Limits, as iperf3's one test per server: one test per client address and
 past its cap is closed (1009), a message over the live server's
 ``max_size`` too. A test whose page leaves before the end records nothing
 (the journal says so): a figure half measured is never kept.
+
+A little over 400 lines: one test's whole protocol (admission, the control
+messages, both directions' streams and timing, the checks of the page's
+figure, the record) is one piece of loop state, kept together.
 """
 
 from __future__ import annotations
