@@ -1,9 +1,12 @@
-"""What ``hardening_bench.py`` drives: a real station in a subprocess, and the
-hostile clients (what a laptop on the same Wi-Fi can do), all on loopback (127.0.0.1 for the station and
-the normal client, 127.0.0.2-.11 for the others).
+"""What ``hardening_bench.py``, ``abuse_bench.py`` and ``inputs_bench.py``
+drive: a real station in a subprocess, the hostile clients (what a laptop on
+the same Wi-Fi can do) and a page that reads the push, all on loopback
+(127.0.0.1 for the station and the normal client, other 127.x addresses for
+the others); and the table they print.
 
 Everything here is bounded: each attacker opens a fixed number of sockets,
-and every loop has a deadline.
+and every loop has a deadline. Just over 400 lines: the three benchmarks
+share one station and one set of clients rather than each copying them.
 """
 
 from __future__ import annotations
@@ -122,6 +125,35 @@ class Station:
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
+    def cpu_seconds(self) -> float:
+        """The station's user + system CPU time so far (its iperf3s not counted)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_lines(self) -> list[str]:
+        return self.log().splitlines()
+
+    def api(self, method: str, path: str, body: object = None, *, source: str = "127.0.0.1", timeout: float = 10) -> tuple[int, dict]:
+        """(status, JSON answer) of one request from ``source``; 0 when refused or reset."""
+        data = b"" if body is None else json.dumps(body).encode()
+        raw = (f"{method} /{path.lstrip('/')} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data
+        try:
+            answer = request(self.port, raw, source=source, timeout=timeout)
+        except OSError:
+            return 0, {}
+        try:
+            parsed = json.loads(answer.split(b"\r\n\r\n", 1)[1] or b"{}")
+        except (ValueError, IndexError):
+            parsed = {}
+        return status_of(answer), parsed if isinstance(parsed, dict) else {"value": parsed}
+
+    def restart(self) -> None:
+        """Stop, and start again on the same directory and ports."""
+        self.stop()
+        with self.log_file.open("ab") as log:
+            self.proc = subprocess.Popen(self.proc.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
     def deleted_files(self) -> list[int]:
         """The sizes of the files the station holds open that have no name
         any more (temporary files: waitress's spilled buffers, a workbook)."""
@@ -210,12 +242,15 @@ class Hostile:
         self._stop = threading.Event()
         self._dripper: threading.Thread | None = None
 
-    def idle_and_slow(self, port: int, count: int) -> None:
-        """``count`` sockets from 10 addresses, every other one sending a
-        request's headers a byte a second (never finishing)."""
+    def idle_and_slow(self, port: int, count: int, sources: list[str] | None = None, slow_only: bool = False) -> None:
+        """``count`` sockets from 10 addresses (or ``sources``), every other one
+        sending a request's headers a byte a second (never finishing)."""
+        sources = sources or OTHER_CLIENTS
         for i in range(count):
+            if slow_only and not i % 2:
+                continue
             try:
-                sock = connect_from(OTHER_CLIENTS[i % len(OTHER_CLIENTS)], port, timeout=2)
+                sock = connect_from(sources[i % len(sources)], port, timeout=2)
             except OSError:
                 self.refused += 1
                 continue
@@ -237,12 +272,18 @@ class Hostile:
                 except OSError:
                     self.slow.remove(sock)
 
-    def websockets_not_reading(self, port: int, count: int) -> int:
-        """Open websockets from 10 addresses that never read after the handshake."""
+    def slow_from(self, source: str, port: int, count: int) -> None:
+        """``count`` sockets from one address, each sending a request's headers
+        a byte a second (never finishing): another device behind the same NAT."""
+        self.idle_and_slow(port, 2 * count, sources=[source], slow_only=True)
+
+    def websockets_not_reading(self, port: int, count: int, sources: list[str] | None = None) -> int:
+        """Open websockets from 10 addresses (or ``sources``) that never read after the handshake."""
         opened = 0
+        sources = sources or OTHER_CLIENTS
         for i in range(count):
             try:
-                status, sock = websocket_handshake(port, source=OTHER_CLIENTS[i % len(OTHER_CLIENTS)], rcvbuf=4096)
+                status, sock = websocket_handshake(port, source=sources[i % len(sources)], rcvbuf=4096)
             except OSError:
                 self.refused += 1
                 continue
@@ -282,8 +323,45 @@ class Hostile:
             sock.close()
 
 
-def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.0, give_up_after: int | None = None) -> dict:
-    """``count`` GET /api/latest from 127.0.0.1, each on a new connection;
+class PageReader:
+    """A dashboard page's websocket that reads everything, in a thread: the
+    bytes and messages it got, the largest, and whether the station dropped it."""
+
+    def __init__(self, station: Station, source: str = "127.0.0.1") -> None:
+        from websockets.sync.client import connect
+
+        self.bytes = self.messages = self.largest = 0
+        self.types: dict[str, int] = {}
+        self.closed: str | None = None  # why, once the station closed it
+        sock = connect_from(source, station.ws_port, timeout=10)
+        self.connection = connect(station.ws_url, sock=sock, origin=f"http://127.0.0.1:{station.port}", compression=None, max_size=None)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for message in self.connection:
+                size = len(message)
+                self.bytes += size
+                self.messages += 1
+                self.largest = max(self.largest, size)
+                with contextlib.suppress(ValueError, AttributeError):
+                    kind = json.loads(message).get("type", "?")
+                    self.types[kind] = self.types.get(kind, 0) + 1
+        except ConnectionClosed as exc:
+            self.closed = str(exc)
+        else:
+            self.closed = "closed"
+
+    def close(self) -> None:
+        self.connection.close()
+        self._thread.join(5)
+
+
+def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.0, give_up_after: int | None = None, source: str = "127.0.0.1") -> dict:
+    """``count`` GET /api/latest from ``source``, each on a new connection;
     after ``give_up_after`` failures in a row the rest count as failed too."""
     times, failures, in_a_row = [], 0, 0
     for done in range(count):
@@ -292,7 +370,7 @@ def latency_probe(port: int, count: int, gap_s: float = 0.0, timeout: float = 5.
             break
         started = time.perf_counter()
         try:
-            ok = status_of(request(port, get("/api/latest"), timeout=timeout)) == 200
+            ok = status_of(request(port, get("/api/latest"), timeout=timeout, source=source)) == 200
         except OSError:
             ok = False
         if ok:
@@ -318,3 +396,18 @@ def describe(latency: dict) -> str:
     if not latency.get("n"):
         return f"no answer ({latency['failures']} failed)"
     return f"p50 {latency['p50_ms']:.1f} / p99 {latency['p99_ms']:.1f} / max {latency['max_ms']:.0f} ms, {latency['failures']} failed of {latency['n'] + latency['failures']}"
+
+
+def print_cases(rows: list[tuple], out: Path | None, name: str) -> None:
+    """Rows of (case, inputs tried, handled, figure): one block each for a
+    terminal, then the Markdown table; with ``out``, also NAME.md and NAME.json."""
+    for row in rows:
+        print(f"\n{row[0]}  [{row[2]}]\n  tried:  {row[1]}\n  figure: {row[3]}" if row[0] else f"  figure: {row[3]}")
+    markdown = "\n".join(["| case | inputs tried | handled | figure |", "| --- | --- | --- | --- |",
+                          *("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows)])
+    print("\n" + markdown, flush=True)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.md").write_text(markdown + "\n")
+        head = ("case", "inputs tried", "handled", "figure")
+        (out / f"{name}.json").write_text(json.dumps([dict(zip(head, r, strict=True)) for r in rows], indent=1))

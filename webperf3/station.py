@@ -9,6 +9,7 @@ costs one clear line and exit status 2, never half a running station.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -111,7 +112,9 @@ def serve(options: StationConfig) -> int:
         return ExitStatus.ERROR
     print(banner(options, plan), flush=True)
     try:
-        while not stop.wait(0.5):
+        # A signal's handler sets stop and ends the wait at once (POSIX); only
+        # Windows needs the wait to end now and then to run the handler.
+        while not stop.wait(0.5 if os.name == "nt" else 3600):
             pass
     finally:
         log.info("stopping")

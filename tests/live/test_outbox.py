@@ -20,6 +20,7 @@ import asyncio
 import logging
 import re
 import socket
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -214,6 +215,28 @@ def test_behind_one_nat_sockets_that_do_not_read_make_room_for_a_page_that_does(
         assert sum(closed_by_server(sock, 0.2) for sock in idle) == 1  # one idle socket gave way, the rest wait
     finally:
         for sock in idle:
+            sock.close()
+    assert "dropped a websocket connection from 127.0.0.2 that was not reading" in caplog.text
+
+
+def test_behind_one_nat_websockets_that_stopped_reading_make_room_before_their_kernel_buffers_fill(start_live, caplog) -> None:
+    """Websockets that finished their handshake and never read: what is
+    pushed to them waits in the kernel's send buffer (64 KiB) long before
+    websockets' own buffer holds a byte. A page from that address still gets
+    in: one of them gives way."""
+    caplog.set_level(logging.INFO, "webperf3.live")
+    live = start_live(max_connections_per_client=3)
+    held = [websocket_handshake(live.port, source="127.0.0.2", rcvbuf=4096) for _ in range(3)]
+    try:
+        assert [status for status, _ in held] == [101, 101, 101]
+        wait_until(lambda: live.clients == 3, 5, what="the three counted")
+        for n in range(10):  # 40 kB each: more than they take, far less than fills the kernel's buffer
+            live.push_servers(fleet_status(n, 4000))
+        time.sleep(0.5)
+        assert first_bytes(live.port, "127.0.0.2") == LET_IN  # before: closed at once, "each reading"
+        assert sum(closed_by_server(sock, 0.2) for _, sock in held) == 1
+    finally:
+        for _, sock in held:
             sock.close()
     assert "dropped a websocket connection from 127.0.0.2 that was not reading" in caplog.text
 

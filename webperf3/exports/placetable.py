@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .results import CHUNK_CHARS, MEASURED_BY, UNKNOWN, iso_time, safe_text
 from ..board.tally import Change, ComparedRow, PlaceRow, Side
+from ..survey.plans import SPOT_COLUMNS
+
+SPOT_HEADER = ("Plan", "X (fraction of the plan)", "Y (fraction of the plan)", "X (m)", "Y (m)")
+#: A place's spot columns, by :func:`webperf3.survey.plans.spot_columns`' keys.
+_SPOT_KEYS = tuple(k for k in SPOT_COLUMNS if k != "plan")
 
 NO_PLACE = "(no place)"
 
@@ -50,6 +55,9 @@ PLACES_HEADER = (
     "Interrupted by the station",
     "UDP downloads not graded (station sent)",
     "Download not graded because",
+    # Where the place is on a floor plan (survey/plans.py): fractions of the
+    # plan's width and height from its top left corner, metres where it has a scale.
+    *SPOT_HEADER,
     # Browser tests (browser, HTTP): apart from the iperf3 figures, never in their medians.
     "Browser tests",
     "Browser download median (bps, browser received)",
@@ -66,7 +74,14 @@ def _cell(value: float | int | None) -> object:
     return "" if value is None else value
 
 
-def place_row(row: PlaceRow, survey_name: str) -> tuple[object, ...]:
+def spot_cells(spot: dict | None) -> tuple[object, ...]:
+    """The spot columns of a place (:func:`~webperf3.survey.plans.spot_columns`); blank when on no plan."""
+    if not spot or spot.get("plan") is None:
+        return ("",) * len(SPOT_HEADER)
+    return tuple("" if spot[k] is None else (safe_text(spot[k]) if k == "plan_name" else spot[k]) for k in _SPOT_KEYS)
+
+
+def place_row(row: PlaceRow, survey_name: str, spot: dict | None = None) -> tuple[object, ...]:
     # Only the client measures a UDP download's quality: "unknown" where it was not logged, never blank.
     unknown = UNKNOWN if row.download_quality_unknown else ""
     return (
@@ -96,6 +111,7 @@ def place_row(row: PlaceRow, survey_name: str) -> tuple[object, ...]:
         row.interrupted,
         row.download_ungraded_tests,
         row.download_ungraded or "",
+        *spot_cells(spot),
         row.browser_tests,
         _cell(row.browser_download_median_bps),
         _cell(row.browser_upload_median_bps),
@@ -105,10 +121,11 @@ def place_row(row: PlaceRow, survey_name: str) -> tuple[object, ...]:
     )
 
 
-def places_csv(rows: Iterable[PlaceRow], survey_name: str) -> Iterator[str]:
+def places_csv(rows: Iterable[PlaceRow], survey_name: str, spot_of: Callable[[str | None], dict | None] = lambda place: None) -> Iterator[str]:
     """The header, then one line per place: a survey has tens of places, but
-    clients naming every test anew make thousands, so it is streamed."""
-    return _streamed(PLACES_HEADER, (place_row(row, survey_name) for row in rows))
+    clients naming every test anew make thousands, so it is streamed.
+    ``spot_of(place)``: where the place is on a floor plan, if it is."""
+    return _streamed(PLACES_HEADER, (place_row(row, survey_name, spot_of(row.place)) for row in rows))
 
 
 def _streamed(header: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> Iterator[str]:

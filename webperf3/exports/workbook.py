@@ -160,10 +160,12 @@ def write_xlsx(
     tmpdir: str | os.PathLike[str] | None = None,
     max_rows: int = MAX_DATA_ROWS,
     notes: Iterable[Notes | None] | None = None,
+    spots: Iterable[tuple[Any, ...]] = (),
 ) -> int:
     """Write every result to an .xlsx at *target* (a path or a binary file);
     the number of tests written. XlsxWriter's own temporary files go to
-    *tmpdir* (default: :func:`spool_dir`)."""
+    *tmpdir* (default: :func:`spool_dir`). ``spots``: where places are on
+    the floor plans, rows of :data:`SPOTS_HEADER` on a sheet of their own."""
     options = {
         "constant_memory": True,
         "tmpdir": str(tmpdir or spool_dir()),
@@ -182,6 +184,7 @@ def write_xlsx(
             sheets.write(xlsx_row(result, note))
             written += 1
         sheets.close()
+        _write_spots(book, spots)
     finally:
         try:
             book.close()
@@ -191,8 +194,29 @@ def write_xlsx(
     return written
 
 
+#: The sheet of places on floor plans: fractions of the plan from its top left, metres where it has a scale.
+SPOTS_SHEET = "Places on plans"
+SPOTS_HEADER = ("Place", "Plan", "X (fraction of the plan)", "Y (fraction of the plan)", "X (m)", "Y (m)")
+
+
+def _write_spots(book: xlsxwriter.Workbook, spots: Iterable[tuple[Any, ...]]) -> None:
+    rows = list(spots)
+    if not rows:
+        return
+    sheet = book.add_worksheet(SPOTS_SHEET)
+    for col, title in enumerate(SPOTS_HEADER):
+        sheet.write_string(0, col, title)
+    for row, cells in enumerate(rows, start=1):
+        for col, value in enumerate(cells):
+            if isinstance(value, str):
+                sheet.write_string(row, col, value)
+            elif value is not None:
+                sheet.write_number(row, col, value)
+
+
 def open_xlsx(
-    results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | None = None, notes: Iterable[Notes | None] | None = None
+    results: Iterable[Result], *, tmpdir: str | os.PathLike[str] | None = None, notes: Iterable[Notes | None] | None = None,
+    spots: Iterable[tuple[Any, ...]] = (),
 ) -> IO[bytes]:
     """The workbook in an anonymous temporary file (already unlinked: it
     vanishes when closed, or when the process ends), positioned at its start.
@@ -217,7 +241,7 @@ def open_xlsx(
         # directory of their own, removed whatever happens (a full disk, a
         # failed write), none is ever left behind.
         with tempfile.TemporaryDirectory(dir=spool, prefix="webperf3-xlsx-") as parts:
-            write_xlsx(results, out, tmpdir=parts, notes=notes)
+            write_xlsx(results, out, tmpdir=parts, notes=notes, spots=spots)
         out.seek(0)
     except BaseException:
         out.close()

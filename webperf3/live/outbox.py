@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import socket
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +50,23 @@ WRITE_LIMIT = 16 * 1024
 #: The kernel's send buffer per websocket. Linux lets it grow to 4 MB per
 #: socket by itself; dashboard messages need far less.
 SEND_BUFFER_BYTES = 64 * 1024
+
+
+#: Linux's ioctl for the bytes of a socket's send queue not yet sent (the
+#: peer's receive window is closed), as opposed to sent and not yet acknowledged.
+SIOCOUTQNSD = 0x894B
+
+
+def unsent_bytes(sock: Any) -> int:
+    """Bytes the kernel holds for ``sock`` that it could not send: the peer
+    does not read. A page that reads has none, however slow its network
+    (what is in flight was sent); a socket that never reads keeps up to
+    SEND_BUFFER_BYTES here before websockets' own buffer sees any. 0 where
+    the kernel cannot tell."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, b"\0\0\0\0"))[0]
+    except (OSError, AttributeError, ValueError):
+        return 0
 
 
 class Outbox:
@@ -166,7 +185,9 @@ class ClientGate:
 
         def waiting(connection: GuardedConnection) -> int:
             transport = connection.transport
-            return transport.get_write_buffer_size() if transport is not None and not transport.is_closing() else 0
+            if transport is None or transport.is_closing():
+                return 0
+            return transport.get_write_buffer_size() + unsent_bytes(transport.get_extra_info("socket"))
 
         stalled = [c for c in self.book.of(client) if c.state is State.CONNECTING or waiting(c) > 0]
         if not stalled:

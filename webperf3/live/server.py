@@ -12,8 +12,9 @@ One background thread runs an asyncio loop with two jobs:
 
 Messages are JSON objects with a ``type``: ``snapshot``, ``results``,
 ``book``, ``servers``, ``progress`` and ``leases`` (their shapes:
-:mod:`.messages`). Once a second the loop also lets the board's port leases
-run out (:mod:`webperf3.board.leasing`).
+:mod:`.messages`). While any port is leased, the loop also lets the
+board's port leases run out once a second (:mod:`webperf3.board.leasing`);
+with none it sleeps until one is granted.
 
 Who may connect: a browser whose ``Origin`` names the host it connected to,
 or a client with no ``Origin`` at all (scripts, monitoring), whose ``Host``
@@ -154,6 +155,7 @@ class LiveServer:
         # Loop-side state, (re)made by each start() inside the loop.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._leased: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._clients: dict[ServerConnection, Outbox] = {}  # got their snapshot
         self._admitted: set[ServerConnection] = set()  # passed process_request, not closed
@@ -262,6 +264,7 @@ class LiveServer:
     async def _main(self, ready: concurrent.futures.Future[None]) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop, self._lock = asyncio.Event(), asyncio.Lock()
+        self._leased = asyncio.Event()  # set when a lease is granted: wakes the lease tick
         self._clients, self._admitted, self._tasks = {}, set(), set()
         self._snapshot_pending, self._last_book_snapshot = False, -BOOK_SNAPSHOT_EVERY_S
         self._gate = gate = ClientGate(self.max_connections_per_client, self.max_connections, self._refusals)
@@ -480,11 +483,31 @@ class LiveServer:
         """The leases' listener: any thread, under their lock. Encoded here,
         once, for every client."""
         self._call_soon(self._send_to_all, encode(leases_message(holders)))
+        loop = self._loop
+        if holders.ports and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake_lease_tick)
+
+    def _wake_lease_tick(self) -> None:
+        if self._leased is not None:
+            self._leased.set()
 
     async def _tick_leases(self) -> None:
         # In a worker thread: the leases read the store, whose lock a long read may hold.
-        assert self._stop is not None
+        assert self._stop is not None and self._leased is not None
         while not self._stop.is_set():
+            if not self.board.leases.held():
+                # Nothing to end or move: an idle station does not wake for
+                # it. The leases' listener sets _leased when one is granted.
+                self._leased.clear()
+                if not self.board.leases.held():
+                    stop, leased = asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._leased.wait())
+                    try:
+                        await asyncio.wait((stop, leased), return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        stop.cancel()
+                        leased.cancel()
+                    continue
             try:
                 await asyncio.to_thread(self.board.leases.tick, self._servers())
             except Exception:

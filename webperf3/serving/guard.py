@@ -47,13 +47,14 @@ from typing import Any
 import msgspec
 
 from .clients import LogLimiter, client_key
+from .uploads import MAX_UPLOAD_BYTES, is_upload, too_large_message
 
 log = logging.getLogger("webperf3.guard")
 
 ADMIN_PATHS = frozenset({"/api/clear", "/api/clear/undo"})
 #: Routes that change what others see (web/surveys.py): an admin token, when
 #: set, is checked there, so wrong guesses are counted there too.
-ADMIN_PREFIXES = ("/api/surveys", "/api/results/")
+ADMIN_PREFIXES = ("/api/surveys", "/api/results/", "/api/plans", "/api/places/spot")
 ADMIN_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 DOWNLOAD_PATHS = frozenset({"/csv", "/xlsx", "/api/results", "/api/results.json"})
 
@@ -258,7 +259,11 @@ class Guard:
         return self.app(environ, start_response)
 
     def _refusal(self, environ: dict, path: str, client: str) -> tuple[int, str, dict[str, str]] | None:
-        if body_too_large(environ, self.limits.max_body_bytes):
+        if is_upload(environ.get("REQUEST_METHOD"), path):  # a floor plan's picture: its own cap
+            if body_too_large(environ, MAX_UPLOAD_BYTES):
+                length = str(environ.get("CONTENT_LENGTH") or "0")
+                return 413, too_large_message(int(length) if length.isdigit() else 0), {}
+        elif body_too_large(environ, self.limits.max_body_bytes):
             self._log.log(logging.INFO, "body", client, "refused a request body of %s bytes from %s", environ.get("CONTENT_LENGTH"), client)
             return 413, f"request body too large: at most {self.limits.max_body_bytes} bytes", {}
         if (name := not_utf8(environ)) is not None:

@@ -35,6 +35,7 @@ Each dropped or refused client is logged, at most once a minute per client.
 
 from __future__ import annotations
 
+import copy
 import errno
 import logging
 import threading
@@ -46,15 +47,23 @@ from typing import Any
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, crack_first_line
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
+from waitress.utilities import RequestEntityTooLarge
 
 from .clients import ConnectionBook, LogLimiter, client_key, summarise
+from .uploads import MAX_UPLOAD_BYTES, UPLOAD_SECONDS, is_upload, too_large_message
 
 log = logging.getLogger("webperf3.httpserver")
 
 #: accept() failed for want of descriptors or memory: try again after this.
 ACCEPT_PAUSE_S = 0.5
+#: The loop's poll() timeout while no client is connected. With clients, the
+#: deadlines above are checked every ``check_seconds`` and poll() wakes that
+#: often; with none there is nothing to check, and every event that matters
+#: (a connection, the trigger of ``stop()`` or of a worker's response) wakes it.
+IDLE_POLL_S = 30.0
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -155,10 +164,18 @@ class WebServer:
         # itself (a bug) must not end HTTP for good, as select() once did.
         while self._map and not self._stopping.is_set():
             try:
-                wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=self._map, use_poll=True)
+                wasyncore.poll2(self._poll_timeout(adj), self._map)
             except Exception:
                 log.exception("the web server's loop failed; going on")
                 time.sleep(1)
+
+    def _poll_timeout(self, adj: Adjustments) -> float:
+        """How long the loop may sleep: waitress's timeout while any client
+        is connected or accepting is paused, else ``IDLE_POLL_S``."""
+        dispatchers = list(self._map.values())  # one call: atomic under the GIL
+        if any(isinstance(d, _Channel) or (isinstance(d, _Server) and d.paused()) for d in dispatchers):
+            return adj.asyncore_loop_timeout
+        return IDLE_POLL_S
 
     def stop(self, timeout: float = 3) -> None:
         """Close every socket from inside waitress's loop, then its workers."""
@@ -188,11 +205,51 @@ class WebServer:
         self.stop()
 
 
+class _Parser(HTTPRequestParser):
+    """A floor plan's upload (``uploads.is_upload``) may be up to
+    ``MAX_UPLOAD_BYTES``, kept in a temporary file past 1 MiB rather than in
+    memory; every other request keeps the small cap. Known from the request
+    line, before the body is read: a bigger ``Content-Length`` is refused
+    unread, with words people understand."""
+
+    upload = False
+
+    def parse_header(self, header_plus: bytes) -> None:
+        first = header_plus.split(b"\n", 1)[0].rstrip(b"\r")
+        try:
+            method, uri, _version = crack_first_line(first)
+        except Exception:  # waitress's own parse says what is wrong with it
+            method, uri = b"", b""
+        path = uri.split(b"?", 1)[0].decode("latin-1")
+        if is_upload(method.decode("latin-1"), path):
+            self.upload = True
+            self.adj = _upload_adjustments(self.adj)
+        super().parse_header(header_plus)
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        if self.upload and isinstance(self.error, RequestEntityTooLarge):
+            self.error = RequestEntityTooLarge(too_large_message(max(self.content_length, self.body_bytes_received)))
+        return consumed
+
+
+def _upload_adjustments(adj: Adjustments) -> Adjustments:
+    """``adj`` with the upload's body cap: one copy, kept on the server's own adjustments."""
+    found = getattr(adj, "webperf3_upload", None)
+    if found is None:
+        found = copy.copy(adj)
+        found.max_request_body_size = MAX_UPLOAD_BYTES + 1  # waitress refuses a length >= this
+        found.inbuf_overflow = 1024 * 1024  # past 1 MiB in a temporary file, not in memory
+        adj.webperf3_upload = found
+    return found
+
+
 class _Channel(HTTPChannel):
     """One connection: remembers when its request began and whom it counts against."""
 
     client = "?"
     request_began = 0.0
+    parser_class = _Parser
 
     def received(self, data: bytes) -> bool:
         if self.request is None and data:
@@ -210,8 +267,9 @@ class _Channel(HTTPChannel):
         if self.requests:
             return None  # a worker is on it
         if self.request is not None:
-            if now - self.request_began > limits.request_seconds:
-                return f"did not send a whole request within {limits.request_seconds:g} s"
+            allowed = UPLOAD_SECONDS if getattr(self.request, "upload", False) else limits.request_seconds
+            if now - self.request_began > allowed:
+                return f"did not send a whole request within {allowed:g} s"
             return None
         if not self.total_outbufs_len and wall - self.last_activity > limits.idle_seconds:
             return f"idle for {limits.idle_seconds:g} s"
@@ -242,6 +300,9 @@ class _Server(TcpWSGIServer):
             self.next_channel_cleanup = now + self.adj.cleanup_interval
             self.maintenance(now)
         return bool(self.accepting) and time.monotonic() >= self._accept_paused_until
+
+    def paused(self) -> bool:
+        return time.monotonic() < self._accept_paused_until
 
     def handle_accept(self) -> None:
         try:

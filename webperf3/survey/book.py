@@ -6,10 +6,11 @@ once it is committed does the book change in memory and tell its listeners.
 A failed write (:class:`~webperf3.survey.errors.BookWriteError`) changes
 nothing anywhere.
 
-One class, about 500 lines: eight kinds of write, each a transaction and
-its twin in memory, and the one file they all go to (followed when the log
-directory is made again) belong together; the rules, records, schema and
-views live in modules of their own.
+One class, about 650 lines: a dozen kinds of write (surveys, places, edits,
+floor plans and spots), each a transaction and its twin in memory, and the
+one file they all go to (followed when the log directory is made again)
+belong together; the rules, records, schema, plans' checks and views live in
+modules of their own.
 
 Threads: one connection, used under the book's lock. Reads never touch it:
 :meth:`SurveyBook.view` hands out an immutable :class:`BookView` that any
@@ -35,6 +36,8 @@ from typing import Any, Final
 from ..store.record import Result
 from . import db, legacy
 from .errors import BookBusy, BookConflict, BookError, BookInputError, BookNotFound, BookWriteError
+from .images import ImageInfo
+from .plans import Plan, Scale, Spot, clean_fraction, clean_plan_name, clean_scale, encode_scale, place_key
 from .records import BookChange, Claim, ClaimOutcome, Edit, Segment, Survey
 from .rules import NAT_WINDOW_S, ClaimIndex, Timeline, clean_address, clean_name, clean_optional, clean_time, nat_conflict, result_id
 from .view import BookView
@@ -144,9 +147,9 @@ class SurveyBook:
             if self._conn is None:
                 return False
             self._data_version = self._read_data_version()
-            before = (self._surveys, self._segments, self._claims_list, self._edits)
+            before = self._state()
             self._take(db.load(self._conn))
-            if before == (self._surveys, self._segments, self._claims_list, self._edits):
+            if before == self._state():
                 return False
             self._publish("reload", everything=True)
             return True
@@ -300,22 +303,34 @@ class SurveyBook:
         at: float | None = None,
         device: str | None = None,
         user_agent: str | None = None,
+        spot: tuple[object, object, object] | None = None,
     ) -> ClaimOutcome:
         """Tests from ``address`` that start from ``at`` (default now) on belong
         to ``place`` (None: to no place), until that address names another or a
         survey is started or reopened. ``device`` is the page's random id (or
-        none, then the user agent tells devices apart) for the NAT check."""
+        none, then the user agent tells devices apart) for the NAT check.
+        ``spot`` (plan id, x, y): where the place is on a plan, saved with it."""
         with self._changing():
             address = clean_address(address)
             place = None if place is None else clean_name(place, "the place")
             device = clean_optional(device, "the device id")
             user_agent = clean_optional(user_agent, "the user agent")
             at = self._at(at)
+            if spot is not None and place is None:
+                raise BookInputError("a spot on a plan is a place's: give the place a name")
+            new_spot = None if spot is None or place is None else self._new_spot(place, *spot, at=at)
+            if new_spot is not None and place_key(new_spot.place) in self._spots:
+                # A place already on a plan stays where it is: moving it is an admin's (set_spot).
+                new_spot = None
             with self._write() as conn:
                 cid = conn.execute(
                     "INSERT INTO claims (address, place, at, device, user_agent) VALUES (?, ?, ?, ?, ?)",
                     (address, place, at, device, user_agent),
                 ).lastrowid
+                if new_spot is not None:
+                    _save_spot(conn, new_spot, address)
+            if new_spot is not None:
+                self._spots = {**self._spots, place_key(new_spot.place): new_spot}
             claim = Claim(id=cid, address=address, place=place, at=at, device=device, user_agent=user_agent)
             self._claims = self._claims.with_claim(claim)
             self._claims_list = [*self._claims_list, claim]
@@ -373,6 +388,123 @@ class SurveyBook:
             self._edits = {**self._edits, **edits}
             self._publish("edit", ids=tuple(edits))
             return list(edits.values())
+
+    # -- floor plans and spots (plans.py) -------------------------------------------------
+
+    def plans(self) -> list[Plan]:
+        """Every plan, in the order they were added (metadata: no pictures)."""
+        return sorted(self._plans.values(), key=lambda p: p.id)
+
+    def plan(self, plan_id: object) -> Plan:
+        if isinstance(plan_id, bool) or not isinstance(plan_id, int):
+            raise BookInputError(f"a plan id is a whole number, not {plan_id!r}"[:200])
+        found = self._plans.get(plan_id)
+        if found is None:
+            raise BookNotFound(f"there is no plan {plan_id}")
+        return found
+
+    def spots(self) -> dict[str, Spot]:
+        """Every place on a plan, by :func:`~webperf3.survey.plans.place_key` (a snapshot: never changed)."""
+        return self._spots
+
+    def plan_image(self, plan_id: int) -> tuple[Plan, bytes]:
+        """A plan and its picture, read from the file (pictures are never held in memory)."""
+        with self._changing():
+            plan = self.plan(plan_id)
+            if self._conn is None:
+                raise BookNotFound(f"there is no plan {plan_id}")
+            try:
+                row = self._conn.execute("SELECT image FROM plans WHERE id = ?", (plan_id,)).fetchone()
+            except sqlite3.Error as exc:
+                raise db.write_error(self.path, exc) from exc
+            if row is None:
+                raise BookNotFound(f"there is no plan {plan_id}")
+            return plan, bytes(row[0])
+
+    def add_plan(self, name: object, image: bytes, info: ImageInfo) -> Plan:
+        """Keep a floor plan (its picture checked by :func:`~webperf3.survey.images.sniff`)."""
+        with self._changing():
+            name = clean_plan_name(name)
+            now = self._clock()
+            with self._write() as conn:
+                pid = conn.execute(
+                    "INSERT INTO plans (name, mime, width, height, image, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, info.mime, info.width, info.height, image, now, now),
+                ).lastrowid
+            plan = Plan(id=pid, name=name, mime=info.mime, width=info.width, height=info.height, bytes=len(image), created_at=now, updated_at=now)
+            self._plans = {**self._plans, pid: plan}
+            self._publish("plan")
+            return plan
+
+    def replace_plan(self, plan_id: int, image: bytes, info: ImageInfo) -> Plan:
+        """A new picture of the same floor: its spots stay where they are (as fractions)."""
+        with self._changing():
+            old = self.plan(plan_id)
+            now = self._clock()
+            with self._write() as conn:
+                conn.execute(
+                    "UPDATE plans SET mime = ?, width = ?, height = ?, image = ?, updated_at = ? WHERE id = ?",
+                    (info.mime, info.width, info.height, image, now, plan_id),
+                )
+            plan = Plan(id=plan_id, name=old.name, mime=info.mime, width=info.width, height=info.height, bytes=len(image),
+                        created_at=old.created_at, updated_at=now, scale=old.scale)
+            self._plans = {**self._plans, plan_id: plan}
+            self._publish("plan")
+            return plan
+
+    def edit_plan(self, plan_id: int, *, name: object = KEEP, scale: object = KEEP) -> Plan:
+        """Rename a plan and/or set its scale (``{"ax", "ay", "bx", "by", "metres"}``, None: none)."""
+        with self._changing():
+            old = self.plan(plan_id)
+            new_name = old.name if isinstance(name, _Keep) else clean_plan_name(name)
+            new_scale: Scale | None = old.scale if isinstance(scale, _Keep) else clean_scale(scale)
+            now = self._clock()
+            with self._write() as conn:
+                conn.execute("UPDATE plans SET name = ?, scale = ?, updated_at = ? WHERE id = ?", (new_name, encode_scale(new_scale), now, plan_id))
+            plan = Plan(id=plan_id, name=new_name, mime=old.mime, width=old.width, height=old.height, bytes=old.bytes,
+                        created_at=old.created_at, updated_at=now, scale=new_scale)
+            self._plans = {**self._plans, plan_id: plan}
+            self._publish("plan")
+            return plan
+
+    def remove_plan(self, plan_id: int) -> Plan:
+        """Remove a plan and the spots on it; no test and no place is lost."""
+        with self._changing():
+            plan = self.plan(plan_id)
+            with self._write() as conn:
+                conn.execute("DELETE FROM spots WHERE plan_id = ?", (plan_id,))
+                conn.execute("DELETE FROM plans WHERE id = ?", (plan_id,))
+            self._plans = {k: v for k, v in self._plans.items() if k != plan_id}
+            self._spots = {k: v for k, v in self._spots.items() if v.plan != plan_id}
+            self._publish("plan")
+            return plan
+
+    def set_spot(self, place: object, plan_id: object, x: object, y: object, *, by: str | None = None) -> Spot:
+        """Put a place on a plan, or move it there."""
+        with self._changing():
+            spot = self._new_spot(clean_name(place, "the place"), plan_id, x, y, at=self._clock())
+            with self._write() as conn:
+                _save_spot(conn, spot, clean_optional(by, "the editor"))
+            self._spots = {**self._spots, place_key(spot.place): spot}
+            self._publish("spot")
+            return spot
+
+    def clear_spot(self, place: object) -> Spot:
+        """Take a place off its plan (its tests keep their place)."""
+        with self._changing():
+            key = place_key(clean_name(place, "the place"))
+            spot = self._spots.get(key)
+            if spot is None:
+                raise BookNotFound(f"{place!r} is on no plan"[:200])
+            with self._write() as conn:
+                conn.execute("DELETE FROM spots WHERE key = ?", (key,))
+            self._spots = {k: v for k, v in self._spots.items() if k != key}
+            self._publish("spot")
+            return spot
+
+    def _new_spot(self, place: str, plan_id: object, x: object, y: object, *, at: float) -> Spot:
+        plan = self.plan(plan_id)
+        return Spot(place=place, plan=plan.id, x=clean_fraction(x, "x"), y=clean_fraction(y, "y"), at=at)
 
     # -- the old clear marks -----------------------------------------------------------------
 
@@ -455,9 +587,9 @@ class SurveyBook:
         self._identity = self._file_identity()
         self._data_version = self._read_data_version()
         self.problem = None
-        before = (self._surveys, self._segments, self._claims_list, self._edits)
+        before = self._state()
         self._take(db.load(self._conn))
-        if before != (self._surveys, self._segments, self._claims_list, self._edits):
+        if before != self._state():
             self._publish("reload", everything=True)
 
     @contextmanager
@@ -478,13 +610,19 @@ class SurveyBook:
         self._claims = ClaimIndex(loaded.claims)
         self._edits = loaded.edits
         self._meta = loaded.meta
+        self._plans = loaded.plans
+        self._spots = loaded.spots
         self._view = BookView(self._version, self._surveys, Timeline(self._segments), self._claims, self._edits, self.nat_window)
+
+    def _state(self) -> tuple[object, ...]:
+        """What a reload compares to tell whether the file changed."""
+        return (self._surveys, self._segments, self._claims_list, self._edits, self._plans, self._spots)
 
     def _publish(self, kind: Any, **fields: Any) -> BookChange:
         """A new view of the state as it now is, and every listener told."""
         self._version += 1
         old = self._view
-        timeline = old.timeline if kind in ("claim", "edit", "rename") else Timeline(self._segments)
+        timeline = old.timeline if kind in ("claim", "edit", "rename", "plan", "spot") else Timeline(self._segments)
         self._view = BookView(self._version, self._surveys, timeline, self._claims, self._edits, self.nat_window)
         change = BookChange(kind=kind, version=self._version, current=timeline.current, **fields)
         for listener in list(self._listeners):
@@ -493,6 +631,15 @@ class SurveyBook:
             except Exception:  # a broken listener must not undo a saved change
                 log.exception("survey book listener failed")
         return change
+
+
+def _save_spot(conn: sqlite3.Connection, spot: Spot, by: str | None) -> None:
+    conn.execute(
+        "INSERT INTO spots (key, place, plan_id, x, y, at, by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET place = excluded.place, plan_id = excluded.plan_id, "
+        "x = excluded.x, y = excluded.y, at = excluded.at, by = excluded.by",
+        (place_key(spot.place), spot.place, spot.plan, spot.x, spot.y, spot.at, by),
+    )
 
 
 def _undone(segment: Segment, when: float | None) -> Segment:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BookOpenError, BookWriteError
+from .plans import Plan, Spot, create_tables, load_plans
 from .records import Claim, Edit, Segment, Survey
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,13 @@ def _v1(conn: sqlite3.Connection, now: float) -> None:
     conn.execute("INSERT INTO segments (survey_id, started_at, kind) VALUES (?, 0, 'initial')", (cur.lastrowid,))
 
 
+def _v2(conn: sqlite3.Connection, now: float) -> None:
+    """Floor plans and the spots of places on them (plans.py)."""
+    create_tables(conn)
+
+
 #: Step N brings a file at user_version N to N + 1. Append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection, float], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -222,6 +228,8 @@ class Loaded:
     claims: list[Claim] = field(default_factory=list)
     edits: dict[str, Edit] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    plans: dict[int, Plan] = field(default_factory=dict)
+    spots: dict[str, Spot] = field(default_factory=dict)  # by plans.place_key
 
 
 def load(conn: sqlite3.Connection) -> Loaded:
@@ -251,6 +259,7 @@ def load_in(conn: sqlite3.Connection) -> Loaded:
         for tid, port, t, p, x, u, by in conn.execute("SELECT test_id, port, started_at, place, excluded, updated_at, by FROM edits")
     }
     out.meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    out.plans, out.spots = load_plans(conn)
     return out
 
 

@@ -20,7 +20,7 @@ PlaceSource = Literal["edited", "client", "browser"]
 
 SegmentKind = Literal["initial", "start", "reopen", "migrated"]
 
-ChangeKind = Literal["claim", "edit", "start", "rename", "reopen", "undo", "restore", "reload"]
+ChangeKind = Literal["claim", "edit", "start", "rename", "reopen", "undo", "restore", "reload", "plan", "spot"]
 
 
 class _Record(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +144,8 @@ class BookChange(_Record):
       is the survey acted on; ``current`` the current survey afterwards.
       ``everything`` is true: any test's survey and browser place may differ.
     * ``reload``: another program changed the file; everything may differ.
+    * ``plan`` / ``spot``: a floor plan was added, replaced, edited or removed;
+      a place was put on a plan, moved or taken off (no test's place changes).
     """
 
     kind: ChangeKind

@@ -23,7 +23,7 @@
     <span id="updated" class="updated"></span>
   </div>
   <nav class="pages" aria-label="Pages">
-    % for href, label in (("./", "Dashboard"), ("history", "History"), ("places", "Places"), ("report", "Report")):
+    % for href, label in (("./", "Dashboard"), ("history", "History"), ("places", "Places"), ("map", "Map"), ("report", "Report")):
     <a href="{{href}}"{{!' aria-current="page"' if get("page", "dashboard") == label.lower() else ""}}>{{label}}</a>
     % end
   </nav>

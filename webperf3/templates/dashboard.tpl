@@ -11,6 +11,12 @@
     <datalist id="places-used"></datalist>
     <button type="submit" id="save-place">Save</button>
   </form>
+  <details id="plan-picker" class="plan-picker" hidden>
+    <summary>Or tap where you are on the floor plan</summary>
+    <label>Floor <select id="plan-pick-menu"></select></label>
+    <div class="map-stage"><img id="plan-pick-image" alt="" draggable="false"><div id="plan-pick-dots" class="map-dots"></div></div>
+    <p id="plan-pick-note" class="saved" role="status" aria-live="polite"></p>
+  </details>
   <p id="place-saved" class="saved" role="status" aria-live="polite"></p>
   <p id="device-note" class="device-note" role="status" aria-live="polite" hidden></p>
   <div id="device-live" class="device-live" aria-live="off"></div>

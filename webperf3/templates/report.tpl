@@ -39,6 +39,7 @@
     <h3>Per place</h3>
     <div id="report-chart" class="place-chart" hidden></div>
   </section>
+  <div id="report-plans"></div>
   <section class="report-section">
     <h3>Failed tests</h3>
     <p id="report-no-failures" class="muted-plain" hidden>No test failed.</p>

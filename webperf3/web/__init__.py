@@ -24,7 +24,7 @@ from ..ops.memory import give_back_freed_memory
 from ..serving.clients import RateLimit
 from ..store.results import LogDirError, ResultsStore
 from ..survey import SurveyBook
-from . import api, device, downloads, history, ops, pages, places, surveys
+from . import api, device, downloads, history, ops, pages, places, plans, surveys
 from .common import add_security_headers, error_body, json_error
 
 
@@ -73,7 +73,7 @@ class Dashboard:
         self.places = places.Places(self)
         views = (
             self.pages, api.Api(self), surveys.Surveys(self), device.Device(self), downloads.Downloads(self),
-            ops.Ops(self), self.history, self.places,
+            ops.Ops(self), self.history, self.places, plans.Plans(self),
         )
         for view in views:
             view.route(self.app)

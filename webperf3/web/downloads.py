@@ -16,6 +16,7 @@ from bottle import response
 
 from ..exports.results import csv_chunks, json_chunks
 from ..exports.placetable import compare_csv, places_csv
+from ..survey.plans import spot_columns
 from ..board.tally import compare_rows
 from ..store.record import Result
 from ..exports.workbook import FILE_NAME as XLSX_NAME
@@ -74,7 +75,8 @@ class Downloads:
         response.set_header("Cache-Control", "no-store")
         if compared is None:
             response.set_header("Content-Disposition", f"attachment; filename={PLACES_CSV_NAME}")
-            return places_csv(rows, chosen.name)
+            spots, plans = self.dash.book.spots(), {p.id: p for p in self.dash.book.plans()}
+            return places_csv(rows, chosen.name, lambda place: spot_columns(place, spots, plans))
         before, _ = places.survey_places(self.dash, view, compared, thresholds)
         response.set_header("Content-Disposition", f"attachment; filename={COMPARE_CSV_NAME}")
         return compare_csv(compare_rows(rows, before), chosen.name, compared.name)
@@ -93,7 +95,7 @@ class Downloads:
         if not self._building.acquire(timeout=XLSX_WAIT_S):
             raise json_error(503, "an Excel workbook is being made for another download: try again in a minute", **{"Retry-After": "60"})
         try:
-            workbook = open_xlsx(found, notes=self.dash.board.iter_notes(found))
+            workbook = open_xlsx(found, notes=self.dash.board.iter_notes(found), spots=self._spot_rows())
         finally:
             give_back_freed_memory()  # else each server thread that made one keeps 5 MiB
             self._building.release()
@@ -102,6 +104,15 @@ class Downloads:
         response.set_header("Content-Length", str(os.fstat(workbook.fileno()).st_size))
         response.set_header("Cache-Control", "no-store")
         return workbook  # the WSGI server's file_wrapper sends it and closes it
+
+    def _spot_rows(self) -> list[tuple[object, ...]]:
+        """Every place on a floor plan, for the workbook's sheet of them."""
+        spots, plans = self.dash.book.spots(), {p.id: p for p in self.dash.book.plans()}
+        rows = []
+        for spot in sorted(spots.values(), key=lambda s: (s.plan, s.place.casefold())):
+            c = spot_columns(spot.place, spots, plans)
+            rows.append((spot.place, c["plan_name"], c["x"], c["y"], c["x_m"], c["y_m"]))
+        return rows
 
     def results_json(self) -> Iterator[str]:
         return json_download(self.dash)

@@ -19,6 +19,7 @@ from bottle import HTTPResponse
 from ..board.tally import WORST_FIRST, PlaceRow, PlaceTally, Thresholds, compare_rows, parse_thresholds, versions_seen
 from ..store.record import Result
 from ..survey import BookView
+from ..survey.plans import spot_columns
 from ..text import printable
 from .common import json_error, json_response, param
 
@@ -218,6 +219,11 @@ class Places:
     def report(self) -> str:
         return self.dash.pages.render("report.tpl", page="report")
 
+    def _rows(self, rows: list[PlaceRow]) -> list[dict[str, Any]]:
+        """Each row, with where its place is on a floor plan (``plan``, ``x``, ``y``, metres)."""
+        spots, plans = self.dash.book.spots(), {p.id: p for p in self.dash.book.plans()}
+        return [{**r.to_dict(), **spot_columns(r.place, spots, plans)} for r in rows]
+
     def api(self) -> HTTPResponse:
         """``?survey=`` (number, ``current``, ``all``), ``compare=`` (another
         survey), ``red=``/``amber=`` (Mbit/s), ``failures=1`` (the failed tests)."""
@@ -234,7 +240,7 @@ class Places:
             "order": WORST_FIRST,
             "totals": totals(rows),
             "versions": versions_seen(rows),
-            "places": [r.to_dict() for r in rows],
+            "places": self._rows(rows),
             "generation": generation,
             "book_version": view.version,
         }
@@ -242,7 +248,7 @@ class Places:
             before, _ = survey_places(self.dash, view, compared, thresholds)
             answer["compare"] = {
                 "survey": compared.to_dict(before), "totals": totals(before),
-                "versions": versions_seen(before), "places": [r.to_dict() for r in before],
+                "versions": versions_seen(before), "places": self._rows(before),
             }
             answer["compared"] = [c.to_dict() for c in compare_rows(rows, before)]
         if param("failures") in ("1", "true", "yes"):

@@ -19,6 +19,7 @@ from bottle import HTTPResponse, request
 
 from ..serving.clients import client_key
 from ..survey import KEEP, BookConflict, BookError, BookInputError, BookNotFound, BookWriteError, parse_result_id
+from ..survey.plans import place_key
 from .common import json_body, json_error, json_response, param, require_admin, same_origin
 
 if TYPE_CHECKING:
@@ -81,12 +82,19 @@ class Surveys:
 
     def name_place(self) -> HTTPResponse:
         """``{"name": "Room 7"}`` (null: no place): tests from the calling
-        device's address that start from now on belong to it."""
+        device's address that start from now on belong to it. With ``plan``,
+        ``x`` and ``y`` (fractions 0..1), the place is put there on that
+        floor plan too, in the same change: where this device stands."""
         if not same_origin():  # another site's page must not relabel a visitor's tests
             raise json_error(403, "refused: the request comes from another site (Origin/Referer does not match Host)")
         body = json_body()
         name = _text_field(body, "name")
         device = _text_field(body, "device")
+        spot = None
+        if any(k in body for k in ("plan", "x", "y")):
+            if not all(k in body for k in ("plan", "x", "y")):
+                raise json_error(400, "a spot on a plan needs 'plan', 'x' and 'y' (fractions 0..1 of the plan) together")
+            spot = (body["plan"], body["x"], body["y"])
         address = request.remote_addr
         if not address:
             raise json_error(400, "cannot tell this device's address")
@@ -100,7 +108,7 @@ class Surveys:
                 f"{PLACE_EVERY_S:g} s): try again in {math.ceil(wait)} s",
                 **{"Retry-After": str(math.ceil(wait))},
             )
-        outcome = book_call(lambda: self.book.claim(address, name, device=device, user_agent=request.get_header("User-Agent")))
+        outcome = book_call(lambda: self.book.claim(address, name, device=device, user_agent=request.get_header("User-Agent"), spot=spot))
         claim = outcome.claim
         others = [c for c in outcome.conflicts if c.device_key != claim.device_key]
         shared = None
@@ -110,12 +118,14 @@ class Surveys:
                 f"Another device at {claim.address} (behind the same router) named {places} a moment ago: "
                 "the station tells devices apart by address, so tests from both now go to the place named last."
             )
+        placed = self.book.spots().get(place_key(claim.place)) if spot is not None and claim.place else None
         return json_response({
             "address": claim.address,
             "place": claim.place,
             "at": claim.at,
             "conflicts": [{"place": c.place, "at": c.at} for c in outcome.conflicts],
             "shared_address": shared,
+            "spot": None if placed is None else placed.to_dict(),
         })
 
     # -- surveys -------------------------------------------------------------------

@@ -131,6 +131,28 @@ def test_dual_stack_connections_read_as_proc_net_tcp_reads_them(diag, pairs):
     assert {s.local_host for s in diag.tcp([port])} == {"127.0.0.1"}  # IPv4-mapped, written as IPv4
 
 
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_a_known_connection_is_looked_up_with_its_counters_now_and_gone_once_closed(diag, pairs, family):
+    # What the fleet asks four times a second during a test, instead of a
+    # dump that walks the kernel's whole table of connections.
+    port = free_ports(1)[0]
+    try:
+        pair = Pair(port, family)
+    except OSError:
+        pytest.skip("IPv6 is disabled here")
+    pairs.append(pair)
+    known = accepted(diag.tcp([port]), pair)
+    pair.client.sendall(b"x" * 200_000)
+    receive(pair.server, 200_000)
+    [now] = diag.lookup([known])
+    assert (now.cookie, now.remote_port, now.family) == (known.cookie, known.remote_port, family)
+    assert now.bytes_received == known.bytes_received + 200_000
+    pair.server.close()
+    pair.client.close()
+    # Closed: gone, or waiting out TCP's last states, no longer ESTABLISHED.
+    wait_until(lambda: all(s.state != ESTABLISHED for s in diag.lookup([known])), 5, what="the closed connection ended")
+
+
 def test_connected_udp_sockets_are_found_and_unconnected_ones_are_not(diag):
     port = free_ports(1)[0]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bound, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:

@@ -74,6 +74,9 @@ class SocketWatch:
         self._open_diag = diag
         self._diag: SockDiag | None = None
         self._failures = 0
+        #: The families of the listeners, from the last look at them alone
+        #: (every family); () until then: both.
+        self._families: tuple[int, ...] = ()
         #: Why there are no byte counters here (sock_diag given up), once known.
         self.unavailable: str | None = None
 
@@ -82,16 +85,35 @@ class SocketWatch:
         """Whether :meth:`tcp` answers with byte counters (sock_diag)."""
         return self.unavailable is None
 
-    def tcp(self) -> netstat.Sockets:
-        """ESTABLISHED and LISTEN sockets on the ports: sock_diag's, with
-        counters, else /proc/net/tcp's (all ports), else none."""
+    def tcp(self, *, listening_only: bool = False) -> netstat.Sockets:
+        """ESTABLISHED and LISTEN sockets on the ports (only LISTEN ones if
+        *listening_only*, which costs the kernel no walk of its connections):
+        sock_diag's, with counters, else /proc/net/tcp's (all ports), else none.
+
+        Connections are asked of the families the listeners were last seen
+        in (accepted sockets are their listener's family: a dual-stack
+        listener's IPv4 clients are IPv6 sockets), so the kernel walks its
+        table of connections once, not twice."""
         if self.unavailable is None:
-            found = self._ask(lambda d: d.tcp(self._ports, 1 << ESTABLISHED | 1 << LISTEN))
+            if listening_only:
+                found = self._ask(lambda d: d.tcp(self._ports, 1 << LISTEN, info=False))
+            else:
+                mask, families = 1 << ESTABLISHED | 1 << LISTEN, self._families
+                found = self._ask(lambda d: d.tcp(self._ports, mask, families=families) if families else d.tcp(self._ports, mask))
             if found is not None:
+                if listening_only and (listeners := {s.family for s in found if s.state == LISTEN}):
+                    self._families = tuple(sorted(listeners))  # an answer of every family
                 if any(s.state == ESTABLISHED and s.bytes_acked is None for s in found):
                     self._give_up("this kernel's tcp_info has no byte counters (Linux 4.1 and newer have them)")
                 return found
         return netstat.read_tcp_sockets()
+
+    def refresh(self, known: list[DiagSocket]) -> list[DiagSocket] | None:
+        """The sockets of *known* still there, with their counters now: a
+        lookup each, no walk of the kernel's table. None if sock_diag failed."""
+        if self.unavailable is not None:
+            return None
+        return self._ask(lambda d: d.lookup(known))
 
     def udp(self, ports: Collection[int]) -> list[DiagSocket]:
         """Connected UDP sockets on *ports* ([] without sock_diag)."""

@@ -16,9 +16,11 @@ export async function send(path, { method = "POST", body = undefined } = {}) {
     const token = sessionStorage.getItem(TOKEN_KEY);
     const headers = { Accept: "application/json" };
     if (token) headers["X-Admin-Token"] = token;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // A file (a floor plan's picture) goes as it is, with its own type.
+    const raw = typeof Blob !== "undefined" && body instanceof Blob;
+    if (body !== undefined) headers["Content-Type"] = raw ? body.type || "application/octet-stream" : "application/json";
     const init = { method, headers, cache: "no-store" };
-    if (body !== undefined) init.body = JSON.stringify(body);
+    if (body !== undefined) init.body = raw ? body : JSON.stringify(body);
     const response = await fetch(path, init);
     const data = await response.json().catch(() => ({}));
     const tokenProblem = response.status === 401 || (response.status === 403 && token);

@@ -14,6 +14,7 @@ import { getJSON, post } from "./api.js";
 import { $, el, option } from "./dom.js";
 import { placeNote, surveyChange, testWarnings } from "./devicenotes.js";
 import { placeLines } from "./devicetests.js";
+import { PlanPicker } from "./planpicker.js";
 import { wireBrowserTest } from "./browsertest.js";
 
 const DEVICE_KEY = "webperf3-device";
@@ -73,6 +74,15 @@ export class DevicePanel {
       this.save();
     });
     $("copy-command").addEventListener("click", () => this.copy());
+    // Where you are, tapped on a floor plan (planpicker.js): saved as a typed place is.
+    this.picker = new PlanPicker({
+      device: this.id,
+      typed: () => $("place").value.trim(),
+      places: () => [...$("places-used").options].map((o) => o.value),
+      onSaved: (answer, name) => this.saved(answer, name),
+      onMessage: this.onMessage,
+    });
+    this.picker.start();
     // "Test from this browser": its result comes back with the live push as
     // any test does; asking again also covers a page whose socket is down.
     wireBrowserTest({ onDone: () => this.loadTests() });
@@ -216,6 +226,10 @@ export class DevicePanel {
   // clears every page's place at once (the station forgets every device's
   // place), then the station is asked what holds now.
   bookChanged(message) {
+    if (message.kind === "plan" || message.kind === "spot") {
+      if (this.picker) this.picker.load(); // a plan added or a place moved: the floor plan as it now is
+      return;
+    }
     if (message.kind === "claim") {
       if (!this.device || message.address !== this.device.address) return;
       if (message.conflicts && message.conflicts.length > 1) {
@@ -253,15 +267,23 @@ export class DevicePanel {
       return;
     }
     try {
-      const answer = await post("api/place", { name, device: this.id });
-      this.place = answer.place ?? name;
-      this.shared = null;
-      this.note = "";
-      $("place-saved").textContent = `Saved: tests from ${answer.address || "this device"} are now “${this.place}”.`;
-      if (answer.shared_address) this.onMessage(answer.shared_address);
+      const spot = this.picker ? this.picker.spotToRename(this.place) : {};
+      const answer = await post("api/place", { name, device: this.id, ...spot });
+      this.saved(answer, name);
     } catch (err) {
       this.onMessage(`Could not save the place: ${err.message}`);
     }
+    this.render();
+  }
+
+  // The station's answer to a place named, typed in or tapped on a plan.
+  saved(answer, name) {
+    this.place = answer.place ?? name;
+    this.shared = null;
+    this.note = "";
+    $("place-saved").textContent = `Saved: tests from ${answer.address || "this device"} are now “${this.place}”.`;
+    if (answer.shared_address) this.onMessage(answer.shared_address);
+    if (this.picker) this.picker.showMine(this.place);
     this.render();
   }
 

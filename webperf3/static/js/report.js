@@ -10,6 +10,7 @@ import { getJSON } from "./api.js";
 import { cell, errorCell } from "./cells.js";
 import { $, el } from "./dom.js";
 import { DASH, direction } from "./format.js";
+import { drawPlanPages } from "./reportplans.js";
 import {
   drawBars, loadThresholds, placeName, placeRow, placesQuery, surveySpan, timeInSurvey, unplaced, unplacedLine,
 } from "./placestable.js";
@@ -49,8 +50,11 @@ async function load() {
   $("report-red").textContent = String(thresholds.red);
   $("report-amber").textContent = String(thresholds.amber);
   try {
-    const [data, running] = await Promise.all([getJSON(`api/places?${placesQuery({ survey, thresholds, failures: true })}`), serverVersions()]);
+    const compare = params.get("compare") || ""; // the floor plans' difference pages (reportplans.js)
+    const [data, running] = await Promise.all([getJSON(`api/places?${placesQuery({ survey, compare, thresholds, failures: true })}`), serverVersions()]);
     await render(data, running); // the chart too: printing must not catch it half drawn
+    const tolerance = Number(params.get("tolerance")) >= 0 && params.get("tolerance") ? Number(params.get("tolerance")) : undefined;
+    await drawPlanPages($("report-plans"), data, { tolerance }); // a page per floor plan, its pictures drawn
   } catch (err) {
     $("message").textContent = `Could not load the report: ${err.message}`;
     $("message").hidden = false;
