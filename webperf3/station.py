@@ -178,6 +178,10 @@ class Station:
         ports = lambda: list(plan.ports)  # noqa: E731
         self.board = Board(self.store, book, ports)
         allowed_hosts = AllowedHosts.for_this_machine(list(options.allowed_host))
+        from .browsertest.server import BrowserTests
+
+        # "Test from this browser", on the websocket port (docs/measuring.md).
+        self.browser_tests = BrowserTests(self.store, plan.log_dir, port=lambda: self.live.port)
         # Clients get what is left after the logs and iperf3's pipes.
         web_sockets, ws_sockets = socket_budget(raise_open_file_limit(), reserved=64 + 8 * len(plan.ports))
         self.live = LiveServer(
@@ -191,6 +195,7 @@ class Station:
             allowed_host=allowed_hosts,
             max_clients=min(256, ws_sockets),
             max_connections=ws_sockets,
+            browser_tests=self.browser_tests,
         )
         registry = build_registry(
             self.store, servers=self.servers, ports=ports, websocket_clients=lambda: self.live.clients,
@@ -267,7 +272,12 @@ def log_changes(changes: Changes, places: Sequence[str | None] | None = None) ->
     escaped and capped, so none can forge a line of its own."""
     for i, r in enumerate(changes.added):
         place = quoted(r.name if places is None else places[i])
-        if r.ok:
+        if r.method == "browser" and r.ok:
+            log.info(
+                "browser test (browser, HTTP) recorded from %s, place %s: download %s (browser received), upload %s (station received)",
+                printable(r.client or "-"), place, _mbps(r.download_bps), _mbps(r.upload_bps),
+            )
+        elif r.ok:
             log.info(
                 "test recorded on port %d from %s, place %s: %s, download %s, upload %s",
                 r.port, printable(r.client or "-"), place, r.direction, _download(r), _mbps(r.upload_bps),

@@ -68,6 +68,8 @@ def test_a_phone_names_its_place_and_its_next_test_arrives_under_it(page: Page, 
     expect(mine).to_have_count(1)
     expect(mine.locator(".device-test-place")).to_have_text("Room 7")
     expect(mine.locator("[data-side='download']")).to_contain_text("sent by the station")
+    # The station's own round trips while it sent, named as its measure.
+    expect(mine.locator("[data-side='download']")).to_contain_text("station's round trip under load")
     expect(mine.locator("[data-side='upload'] .mine-rate")).to_contain_text("Mbit/s")
     expect(mine.locator("[data-side='upload']")).to_contain_text("received by the station")
     down, up = (mine.locator(f"[data-side='{side}']").bounding_box() for side in ("download", "upload"))

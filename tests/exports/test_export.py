@@ -25,7 +25,7 @@ from webperf3.exports.results import (
     json_chunks,
     safe_text,
 )
-from webperf3.store.record import Result
+from webperf3.store.record import BrowserFigures, Result
 from webperf3.store.results import ResultsStore
 
 PROTOTYPE_COLUMNS = ["Port", "Name", "Timestamp", "Send rate (bps)", "Receive rate (bps)"]
@@ -83,6 +83,13 @@ def test_columns_name_each_figures_side():
         "Error",
         "Place source", "Client's --extra-data", "Survey", "Excluded", "Test id",
         "Interrupted by the station", "Error in plain words",  # new columns only ever at the end
+        "Method",
+        "Latency idle (ms, browser, median)", "Latency idle (ms, browser, 90th percentile)",
+        "Latency during download (ms, browser, median)", "Latency during download (ms, browser, 90th percentile)",
+        "Latency during upload (ms, browser, median)", "Latency during upload (ms, browser, 90th percentile)",
+        "Browser",
+        "Station RTT under load (ms, station, min)", "Station RTT under load (ms, station, mean)",
+        "Station RTT under load (ms, station, max)",
     )
 
 
@@ -194,7 +201,9 @@ def test_json_export_holds_the_same_records(log_dir):
     records = json.loads("".join(json_chunks(store.results())))
     assert [r["name"] for r in records] == ["Room 101", None]
     assert records[0] == store.results()[0].to_dict()
-    assert set(records[0]) == set(Result.__struct_fields__)  # every field, the sides' included
+    # every field, the sides' included; a browser test's own figures flat, as for every test
+    assert set(records[0]) == set(Result.__struct_fields__) - {"browser", "station_rtt"} | set(BrowserFigures.__struct_fields__) | {
+        "station_rtt_min_ms", "station_rtt_mean_ms", "station_rtt_max_ms"}
     assert {"download_measured_by", "download_jitter_ms", "download_loss_percent"} <= set(records[0])
     assert json.loads("".join(json_chunks([]))) == []
 

@@ -72,3 +72,68 @@ def made_link() -> Iterator[Link]:
     finally:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)
+
+
+@dataclass
+class RoutedLink:
+    """A client namespace behind a router namespace: this host ─ router ─
+    client. Queues on the router's interfaces hold forwarded packets, as a
+    real router's do; a queue on a sender's own interface would not fill (the
+    kernel's TCP small queues keep each socket's share of it to about a
+    millisecond)."""
+
+    router: Link  # this host ─ router: ``router.client_end`` is the router's side
+    client_namespace: str
+    client_ip: str
+    router_inner: str  # the router's interface toward the client
+    client_end: str
+
+    @property
+    def server_ip(self) -> str:
+        return self.router.server_ip
+
+    def in_router(self, *argv: str) -> list[str]:
+        return self.router.run(*argv)
+
+    def run(self, *argv: str) -> list[str]:
+        """*argv* run in the client's namespace."""
+        return ["nsenter", f"--net=/run/netns/{self.client_namespace}", *argv]
+
+
+@contextlib.contextmanager
+def made_routed_link() -> Iterator[RoutedLink]:
+    """:func:`made_link` to a router namespace, and behind it a client
+    namespace on a /30 of 10.214.0.0/16, routed both ways; removed on leaving."""
+    with made_link() as router:
+        tag = f"{router.namespace}c"
+        taken = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+        while True:
+            net = ipaddress.ip_network(f"10.214.{random.randrange(256)}.{4 * random.randrange(64)}/30")
+            inner_ip, client_ip = (str(host) for host in net.hosts())
+            if f" {inner_ip}/" not in taken and f" {client_ip}/" not in taken:
+                break
+        inner, client_end = f"{router.namespace}r", f"{router.namespace}c"
+        in_router = lambda *argv: router.run(*argv)  # noqa: E731
+        in_client = lambda *argv: ["nsenter", f"--net=/run/netns/{tag}", *argv]  # noqa: E731
+        steps = [
+            ["ip", "netns", "add", tag],
+            in_router("ip", "link", "add", inner, "type", "veth", "peer", "name", client_end),
+            in_router("ip", "link", "set", client_end, "netns", tag),
+            in_router("ip", "addr", "add", f"{inner_ip}/30", "dev", inner),
+            in_router("ip", "link", "set", inner, "up"),
+            in_router("sysctl", "-qw", "net.ipv4.ip_forward=1"),
+            in_client("ip", "addr", "add", f"{client_ip}/30", "dev", client_end),
+            in_client("ip", "link", "set", client_end, "up"),
+            in_client("ip", "link", "set", "lo", "up"),
+            in_client("ip", "route", "add", "default", "via", inner_ip),
+            ["ip", "route", "add", str(net), "via", router.client_ip],
+        ]
+        try:
+            for step in steps:
+                done = subprocess.run(step, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    pytest.skip(f"cannot make a routed test network here: {' '.join(step)}: {done.stderr.strip()}")
+            yield RoutedLink(router, tag, client_ip, inner, client_end)
+        finally:
+            subprocess.run(["ip", "route", "del", str(net)], capture_output=True, check=False)
+            subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)

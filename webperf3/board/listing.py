@@ -22,6 +22,8 @@ from ..survey import Annotation
 from ..text import printable, whole_number
 
 DIRECTIONS = ("upload", "download", "bidirectional")
+#: How a test was made (``Result.method``): an iperf3 client, or the dashboard's browser test.
+METHODS = ("iperf3", "browser")
 #: "failed": the test's own failures; "interrupted": tests the station cut (its stop or restart).
 OUTCOMES = ("ok", "failed", "interrupted", "excluded")
 SORT_KEYS = ("time", "port", "place", "client", "direction", "download", "upload", "protocol", "quality", "error")
@@ -48,6 +50,7 @@ class Query:
     port: int | None = None
     client: str | None = None  # part of the address
     direction: str | None = None
+    method: str | None = None  # "iperf3" or "browser"
     outcome: str | None = None
     since: float | None = None  # test start >= since (epoch seconds)
     until: float | None = None  # test start < until
@@ -94,6 +97,8 @@ def parse_query(params: Mapping[str, str | None]) -> Query:
         fields["client"] = client.strip()
     if (direction := get("direction")) is not None:
         fields["direction"] = _choice("direction", direction, DIRECTIONS)
+    if (method := get("method")) is not None:
+        fields["method"] = _choice("method", method, METHODS)
     if (outcome := get("outcome")) is not None:
         fields["outcome"] = _choice("outcome", outcome, OUTCOMES)
     for name in ("since", "until"):
@@ -263,6 +268,9 @@ class History:
         if query.direction is not None:
             direction = query.direction
             checks.append(lambda r, x, i: r.direction == direction)
+        if query.method is not None:
+            method = query.method
+            checks.append(lambda r, x, i: r.method == method)
         if query.outcome == "excluded":
             checks.append(lambda r, x, i: bool(x))
         elif query.outcome == "ok":

@@ -20,11 +20,19 @@ station sent was acknowledged by the client, so it stays graded.
 Tests with no place are one row, never ranked among the places: it always
 comes after them.
 
+A browser test ("Test from this browser", ``Result.method == "browser"``)
+measures HTTP goodput through a browser, not iperf3's TCP: its figures are
+never in the iperf3 medians, grades or order above, but in the row's own
+``browser_*`` medians (download received by the browser, upload received by
+the station, the browser's latency idle and under load). Its failures count
+with the place's.
+
 "Worst" is defined once here (:data:`WORST_FIRST`) and said on the pages.
 
-A little over 400 lines: one place's figures, the compact way they are
-added up (a station keeps them for tens of thousands of places) and two
-surveys compared follow one set of rules, kept together.
+About 500 lines: one place's figures (its iperf3 ones and, apart, its
+browser tests'), the compact way they are added up (a station keeps them
+for tens of thousands of places) and two surveys compared follow one set of
+rules, kept together.
 """
 
 from __future__ import annotations
@@ -133,6 +141,14 @@ class PlaceRow(msgspec.Struct, kw_only=True):
     #: Set when the download figures shown are such rates only (then ``download_grade`` is
     #: "none" and the download has no part in ``worst_bps``): the reason, for the page.
     download_ungraded: str | None = None
+    #: Browser tests (browser, HTTP), apart from the iperf3 figures above:
+    #: their successful tests and medians.
+    browser_tests: int = 0
+    browser_download_median_bps: float | None = None  # what the browser received
+    browser_upload_median_bps: float | None = None  # what the station received
+    browser_latency_idle_ms: float | None = None  # medians of the tests' medians
+    browser_latency_download_ms: float | None = None  # during the download
+    browser_latency_upload_ms: float | None = None  # during the upload
 
     def to_dict(self) -> dict[str, Any]:
         return msgspec.structs.asdict(self)
@@ -163,7 +179,7 @@ class _Acc:
     most places never have, are in :class:`_Udp`. About 300 bytes a place,
     where a list and a set of each made 1,100 (46 MiB at 42,360 places)."""
 
-    __slots__ = ("down", "down_by", "excluded", "failures", "first", "interrupted", "last", "name", "name_at", "tests",
+    __slots__ = ("browser", "down", "down_by", "excluded", "failures", "first", "interrupted", "last", "name", "name_at", "tests",
                  "udp", "up", "versions")
 
     def __init__(self) -> None:
@@ -176,6 +192,32 @@ class _Acc:
         self.up: list[float] | None = None
         self.versions: tuple[str, ...] = ()
         self.udp: _Udp | None = None
+        self.browser: _Browser | None = None
+
+
+class _Browser:
+    """A place's browser tests' figures, made for its first one."""
+
+    __slots__ = ("down", "idle", "loaded_down", "loaded_up", "tests", "up")
+
+    def __init__(self) -> None:
+        self.tests = 0
+        self.down: list[float] = []
+        self.up: list[float] = []
+        self.idle: list[float] = []
+        self.loaded_down: list[float] = []
+        self.loaded_up: list[float] = []
+
+    def add(self, r: Result) -> None:
+        self.tests += 1
+        for values, value in ((self.down, r.download_bps), (self.up, r.upload_bps)):
+            if value is not None:
+                values.append(value)
+        b = r.browser
+        if b is not None:
+            for values, value in ((self.idle, b.latency_idle_ms), (self.loaded_down, b.latency_download_ms), (self.loaded_up, b.latency_upload_ms)):
+                if value is not None:
+                    values.append(value)
 
 
 class _Udp:
@@ -239,6 +281,11 @@ class PlaceTally:
                     acc.interrupted += 1
                 else:
                     acc.failures += 1
+                continue
+            if r.method == "browser":  # never in the iperf3 medians: its own
+                if acc.browser is None:
+                    acc.browser = _Browser()
+                acc.browser.add(r)
                 continue
             direction = r.direction
             udp = None
@@ -341,7 +388,21 @@ def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
         interrupted=acc.interrupted,
         download_ungraded_tests=len(udp.down_sent),
         download_ungraded=ungraded,
+        **_browser_figures(acc.browser),
     )
+
+
+def _browser_figures(b: _Browser | None) -> dict[str, Any]:
+    if b is None:
+        return {}
+    return {
+        "browser_tests": b.tests,
+        "browser_download_median_bps": median(b.down),
+        "browser_upload_median_bps": median(b.up),
+        "browser_latency_idle_ms": median(b.idle),
+        "browser_latency_download_ms": median(b.loaded_down),
+        "browser_latency_upload_ms": median(b.loaded_up),
+    }
 
 
 def _version_key(version: str) -> tuple:

@@ -58,6 +58,13 @@ PLACES_HEADER = (
     # Where the place is on a floor plan (survey/plans.py): fractions of the
     # plan's width and height from its top left corner, metres where it has a scale.
     *SPOT_HEADER,
+    # Browser tests (browser, HTTP): apart from the iperf3 figures, never in their medians.
+    "Browser tests",
+    "Browser download median (bps, browser received)",
+    "Browser upload median (bps, station received)",
+    "Browser latency idle (ms, median)",
+    "Browser latency during download (ms, median)",
+    "Browser latency during upload (ms, median)",
 )
 
 _MEASURED = {**MEASURED_BY, "mixed": "both (station sent / client received)"}
@@ -105,6 +112,12 @@ def place_row(row: PlaceRow, survey_name: str, spot: dict | None = None) -> tupl
         row.download_ungraded_tests,
         row.download_ungraded or "",
         *spot_cells(spot),
+        row.browser_tests,
+        _cell(row.browser_download_median_bps),
+        _cell(row.browser_upload_median_bps),
+        _cell(row.browser_latency_idle_ms),
+        _cell(row.browser_latency_download_ms),
+        _cell(row.browser_latency_upload_ms),
     )
 
 

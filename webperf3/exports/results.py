@@ -69,7 +69,25 @@ CSV_HEADER = (
     "Test id",
     "Interrupted by the station",
     "Error in plain words",
+    # A browser test's own (webperf3/browsertest): its method and the
+    # browser's round trips, idle and while each direction loaded the link.
+    "Method",
+    "Latency idle (ms, browser, median)",
+    "Latency idle (ms, browser, 90th percentile)",
+    "Latency during download (ms, browser, median)",
+    "Latency during download (ms, browser, 90th percentile)",
+    "Latency during upload (ms, browser, median)",
+    "Latency during upload (ms, browser, 90th percentile)",
+    "Browser",
+    # The station's own round trips while it sent a TCP download (-R, --bidir;
+    # Linux): its measure of the latency under load, not the client's.
+    "Station RTT under load (ms, station, min)",
+    "Station RTT under load (ms, station, mean)",
+    "Station RTT under load (ms, station, max)",
 )
+#: What the Method column says (``Result.method``): a browser test measures
+#: HTTP goodput through the browser, not iperf3's TCP.
+METHOD_NAMES = {"iperf3": "iperf3", "browser": "browser, HTTP"}
 
 
 class Notes(NamedTuple):
@@ -89,7 +107,7 @@ class Notes(NamedTuple):
             "survey": self.survey, "survey_name": self.survey_name, "excluded": self.excluded,
         }
 #: What the cells of ``Download measured by`` say, per ``Result.download_measured_by``.
-MEASURED_BY = {"station": "station sent", "client": "client received"}
+MEASURED_BY = {"station": "station sent", "client": "client received", "browser": "browser received"}
 #: A figure the test had but the log cannot tell (a UDP download's jitter and
 #: loss, measured by the client alone).
 UNKNOWN = "unknown"
@@ -163,6 +181,8 @@ def sided_cells(r: Result) -> tuple[object, ...]:
     else:
         # A Result read before the field existed is the station's view.
         measured_by = _CLIENT if r.download_measured_by == "client" else _STATION
+        if r.method == "browser":
+            measured_by = MEASURED_BY["browser"]
     if r.protocol != "UDP" or r.error is not None:  # most tests: no jitter or loss to tell
         return (measured_by, "" if r.retransmits is None else r.retransmits, "", "", "", "")
     up = r.upload_bps is not None
@@ -200,9 +220,34 @@ def outcome_cells(r: Result) -> tuple[str, str]:
     return ("yes" if r.interrupted else "", r.error_plain or "")
 
 
+def method_cells(r: Result, guard: Callable[[str | None], str] = safe_text) -> tuple[object, ...]:
+    """``Method`` to the station's RTT: empty latency cells for a test without them."""
+    b, rtt = r.browser, r.station_rtt
+    station = ("", "", "") if rtt is None else (_blank(rtt.min_ms), _blank(rtt.mean_ms), _blank(rtt.max_ms))
+    if b is None:
+        return (METHOD_NAMES.get(r.method, r.method), "", "", "", "", "", "", "", *station)
+    return (
+        METHOD_NAMES.get(r.method, r.method),
+        _blank(b.latency_idle_ms), _blank(b.latency_idle_p90_ms),
+        _blank(b.latency_download_ms), _blank(b.latency_download_p90_ms),
+        _blank(b.latency_upload_ms), _blank(b.latency_upload_p90_ms),
+        guard(b.agent),
+        *station,
+    )
+
+
+_IPERF3_METHOD_CELLS = "," + ",".join(map(str, method_cells(Result(port=0, time=0.0))))
+
+
+def _method_tail(r: Result) -> str:
+    if r.browser is None and r.station_rtt is None and r.method == "iperf3":
+        return _IPERF3_METHOD_CELLS
+    return "," + ",".join(csv_cell(str(c)) for c in method_cells(r))
+
+
 def csv_row(r: Result, n: Notes | None = None) -> tuple[object, ...]:
     """One test's cells, in :data:`CSV_HEADER` order."""
-    return (r.port, safe_text(r.name if n is None else n.place), *figure_cells(r), *notes_cells(r, n), *outcome_cells(r))
+    return (r.port, safe_text(r.name if n is None else n.place), *figure_cells(r), *notes_cells(r, n), *outcome_cells(r), *method_cells(r))
 
 
 def figure_cells(r: Result) -> tuple[object, ...]:
@@ -255,13 +300,13 @@ def csv_chunks(
                 name = guarded[r.name]
                 line = (
                     f"{plain[r.port]},{name},{middle},{'client' if r.name else ''},{name},,,,"
-                    f"{'yes' if r.interrupted else ''},{plain[r.error_plain]}\r\n"
+                    f"{'yes' if r.interrupted else ''},{plain[r.error_plain]}{_method_tail(r)}\r\n"
                 )
             else:
                 line = (
                     f"{plain[r.port]},{guarded[n.place]},{middle},{plain[n.place_source]},{guarded[r.name]},"
                     f"{guarded[n.survey_name]},{'yes' if n.excluded else ''},{csv_cell(n.id)},"
-                    f"{'yes' if r.interrupted else ''},{plain[r.error_plain]}\r\n"
+                    f"{'yes' if r.interrupted else ''},{plain[r.error_plain]}{_method_tail(r)}\r\n"
                 )
             pending.append(line)
             size += len(line)

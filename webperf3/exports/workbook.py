@@ -24,7 +24,7 @@ from typing import IO, Any
 import xlsxwriter
 import xlsxwriter.exceptions
 
-from .results import CSV_HEADER, Notes, iso_time, notes_cells, outcome_cells, sided_cells
+from .results import CSV_HEADER, Notes, iso_time, method_cells, notes_cells, outcome_cells, sided_cells
 from ..store.record import Result
 
 #: The CSV's columns, with the rates in Mbit/s.
@@ -91,6 +91,7 @@ def xlsx_row(r: Result, n: Notes | None = None) -> tuple[Any, ...]:
         r.error,
         *(None if cell == "" else cell for cell in notes_cells(r, n, guard=_text)),
         *(cell or None for cell in outcome_cells(r)),
+        *(None if cell == "" else cell for cell in method_cells(r, guard=_text)),
     )
 
 

@@ -130,6 +130,7 @@ class LiveServer:
         max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
         max_connections: int | None = None,
         allowed_host: Callable[[str | None], bool] = lambda host: True,
+        browser_tests: Any = None,
     ) -> None:
         self.store = store
         self.host = host
@@ -143,6 +144,9 @@ class LiveServer:
         #: TCP connections in all, handshakes included (default: max_clients + MAX_HANDSHAKING).
         self.max_connections = max_connections or max_clients + MAX_HANDSHAKING
         self.allowed_host = allowed_host
+        # "Test from this browser" (webperf3.browsertest.server.BrowserTests):
+        # its paths on this port, with caps of its own.
+        self.browser_tests = browser_tests
         self._refusals = LogLimiter(log)
         self.watcher = LogWatcher(store, force_polling=force_polling, errors=self._refusals)
         self._port = port
@@ -326,7 +330,8 @@ class LiveServer:
             # As the HTTP port's /healthz: not 200 while tests are being lost.
             found = problems(self._servers())
             return connection.respond(HTTPStatus(http_status(found)), health_text(found))
-        if path != WS_PATH:
+        browser_test = self.browser_tests is not None and self.browser_tests.owns(path)
+        if path != WS_PATH and not browser_test:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found.\n")
         ok_origin, origin = _single(request.headers, "Origin")
         ok_host, host = _single(request.headers, "Host")
@@ -337,6 +342,8 @@ class LiveServer:
         if not self.allowed_host(host):
             self._refusals.log(logging.WARNING, "host", client, "refused a websocket from %s for host %r: not a name this station answers to", client, host)
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden host: not a name this station answers to.\n")
+        if browser_test:
+            return self.browser_tests.admit(connection, request)
         if len(self._admitted) >= self.max_clients:
             log.warning("refused a websocket: %d clients already", len(self._admitted))
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
@@ -361,6 +368,9 @@ class LiveServer:
 
     async def _handler(self, connection: ServerConnection) -> None:
         assert self._lock is not None
+        if self.browser_tests is not None and connection.request is not None and self.browser_tests.owns(connection.request.path):
+            await self.browser_tests.handle(connection)
+            return
         outbox = Outbox(connection)
         # Under the lock no update is being read or sent: the snapshot is
         # current and every later update reaches this client after it.

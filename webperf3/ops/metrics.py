@@ -139,8 +139,27 @@ INFO = Family(
     "The station (its --station-name) and the software it runs: webperf3, iperf3 (empty without servers), Python.",
     ("station_name", "version", "iperf3_version", "python_version"))
 
+# Browser tests ("Test from this browser", browser, HTTP): HTTP goodput
+# through a browser, not iperf3's TCP, so families of their own.
+BROWSER_TESTS = Family(
+    "webperf3_browser_tests_total", CounterMetricFamily,
+    'Browser tests ("Test from this browser": HTTP goodput through a browser over a websocket, not iperf3) '
+    "recorded, by outcome.", ("outcome",))
+BROWSER_LAST_TIME = Family(
+    "webperf3_browser_last_test_timestamp_seconds", GaugeMetricFamily,
+    "Start time of the latest browser test, seconds since the epoch.")
+BROWSER_LAST_RATE = Family(
+    "webperf3_browser_last_bytes_per_second", GaugeMetricFamily,
+    'The latest browser test\'s rates: direction="download" is what the BROWSER received, '
+    'direction="upload" what the station received, in bytes per second.', ("direction",))
+BROWSER_LAST_LATENCY = Family(
+    "webperf3_browser_last_latency_seconds", GaugeMetricFamily,
+    "The latest browser test's round trips as the browser measured them (small messages on a connection of "
+    'their own), median: load="idle", "download" (during the download) or "upload".', ("load",))
+BROWSER_FAMILIES = (BROWSER_TESTS, BROWSER_LAST_TIME, BROWSER_LAST_RATE, BROWSER_LAST_LATENCY)
+
 LATEST_FAMILIES = (LAST_TIME, LAST_UPLOAD, LAST_DOWNLOAD, LAST_RETRANSMITS, LAST_JITTER, LAST_LOSS)
-RESULT_FAMILIES = (TESTS, *LATEST_FAMILIES, SKIPPED, LOG_DIR_READABLE)
+RESULT_FAMILIES = (TESTS, *LATEST_FAMILIES, SKIPPED, LOG_DIR_READABLE, *BROWSER_FAMILIES)
 SERVER_FAMILIES = (SERVER_UP, SERVER_TESTING, SERVER_RESTARTS, SERVER_LOSING)
 
 
@@ -167,6 +186,25 @@ def latest_families(totals: dict[int, PortTotals]) -> list[Metric]:
         put(LAST_JITTER, [label, "download"], result.download_jitter_ms, 1000)
         put(LAST_LOSS, [label, "download"], result.download_loss_percent, 100)
     return list(last.values())
+
+
+def browser_families(total: PortTotals) -> list[Metric]:
+    """The browser tests' counts and the latest one's figures (none before the first)."""
+    tests, when, rate, latency = (family.new() for family in BROWSER_FAMILIES)
+    tests.add_metric(["ok"], total.ok)
+    tests.add_metric(["failed"], total.failed)
+    r = total.latest
+    if r is not None:
+        when.add_metric([], r.time)
+        for direction, bps in (("download", r.download_bps), ("upload", r.upload_bps)):
+            if bps is not None:
+                rate.add_metric([direction], bps / 8)
+        b = r.browser
+        if b is not None:
+            for load, ms in (("idle", b.latency_idle_ms), ("download", b.latency_download_ms), ("upload", b.latency_upload_ms)):
+                if ms is not None:
+                    latency.add_metric([load], ms / 1000)
+    return [tests, when, rate, latency]
 
 
 # -- the collector ---------------------------------------------------------------
@@ -279,7 +317,7 @@ class StationCollector(Collector):
 
         skipped = SKIPPED.new()
         skipped.add_metric([], self.store.skipped)
-        return [tests, *latest_families(totals), skipped, readable]
+        return [tests, *latest_families(totals), skipped, readable, *browser_families(self.store.browser_totals())]
 
     def _servers(self, servers: list[dict]) -> list[Metric]:
         up, testing, restarts, losing = (family.new() for family in SERVER_FAMILIES)

@@ -11,6 +11,26 @@ Direction = Literal["upload", "download", "bidirectional"]
 #: iperf3 server log holds before esnet/iperf PR #1908); "client" — what the
 #: client *received*, where the server's iperf3 writes the receiver's figures.
 MeasuredBy = Literal["station", "client"]
+#: How a test was made: by an iperf3 client against a station's iperf3
+#: server, or by the station's "Test from this browser" (browser, HTTP).
+Method = Literal["iperf3", "browser"]
+
+
+class BrowserFigures(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What only a browser test has: the round-trip times the browser
+    measured (small messages on a connection of their own) while idle and
+    while each direction loaded the link, as median and 90th percentile in
+    milliseconds, and a short description of the browser (from its
+    User-Agent, cleaned). One object, referred to by one field of
+    :class:`Result`, so an iperf3 test pays a single empty slot for it."""
+
+    latency_idle_ms: float | None = None
+    latency_idle_p90_ms: float | None = None
+    latency_download_ms: float | None = None  # during the download
+    latency_download_p90_ms: float | None = None
+    latency_upload_ms: float | None = None  # during the upload
+    latency_upload_p90_ms: float | None = None
+    agent: str | None = None  # e.g. "Chrome 131 on Android"
 
 
 class Result(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -57,6 +77,13 @@ class Result(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     version: str | None = None  # "3.12"
     cookie: str | None = None  # iperf3's start.cookie: with the port, the test's identity
     offset: int = 0  # byte offset of the entry in its log file
+    #: "browser" for a test run from the dashboard's "Test from this
+    #: browser" (kept in <log-dir>/browser-tests.json, ``port`` is the
+    #: websocket port it ran on): its download is what the browser received,
+    #: its upload what the station received, over HTTP (a websocket).
+    method: Method = "iperf3"
+    browser: BrowserFigures | None = None  # a browser test's own figures
+    station_rtt: StationRtt | None = None  # iperf3 TCP downloads, where the log has them
 
     @property
     def ok(self) -> bool:
@@ -72,7 +99,30 @@ class Result(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return self.time + (self.duration or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return msgspec.structs.asdict(self)
+        out = msgspec.structs.asdict(self)
+        browser = out.pop("browser")
+        # Flat, with the same keys for every test: a page or a script reads
+        # ``latency_download_ms`` without asking first which method made it.
+        out.update(msgspec.structs.asdict(browser if browser is not None else _NO_BROWSER_FIGURES))
+        rtt = out.pop("station_rtt")
+        out["station_rtt_min_ms"] = rtt.min_ms if rtt is not None else None
+        out["station_rtt_mean_ms"] = rtt.mean_ms if rtt is not None else None
+        out["station_rtt_max_ms"] = rtt.max_ms if rtt is not None else None
+        return out
+
+
+class StationRtt(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The station's own round-trip times while it sent a TCP download (-R,
+    --bidir), from its sending streams in iperf3's log (Linux's tcp_info):
+    the station's measure of the latency under load, in milliseconds. Not
+    the client's: a browser test's latency is the browser's."""
+
+    min_ms: float | None = None
+    mean_ms: float | None = None
+    max_ms: float | None = None
+
+
+_NO_BROWSER_FIGURES = BrowserFigures()
 
 
 class SharedText:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..browsertest.records import RecordReader
 from ..iperf3.reader.logs import LogReader
 from .record import Result, SharedText
 
@@ -138,6 +139,11 @@ class ResultsStore:
         self._shared = SharedText()
         self.generation = 0  # bumped on every change: a cheap "anything new?"
         self._listeners: list[Callable[[Changes], None]] = []
+        # Browser tests (<log-dir>/browser-tests.json): in every list of
+        # results, under the websocket port they ran on, but in no port's
+        # totals and no row of the table (that is the iperf3 servers').
+        self._records = RecordReader(self.log_dir, share=self._shared)
+        self._browser_totals = PortTotals()
 
     # -- telling others ---------------------------------------------------------
 
@@ -183,6 +189,7 @@ class ResultsStore:
                 self._forget(port, changes)
             for port in sorted(ports):
                 self._read(port, changes)
+            self._read_records(changes)
             changes.added.sort(key=_order)  # listeners see new tests in the store's order too
             self._add_to_all(changes.added)
             return self._changed(changes)
@@ -198,6 +205,36 @@ class ResultsStore:
             changes.added.sort(key=_order)
             self._add_to_all(changes.added)
             return self._changed(changes)
+
+    def refresh_records(self) -> Changes:
+        """Read the browser tests' record after the station appended to it."""
+        with self._lock:
+            changes = Changes()
+            self._read_records(changes)
+            changes.added.sort(key=_order)
+            self._add_to_all(changes.added)
+            return self._changed(changes)
+
+    def _read_records(self, changes: Changes) -> None:
+        try:
+            found = self._records.read()
+        except OSError as exc:
+            log.warning("cannot read %s: %s", self._records.path, exc.strerror or exc)
+            return
+        changes.skipped += found.skipped
+        if found.reset:
+            dropped = {r.port for r in self._all if r.method == "browser"}
+            for port in dropped:
+                if port in self._by_port:
+                    self._by_port[port] = [r for r in self._by_port[port] if r.method != "browser"]
+            self._all = [r for r in self._all if r.method != "browser"]
+            self._all_handed_out = False
+            changes.reset_ports |= dropped
+            self._browser_totals = PortTotals()
+        for result in found.results:
+            _merge_in_time_order(self._by_port.setdefault(result.port, []), [result])
+        self._browser_totals.add(found.results)
+        changes.added.extend(found.results)
 
     def _add_to_all(self, added: list[Result]) -> None:
         if not added:
@@ -238,15 +275,18 @@ class ResultsStore:
     def _drop(self, port: int) -> None:
         self._totals.pop(port, None)
         if self._by_port.pop(port, None):
-            self._all = [r for r in self._all if r.port != port]
+            self._all = [r for r in self._all if r.port != port or r.method == "browser"]
             self._all_handed_out = False
 
     # -- asking ----------------------------------------------------------------
 
     @property
     def ports(self) -> list[int]:
+        """Every log's port, and the websocket port browser tests ran on (the
+        table's row of the latest browser test; :meth:`rows` stays iperf3's)."""
         with self._lock:
-            return sorted(self._readers)
+            browser = {r.port for r in (self._browser_totals.latest, self._browser_totals.failure) if r is not None}
+            return sorted(set(self._readers) | browser)
 
     def results(
         self,
@@ -296,7 +336,13 @@ class ResultsStore:
         with self._lock:
             return {port: PortTotals(t.latest, t.failure, t.ok, t.failed, t.interrupted) for port, t in self._totals.items()}
 
+    def browser_totals(self) -> PortTotals:
+        """The browser tests in brief (a copy): counts and the latest, for the metrics."""
+        with self._lock:
+            t = self._browser_totals
+            return PortTotals(t.latest, t.failure, t.ok, t.failed, t.interrupted)
+
     @property
     def skipped(self) -> int:
         with self._lock:
-            return sum(r.skipped for r in self._readers.values())
+            return sum(r.skipped for r in self._readers.values()) + self._records.skipped

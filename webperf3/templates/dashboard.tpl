@@ -31,8 +31,13 @@
       <p class="device-terminal">In a terminal:</p>
       <div class="command"><code id="device-command">…</code><button type="button" id="copy-command">Copy</button></div>
     </div>
-    <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
+    % # Under the QR code, in the height the facts take already: the table stays on a laptop's first screen.
+    <div class="device-side">
+      <img id="device-qr" class="qr" alt="" width="132" height="132" hidden>
+      <button type="button" id="browser-test" title="Latency, download and upload from this browser, with nothing installed: about 20 s (browser, HTTP)">Test from this browser</button>
+    </div>
   </div>
+  <p id="browser-test-status" class="browser-test-status" role="status" aria-live="polite"></p>
   <ul id="device-warnings" class="device-warnings" aria-live="polite" hidden></ul>
   <div id="device-tests" class="device-tests" hidden>
     <h3>This device's tests in this survey</h3>

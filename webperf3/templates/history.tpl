@@ -24,6 +24,11 @@
       <option value="">any</option><option value="upload">upload</option><option value="download">download</option><option value="bidirectional">bidir</option>
     </select>
   </label>
+  <label>Method
+    <select name="method" id="h-method">
+      <option value="">any</option><option value="iperf3">iperf3</option><option value="browser">browser, HTTP</option>
+    </select>
+  </label>
   <label>Outcome
     <select name="outcome" id="h-outcome">
       <option value="">any</option><option value="ok">ok</option><option value="failed">failed</option><option value="interrupted">interrupted by the station</option><option value="excluded">excluded</option>

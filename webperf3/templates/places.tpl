@@ -30,6 +30,7 @@
         <th scope="col" class="num">Upload median<span class="side">received by the station</span></th>
         <th scope="col" class="num">min – max</th>
         <th scope="col" class="wrap">UDP jitter, loss<span class="side">↑ the station's, ↓ the client's</span></th>
+        <th scope="col" class="wrap">Browser tests<span class="side">browser, HTTP: medians, apart</span></th>
       </tr>
     </thead>
     <tbody id="place-rows"></tbody>

@@ -28,6 +28,7 @@
           <th scope="col" class="num">Upload median<span class="side">received by the station</span></th>
           <th scope="col" class="num">min – max</th>
           <th scope="col" class="wrap">UDP jitter, loss</th>
+          <th scope="col" class="wrap">Browser tests<span class="side">browser, HTTP</span></th>
         </tr>
       </thead>
       <tbody id="report-rows"></tbody>
@@ -62,6 +63,10 @@
     <p>A place's figure is the median of its tests that measured that side (a download from download and
     bidirectional tests, an upload from upload and bidirectional tests); failed tests are counted as failures,
     never as 0 Mbit/s; tests excluded on the station are left out. <span id="report-order-how"></span></p>
+    <p><strong>Browser tests</strong> (“Test from this browser”, browser, HTTP) measure HTTP goodput through a
+    phone's or laptop's browser, not iperf3's TCP: their download is what the browser received, their upload what
+    the station received, their latency the browser's round trips idle and while each direction loaded the link.
+    They are in their own column, never in the iperf3 medians.</p>
     <p>iperf3 versions seen: <span id="report-versions">…</span>.</p>
   </section>
 </article>

@@ -1,7 +1,7 @@
 """The history page: every test of a survey, filtered, sorted and paged on the
 server (a phone never downloads 100,000 rows), and the chart's series.
 
-``GET /api/history?survey=&place=&unplaced=&port=&client=&direction=&outcome=&since=&until=&sort=&order=&offset=&limit=``
+``GET /api/history?survey=&place=&unplaced=&port=&client=&direction=&method=&outcome=&since=&until=&sort=&order=&offset=&limit=``
 → ``{survey, total, offset, limit, sort, order, rows, facets, generation, book_version}``;
 ``GET /api/history/series?...same filters...&by=port|place`` → the compact
 columns of :meth:`webperf3.board.listing.History.series`. ``survey`` is a survey's
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 #: Histories kept: the current survey's and a few others a page may be showing,
 #: each only as the store and the book are now (see HistoryView.prepared).
 CACHED = 4
-_PARAMS = ("place", "unplaced", "port", "client", "direction", "outcome", "since", "until", "sort", "order", "offset", "limit")
+_PARAMS = ("place", "unplaced", "port", "client", "direction", "method", "outcome", "since", "until", "sort", "order", "offset", "limit")
 
 
 class HistoryView:

@@ -93,7 +93,8 @@ function buildRows(row) {
   tr.dataset.port = String(row.port);
   if (failed) tr.classList.add(row.failure.interrupted ? "interrupted" : "failed");
   const cells = [
-    cell(String(row.port), { cls: "port" }),
+    // The websocket port's row holds browser tests ("Test from this browser").
+    cell(shown && shown.method === "browser" ? `${row.port} browser` : String(row.port), { cls: "port" }),
     statusCell(row.port),
     nameCell(shown),
     cell((shown && shown.client) || DASH),

@@ -15,6 +15,7 @@ import { $, el, option } from "./dom.js";
 import { placeNote, surveyChange, testWarnings } from "./devicenotes.js";
 import { placeLines } from "./devicetests.js";
 import { PlanPicker } from "./planpicker.js";
+import { wireBrowserTest } from "./browsertest.js";
 
 const DEVICE_KEY = "webperf3-device";
 const HEARTBEAT_S = 30; // until the station says otherwise
@@ -82,6 +83,9 @@ export class DevicePanel {
       onMessage: this.onMessage,
     });
     this.picker.start();
+    // "Test from this browser": its result comes back with the live push as
+    // any test does; asking again also covers a page whose socket is down.
+    wireBrowserTest({ onDone: () => this.loadTests() });
     // A phone's page sleeps while its iperf3 app runs: renew on coming back.
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this.renew();

@@ -14,8 +14,22 @@ import { formatRate, formatTime } from "./format.js";
 export const PLACE_LINES = 12;
 
 const measured = (value) => value !== null && value !== undefined;
+const ms = (value) => `${value.toFixed(value < 10 ? 1 : 0)} ms`;
+
+// The latency under load beside a figure, named for who measured it: a
+// browser test's round trips (the browser's), or the station's own while it
+// sent an iperf3 TCP download (its log's round-trip times).
+function loadedNote(result, side) {
+  if (result.method === "browser") {
+    const value = side === "download" ? result.latency_download_ms : result.latency_upload_ms;
+    return measured(value) ? `latency under load ${ms(value)} (browser), idle ${measured(result.latency_idle_ms) ? ms(result.latency_idle_ms) : "—"}` : null;
+  }
+  if (side === "download" && measured(result.station_rtt_mean_ms)) return `station's round trip under load ${ms(result.station_rtt_mean_ms)}`;
+  return null;
+}
 
 function downloadSide(result) {
+  if (result.method === "browser") return "received by the browser (browser, HTTP)";
   return result.download_measured_by === "client" ? "received by the client" : "sent by the station";
 }
 
@@ -40,8 +54,8 @@ export function byPlace(results) {
       if (line.tests === 1) line.error = r.error_plain || r.error; // the place's newest test failed
       continue;
     }
-    if (!line.download && measured(r.download_bps)) line.download = { bps: r.download_bps, side: downloadSide(r), time: r.time };
-    if (!line.upload && measured(r.upload_bps)) line.upload = { bps: r.upload_bps, side: "received by the station", time: r.time };
+    if (!line.download && measured(r.download_bps)) line.download = { bps: r.download_bps, side: downloadSide(r), time: r.time, note: loadedNote(r, "download") };
+    if (!line.upload && measured(r.upload_bps)) line.upload = { bps: r.upload_bps, side: r.method === "browser" ? "received by the station (browser, HTTP)" : "received by the station", time: r.time, note: loadedNote(r, "upload") };
   }
   return [...places.values()]; // in the order of their newest test
 }
@@ -51,8 +65,10 @@ function figure(label, found, missing) {
   const node = el("span", { cls: found ? "mine-figure" : "mine-figure mine-missing" });
   node.dataset.side = label.toLowerCase();
   node.append(el("span", { text: `${label === "Download" ? "↓" : "↑"} ${label}`, cls: "mine-label" }));
-  if (found) node.append(el("strong", { text: formatRate(found.bps), cls: "mine-rate" }), el("span", { text: found.side, cls: "side" }));
-  else node.append(el("span", { text: "—", cls: "mine-rate" }), el("span", { text: missing, cls: "side" }));
+  if (found) {
+    node.append(el("strong", { text: formatRate(found.bps), cls: "mine-rate" }), el("span", { text: found.side, cls: "side" }));
+    if (found.note) node.append(el("span", { text: found.note, cls: "side mine-latency" }));
+  } else node.append(el("span", { text: "—", cls: "mine-rate" }), el("span", { text: missing, cls: "side" }));
   return node;
 }
 

@@ -57,6 +57,8 @@ export function direction(result) {
 
 export function protocol(result) {
   if (!result || !result.protocol) return DASH;
+  // A browser test measures HTTP goodput through the browser: said wherever it shows.
+  if (result.method === "browser") return `browser, HTTP${result.streams > 1 ? ` ×${result.streams}` : ""}`;
   return result.protocol + (result.streams > 1 ? ` ×${result.streams}` : "");
 }
 

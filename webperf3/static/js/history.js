@@ -17,8 +17,8 @@ const LIVE_DEBOUNCE_MS = 250;
 const HIGHLIGHT_MS = 4000;
 const AGO_REFRESH_MS = 15000;
 // What the URL may hold, and each one's default (left out of the URL).
-const DEFAULTS = { survey: "", place: "", port: "", client: "", direction: "", outcome: "", since: "", until: "", sort: "time", order: "desc", offset: "0", by: "port" };
-const FILTER_FIELDS = ["place", "port", "client", "direction", "outcome", "since", "until", "sort", "order"];
+const DEFAULTS = { survey: "", place: "", port: "", client: "", direction: "", method: "", outcome: "", since: "", until: "", sort: "time", order: "desc", offset: "0", by: "port" };
+const FILTER_FIELDS = ["place", "port", "client", "direction", "method", "outcome", "since", "until", "sort", "order"];
 const LABELS = ["Time", "Place", "Port", "Client", "Direction", "Download (sent by the station)", "Upload (received by the station)", "Protocol", "Retr. / jitter, loss", "Error", "Edit"];
 
 const state = {
@@ -85,7 +85,7 @@ function showView() {
   $("h-survey").value = v.survey;
   ensureOption($("h-place"), v.place);
   ensureOption($("h-port"), v.port);
-  for (const key of ["place", "port", "client", "direction", "outcome", "sort", "order"]) $(`h-${key}`).value = v[key];
+  for (const key of ["place", "port", "client", "direction", "method", "outcome", "sort", "order"]) $(`h-${key}`).value = v[key];
   $("h-since").value = localInput(v.since);
   $("h-until").value = localInput(v.until);
   for (const button of document.querySelectorAll(".h-by button")) button.setAttribute("aria-pressed", String(button.dataset.by === v.by));
@@ -97,7 +97,7 @@ function showView() {
 
 function readForm() {
   const v = state.view;
-  for (const key of ["place", "port", "direction", "outcome", "sort", "order"]) v[key] = $(`h-${key}`).value;
+  for (const key of ["place", "port", "direction", "method", "outcome", "sort", "order"]) v[key] = $(`h-${key}`).value;
   v.client = $("h-client").value.trim();
   for (const key of ["since", "until"]) {
     const value = $(`h-${key}`).value;
@@ -273,6 +273,7 @@ function inView(test) {
   if (v.port && String(test.port) !== v.port) return false;
   if (v.client && !(test.client || "").includes(v.client)) return false;
   if (v.direction && test.direction !== v.direction) return false;
+  if (v.method && (test.method || "iperf3") !== v.method) return false;
   // As the station's filter (board/listing.py): a test it cut is not a failure.
   const failed = test.error !== null && test.error !== undefined;
   if (v.outcome === "ok" && (test.excluded || failed)) return false;

@@ -111,8 +111,18 @@ function udpText(row) {
 
 export const PLACE_LABELS = [
   "Place", "Tests", "Failed", "Last test", "Download median (sent by the station)", "Download min – max",
-  "Upload median (received by the station)", "Upload min – max", "UDP jitter, loss",
+  "Upload median (received by the station)", "Upload min – max", "UDP jitter, loss", "Browser tests (browser, HTTP)",
 ];
+
+// A place's browser tests, apart from its iperf3 figures (never in their
+// medians): download received by the browser, upload received by the
+// station, the browser's latency idle and under load.
+export function browserText(row) {
+  if (!row.browser_tests) return DASH;
+  const ms = (v) => (v === null || v === undefined ? DASH : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
+  const rate = (v) => (v === null || v === undefined ? DASH : formatRate(v));
+  return `${row.browser_tests}× ↓ ${rate(row.browser_download_median_bps)} ↑ ${rate(row.browser_upload_median_bps)}; latency ${ms(row.browser_latency_idle_ms)} idle, ${ms(row.browser_latency_download_ms)} ↓ / ${ms(row.browser_latency_upload_ms)} ↑ loaded`;
+}
 
 // One <tr> of the places table; `compact` (the dashboard) drops min/max and
 // UDP; `time` formats its last test (the report's carries the date).
@@ -136,6 +146,7 @@ export function placeRow(row, { survey = null, compact = false, time = formatTim
     medianCell(row.upload_median_bps, row.upload_grade),
     cell(rateRange(row.upload_min_bps, row.upload_max_bps), { cls: "num range" }),
     cell(udpText(row), { cls: "quality" }),
+    cell(browserText(row), { cls: "browser-figures" }),
   ];
   cells.forEach((td, i) => td.setAttribute("data-label", PLACE_LABELS[i]));
   tr.append(...(compact ? [cells[0], cells[1], cells[2], cells[4], cells[6]] : [...cells, placePhoneLine(row)]));

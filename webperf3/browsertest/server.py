@@ -1,0 +1,450 @@
+"""The station's side of "Test from this browser", on the websocket port.
+
+Chosen by measurement (docs/measuring.md, "Testing from a browser"): binary
+websocket messages on the port the live push already listens on, so no new
+port and no waitress thread held for seconds per stream (waitress has 8,
+and reads a whole request body before the app sees a byte of it).
+
+A test is one **control** connection and, for each direction in turn,
+a few **stream** connections (paths under :data:`PREFIX`):
+
+* ``/browser-test`` (control, JSON text): the station answers ``ready``
+  (a token, the streams, the timing) or ``busy`` (``retry_after`` s) and
+  closes. It echoes every ``ping`` at once (``pong``): the browser's round
+  trips, on a connection of their own, idle and during each direction. The
+  page says ``download``, then ``upload``, then ``finish`` with its
+  download figure and its round trips; the station answers ``result``.
+* ``/browser-test/down?t=TOKEN``: the station sends incompressible bytes
+  (one random buffer made at start, 1 MiB a message) until the direction
+  ends. The **browser** counts what it received after a warm-up: the
+  download is what the client got, as the page reports it (checked: never
+  more than the station sent).
+* ``/browser-test/up?t=TOKEN``: the browser sends binary messages; the
+  **station** counts what it received after the warm-up and times the
+  direction itself (``upload_progress`` several times a second, then
+  ``upload_done``).
+
+Limits, as iperf3's one test per server: one test per client address and
+:attr:`Limits.total` in all (others get ``busy``); each direction ends after
+:attr:`Limits.phase_seconds` and :attr:`Limits.direction_bytes`; an upload
+past its cap is closed (1009), a message over the live server's
+``max_size`` too. A test whose page leaves before the end records nothing
+(the journal says so): a figure half measured is never kept.
+
+A little over 400 lines: one test's whole protocol (admission, the control
+messages, both directions' streams and timing, the checks of the page's
+figure, the record) is one piece of loop state, kept together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import secrets
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ..store.results import ResultsStore
+from ..survey.rules import clean_address
+from ..text import printable
+from .agent import describe_agent
+from .records import BrowserRecord, Latency, append_record
+
+log = logging.getLogger("webperf3.browsertest")
+
+PREFIX = "/browser-test"
+CONTROL_PATH = PREFIX
+DOWN_PATH = PREFIX + "/down"
+UP_PATH = PREFIX + "/up"
+#: Bytes of one download message, cut from a random buffer of RANDOM_BYTES.
+CHUNK_BYTES = 1 << 20
+RANDOM_BYTES = 8 << 20
+#: The kernel's send buffer of a download stream: the dashboard's 64 KiB
+#: (live/outbox.py) would cap a stream at 64 KiB per round trip.
+STREAM_SEND_BUFFER = 4 << 20
+#: Round trips a page may report per phase; samples past it are ignored.
+MAX_SAMPLES = 400
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_client: int = 1  # tests at once from one address (IPv6: its /64)
+    total: int = 2  # tests at once in all
+    streams: int = 6  # connections per direction
+    warmup_seconds: float = 2.0  # the start of each direction, not counted
+    measure_seconds: float = 6.0  # counted, after the warm-up
+    #: On a fast link the measure is cut to this once its first second
+    #: passes ``fast_bps``: more seconds change the figure little and cost
+    #: the station (and the phone's data plan) a gigabyte each.
+    fast_measure_seconds: float = 3.0
+    fast_bps: float = 400e6
+    phase_seconds: float = 15.0  # a direction ends by then whatever the page does
+    test_seconds: float = 60.0  # the whole test, latency included
+    direction_bytes: int = 3 << 30  # per direction
+    #: An upload message: the live server's max_size. Measured, 1 MiB
+    #: messages (the connection's limit raised) cost the station no less CPU
+    #: per GB (0.55-0.59 s against 0.46; docs/measuring.md).
+    upload_message_bytes: int = 64 * 1024
+
+
+@dataclass(eq=False)
+class Session:
+    token: str
+    client: str  # the per-client key (connection.client)
+    address: str | None
+    agent: str | None
+    started: float  # wall clock
+    started_mono: float
+    control: ServerConnection
+    phase: str = "idle"  # idle, download, upload, uploaded, done
+    phase_started: float = 0.0
+    down_sent: int = 0
+    down_streams: int = 0  # connections opened for the download
+    up_streams: int = 0
+    up_bytes: int = 0
+    upload: dict[str, float] | None = None  # the station's upload figure, once measured
+    uploaders: set[ServerConnection] = field(default_factory=set)
+    timer: asyncio.Task | None = None
+
+
+def _owns(path: str) -> bool:
+    return path in (CONTROL_PATH, DOWN_PATH, UP_PATH)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile, linear between closest ranks (q in 0..100)."""
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summarize(samples: object) -> tuple[float | None, float | None]:
+    """Median and 90th percentile of a page's round trips (ms); junk dropped."""
+    if not isinstance(samples, list):
+        return None, None
+    good = [float(s) for s in samples[:MAX_SAMPLES] if isinstance(s, (int, float)) and not isinstance(s, bool) and 0 < s < 60_000]
+    if not good:
+        return None, None
+    return round(statistics.median(good), 2), round(percentile(good, 90), 2)
+
+
+class BrowserTests:
+    """Browser tests, run in the live server's loop (which calls
+    :meth:`owns`, :meth:`admit` and :meth:`handle`)."""
+
+    def __init__(self, store: ResultsStore, log_dir: Path, port: Callable[[], int], limits: Limits | None = None) -> None:
+        self.store = store
+        self.log_dir = Path(log_dir)
+        self.port = port
+        self.limits = limits or Limits()
+        self._random = memoryview(os.urandom(RANDOM_BYTES))
+        self._sessions: dict[str, Session] = {}  # by token; loop state
+
+    # -- the live server's hooks ------------------------------------------------------
+
+    @staticmethod
+    def owns(path: str) -> bool:
+        return _owns(urlsplit(path).path)
+
+    @property
+    def running(self) -> int:
+        return len(self._sessions)
+
+    def admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """A stream is let in only with the token of a test of its own address
+        in the direction under way, up to the streams allowed."""
+        url = urlsplit(request.path)
+        if url.path == CONTROL_PATH:
+            return None  # busy or not is said in the connection, where a page can read it
+        session = self._session_of(connection, url.query)
+        if session is None:
+            return connection.respond(HTTPStatus.FORBIDDEN, "No browser test of yours is under way.\n")
+        if url.path == DOWN_PATH:
+            if session.phase != "download" or session.down_streams >= self.limits.streams:
+                return connection.respond(HTTPStatus.CONFLICT, "Not downloading now.\n")
+            session.down_streams += 1
+        else:
+            if session.phase != "upload" or session.up_streams >= self.limits.streams:
+                return connection.respond(HTTPStatus.CONFLICT, "Not uploading now.\n")
+            session.up_streams += 1
+        return None
+
+    async def handle(self, connection: ServerConnection) -> None:
+        url = urlsplit(connection.request.path if connection.request else "")
+        if url.path == CONTROL_PATH:
+            await self._control(connection)
+            return
+        session = self._session_of(connection, url.query)
+        if session is None:
+            await connection.close(1008, "no test")
+            return
+        if url.path == DOWN_PATH:
+            await self._send_download(connection, session)
+        else:
+            await self._receive_upload(connection, session)
+
+    def _session_of(self, connection: ServerConnection, query: str) -> Session | None:
+        token = parse_qs(query).get("t", [""])[0]
+        session = self._sessions.get(token)
+        if session is None or session.client != getattr(connection, "client", None):
+            return None
+        return session
+
+    # -- control ------------------------------------------------------------------------
+
+    async def _control(self, connection: ServerConnection) -> None:
+        client = getattr(connection, "client", "?")
+        now = time.monotonic()
+        mine = [s for s in self._sessions.values() if s.client == client]
+        if len(mine) >= self.limits.per_client or len(self._sessions) >= self.limits.total:
+            blocking = mine or list(self._sessions.values())
+            left = min(s.started_mono + self._expected_seconds() - now for s in blocking)
+            retry = max(1, math.ceil(left))
+            why = "a test from this address is under way" if mine else f"{len(self._sessions)} browser tests are under way"
+            await self._send(connection, {"type": "busy", "retry_after": retry, "message": f"Busy: {why}. Try again in {retry} s."})
+            await connection.close(1013, "busy")
+            return
+        peer = connection.remote_address
+        address = None
+        if isinstance(peer, tuple) and peer:
+            with contextlib.suppress(ValueError, Exception):
+                address = clean_address(peer[0])
+        headers = connection.request.headers if connection.request else None
+        agent = describe_agent(headers.get("User-Agent") if headers else None)
+        session = Session(secrets.token_urlsafe(18), client, address, agent, time.time(), now, connection)
+        self._sessions[session.token] = session
+        limits = self.limits
+        deadline = now + limits.test_seconds
+        try:
+            await self._send(connection, {
+                "type": "ready", "token": session.token, "streams": limits.streams,
+                "warmup_seconds": limits.warmup_seconds, "measure_seconds": limits.measure_seconds,
+                "fast_measure_seconds": limits.fast_measure_seconds, "fast_bps": limits.fast_bps,
+                "phase_seconds": limits.phase_seconds, "upload_message_bytes": limits.upload_message_bytes,
+            })
+            async with asyncio.timeout(limits.test_seconds):
+                async for message in connection:
+                    if await self._on_control(connection, session, message):
+                        break
+            if session.phase != "done":
+                log.info("browser test from %s ended before its result (during %s): nothing recorded", printable(address or "-"), session.phase)
+        except (TimeoutError, ConnectionClosed):
+            if session.phase != "done":
+                over = time.monotonic() >= deadline
+                log.info(
+                    "browser test from %s %s (during %s): nothing recorded",
+                    printable(address or "-"), "took too long" if over else "was left by its page", session.phase,
+                )
+                if over:
+                    with contextlib.suppress(ConnectionClosed):
+                        await self._send(connection, {"type": "error", "message": f"The test took over {limits.test_seconds:.0f} s: nothing recorded."})
+        finally:
+            self._end(session)
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    def _expected_seconds(self) -> float:
+        limits = self.limits
+        return 2 * (limits.warmup_seconds + limits.measure_seconds) + 4
+
+    async def _on_control(self, connection: ServerConnection, session: Session, message: str | bytes) -> bool:
+        """One message of the page; True once the test is over."""
+        if isinstance(message, bytes) or len(message) > 32 * 1024:
+            await self._fail(connection, "unexpected message on the control connection")
+            return True
+        try:
+            msg = json.loads(message)
+        except ValueError:
+            await self._fail(connection, "a control message that is not JSON")
+            return True
+        kind = msg.get("type") if isinstance(msg, dict) else None
+        if kind == "ping":
+            await self._send(connection, {"type": "pong", "n": msg.get("n") if isinstance(msg.get("n"), (int, float)) else None})
+        elif kind == "download" and session.phase == "idle":
+            self._phase(session, "download")
+            session.timer = asyncio.create_task(self._end_download_by(session))
+            await self._send(connection, {"type": "go", "phase": "download"})
+        elif kind == "upload" and session.phase == "download":
+            self._phase(session, "upload")
+            session.timer = asyncio.create_task(self._time_upload(session))
+            await self._send(connection, {"type": "go", "phase": "upload"})
+        elif kind == "finish" and session.phase == "uploaded":
+            await self._finish(connection, session, msg)
+            return True
+        else:
+            await self._fail(connection, f"unexpected {printable(kind, 20)!s} during the {session.phase}")
+            return True
+        return False
+
+    def _phase(self, session: Session, phase: str) -> None:
+        if session.timer is not None:
+            session.timer.cancel()
+            session.timer = None
+        session.phase, session.phase_started = phase, time.monotonic()
+
+    def _end(self, session: Session) -> None:
+        self._sessions.pop(session.token, None)
+        if session.phase != "done":
+            session.phase = "ended"
+        if session.timer is not None:
+            session.timer.cancel()
+        for uploader in list(session.uploaders):
+            uploader.transport.abort()
+
+    async def _send(self, connection: ServerConnection, message: dict[str, Any]) -> None:
+        await connection.send(json.dumps(message))
+
+    async def _fail(self, connection: ServerConnection, why: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._send(connection, {"type": "error", "message": f"Browser test stopped: {why}. Nothing recorded."})
+
+    # -- download -----------------------------------------------------------------------
+
+    async def _end_download_by(self, session: Session) -> None:
+        await asyncio.sleep(self.limits.phase_seconds)
+        if session.phase == "download":
+            session.phase = "download over"  # streams stop; the page's upload is refused
+
+    async def _send_download(self, connection: ServerConnection, session: Session) -> None:
+        sock = connection.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER)
+        random, size = self._random, CHUNK_BYTES
+        offset = (session.down_streams * 7919 * 4096) % (len(random) - size)
+        cap = self.limits.direction_bytes
+        with contextlib.suppress(ConnectionClosed):
+            while session.phase == "download" and session.down_sent < cap:
+                await connection.send(random[offset : offset + size])
+                session.down_sent += size
+                offset = (offset + size + 4096) % (len(random) - size)
+            await connection.close(1000, "download over")
+
+    # -- upload -------------------------------------------------------------------------
+
+    async def _receive_upload(self, connection: ServerConnection, session: Session) -> None:
+        session.uploaders.add(connection)
+        cap = self.limits.direction_bytes
+        try:
+            async for message in connection:
+                if session.phase != "upload":
+                    break
+                session.up_bytes += len(message)
+                if session.up_bytes > cap:
+                    await connection.close(1009, "upload cap reached")
+                    break
+            with contextlib.suppress(ConnectionClosed):
+                await connection.close(1000, "upload over")
+        except ConnectionClosed:
+            pass
+        finally:
+            session.uploaders.discard(connection)
+
+    async def _time_upload(self, session: Session) -> None:
+        """The upload, measured and timed here: bytes the station received
+        after the warm-up, over the seconds they took to arrive."""
+        limits = self.limits
+        connection = session.control
+        start = time.monotonic()
+        tick = 0.25
+        try:
+            while time.monotonic() - start < limits.warmup_seconds:
+                await asyncio.sleep(tick)
+                elapsed = time.monotonic() - start
+                await self._send(connection, {"type": "upload_progress", "bps": session.up_bytes * 8 / elapsed, "warmup": True})
+            b0, t0 = session.up_bytes, time.monotonic()
+            measure = limits.measure_seconds
+            while True:
+                await asyncio.sleep(tick)
+                now = time.monotonic()
+                bps = (session.up_bytes - b0) * 8 / (now - t0)
+                if now - t0 >= 1.0 and bps >= limits.fast_bps:
+                    measure = min(measure, limits.fast_measure_seconds)
+                if now - t0 >= measure or session.up_bytes >= limits.direction_bytes:
+                    break
+                await self._send(connection, {"type": "upload_progress", "bps": bps, "warmup": False})
+            seconds = now - t0
+            received = session.up_bytes - b0
+            session.upload = {"bps": received * 8 / seconds, "bytes": received, "seconds": seconds}
+            session.phase = "uploaded"
+            await self._send(connection, {"type": "upload_done", **session.upload})
+            # Cut, not closed: a closing handshake would wait behind the
+            # megabytes the page still has queued, and nothing more is counted.
+            for uploader in list(session.uploaders):
+                uploader.transport.abort()
+        except ConnectionClosed:
+            pass
+
+    # -- the result ---------------------------------------------------------------------
+
+    async def _finish(self, connection: ServerConnection, session: Session, msg: dict[str, Any]) -> None:
+        limits = self.limits
+        download = msg.get("download")
+        ok = isinstance(download, dict)
+        got = download.get("bytes") if ok else None
+        seconds = download.get("seconds") if ok else None
+        if not (isinstance(got, int) and not isinstance(got, bool) and isinstance(seconds, (int, float)) and not isinstance(seconds, bool)):
+            await self._fail(connection, "the page's download figure is missing")
+            return
+        # The page counts what it received; never more than was sent, over a
+        # time it could have taken.
+        if not (0 <= got <= session.down_sent and 0.5 <= seconds <= limits.phase_seconds):
+            await self._fail(connection, f"the page's download figure ({got} bytes in {seconds} s) cannot be right: the station sent {session.down_sent} bytes")
+            return
+        latency = msg.get("latency") if isinstance(msg.get("latency"), dict) else {}
+        idle, idle90 = summarize(latency.get("idle"))
+        down, down90 = summarize(latency.get("download"))
+        up, up90 = summarize(latency.get("upload"))
+        assert session.upload is not None
+        record = BrowserRecord(
+            id=secrets.token_hex(16),
+            port=self.port(),
+            time=session.started,
+            duration=round(time.monotonic() - session.started_mono, 3),
+            client=session.address,
+            agent=session.agent,
+            streams=limits.streams,
+            download_bps=got * 8 / seconds,
+            download_sent_bytes=session.down_sent,
+            upload_received_bytes=session.up_bytes,
+            download_bytes=got,
+            download_seconds=round(seconds, 3),
+            upload_bps=session.upload["bps"],
+            upload_bytes=int(session.upload["bytes"]),
+            upload_seconds=round(session.upload["seconds"], 3),
+            latency=Latency(idle_ms=idle, idle_p90_ms=idle90, download_ms=down, download_p90_ms=down90, upload_ms=up, upload_p90_ms=up90),
+        )
+        try:
+            await asyncio.to_thread(self._keep, record)
+        except OSError as exc:
+            log.warning("browser test from %s not recorded: %s", printable(session.address or "-"), exc.strerror or exc)
+            await self._fail(connection, f"the station could not record it ({exc.strerror or exc})")
+            return
+        session.phase = "done"  # the journal's line is the station's, as for every test (station.py)
+        await self._send(connection, {"type": "result", "id": f"{record.port}-{record.id}", "record": json.loads(_encode(record))})
+
+    def _keep(self, record: BrowserRecord) -> None:
+        """Worker thread: on disk first, then the store reads it like any test."""
+        append_record(self.log_dir, record)
+        self.store.refresh_records()
+
+
+def _encode(record: BrowserRecord) -> bytes:
+    return msgspec.json.encode(record)

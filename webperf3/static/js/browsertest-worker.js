@@ -1,0 +1,91 @@
+// The streams of "Test from this browser" (browsertest.js), in a worker of
+// their own, as LibreSpeed runs its test in speedtest_worker.js: thousands of
+// large messages a second would otherwise queue on the page's own thread,
+// ahead of the control connection's pongs, and the latency "under load"
+// would be the page's backlog instead of the network's.
+//
+// Asked {cmd: "download", urls, warmupMs, measureMs, fastMeasureMs, fastBps}:
+//   counts what this browser receives, posts {type: "progress", bps, warmup}
+//   about five times a second, then {type: "download", bytes, seconds} (the
+//   counted seconds only, after the warm-up) and closes the streams.
+// Asked {cmd: "upload", urls, messageBytes}: sends incompressible messages,
+//   keeping a few MiB queued per stream, until {cmd: "stop"}. The station
+//   counts and times the upload itself.
+// Anything going wrong: {type: "error", message}.
+
+const UPLOAD_BUFFER = 4 << 20; // bytes a stream keeps queued in the browser
+let streams = [];
+let uploading = false;
+
+function open(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("open", () => resolve(ws), { once: true });
+    ws.addEventListener("error", () => reject(new Error("the station refused a test connection")), { once: true });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function closeAll() {
+  for (const ws of streams) ws.close();
+  streams = [];
+}
+
+async function download({ urls, warmupMs, measureMs, fastMeasureMs, fastBps }) {
+  let received = 0;
+  streams = await Promise.all(urls.map(open));
+  for (const ws of streams) ws.addEventListener("message", (event) => (received += event.data.byteLength));
+  const start = performance.now();
+  let b0 = 0;
+  let t0 = 0;
+  let measure = measureMs;
+  for (;;) {
+    await sleep(200);
+    const now = performance.now();
+    if (!t0 && now - start >= warmupMs) {
+      b0 = received;
+      t0 = now;
+    }
+    const bps = t0 ? ((received - b0) * 8000) / Math.max(1, now - t0) : (received * 8000) / (now - start);
+    if (t0 && now - t0 >= 1000 && bps >= fastBps) measure = Math.min(measure, fastMeasureMs);
+    if (t0 && now - t0 >= measure) {
+      const result = { type: "download", bytes: received - b0, seconds: (now - t0) / 1000 };
+      closeAll();
+      postMessage(result);
+      return;
+    }
+    postMessage({ type: "progress", bps, warmup: !t0 });
+  }
+}
+
+async function upload({ urls, messageBytes }) {
+  const chunk = new Uint8Array(messageBytes);
+  // Incompressible: getRandomValues fills at most 64 KiB a call.
+  for (let at = 0; at < chunk.length; at += 65536) crypto.getRandomValues(chunk.subarray(at, Math.min(chunk.length, at + 65536)));
+  streams = await Promise.all(urls.map(open));
+  uploading = true;
+  const pump = (ws) => {
+    if (!uploading || ws.readyState !== WebSocket.OPEN) return;
+    while (ws.bufferedAmount < UPLOAD_BUFFER) ws.send(chunk);
+    setTimeout(() => pump(ws), 2);
+  };
+  streams.forEach(pump);
+}
+
+addEventListener("message", async (event) => {
+  const ask = event.data;
+  try {
+    if (ask.cmd === "download") await download(ask);
+    else if (ask.cmd === "upload") await upload(ask);
+    else if (ask.cmd === "stop") {
+      uploading = false;
+      closeAll();
+    }
+  } catch (err) {
+    uploading = false;
+    closeAll();
+    postMessage({ type: "error", message: err.message });
+  }
+});
