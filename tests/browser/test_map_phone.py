@@ -34,7 +34,7 @@ def call(url: str, method: str, body: object, content_type: str = "application/j
 
 
 def test_a_phone_taps_where_it_stands_and_its_test_lands_there_on_the_map(playwright: Playwright, browser_type_launch_args: dict, tmp_path: Path) -> None:
-    with made_link() as link, Station(tmp_path / "logs", servers=2, host=link.server_ip) as station:
+    with made_link() as link, Station(tmp_path / "logs", servers=2, host=link.server_ip, extra=("--open",)) as station:
         host = link.server_ip
         plan = call(f"{station.url}api/plans?name=Ground%20floor", "POST", images.png(600, 800), "image/png")["id"]
         call(f"{station.url}api/places/spot", "PUT", {"name": "Office", "plan": plan, "x": 0.8, "y": 0.2})

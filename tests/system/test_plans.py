@@ -31,7 +31,7 @@ def send(url: str, method: str, body: bytes, content_type: str) -> tuple[int, di
 def test_plans_and_spots_survive_a_restart(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     picture = images.png(3000, 2000, (230, 230, 230)) + b"\x00" * 300_000  # well past the JSON cap
-    with Station(logs, servers=1) as station:
+    with Station(logs, servers=1, extra=("--open",)) as station:  # a trusted network: plans are admin changes
         status, made = send(f"{station.url}api/plans?name=Floor%202", "POST", picture, "image/png")
         assert status == 201 and (made["width"], made["height"]) == (3000, 2000)
         status, _ = send(f"{station.url}api/places/spot", "PUT", json.dumps({"name": "Lab", "plan": made["id"], "x": 0.4, "y": 0.6}).encode(), "application/json")
@@ -41,7 +41,7 @@ def test_plans_and_spots_survive_a_restart(tmp_path: Path) -> None:
             sock.sendall(b"POST /api/plans?name=Big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 25000000\r\n\r\n")
             response = read_all(sock)
         assert status_of(response) == 413 and b"the plan is 25.0 MB: at most 20 MB are kept" in response
-    with Station(logs, servers=1) as station:
+    with Station(logs, servers=1, extra=("--open",)) as station:  # a trusted network: plans are admin changes
         listed = station.api("api/plans")
         assert [(p["name"], p["bytes"]) for p in listed["plans"]] == [("Floor 2", len(picture))]
         assert [(s["place"], s["x"], s["y"]) for s in listed["spots"]] == [("Lab", 0.4, 0.6)]
