@@ -1,0 +1,148 @@
+"""A verified index of already-parsed tests, kept beside the logs.
+
+Decoding 100 MB of iperf3 JSON costs most of a second; reading the same
+bytes back costs a twentieth of that. So the station keeps, per log,
+``<log-dir>/.webperf3-index/port-P.idx``: the Results parsed from the log's
+first K bytes (msgspec msgpack), keyed by the log's identity (device, inode),
+K, and a CRC-32 of those K bytes. A reader that finds one takes its Results
+only if every key still holds for the log as it is now, the CRC computed
+afresh over the log's own bytes, and parses only what lies past K.
+
+Never trusted over the logs: a log truncated below K, replaced (another
+inode, or the same inode rewritten: its bytes no longer match the CRC),
+an index that does not decode, was written by another version of webperf3
+or names a test outside its K bytes, is ignored and the log read whole (a
+line in the journal at most). The index is a cache, rebuilt on any doubt.
+
+Written only by the station (an export reads it, never writes), atomically
+(a temporary file renamed over the old), never in a directory that cannot
+be written: a read-only log directory costs one failed attempt per store.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+import msgspec
+
+from ... import __version__
+from ...store.record import Result
+
+log = logging.getLogger("webperf3.iperf3.index")
+
+#: The directory beside the logs; hidden, so nobody takes it for a log.
+INDEX_DIR = ".webperf3-index"
+#: Bumped when what an index holds or how a log is parsed changes: with the
+#: package version and Result's fields, an index another webperf3 wrote (or
+#: one before a Result field was added) is never taken for this one's.
+FORMAT = 1
+KEY = f"{FORMAT}/{__version__}/{','.join(Result.__struct_fields__)}"
+_CRC_CHUNK = 1 << 20
+
+
+class IndexFile(msgspec.Struct, array_like=True):
+    """What one index file holds."""
+
+    key: str  # KEY of the webperf3 that wrote it
+    dev: int
+    ino: int
+    size: int  # K: the log's bytes the results were parsed from
+    crc: int  # zlib.crc32 of those K bytes
+    tail: bytes  # their last bytes (the reader's fingerprint of a rewritten log)
+    skipped: int  # damaged entries among them
+    results: list[Result]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(IndexFile)
+
+
+def index_path(log_path: Path) -> Path:
+    return log_path.parent / INDEX_DIR / (log_path.stem + ".idx")
+
+
+def crc_of(f: BinaryIO, size: int) -> int | None:
+    """The CRC-32 of ``f``'s first ``size`` bytes, or None if it holds fewer."""
+    f.seek(0)
+    crc, left = 0, size
+    while left:
+        chunk = f.read(min(_CRC_CHUNK, left))
+        if not chunk:
+            return None
+        crc = zlib.crc32(chunk, crc)
+        left -= len(chunk)
+    return crc
+
+
+def load(log_path: Path, f: BinaryIO, st: os.stat_result) -> IndexFile | None:
+    """The index of the log open as ``f`` (``st`` its fstat), if it holds
+    in every respect for the log's bytes as they are now; else None."""
+    path = index_path(log_path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None  # none yet (or unreadable): the log is read whole
+    why = None
+    try:
+        index = _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+        why = f"does not decode ({str(exc)[:60]})"
+    else:
+        if index.key != KEY:
+            why = "was written by another version of webperf3"
+        elif (index.dev, index.ino) != (st.st_dev, st.st_ino):
+            why = "is of another file (the log was replaced)"
+        elif index.size > st.st_size:
+            why = "covers more than the log holds (it was truncated)"
+        elif any(not 0 <= r.offset < index.size for r in index.results):
+            why = "names tests outside the bytes it covers"
+        elif crc_of(f, index.size) != index.crc or not _ends_with(f, index.size, index.tail):
+            why = "does not match the log's bytes (it was rewritten)"
+    if why is not None:
+        log.info("%s %s: reading the log whole", path, why)
+        return None
+    return index
+
+
+def _ends_with(f: BinaryIO, size: int, tail: bytes) -> bool:
+    f.seek(size - len(tail))
+    return f.read(len(tail)) == tail
+
+
+class Saver:
+    """Writes indexes for one log directory, until the directory says no."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None  # why writing stopped, once said
+
+    def save(self, log_path: Path, index: IndexFile) -> bool:
+        if self.refused is not None:
+            return False
+        path = index_path(log_path)
+        tmp = None
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                out.write(_encoder.encode(index))
+            os.replace(tmp, path)
+            return True
+        except OSError as exc:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+                # A read-only log directory (or a full disk): stop trying, say so once.
+                self.refused = exc.strerror or str(exc)
+                log.info("not keeping an index beside the logs in %s: %s", log_path.parent, self.refused)
+            else:
+                log.warning("cannot write %s: %s", path, exc.strerror or exc)
+            return False
