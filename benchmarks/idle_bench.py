@@ -344,8 +344,9 @@ def indexed(tree: Path, logs: Path, args: argparse.Namespace, repeat: int) -> di
             finally:
                 s.stop()
         export_s = cold_export(tree, first.log_dir, repeat)
+        kept = index.is_dir() and any(index.iterdir())
     return {"startup_s": statistics.median(starts), "startups": starts, "export_s": export_s,
-            "indexed": index.is_dir() and any(index.iterdir())}
+            "indexed": kept}
 
 
 def run_tree(trees: dict[str, Path], args: argparse.Namespace) -> dict[str, dict]:
