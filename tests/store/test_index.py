@@ -135,6 +135,13 @@ def test_an_index_of_another_log_is_not_taken(log_dir, monkeypatch):
     assert _fresh(log_dir) == _whole(log_dir, monkeypatch)
 
 
+def test_the_index_is_readable_by_whoever_can_read_the_log(log_dir):
+    log = install(log_dir, 5201, sample("tcp"))
+    log.chmod(0o644)
+    _station(log_dir)
+    assert index_path(log).stat().st_mode & 0o777 == 0o644
+
+
 def test_an_export_never_writes_beside_the_logs(log_dir):
     install(log_dir, 5201, sample("tcp"))
     ResultsStore(log_dir).refresh()

@@ -128,7 +128,11 @@ class Saver:
         tmp = None
         try:
             path.parent.mkdir(exist_ok=True)
+            mode = os.stat(log_path).st_mode & 0o666
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+            # Readable by whoever can read the log (mkstemp's 0600 would
+            # leave an export run by another user parsing the whole log).
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as out:
                 out.write(_encoder.encode(index))
             os.replace(tmp, path)
