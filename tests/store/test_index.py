@@ -163,3 +163,24 @@ def test_a_directory_that_cannot_be_written_is_tried_once(log_dir, monkeypatch):
     store.refresh()
     assert len(tries) == 1
     assert len(store.results()) == 3
+
+
+def test_a_full_disk_is_tried_again_later(log_dir, monkeypatch):
+    log = install(log_dir, 5201, sample("tcp"))
+    real = __import__("tempfile").mkstemp
+    full = [True]
+
+    def maybe_full(*args, **kwargs):
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("tempfile.mkstemp", maybe_full)
+    store = _station(log_dir)
+    assert not index_path(log).exists()
+    full[0] = False  # space freed
+    append(log, make_entry("extra_data", at=T_ROOM_101 + 60))
+    store.refresh()
+    assert index_path(log).exists()
+    _parsing_fails(monkeypatch)
+    assert len(_fresh(log_dir)) == 2

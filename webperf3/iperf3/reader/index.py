@@ -120,6 +120,7 @@ class Saver:
 
     def __init__(self) -> None:
         self.refused: str | None = None  # why writing stopped, once said
+        self.failed = 0  # writes that failed otherwise (a full disk)
 
     def save(self, log_path: Path, index: IndexFile) -> bool:
         if self.refused is not None:
@@ -143,10 +144,14 @@ class Saver:
                     os.unlink(tmp)
                 except OSError:
                     pass
-            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
-                # A read-only log directory (or a full disk): stop trying, say so once.
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                # A read-only log directory: stop trying, say so once.
                 self.refused = exc.strerror or str(exc)
                 log.info("not keeping an index beside the logs in %s: %s", log_path.parent, self.refused)
             else:
-                log.warning("cannot write %s: %s", path, exc.strerror or exc)
+                # A full disk, say: tried again a MiB of logs later, said once
+                # (the logs themselves are what matters, and they are read).
+                level = logging.DEBUG if self.failed else logging.WARNING
+                self.failed += 1
+                log.log(level, "cannot write %s: %s (the logs are read whole until it can be)", path, exc.strerror or exc)
             return False
