@@ -184,3 +184,16 @@ def test_a_full_disk_is_tried_again_later(log_dir, monkeypatch):
     assert index_path(log).exists()
     _parsing_fails(monkeypatch)
     assert len(_fresh(log_dir)) == 2
+
+
+def test_an_index_written_by_other_parsing_code_is_not_taken(log_dir, monkeypatch):
+    import webperf3.iperf3.reader.index as index_module
+
+    install(log_dir, 5201, sample("tcp"), sample("extra_data"))
+    _station(log_dir)
+    monkeypatch.setattr(index_module, "KEY", index_module.KEY + "-changed")  # entries.py edited, say
+    parsed = []
+    real = logs_module.parse_entry_in
+    monkeypatch.setattr(logs_module, "parse_entry_in", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    assert [name for _, _, name, _, _ in _fresh(log_dir)] == [None, "Room 101"]
+    assert parsed

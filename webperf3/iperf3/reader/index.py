@@ -22,6 +22,7 @@ be written: a read-only log directory costs one failed attempt per store.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import tempfile
@@ -38,11 +39,26 @@ log = logging.getLogger("webperf3.iperf3.index")
 
 #: The directory beside the logs; hidden, so nobody takes it for a log.
 INDEX_DIR = ".webperf3-index"
-#: Bumped when what an index holds or how a log is parsed changes: with the
-#: package version and Result's fields, an index another webperf3 wrote (or
-#: one before a Result field was added) is never taken for this one's.
+#: Bumped when what an index holds changes.
 FORMAT = 1
-KEY = f"{FORMAT}/{__version__}/{','.join(Result.__struct_fields__)}"
+#: The code that turns a log's bytes into Results: an index is taken only by
+#: the very code that wrote it, so a change in how a log is parsed (a fix, a
+#: new field) never leaves tests shown as an older webperf3 parsed them.
+_PARSERS = ("iperf3/reader/logs.py", "iperf3/reader/entries.py", "iperf3/reader/errors.py", "store/record.py", "text.py")
+
+
+def _parser_digest() -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    root = Path(__file__).resolve().parents[2]
+    for name in _PARSERS:
+        try:
+            digest.update((root / name).read_bytes())
+        except OSError:  # not installed as files: the version alone
+            return "?"
+    return digest.hexdigest()
+
+
+KEY = f"{FORMAT}/{__version__}/{_parser_digest()}/{','.join(Result.__struct_fields__)}"
 _CRC_CHUNK = 1 << 20
 
 
@@ -95,7 +111,7 @@ def load(log_path: Path, f: BinaryIO, st: os.stat_result) -> IndexFile | None:
         why = f"does not decode ({str(exc)[:60]})"
     else:
         if index.key != KEY:
-            why = "was written by another version of webperf3"
+            why = "was written by other parsing code (another webperf3)"
         elif (index.dev, index.ino) != (st.st_dev, st.st_ino):
             why = "is of another file (the log was replaced)"
         elif index.size > st.st_size:
