@@ -10,8 +10,9 @@ afresh over the log's own bytes, and parses only what lies past K.
 
 Never trusted over the logs: a log truncated below K, replaced (another
 inode, or the same inode rewritten: its bytes no longer match the CRC),
-an index that does not decode, was written by another version of webperf3
-or names a test outside its K bytes, is ignored and the log read whole (a
+an index that does not decode, was written by other parsing code (another
+webperf3, or this one's reader edited) or names a test outside its K bytes,
+is ignored and the log read whole (a
 line in the journal at most). The index is a cache, rebuilt on any doubt.
 
 Written only by the station (an export reads it, never writes), atomically
