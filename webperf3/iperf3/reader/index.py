@@ -28,6 +28,7 @@ import logging
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -125,6 +126,25 @@ def load(log_path: Path, f: BinaryIO, st: os.stat_result) -> IndexFile | None:
         log.info("%s %s: reading the log whole", path, why)
         return None
     return index
+
+
+def share_texts(results: list[Result], share: Callable[[str | None], str | None]) -> None:
+    """One copy of each text among results decoded from an index, as parsed
+    results have (the store keeps 100,000 tests: the same address in each
+    would cost megabytes). A dict first: most texts repeat, and a lookup
+    costs less than a call of ``share``."""
+    force = msgspec.structs.force_setattr
+    memo: dict[str, str | None] = {}
+    for result in results:
+        # Unrolled: a loop over the names with getattr costs twice as much.
+        if (text := result.client) is not None:
+            force(result, "client", memo[text] if text in memo else memo.setdefault(text, share(text)))
+        if (text := result.name) is not None:
+            force(result, "name", memo[text] if text in memo else memo.setdefault(text, share(text)))
+        if (text := result.protocol) is not None:
+            force(result, "protocol", memo[text] if text in memo else memo.setdefault(text, share(text)))
+        if (text := result.error) is not None:
+            force(result, "error", memo[text] if text in memo else memo.setdefault(text, share(text)))
 
 
 def _ends_with(f: BinaryIO, size: int, tail: bytes) -> bool:

@@ -6,7 +6,11 @@ several 4096-byte write() calls. Between objects there may be plain text
 
 :class:`EntrySplitter` cuts a byte stream into candidate objects and junk,
 with no I/O, fed in pieces of any size. :class:`LogReader` owns one file,
-remembers how far it has read, and parses only what was appended since.
+remembers how far it has read, and parses only what was appended since,
+starting past what a verified index beside the log covers (:mod:`.index`).
+
+Over 400 lines: the reader's recovery of damaged spans (``_parse_span``)
+relies on exactly where the splitter cuts, so both stay in one file.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import msgspec
 
 from ...store.record import Result
 from ...text import printable
@@ -241,25 +244,6 @@ def file_kind(mode: int) -> str:
     return "something else"
 
 
-def _share_texts(results: list[Result], share: Share) -> None:
-    """One copy of each text among results decoded from an index, as parsed
-    results have (the store keeps 100,000 tests: the same address in each
-    would cost megabytes). A dict first: most texts repeat, and a lookup
-    costs less than a call of ``share``."""
-    force = msgspec.structs.force_setattr
-    memo: dict[str, str | None] = {}
-    for result in results:
-        # Unrolled: a loop over the names with getattr costs twice as much.
-        if (text := result.client) is not None:
-            force(result, "client", memo[text] if text in memo else memo.setdefault(text, share(text)))
-        if (text := result.name) is not None:
-            force(result, "name", memo[text] if text in memo else memo.setdefault(text, share(text)))
-        if (text := result.protocol) is not None:
-            force(result, "protocol", memo[text] if text in memo else memo.setdefault(text, share(text)))
-        if (text := result.error) is not None:
-            force(result, "error", memo[text] if text in memo else memo.setdefault(text, share(text)))
-
-
 class LogReader:
     """One ``port-P.json`` file, read incrementally."""
 
@@ -368,7 +352,7 @@ class LogReader:
         if index is None:
             return
         if self.share is not _as_is:
-            _share_texts(index.results, self.share)
+            _index_file.share_texts(index.results, self.share)
         out.results.extend(index.results)
         out.skipped += index.skipped
         self.skipped += index.skipped
