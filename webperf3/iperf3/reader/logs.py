@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-
 from ...store.record import Result
 from ...text import printable
 from . import index as _index_file
