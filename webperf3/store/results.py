@@ -250,6 +250,10 @@ class ResultsStore:
         if self.keep_index and reader.index_due(INDEX_EVERY):
             if self._index_saver.save(reader.path, reader.index_of(self._by_port.get(port, []))):
                 reader.indexed = reader.offset
+            elif self._index_saver.refused is not None:  # a read-only directory: no CRC kept up for nothing
+                self.keep_index = False
+                for each in self._readers.values():
+                    each.keep_index = False
 
     def _forget(self, port: int, changes: Changes) -> None:
         if self._readers.pop(port, None) is not None:
