@@ -159,7 +159,7 @@ class Station:
         from .serving.httpserver import HttpLimits, WebServer
         from .web import Dashboard
 
-        self.store = ResultsStore(plan.log_dir)
+        self.store = ResultsStore(plan.log_dir, keep_index=True)  # the index beside the logs: a fast next start
         self.book = book
         self.fleet = None
         if plan.ports:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import operator
 import os
 import re
 import threading
@@ -21,10 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..browsertest.records import RecordReader
+from ..iperf3.reader.index import Saver
 from ..iperf3.reader.logs import LogReader
 from .record import Result, SharedText
 
 log = logging.getLogger("webperf3.results")
+
+#: A log's index is written again once this many bytes were appended past it:
+#: at most about 200 tests for the next start to parse, and no write per test.
+INDEX_EVERY = 1 << 20
 
 LOG_NAME = re.compile(r"port-(\d{1,5})\.json")
 
@@ -103,11 +109,12 @@ def _by_time(result: Result) -> float:
     return result.time
 
 
-def _order(result: Result) -> tuple[float, int, int]:
-    """The one order of results everywhere (the table, /csv, ``webperf3
-    export``): start time, then port, then place in the log. Time alone left
-    tests of one second in whatever order their logs happened to be read."""
-    return (result.time, result.port, result.offset)
+#: The one order of results everywhere (the table, /csv, ``webperf3
+#: export``): start time, then port, then place in the log. Time alone left
+#: tests of one second in whatever order their logs happened to be read.
+#: An attrgetter, not a function: a start sorts every test by it, and a
+#: Python call per test cost as much as decoding the whole index (profiled).
+_order: Callable[[Result], tuple[float, int, int]] = operator.attrgetter("time", "port", "offset")
 
 
 def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
@@ -126,8 +133,13 @@ def _merge_in_time_order(seq: list[Result], new: list[Result]) -> None:
 class ResultsStore:
     """All results of one log directory, per port and in order (:func:`_order`)."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, keep_index: bool = False) -> None:
         self.log_dir = Path(log_dir)
+        # Every store starts from a verified index beside a log when there is
+        # one (iperf3/reader/index.py); only the station's writes them
+        # (``keep_index``): an export leaves the log directory as it was.
+        self.keep_index = keep_index
+        self._index_saver = Saver()
         self._lock = threading.RLock()
         self._readers: dict[int, LogReader] = {}
         self._by_port: dict[int, list[Result]] = {}
@@ -251,7 +263,9 @@ class ResultsStore:
     def _read(self, port: int, changes: Changes) -> None:
         reader = self._readers.get(port)
         if reader is None:
-            reader = self._readers[port] = LogReader(log_path(self.log_dir, port), port, share=self._shared)
+            reader = self._readers[port] = LogReader(
+                log_path(self.log_dir, port), port, share=self._shared, use_index=True, keep_index=self.keep_index
+            )
         try:
             found = reader.read()
         except OSError as exc:
@@ -266,6 +280,17 @@ class ResultsStore:
             _merge_in_time_order(self._by_port.setdefault(port, []), found.results)
             self._totals.setdefault(port, PortTotals()).add(found.results)
             changes.added.extend(found.results)
+        self._keep_index(port, reader)
+
+    def _keep_index(self, port: int, reader: LogReader) -> None:
+        """Write the log's index once INDEX_EVERY bytes were read past the last."""
+        if self.keep_index and reader.index_due(INDEX_EVERY):
+            if self._index_saver.save(reader.path, reader.index_of(self._by_port.get(port, []))):
+                reader.indexed = reader.offset
+            elif self._index_saver.refused is not None:  # a read-only directory: no CRC kept up for nothing
+                self.keep_index = False
+                for each in self._readers.values():
+                    each.keep_index = False
 
     def _forget(self, port: int, changes: Changes) -> None:
         if self._readers.pop(port, None) is not None:

@@ -6,7 +6,11 @@ several 4096-byte write() calls. Between objects there may be plain text
 
 :class:`EntrySplitter` cuts a byte stream into candidate objects and junk,
 with no I/O, fed in pieces of any size. :class:`LogReader` owns one file,
-remembers how far it has read, and parses only what was appended since.
+remembers how far it has read, and parses only what was appended since,
+starting past what a verified index beside the log covers (:mod:`.index`).
+
+Over 400 lines: the reader's recovery of damaged spans (``_parse_span``)
+relies on exactly where the splitter cuts, so both stay in one file.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +28,7 @@ from typing import NamedTuple
 
 from ...store.record import Result
 from ...text import printable
+from . import index as _index_file
 from .entries import EntryError, Share, parse_entry_in
 
 log = logging.getLogger("webperf3.iperf3.logs")
@@ -92,6 +98,11 @@ class EntrySplitter:
     def pending(self) -> int:
         """Bytes held back waiting for the rest of an object."""
         return len(self._buf)
+
+    @property
+    def at_line_start(self) -> bool:
+        """Whether what comes next begins a line, as for a new splitter."""
+        return self._line_start
 
     def feed(self, data: bytes) -> Iterator[Piece]:
         buf = self._buf + data if self._buf else data
@@ -235,13 +246,21 @@ def file_kind(mode: int) -> str:
 class LogReader:
     """One ``port-P.json`` file, read incrementally."""
 
-    def __init__(self, path: Path, port: int, chunk_size: int = READ_CHUNK_BYTES, share: Share | None = None) -> None:
+    def __init__(
+        self, path: Path, port: int, chunk_size: int = READ_CHUNK_BYTES, share: Share | None = None,
+        use_index: bool = False, keep_index: bool = False,
+    ) -> None:
         self.path = path
         self.port = port
         self.chunk_size = chunk_size
         self.share = _as_is if share is None else share  # each text of a Result: the store keeps one copy of each
         self.skipped = 0  # over the reader's life, for metrics
         self._refused: str | None = None  # why the file is not read, as last said
+        # The verified index beside the logs (:mod:`.index`): taken when it
+        # holds for the log's bytes; kept up (a CRC of what was read) only
+        # by a reader that writes it, the station's.
+        self.use_index = use_index or keep_index
+        self.keep_index = keep_index
         self._restart()
 
     def _restart(self) -> None:
@@ -250,6 +269,9 @@ class LogReader:
         self._tail = b""  # the last bytes consumed, to notice a rewritten file
         self._junk_end = -1
         self._splitter = EntrySplitter()
+        self._crc = 0  # of the bytes consumed, when keep_index
+        self.indexed = 0  # bytes the index on disk covers (0: none known)
+        self._skips_since_start = 0  # damaged entries since the start of the file, for the index
 
     def read(self) -> ReadResult:
         """Parse what was appended since the last call."""
@@ -278,6 +300,8 @@ class LogReader:
                 log.info("%s was truncated or replaced: reading it again", self.path)
                 self._restart()
                 out.reset = True
+            if self._identity is None and self.use_index and st.st_size:
+                self._from_index(f, st, out)
             self._identity = (st.st_dev, st.st_ino)
             if st.st_size == self.offset:
                 return out
@@ -316,6 +340,43 @@ class LogReader:
                 self._junk_end = piece.offset + piece.stop - piece.start
         self.offset += len(chunk)
         self._tail = (self._tail + chunk[-_FINGERPRINT:])[-_FINGERPRINT:]
+        if self.keep_index:
+            self._crc = zlib.crc32(chunk, self._crc)
+
+    # -- the index beside the log (:mod:`.index`) --------------------------------
+
+    def _from_index(self, f, st: os.stat_result, out: ReadResult) -> None:
+        """Start past the bytes a verified index covers, with its results."""
+        index = _index_file.load(self.path, f, st)
+        if index is None:
+            return
+        if self.share is not _as_is:
+            _index_file.share_texts(index.results, self.share)
+        out.results.extend(index.results)
+        out.skipped += index.skipped
+        self.skipped += index.skipped
+        self._skips_since_start = index.skipped
+        self.offset = self.indexed = index.size
+        self._tail = index.tail
+        self._crc = index.crc
+        self._splitter = EntrySplitter(index.size)
+
+    def index_due(self, every: int) -> bool:
+        """Whether an index should be written now: ``every`` bytes or more
+        read past the last one, and nothing held back (an index ends where a
+        fresh reader could begin)."""
+        return (self.keep_index and self._identity is not None and self.offset - self.indexed >= every
+                and self._splitter.pending == 0 and self._splitter.at_line_start)
+
+    def index_of(self, results: list[Result]) -> _index_file.IndexFile:
+        """The index of everything read so far; ``results``: what was read
+        from this log since it was last read from the start (the store's)."""
+        assert self._identity is not None
+        dev, ino = self._identity
+        return _index_file.IndexFile(
+            key=_index_file.KEY, dev=dev, ino=ino, size=self.offset, crc=self._crc,
+            tail=self._tail, skipped=self._skips_since_start, results=results,
+        )
 
     def _parse(self, piece: Piece, out: ReadResult) -> None:
         self._parse_span(piece.buf, piece.start, piece.stop, piece.offset - piece.start, out)
@@ -364,6 +425,7 @@ class LogReader:
     def _skip(self, out: ReadResult, offset: int, why: str) -> None:
         out.skipped += 1
         self.skipped += 1
+        self._skips_since_start += 1
         # Logged once per file: a damaged log must not flood the journal.
         level = logging.WARNING if self.skipped == 1 else logging.DEBUG
         log.log(level, "%s: skipped %s at byte %d (further skips logged at debug level)", self.path, why, offset)
