@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.station import Station
+from webperf3.browsertest.records import BrowserRecord, append_record
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the counters are Linux's"),
@@ -95,5 +96,26 @@ def test_the_screen_shows_every_port_a_moving_test_and_a_qr_code_of_the_page(
         # The pairing QR's URL pairs the phone that opens it.
         with urllib.request.urlopen(pair_url, timeout=5) as answer:
             assert answer.status == 200 and "webperf3_device=" in answer.headers["Set-Cookie"]
+    finally:
+        station.stop()
+
+
+def test_tests_from_browsers_have_a_tile_named_for_them_not_an_idle_port(page: Page, tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    append_record(log_dir, BrowserRecord(id="b1", port=1, time=time.time() - 60, duration=17.0, client="10.0.0.7", download_bps=8.1e7, upload_bps=4.2e7, streams=6))
+    station = Station(log_dir, servers=2)
+    try:
+        page.set_viewport_size({"width": 800, "height": 480})
+        page.goto(station.url + "screen")
+        expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+        tiles = page.locator("#screen-tiles .tile")
+        expect(tiles).to_have_count(3)
+        browser = page.locator(".tile[data-port='1']")
+        expect(browser.locator(".tile-port")).to_have_text("Browser tests")
+        expect(browser.locator(".tile-state")).to_have_text("browser, HTTP")
+        expect(browser.locator(".tile-last")).to_contain_text("81.0 Mbit/s")
+        for port in station.ports:
+            expect(page.locator(f".tile[data-port='{port}'] .tile-port")).to_have_text(f"Port {port}")
     finally:
         station.stop()

@@ -68,7 +68,12 @@ function tile(port) {
     last.append(el("p", { text: "no test yet" }));
   }
   node.setAttribute("role", "listitem");
-  node.append(el("h2", { text: `Port ${port}`, cls: "tile-port" }), el("p", { text: said, cls: "tile-state" }), live, last);
+  // The websocket port's row holds the tests run from browsers: it is no
+  // iperf3 server, so its tile says what it is rather than "Port N idle".
+  const browserRow = !server && latest && latest.method === "browser";
+  const heading = browserRow ? "Browser tests" : `Port ${port}`;
+  if (browserRow && kind === "idle") said = "browser, HTTP";
+  node.append(el("h2", { text: heading, cls: "tile-port" }), el("p", { text: said, cls: "tile-state" }), live, last);
   return node;
 }
 
