@@ -5,6 +5,10 @@ annotations from the board and does no I/O.
 A :class:`History` is built once per (store generation, book version, survey)
 by the web view and asked many times: each sort order is computed once, on
 first use, so a filter or page change is one pass over the tests.
+
+About 400 lines, one job: every question the history page asks of the tests
+(each filter, sort and the chart's series) is answered here, over one set of
+columns, so a new filter cannot disagree with the chart.
 """
 
 from __future__ import annotations
