@@ -103,3 +103,46 @@ def test_an_unpaired_iphone_is_refused_then_the_qr_s_url_pairs_it(webkit: Any, u
     answer_prompt(webkit, "Floor 2")
     wait_until(lambda: text(webkit, "survey-name") == "Floor 2", 10, 0.2, "the new survey")
     assert "Floor 2" in [s["name"] for s in unpaired.api("api/surveys")["surveys"]]
+
+
+# -- tapping where one stands on the floor plan --------------------------------------------
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[Station]:
+    """A station on a trusted network (--open): a plan is uploaded over the API."""
+    running = Station(tmp_path / "logs", servers=0, extra=("--open",))
+    yield running
+    running.stop()
+
+
+def tap_at(driver: Any, element: Any, x: float, y: float) -> None:
+    """A tap at fractions (x, y) of ``element`` as shown, by a WebDriver
+    touch pointer. WebKitGTK (a desktop port, no touch screen under Xvfb)
+    delivers it as a mouse click (pointerType "mouse", no touch events);
+    the picker listens for "click", which an iPhone's tap makes too."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.interaction import POINTER_TOUCH
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    width, height = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height]", element)
+    # W3C actions' offsets are from the element's centre.
+    dx, dy = round(width * (x - 0.5)), round(height * (y - 0.5))
+    actions = ActionBuilder(driver, mouse=PointerInput(POINTER_TOUCH, "finger"))
+    actions.pointer_action.move_to(element, dx, dy).pointer_down().pointer_up()
+    actions.perform()
+
+
+def test_an_iphone_taps_where_it_stands_on_the_plan(webkit: Any, station: Station) -> None:
+    plan = call(f"{station.url}api/plans?name=Ground%20floor", "POST", images.png(800, 600), "image/png")["id"]
+    open_phone(webkit, station.url)
+    wait_until(lambda: webkit.execute_script("return !document.getElementById('plan-picker').hidden"), 10, 0.2, "the plan picker")
+    webkit.find_element("css selector", "#plan-picker summary").click()
+    image = webkit.find_element("id", "plan-pick-image")
+    wait_until(lambda: webkit.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image), 10, 0.2, "the plan's image")
+    tap_at(webkit, image, 0.2, 0.8)
+    wait_until(lambda: text(webkit, "device-place") == "Spot 1", 10, 0.2, "the place named at the tap")
+    [spot] = station.api("api/plans")["spots"]
+    assert spot["place"] == "Spot 1" and spot["plan"] == plan
+    assert abs(spot["x"] - 0.2) < 0.02 and abs(spot["y"] - 0.8) < 0.02, spot
