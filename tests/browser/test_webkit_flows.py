@@ -146,3 +146,20 @@ def test_an_iphone_taps_where_it_stands_on_the_plan(webkit: Any, station: Statio
     [spot] = station.api("api/plans")["spots"]
     assert spot["place"] == "Spot 1" and spot["plan"] == plan
     assert abs(spot["x"] - 0.2) < 0.02 and abs(spot["y"] - 0.8) < 0.02, spot
+
+
+# -- "Test from this browser" ----------------------------------------------------------------
+
+
+def test_an_iphone_tests_from_its_browser_and_the_station_records_it(webkit: Any, tmp_path: Path) -> None:
+    with Station(tmp_path / "logs", servers=0) as station:  # the websocket port on loopback
+        open_phone(webkit, station.url)
+        click(webkit, "browser-test")
+        phase = lambda: webkit.execute_script("return document.getElementById('browser-test-status').dataset.phase") or ""
+        wait_until(lambda: phase() in ("done", "error", "busy"), 90, 0.5, "the browser test's end")
+        assert phase() == "done", text(webkit, "browser-test-status")
+        assert "received by this browser" in text(webkit, "browser-test-status")
+        [result] = station.api("api/results")["results"]
+        assert result["method"] == "browser"
+        assert result["download_bps"] > 0 and result["upload_bps"] > 0, result
+        assert "Safari" in (result["agent"] or "") and "Chrome" not in result["agent"], result["agent"]
