@@ -5,7 +5,9 @@ against a real station process on 127.0.0.1:
 * pairing: an unpaired phone's "New survey" is refused with the page's
   message; the pairing URL, opened as a phone's camera opens a scanned QR
   (a top-level load from no page), sets the SameSite=Strict HttpOnly cookie
-  that the page's own requests then carry, so "New survey" works;
+  that the page's own requests then carry, so "New survey" works; and
+  opened from a link on another site, as some QR readers open it, it pairs
+  all the same and that site's request changes nothing;
 * tapping where one stands on the floor plan names the device's place
   ("Spot 1") at the tapped point;
 * "Test from this browser": the Web Worker's websockets measure both
@@ -17,8 +19,11 @@ gives is checked to be in the phone layout (under 760 px wide)."""
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +108,63 @@ def test_an_unpaired_iphone_is_refused_then_the_qr_s_url_pairs_it(webkit: Any, u
     answer_prompt(webkit, "Floor 2")
     wait_until(lambda: text(webkit, "survey-name") == "Floor 2", 10, 0.2, "the new survey")
     assert "Floor 2" in [s["name"] for s in unpaired.api("api/surveys")["surveys"]]
+
+
+@contextmanager
+def elsewhere(body: str) -> Iterator[str]:
+    """A page of another site: http://localhost:P/ (another site than the
+    station's 127.0.0.1 for cookies), served on loopback by the test."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_link_on_another_site_pairs_an_iphone_and_that_site_cannot_use_the_cookie(webkit: Any, unpaired: Station) -> None:
+    # Some camera apps and QR readers open the link from a page of their own:
+    # a navigation from another site. SameSite=Strict: the answer's cookie is
+    # stored all the same, and the station's own pages carry it after.
+    with elsewhere(f'<a id="scan" href="{unpaired.api("api/pairing")["url"]}">scanned</a>') as page:
+        webkit.set_window_size(*PHONE)
+        webkit.get(page)
+        webkit.find_element("id", "scan").click()
+        wait_until(lambda: text(webkit, "pair-title"), 10, 0.2, "the pairing page")
+    assert text(webkit, "pair-title") == "Paired", text(webkit, "pair-text")
+    webkit.find_element("link text", "Open the dashboard").click()
+    wait_until(lambda: text(webkit, "connection") == "live", 15, 0.2, "the page to be live")
+    click(webkit, "new-survey")
+    answer_prompt(webkit, "Floor 2")
+    wait_until(lambda: text(webkit, "survey-name") == "Floor 2", 10, 0.2, "the new survey")
+
+    # That other site's page, in the same (paired) browser: its request to
+    # the station does not change anything (no cookie with it; Origin refused).
+    with elsewhere("<p>elsewhere</p>") as page:
+        webkit.get(page)
+        status = webkit.execute_async_script(
+            """const done = arguments[arguments.length - 1];
+            fetch(arguments[0], {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'Content-Type': 'text/plain'},
+              body: '{"name": "Hacked"}'}).then(() => done('sent'), () => done('failed'));""",
+            unpaired.url + "api/surveys",
+        )
+    assert status in ("sent", "failed")
+    assert "Hacked" not in [s["name"] for s in unpaired.api("api/surveys")["surveys"]]
 
 
 # -- tapping where one stands on the floor plan --------------------------------------------
