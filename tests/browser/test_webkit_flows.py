@@ -217,7 +217,10 @@ def test_an_iphone_tests_from_its_browser_and_the_station_records_it(webkit: Any
     with Station(tmp_path / "logs", servers=0) as station:  # the websocket port on loopback
         open_phone(webkit, station.url)
         click(webkit, "browser-test")
-        phase = lambda: webkit.execute_script("return document.getElementById('browser-test-status').dataset.phase") or ""
+
+        def phase() -> str:
+            return webkit.execute_script("return document.getElementById('browser-test-status').dataset.phase") or ""
+
         wait_until(lambda: phase() in ("done", "error", "busy"), 90, 0.5, "the browser test's end")
         assert phase() == "done", text(webkit, "browser-test-status")
         assert "received by this browser" in text(webkit, "browser-test-status")
