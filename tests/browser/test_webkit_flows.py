@@ -9,9 +9,10 @@ against a real station process on 127.0.0.1:
   opened from a link on another site, as some QR readers open it, it pairs
   all the same and that site's request changes nothing;
 * tapping where one stands on the floor plan names the device's place
-  ("Spot 1") at the tapped point;
-* "Test from this browser": the Web Worker's websockets measure both
-  directions and the station records the test with WebKit's agent.
+  ("Spot 1") at the tapped point; a tap by a place's dot picks that place;
+* "Test from this browser": its phases in order, the Web Worker's
+  websockets measure both directions, and the station records the test
+  with WebKit's agent.
 
 The window is asked for 390x844 (an iPhone's viewport); what WebKitGTK
 gives is checked to be in the phone layout (under 760 px wide)."""
@@ -198,6 +199,7 @@ def tap_at(driver: Any, element: Any, x: float, y: float) -> None:
 
 def test_an_iphone_taps_where_it_stands_on_the_plan(webkit: Any, station: Station) -> None:
     plan = call(f"{station.url}api/plans?name=Ground%20floor", "POST", images.png(800, 600), "image/png")["id"]
+    call(f"{station.url}api/places/spot", "PUT", {"name": "Kitchen", "plan": plan, "x": 0.7, "y": 0.3})
     open_phone(webkit, station.url)
     wait_until(lambda: webkit.execute_script("return !document.getElementById('plan-picker').hidden"), 10, 0.2, "the plan picker")
     webkit.find_element("css selector", "#plan-picker summary").click()
@@ -205,9 +207,14 @@ def test_an_iphone_taps_where_it_stands_on_the_plan(webkit: Any, station: Statio
     wait_until(lambda: webkit.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image), 10, 0.2, "the plan's image")
     tap_at(webkit, image, 0.2, 0.8)
     wait_until(lambda: text(webkit, "device-place") == "Spot 1", 10, 0.2, "the place named at the tap")
-    [spot] = station.api("api/plans")["spots"]
-    assert spot["place"] == "Spot 1" and spot["plan"] == plan
-    assert abs(spot["x"] - 0.2) < 0.02 and abs(spot["y"] - 0.8) < 0.02, spot
+    spots = {s["place"]: s for s in station.api("api/plans")["spots"]}
+    assert spots["Spot 1"]["plan"] == plan
+    assert abs(spots["Spot 1"]["x"] - 0.2) < 0.02 and abs(spots["Spot 1"]["y"] - 0.8) < 0.02, spots
+    # A tap near the Kitchen's dot picks the Kitchen, and does not move it.
+    tap_at(webkit, image, 0.71, 0.29)
+    wait_until(lambda: text(webkit, "device-place") == "Kitchen", 10, 0.2, "the place tapped")
+    kitchen = next(s for s in station.api("api/plans")["spots"] if s["place"] == "Kitchen")
+    assert (kitchen["x"], kitchen["y"]) == (0.7, 0.3)
 
 
 # -- "Test from this browser" ----------------------------------------------------------------
@@ -216,6 +223,11 @@ def test_an_iphone_taps_where_it_stands_on_the_plan(webkit: Any, station: Statio
 def test_an_iphone_tests_from_its_browser_and_the_station_records_it(webkit: Any, tmp_path: Path) -> None:
     with Station(tmp_path / "logs", servers=0) as station:  # the websocket port on loopback
         open_phone(webkit, station.url)
+        # Every phase the status line shows, in order, as the person sees them.
+        webkit.execute_script("""const node = document.getElementById("browser-test-status");
+            window.phases = [];
+            new MutationObserver(() => { const p = node.dataset.phase; if (p && window.phases.at(-1) !== p) window.phases.push(p); })
+                .observe(node, { childList: true, characterData: true, subtree: true, attributes: true });""")
         click(webkit, "browser-test")
 
         def phase() -> str:
@@ -223,6 +235,7 @@ def test_an_iphone_tests_from_its_browser_and_the_station_records_it(webkit: Any
 
         wait_until(lambda: phase() in ("done", "error", "busy"), 90, 0.5, "the browser test's end")
         assert phase() == "done", text(webkit, "browser-test-status")
+        assert webkit.execute_script("return window.phases") == ["starting", "latency", "download", "upload", "saving", "done"]
         assert "received by this browser" in text(webkit, "browser-test-status")
         [result] = station.api("api/results")["results"]
         assert result["method"] == "browser"
