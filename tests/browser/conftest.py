@@ -25,6 +25,7 @@ from webperf3.board.join import Board
 from webperf3.store.results import ResultsStore
 from webperf3.survey import SurveyBook
 from tests.support.chromium import why_chromium_cannot_start
+from tests.support.webkit import minibrowser, why_no_webkit, x_display
 from tests.support.logs import make_entry
 from webperf3.serving.httpserver import WebServer
 from tests.support.parts import dashboard_of
@@ -104,6 +105,23 @@ def browser_context_args(browser_context_args: dict) -> dict:
     # Numbers and times are formatted in the browser's locale: pin it, so the
     # assertions (and the README's screenshot) do not depend on $LANG.
     return {**browser_context_args, "locale": "en-US"}
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    """An X server of the test's own, for WebKit (tests/support/webkit.py)."""
+    why = why_no_webkit()
+    if why:
+        pytest.skip(why)
+    with x_display() as chosen:
+        yield chosen
+
+
+@pytest.fixture
+def webkit(display: str, tmp_path: Path) -> Iterator[Any]:
+    """A WebKitGTK MiniBrowser under Selenium: a fresh one (no cookies) per test."""
+    with minibrowser(display, tmp_path) as driver:
+        yield driver
 
 
 @pytest.fixture

@@ -5,14 +5,14 @@ real station with a real iperf3 test running on the device's port.
 
 WebKitGTK has no phone emulation: its window is made phone-sized, which
 puts the page in its phone layout (under 760 px) as on an iPhone. Skipped,
-with one line saying why, where any of these is missing.
+with one line saying why, where any of these is missing. The browser's
+fixture (``webkit``) is tests/browser/conftest.py's, shared with
+test_webkit_flows.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,63 +21,11 @@ import pytest
 
 from tests.support.station import Station
 from tests.support.waiting import wait_until
+from tests.support.webkit import why_no_webkit
 
-DRIVER = "/usr/bin/WebKitWebDriver"
-#: Where Debian's webkit2gtk-driver puts the MiniBrowser (its triplet's lib directory).
-MINIBROWSERS = sorted(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser"))
 SECONDS = 8
-
-
-def _why_no_webkit() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[test]')"
-    if not Path(DRIVER).is_file() or not MINIBROWSERS:
-        return "WebKitGTK's WebDriver is not installed (apt-get install webkit2gtk-driver)"
-    if shutil.which("Xvfb") is None:
-        return "Xvfb is not installed (apt-get install xvfb)"
-    return None
-
-
-WHY_NOT = _why_no_webkit()
+WHY_NOT = why_no_webkit()
 pytestmark = [pytest.mark.timeout(120), pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
-
-
-@pytest.fixture
-def display() -> Iterator[str]:
-    """An X server of the test's own: the display it chose (-displayfd)."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    try:
-        with os.fdopen(read) as chosen:
-            number = chosen.readline().strip()
-        assert number.isdigit(), "Xvfb did not start"
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
-
-
-@pytest.fixture
-def webkit(display: str, tmp_path: Path):
-    from selenium import webdriver
-    from selenium.webdriver.webkitgtk.options import Options
-    from selenium.webdriver.webkitgtk.service import Service
-
-    options = Options()
-    options.binary_location = str(MINIBROWSERS[-1])
-    options.add_argument("--automation")
-    env = {**os.environ, "DISPLAY": display, "HOME": str(tmp_path)}  # its caches in the test's directory
-    driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=DRIVER, env=env))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
