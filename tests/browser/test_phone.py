@@ -51,6 +51,9 @@ def test_a_phone_names_its_place_and_its_next_test_arrives_under_it(page: Page, 
     expect(page.locator("#device-command")).to_have_text(f"iperf3 -c 127.0.0.1 -p {port} --bidir --extra-data 'Room 7'")
     qr = page.locator("#device-qr")
     expect(qr).to_be_visible()
+    # A phone with no app tests from its browser: the button is well inside its first screen.
+    button = page.locator("#browser-test").bounding_box()
+    assert button is not None and button["y"] + button["height"] <= 844 * 0.75, button
     if shutil.which("zbarimg"):  # read the code back as a phone's camera would
         shot = tmp_path / "qr.png"
         qr.screenshot(path=str(shot))
