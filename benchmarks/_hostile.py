@@ -11,15 +11,18 @@ share one station and one set of clients rather than each copying them.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -411,3 +414,29 @@ def print_cases(rows: list[tuple], out: Path | None, name: str) -> None:
         (out / f"{name}.md").write_text(markdown + "\n")
         head = ("case", "inputs tried", "handled", "figure")
         (out / f"{name}.json").write_text(json.dumps([dict(zip(head, r, strict=True)) for r in rows], indent=1))
+
+
+def run_cases(name: str, doc: str | None, cases: tuple[str, ...], namespace: dict, *, seconds: float, seconds_help: str, quick_seconds: float) -> int:
+    """The ``main()`` of a benchmark made of cases: ``--case`` (repeatable),
+    ``--seconds``, ``--out``, ``--quick``; each case is the function
+    ``case_<name>(work, quick, seconds)`` of *namespace*, returning table rows."""
+    import _report  # beside this file, as the benchmarks import it
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", action="append", choices=cases, help="run only these (repeatable; default all)")
+    parser.add_argument("--seconds", type=float, default=seconds, help=seconds_help)
+    parser.add_argument("--out", type=Path, default=None)
+    args = _report.parse_args(parser, None, quick={"seconds": quick_seconds})
+    raise_nofile(8192)
+    work = Path(tempfile.mkdtemp(prefix=f"webperf3-{name}-"))
+    rows: list[tuple] = []
+    load_before = os.getloadavg()[0]
+    try:
+        for case in args.case or cases:
+            print(f"... {case}", file=sys.stderr, flush=True)
+            rows += namespace[f"case_{case}"](work, args.quick, args.seconds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(_report.describe_machine() + f"; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print_cases(rows, args.out, f"{name}_bench")
+    return _report.exit_status(args, all(r[2] != "fail" for r in rows))

@@ -49,10 +49,8 @@ round, iperf3 alone not tried), about 20 seconds; a case whose tools are missing
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -67,7 +65,6 @@ sys.path.insert(0, str(HERE))
 
 import _data  # noqa: E402
 import _hostile as h  # noqa: E402
-import _report  # noqa: E402
 
 from tests.support.iperf3 import sock_diag_refused  # noqa: E402
 
@@ -368,24 +365,7 @@ CASES = ("flood", "silent", "directory", "nat")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", action="append", choices=CASES, help="run only these (repeatable; default all)")
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of the claim flood (default 15)")
-    parser.add_argument("--out", type=Path, default=None)
-    args = _report.parse_args(parser, None, quick={"seconds": 1.0})
-    h.raise_nofile(8192)
-    work = Path(tempfile.mkdtemp(prefix="webperf3-abuse-"))
-    rows: list[tuple] = []
-    load_before = os.getloadavg()[0]
-    try:
-        for case in args.case or CASES:
-            print(f"... {case}", file=sys.stderr, flush=True)
-            rows += globals()[f"case_{case}"](work, args.quick, args.seconds)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(_report.describe_machine() + f"; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    h.print_cases(rows, args.out, "abuse_bench")
-    return _report.exit_status(args, all(r[2] != "fail" for r in rows))
+    return h.run_cases("abuse", __doc__, CASES, globals(), seconds=15.0, seconds_help="length of the claim flood (default 15)", quick_seconds=1.0)
 
 
 if __name__ == "__main__":

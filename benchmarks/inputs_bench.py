@@ -40,10 +40,8 @@ websocket connects; about 15 seconds.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -58,7 +56,6 @@ sys.path.insert(0, str(HERE))
 
 import _data  # noqa: E402
 import _hostile as h  # noqa: E402
-import _report  # noqa: E402
 
 from tests.web.test_hostile_input import DEEP, DEEP_OBJECT, HUGE, PARAMETERS, routes  # noqa: E402
 
@@ -272,24 +269,7 @@ CASES = ("inputs", "journal", "legacy", "names")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", action="append", choices=CASES, help="run only these (repeatable; default all)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the journal flood (default 60: the limiter's minute)")
-    parser.add_argument("--out", type=Path, default=None)
-    args = _report.parse_args(parser, None, quick={"seconds": 3.0})
-    h.raise_nofile(8192)
-    work = Path(tempfile.mkdtemp(prefix="webperf3-inputs-"))
-    rows: list[tuple] = []
-    load_before = os.getloadavg()[0]
-    try:
-        for case in args.case or CASES:
-            print(f"... {case}", file=sys.stderr, flush=True)
-            rows += globals()[f"case_{case}"](work, args.quick, args.seconds)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(_report.describe_machine() + f"; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    h.print_cases(rows, args.out, "inputs_bench")
-    return _report.exit_status(args, all(r[2] != "fail" for r in rows))
+    return h.run_cases("inputs", __doc__, CASES, globals(), seconds=60.0, seconds_help="length of the journal flood (default 60: the limiter's minute)", quick_seconds=3.0)
 
 
 if __name__ == "__main__":
