@@ -31,7 +31,14 @@ directory, the one measured against the goal of 10x.
 Over 400 lines: every scenario shares the one ``Station`` runner and one
 table, so that a before and an after are always measured the same way.
 
-``--quick``: 1-2 s windows, 2 servers, 1 MB of logs, one repeat.
+Every tree (and the prototype) runs from bytecode compiled beforehand
+(``compileall``), as an installed program does (pip and Debian's packages
+compile at install): with ``PYTHONDONTWRITEBYTECODE`` set, as on the build
+machine, each new process would otherwise compile webperf3's ~90 modules
+again, some 40 ms of every start and export that no user's station pays.
+
+``--cold-only``: only the cold paths (start-up, RSS at 100 MB, the exports),
+no idle windows. ``--quick``: 1-2 s windows, 2 servers, 1 MB of logs, one repeat.
 Every run writes ``benchmarks/out/idle_bench.json``; ``--before FILE`` shows
 such a file (an earlier run) as the "before" column instead of ``--against``.
 """
@@ -153,6 +160,7 @@ class Station:
     """``python -m webperf3`` from *tree*, on free loopback ports."""
 
     def __init__(self, tree: Path, log_dir: Path, servers: int) -> None:
+        compiled(tree / "webperf3")
         self.port, self.ws_port = free_port(), free_port()
         self.log_dir = log_dir
         first = free_range(servers) if servers else 5201
@@ -317,8 +325,16 @@ def settled_rss(pid: int, args: argparse.Namespace) -> float:
     return last
 
 
+def compiled(source: Path) -> None:
+    """Write *source*'s bytecode (a package directory or one module) beside
+    it, as an install does; ``compileall`` writes it whatever
+    ``PYTHONDONTWRITEBYTECODE`` says, and Python reads it back even then."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True, stdout=subprocess.DEVNULL)
+
+
 def cold_export(tree: Path | None, logs: Path, repeat: int) -> float:
     """Median seconds of a whole new process writing the CSV of *logs* to /dev/null."""
+    compiled(HERE / "prototype.py" if tree is None else tree / "webperf3")
     if tree is None:
         code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import prototype; "
                 "sys.stdout.write(prototype.export_csv(Path(sys.argv[2])))")
@@ -365,15 +381,16 @@ def run_tree(trees: dict[str, Path], args: argparse.Namespace) -> dict[str, dict
                   file=sys.stderr, flush=True)
             yield label, step(tree, *a)
 
-    for n in args.idle_servers:
-        for label, got in each(idle, n, args):
-            fig[label][f"idle{n}"] = got
-    for label, got in each(pages_and_test, args):
-        fig[label].update(got)
+    if not args.cold_only:
+        for n in args.idle_servers:
+            for label, got in each(idle, n, args):
+                fig[label][f"idle{n}"] = got
+        for label, got in each(pages_and_test, args):
+            fig[label].update(got)
     small, _ = _data.cached_log_dir(args.startup_bytes)
     for label, got in each(memory_and_start, small, args, args.repeat):
         fig[label]["small"] = got
-    if args.large_bytes:
+    if args.large_bytes and not args.cold_only:
         large, manifest = _data.cached_log_dir(args.large_bytes)
         for label, got in each(memory_and_start, large, args, 1):
             fig[label]["large"] = {**got, "tests": manifest["tests"]}
@@ -403,7 +420,7 @@ def table(fig: dict[str, dict], proto_s: float, args: argparse.Namespace) -> lis
     names = {"pages": f"--servers {args.test_servers}, idle, {PAGES} pages open",
              "test": f"--servers {args.test_servers}, one {args.test_seconds} s TCP test, {PAGES} pages",
              "after": f"--servers {args.test_servers}, 2 s after the test, {PAGES} pages"}
-    for key in [f"idle{n}" for n in args.idle_servers] + ["pages", "test", "after"]:
+    for key in [] if args.cold_only else [f"idle{n}" for n in args.idle_servers] + ["pages", "test", "after"]:
         name = names.get(key, f"--servers {key[4:]}, idle")
         cpu_goal, wake_goal = goals.get(key, (None, None))
         now_cpu = fig[after].get(key, {}).get("cpu_pct")
@@ -420,7 +437,7 @@ def table(fig: dict[str, dict], proto_s: float, args: argparse.Namespace) -> lis
                          cell(after, key, "children_cpu_pct", ".1f"), "", ""))
     mb = args.startup_bytes / 1e6
     rows.append((f"RSS, {mb:g} MB of logs loaded (MiB)", cell(before, "small", "rss_mib", ".0f"), cell(after, "small", "rss_mib", ".0f"), "", ""))
-    if args.large_bytes:
+    if args.large_bytes and not args.cold_only:
         tests = fig[after]["large"]["tests"]
         rows.append((f"RSS, {tests:,} tests loaded (MiB)", cell(before, "large", "rss_mib", ".0f"), cell(after, "large", "rss_mib", ".0f"),
                      f"≤ {GOALS['rss_100k']:g} MiB", verdict(fig[after]["large"]["rss_mib"], GOALS["rss_100k"]) if not args.quick else ""))
@@ -460,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--startup-bytes", type=int, default=100_000_000, help="logs for the start-up, RSS and export figures")
     p.add_argument("--large-bytes", type=int, default=505_500_000, help="logs for the RSS at 100,000 tests (0: skip)")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--cold-only", action="store_true", help="only the start-up, RSS and export cases (no idle windows)")
     p.add_argument("--out", type=Path, default=HERE / "out")
     args = _report.parse_args(p, argv, {"seconds": 1.5, "settle": 0.5, "idle_servers": [0, 2], "test_servers": 2,
                                         "test_seconds": 1, "startup_bytes": 1_000_000, "large_bytes": 0, "repeat": 1})
@@ -491,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(md))
     if not args.quick:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "idle_bench.json").write_text(json.dumps({"figures": fig, "prototype_s": proto_s}, indent=1))
+        (args.out / ("idle_bench_cold.json" if args.cold_only else "idle_bench.json")).write_text(json.dumps({"figures": fig, "prototype_s": proto_s}, indent=1))
     met = all(r[-1] != "fail" for r in rows)
     return _report.exit_status(args, met)
 
