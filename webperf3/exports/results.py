@@ -484,7 +484,8 @@ _BROWSER = MEASURED_BY["browser"]
 
 def _offset_of_hour(hour: int) -> int | None:
     """The UTC offset of local time throughout a UTC hour, or None when it
-    is not the same at its first and last second (the clocks changed)."""
+    is not the same at its first and last second (the clocks changed; no
+    zone's rules change them twice within an hour)."""
     first = time.localtime(hour * 3600).tm_gmtoff
     return first if time.localtime(hour * 3600 + 3599).tm_gmtoff == first else None
 
