@@ -273,3 +273,32 @@ def test_a_bad_book_gets_one_clear_line_and_status_2(log_dir, tmp_path):
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.strip().splitlines() == [f"webperf3 export: cannot use {log_dir / DB_NAME}: file is not a database"]
     assert (log_dir / DB_NAME).read_bytes() == text.read_bytes()
+
+
+#: What the station's server needs and an export does not: its web framework
+#: and server, the live push, the watcher, the metrics, the QR codes, the
+#: workbook writer (an .xlsx export loads it when asked for one).
+SERVER_ONLY = (
+    "bottle", "waitress", "websockets", "watchfiles", "prometheus_client", "segno", "xlsxwriter", "asyncio",
+    "webperf3.station", "webperf3.web", "webperf3.live", "webperf3.serving", "webperf3.ops", "webperf3.iperf3.fleet",
+    "webperf3.exports.workbook",
+)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_export_loads_none_of_the_servers_packages(log_dir, tmp_path, fmt):
+    # A cold `webperf3 export` over ssh spends its time on the logs, not on
+    # importing the dashboard's server: its start is part of what users wait for.
+    install(log_dir, 5201, sample("extra_data"))
+    out = tmp_path / f"survey.{fmt}"
+    code = (
+        "import json, sys; from webperf3.cli import main; "
+        "status = main(['export', '--log-dir', sys.argv[1], '--output', sys.argv[2]]); "
+        "print(json.dumps([status, sorted(sys.modules)]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(log_dir), str(out)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    status, modules = json.loads(done.stdout)
+    assert status == 0 and out.stat().st_size > 0
+    loaded = [m for m in modules if any(m == name or m.startswith(name + ".") for name in SERVER_ONLY)]
+    assert loaded == []

@@ -9,6 +9,7 @@ import re
 import time
 from datetime import datetime
 
+import msgspec
 import pytest
 
 from tests.support.logs import append_entry, install, sample, store_of
@@ -269,6 +270,40 @@ def test_the_csv_is_byte_for_byte_what_the_csv_module_writes_of_each_row(log_dir
     assert "".join(csv_chunks(found, figures=kept)) == written_by_csv_module(found)
     fewer = found[:7] + found[8:]
     assert "".join(csv_chunks(fewer, figures=kept)) == written_by_csv_module(fewer)
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Set the process's local time zone (TZ): the one the exports' times are in."""
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Australia/Lord_Howe", "America/St_Johns", "UTC"])
+def test_times_across_the_clocks_changing_are_written_as_before(log_dir, local_zone, zone):
+    # The clocks go forward and back (by an hour; by half an hour on Lord
+    # Howe Island, at half past a UTC hour): each test's Timestamp and Time
+    # are those of its own second's local time, however the rows are made.
+    # The real samples of every iperf3 version, moved to 8-minute steps
+    # through a night the clocks change, some with a fraction of a second.
+    local_zone(zone)
+    samples = [r for r in awkward_store(log_dir).results() if r.method == "iperf3"]
+    results = []
+    for changes in (1679792400, 1698541200, 1680364800, 1696089600, 1699164000, 1678586400):  # around each zone's changes
+        for i in range(-60, 60):
+            r = samples[i % len(samples)]
+            at = changes + i * 480 + (0.25 if i % 7 == 0 else 0)
+            results.append(msgspec.structs.replace(r, time=at))
+    assert "".join(csv_chunks(results)) == written_by_csv_module(results)
+    kept = CsvFigures()
+    kept.warm_up(results)
+    assert "".join(csv_chunks(results, notes_for(results), kept)) == written_by_csv_module(results, notes_for(results))
 
 
 @pytest.mark.parametrize("error", ["line\r\nbreak", "line\nbreak", 'a "quoted", error'])

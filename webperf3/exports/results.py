@@ -21,9 +21,10 @@ The last two say whether the station itself cut the test (its stop or
 restart: not a failure of the place) and the error in plain words beside
 iperf3's own text in ``Error``. New columns go at the end, always.
 
-A little over 400 lines: the cells (:func:`csv_row`, the reference), the
-streamed writer and the figures it keeps between downloads must give the
-same bytes, and are kept side by side.
+About 500 lines: the cells (:func:`csv_row`, the reference), the fast
+lines of the same cells (:func:`figure_lines`), the streamed writer and the
+figures it keeps between downloads must give the same bytes, and are kept
+side by side.
 """
 
 from __future__ import annotations
@@ -237,11 +238,18 @@ def method_cells(r: Result, guard: Callable[[str | None], str] = safe_text) -> t
 
 
 _IPERF3_METHOD_CELLS = "," + ",".join(map(str, method_cells(Result(port=0, time=0.0))))
+_IPERF3_NO_RTT = _IPERF3_METHOD_CELLS[: -len(",,,")]
 
 
 def _method_tail(r: Result) -> str:
-    if r.browser is None and r.station_rtt is None and r.method == "iperf3":
-        return _IPERF3_METHOD_CELLS
+    if r.browser is None and r.method == "iperf3":
+        rtt = r.station_rtt
+        if rtt is None:
+            return _IPERF3_METHOD_CELLS
+        # A TCP download's round trips (one test in seven of the benchmark's):
+        # numbers, never quoted, as method_cells and the writer would give them.
+        low, mean, high = rtt.min_ms, rtt.mean_ms, rtt.max_ms
+        return f"{_IPERF3_NO_RTT},{'' if low is None else low},{'' if mean is None else mean},{'' if high is None else high}"
     return "," + ",".join(csv_cell(str(c)) for c in method_cells(r))
 
 
@@ -367,7 +375,8 @@ class CsvFigures:
     rates, address, ...), formatted once and kept between downloads.
 
     A Result never changes, and formatting its floats and local time is most
-    of an export's cost: 21,031 tests, every row formatted, 150 ms; with the
+    of an export's cost: 21,031 tests, every row formatted, 150 ms (through
+    :func:`csv.writer`; about 70 ms by :func:`figure_lines`); with the
     figures kept, 29 ms, and 20 ms more for the notes. What people add
     (places, surveys, edits) is left out: it changes, and a name can be any
     length, so it is written anew on every download. Kept per 256 tests in
@@ -390,16 +399,7 @@ class CsvFigures:
         kept = self._groups.get(index) if self.keep else None
         if kept is not None and kept[0] == results:  # the same results, compared by identity first
             return zlib.decompress(kept[1]).decode().split("\n")
-        buffer = io.StringIO()  # a writer of its own: downloads run in several threads
-        writer = csv.writer(buffer)
-        writer.writerows(map(figure_cells, results))
-        lines = _take(buffer).split("\r\n")
-        lines.pop()  # what follows the last line's end
-        if len(lines) != len(results):  # a cell held a CR LF of its own: one line at a time
-            lines = []
-            for r in results:
-                writer.writerow(figure_cells(r))
-                lines.append(_take(buffer)[:-2])
+        lines = figure_lines(results)
         if self.keep and not any("\n" in line for line in lines):  # a quoted newline would split wrong: not kept
             self._groups[index] = (results, zlib.compress("\n".join(lines).encode(), 1))
         return lines
@@ -419,6 +419,75 @@ class CsvFigures:
     def kept_bytes(self) -> int:
         """What the kept cells take, compressed (for the benchmarks)."""
         return sum(len(blob) for _, blob in list(self._groups.values()))
+
+
+def figure_lines(results: Iterable[Result]) -> list[str]:
+    """Each result's :func:`figure_cells` as :func:`csv.writer` writes them,
+    one line each without its end.
+
+    The same bytes, made with one f-string a test instead of a tuple of
+    cells through the writer: half of a cold ``webperf3 export`` was that
+    (21,031 tests: 180 ms, of which ``figure_cells`` 60 and the writer's
+    turning each cell to text 80). A test whose time has a fraction goes the
+    reference way, through :func:`figure_cells` and the writer."""
+    guarded, plain = _Cells(_guarded_cell), _Cells(_plain_cell)
+    offsets: dict[int, int | None] = {}  # a UTC hour → its one UTC offset, or None if it changes within it
+    days: dict[int, str] = {}  # a local day → "YYYY-MM-DDT"
+    lines: list[str] = []
+    buffer, writer = None, None
+    for r in results:
+        t = r.time
+        seconds = int(t)
+        hour = seconds // 3600
+        offset = offsets.get(hour, _UNSEEN)
+        if offset is _UNSEEN:
+            offset = offsets[hour] = _offset_of_hour(hour)
+        if seconds != t or offset is None:  # a fraction, or the clocks changed in this hour: the reference
+            if writer is None:
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+            writer.writerow(figure_cells(r))
+            lines.append(_take(buffer)[:-2])  # type: ignore[arg-type]
+            continue
+        day, second = divmod(seconds + offset, 86400)
+        date = days.get(day)
+        if date is None:
+            date = days[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
+        if r.protocol != "UDP" or r.error is not None:  # as sided_cells: no jitter or loss to tell
+            if r.download_bps is None:
+                measured_by = ""
+            elif r.method == "browser":
+                measured_by = _BROWSER
+            else:
+                measured_by = _CLIENT if r.download_measured_by == "client" else _STATION
+            retransmits = r.retransmits
+            sided = f"{measured_by},{'' if retransmits is None else retransmits},,,,"
+        else:
+            sided = ",".join(map(str, sided_cells(r)))
+        down, up, duration, streams = r.download_bps, r.upload_bps, r.duration, r.streams
+        lines.append(
+            f"{(t + offset) / 86400 + _EXCEL_UNIX_EPOCH},{'' if down is None else down},{'' if up is None else up},"
+            f"{date}{_CLOCK[second // 60]}{_SECONDS[second % 60]}{_utc_offset(offset)},"
+            f"{guarded[r.client]},{guarded[r.protocol]},{plain[r.direction]},"
+            f"{'' if duration is None else duration},{'' if streams is None else streams},{sided},{guarded[r.error]}"
+        )
+    return lines
+
+
+_UNSEEN = object()
+# "HH:MM:" of each minute of a day and "SS" of each second, as strftime's
+# %H:%M:%S writes them: three format specs a row cost a fifth of the lines.
+_CLOCK = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+_SECONDS = tuple(f"{s:02d}" for s in range(60))
+_BROWSER = MEASURED_BY["browser"]
+
+
+def _offset_of_hour(hour: int) -> int | None:
+    """The UTC offset of local time throughout a UTC hour, or None when it
+    is not the same at its first and last second (the clocks changed; no
+    zone's rules change them twice within an hour)."""
+    first = time.localtime(hour * 3600).tm_gmtoff
+    return first if time.localtime(hour * 3600 + 3599).tm_gmtoff == first else None
 
 
 def _take(buffer: io.StringIO) -> str:
