@@ -3,6 +3,13 @@ against a real station, with iperf3 over the same loopback for scale.
 
     .venv/bin/python benchmarks/browser_test_bench.py [--quick]
 
+Chromium is driven over a bare DevTools connection (``--driver cdp``, the
+default): Playwright, as the tests drive it, enables DevTools' Network
+domain, and Chromium then copies every websocket frame, payload and all, to
+the driver; measured, that cost Chromium 20 s of CPU per GB (2 s without it)
+and held the test to 0.4 Gbit/s on this machine. ``--driver playwright``
+measures it that way, for comparison.
+
 Measures, for one browser test (the page's button, as a person presses it):
 
 * the download (what the browser received) and the upload (what the
@@ -30,6 +37,7 @@ the station makes it (about 20 s).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +48,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -84,6 +94,108 @@ def chromium_cpu() -> float:
         except OSError:
             pass
     return total
+
+
+class Page(Protocol):
+    def goto(self, url: str) -> None: ...
+    def evaluate(self, expression: str) -> Any: ...
+
+
+class _Waits:
+    def wait_for(self: Any, expression: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.evaluate(expression):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {seconds} s for {expression}")
+            time.sleep(0.1)
+
+
+class CdpPage(_Waits):
+    """Chromium's page over a bare DevTools connection: Page.navigate and
+    Runtime.evaluate only. No Network domain is enabled, so Chromium does not
+    copy every websocket frame to the driver, as it does for Playwright
+    (its ``page.on("websocket")`` events): that costs Chromium and the
+    driver 10x what receiving the bytes does."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(url, max_size=None, open_timeout=10)
+        self.n = 0
+
+    def call(self, method: str, **params: Any) -> dict:
+        self.n += 1
+        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(30))
+            if message.get("id") == self.n:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+
+    def evaluate(self, expression: str) -> Any:
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True).get("result", {}).get("value")
+
+
+class PlaywrightPage(_Waits):
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def goto(self, url: str) -> None:
+        self.page.goto(url)
+
+    def evaluate(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+
+@contextlib.contextmanager
+def open_chromium(driver: str, tmp: str) -> Iterator[Page]:
+    if driver == "playwright":
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            _report.skip("needs playwright")
+        with sync_playwright() as pw:
+            try:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            except Exception as exc:  # noqa: BLE001 - Chromium that cannot start here (qemu-user)
+                _report.skip(f"Chromium cannot start: {str(exc).splitlines()[0]}")
+            try:
+                yield PlaywrightPage(browser.new_page())
+            finally:
+                browser.close()
+        return
+    from tests.support.ports import free_port
+
+    port = free_port()
+    chrome = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}",
+                               f"--user-data-dir={tmp}/chromium", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2) as answer:
+                    targets = json.load(answer)
+                break
+            except OSError:
+                if chrome.poll() is not None or time.monotonic() > deadline:
+                    _report.skip("Chromium cannot start (its DevTools port never answered)")
+                time.sleep(0.2)
+        page = CdpPage(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
+        try:
+            yield page
+        finally:
+            page.ws.close()
+    finally:
+        chrome.terminate()
+        try:
+            chrome.wait(10)
+        except subprocess.TimeoutExpired:
+            chrome.kill()
+            chrome.wait()
 
 
 PYTHON_CLIENT = """
@@ -165,6 +277,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--iperf3-seconds", type=int, default=8)
     p.add_argument("--push-samples", type=int, default=10)
+    p.add_argument("--driver", choices=("cdp", "playwright"), default="cdp",
+                   help="cdp: Chromium driven over a bare DevTools connection (Runtime only); playwright: as the tests drive it, "
+                        "whose Network instrumentation reports every websocket frame, payload included (10x Chromium's CPU)")
     p.add_argument("--idle-seconds", type=float, default=10.0, help="the poller on the idle station, before the test")
     return _report.parse_args(p, argv, {"iperf3_seconds": 2, "push_samples": 3, "idle_seconds": 3.0})
 
@@ -173,10 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if shutil.which("iperf3") is None or not Path(CHROMIUM).exists():
         _report.skip("needs iperf3 and /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _report.skip("needs playwright")
     from tests.support.station import Station
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,14 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             iperf3_cpu = (up_cpu + down_cpu) / 2
             idle_push = push_latency(station, args.push_samples)
             pid = station.proc.pid
-            with sync_playwright() as pw:
-                try:
-                    browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-                except Exception as exc:  # noqa: BLE001 - Chromium that cannot start here (qemu-user)
-                    _report.skip(f"Chromium cannot start: {str(exc).splitlines()[0]}")
-                page = browser.new_page()
+            with open_chromium(args.driver, tmp) as page:
                 page.goto(station.url)
-                page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=20_000)
+                page.wait_for("document.getElementById('connection').textContent === 'live'", 20)
                 idle_poller = Poller(station.url + "api/latest")
                 idle0, idle_t0 = cpu_seconds(pid), time.perf_counter()
                 idle_poller.start()
@@ -207,15 +313,15 @@ def main(argv: list[str] | None = None) -> int:
                 poller = Poller(station.url + "api/latest")
                 cpu0, chrome0, t0 = cpu_seconds(pid), chromium_cpu(), time.perf_counter()
                 poller.start()
-                page.click("#browser-test")
-                page.wait_for_selector("#browser-test-status[data-phase=download]", state="attached", timeout=20_000)
+                page.evaluate("document.getElementById('browser-test').click()")
+                phase = "document.getElementById('browser-test-status').dataset.phase"
+                page.wait_for(f"{phase} === 'download'", 20)
                 busy_push = push_latency(station, args.push_samples)
-                page.wait_for_selector("#browser-test-status[data-phase=done], #browser-test-status[data-phase=failed]", state="attached", timeout=90_000)
+                page.wait_for(f"['done', 'failed'].includes({phase})", 90)
                 cpu1, chrome1, t1 = cpu_seconds(pid), chromium_cpu(), time.perf_counter()
                 poller.halt.set()
                 poller.join(15)
-                status = page.text_content("#browser-test-status")
-                browser.close()
+                status = page.evaluate("document.getElementById('browser-test-status').textContent")
             time.sleep(1)
             py_p99, py_cpu, py_seconds, py_record = python_client_test(station, pid)
             found = [r for r in station.api("api/results")["results"] if r["method"] == "browser"]
