@@ -221,6 +221,34 @@ def test_worst_first_is_the_lower_of_the_two_medians_then_more_failures(log_dir:
     assert [(r.place, r.grade) for r in again] == [("C", "fair"), ("A", "fair"), ("B", "good"), ("D", "good")]
 
 
+def test_a_place_with_only_browser_tests_is_graded_by_them_and_says_so() -> None:
+    def iperf3(t: float, up: float) -> Result:
+        return Result(port=5201, time=t, protocol="TCP", direction="upload", upload_bps=up)
+
+    def browser(t: float, down: float, up: float) -> Result:
+        return Result(port=8765, time=t, protocol="TCP", direction="bidirectional", download_bps=down, upload_bps=up, method="browser")
+
+    results = [
+        iperf3(1, 60e6),  # Hall: iperf3 60, and a slow browser test that must not grade it
+        browser(2, 5e6, 5e6),
+        browser(3, 40e6, 90e6), browser(4, 30e6, 120e6), browser(5, 50e6, 110e6),  # Attic: browser only, down median 40
+        browser(6, 200e6, 150e6),  # Porch: browser only, good
+    ]
+    rows = rows_of(results, ["Hall", "Hall", "Attic", "Attic", "Attic", "Porch"], thresholds=Thresholds(50, 100))
+    places = by_place(rows)
+    attic = places["Attic"]
+    assert (attic.graded_by, attic.grade, attic.worst_bps) == ("browser", "bad", 40e6)
+    assert (attic.browser_download_grade, attic.browser_upload_grade) == ("bad", "good")
+    # The iperf3 columns stay empty: nothing mixed into them.
+    assert attic.download_median_bps is None and attic.upload_median_bps is None and attic.download_grade == "none"
+    # A place with any iperf3 figure is graded by iperf3's alone.
+    hall = places["Hall"]
+    assert (hall.graded_by, hall.worst_bps, hall.grade) == (None, 60e6, "fair")
+    assert places["Porch"].grade == "good"
+    # Ranked among the others by the figure it is graded by.
+    assert [r.place for r in rows] == ["Attic", "Hall", "Porch"]
+
+
 def test_versions_seen_across_places(log_dir: Path) -> None:
     (new,) = read(log_dir, "3.18", "tcp")
     old = Result(port=5202, time=new.time + 1, protocol="TCP", direction="upload", upload_bps=1e6, version="3.9")

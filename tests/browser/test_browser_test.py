@@ -66,6 +66,19 @@ def test_a_phone_tests_from_its_browser_and_the_result_lands_under_its_place(pag
     expect(row).to_contain_text("browser, HTTP")
     expect(row.locator("td.name")).to_contain_text("Room 7")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Its place has no iperf3 test: the dashboard's worst places grade it by
+    # the browser's figures, named so on the cells and under the table.
+    worst = page.locator('#places-summary-rows tr[data-place="Room 7"]')
+    expect(worst).to_have_attribute("data-graded-by", "browser", timeout=10_000)
+    expect(worst).not_to_have_attribute("data-grade", re.compile("none|failed"))
+    expect(worst.locator("td.grade").first).to_contain_text("browser, HTTP")
+    expect(worst.locator("td.grade").first).not_to_contain_text("—")
+    expect(page.locator("#places-summary-note")).to_be_visible()
+    expect(page.locator("#places-summary-note")).to_contain_text("graded by its browser figures (browser, HTTP")
+    # The places page says it too.
+    page.goto(f"{station.url}places")
+    expect(page.locator('#place-rows tr[data-place="Room 7"]')).to_have_attribute("data-graded-by", "browser")
+    expect(page.locator("#places-browser-note")).to_be_visible()
     # The record is the station's own file beside the logs.
     [line_json] = (station.log_dir / "browser-tests.json").read_text().splitlines()
     assert json.loads(line_json)["id"] in result["id"]

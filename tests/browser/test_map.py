@@ -274,3 +274,46 @@ def test_a_plan_is_uploaded_from_the_page_and_an_svg_is_refused_with_its_reason(
     expect(page.locator("#map-plan-menu option")).to_have_text(["Lobby"])
     expect(page.locator("#map-stage")).to_be_visible()
     assert page.evaluate("document.getElementById('map-image').naturalWidth") == 640
+
+
+def test_a_survey_done_only_from_browsers_makes_a_map(phone: Page, station) -> None:
+    """Places whose only tests are browser tests: their dots are drawn and
+    graded by the browser's figures, and the figure menu offers the browser's
+    download, upload and latency under load, each named as the browser's."""
+    from webperf3.browsertest.records import BrowserRecord, Latency, append_record
+
+    def browser_test(place: str, n: int, down: float, up: float, loaded_ms: float) -> None:
+        append_record(station.log_dir, BrowserRecord(
+            id=f"b{n}", port=8765, time=time.time() - 600 + n, duration=17.0, client=f"192.168.1.{200 + n}", agent="Chrome 131 on Android",
+            streams=6, download_bps=down, upload_bps=up, download_bytes=int(down * 6 / 8), download_seconds=6.0,
+            latency=Latency(idle_ms=3.0, idle_p90_ms=4.0, download_ms=loaded_ms, download_p90_ms=loaded_ms, upload_ms=20.0, upload_p90_ms=25.0),
+        ))
+        station.store.refresh_records()
+        call(f"{station.url}api/results/8765-b{n}", "PATCH", {"place": place})  # its place, as the phone names it
+
+    browser_test("Attic", 1, 8e6, 40e6, 400.0)  # slow, and a queue kept full under load
+    browser_test("Porch", 2, 300e6, 200e6, 12.0)
+    plan = plan_with_places(station, {"Attic": (0.2, 0.3), "Porch": (0.8, 0.7)})
+    phone.goto(f"{station.url}map?plan={plan}&red=50&amber=100")
+    expect(phone.locator("#connection")).to_have_text("live", timeout=15_000)
+    # The default figure (as the places table): graded by the browser's figures where there are no iperf3 ones.
+    expect(phone.locator(".map-dot[data-place='Attic']")).to_have_attribute("data-grade", "bad")
+    expect(phone.locator(".map-dot[data-place='Porch']")).to_have_attribute("data-grade", "good")
+    labels = phone.locator("#map-figure option").all_text_contents()
+    assert sum("browser, HTTP" in label for label in labels) == 3, labels
+    for figure, attic, porch in (("browser_download", "bad", "good"), ("browser_upload", "bad", "good"), ("browser_latency", "bad", "good")):
+        phone.select_option("#map-figure", figure)
+        expect(phone.locator(".map-dot[data-place='Attic']")).to_have_attribute("data-grade", attic)
+        expect(phone.locator(".map-dot[data-place='Porch']")).to_have_attribute("data-grade", porch)
+        expect(phone.locator("#map-legend")).to_contain_text("browser, HTTP")
+        near_attic, near_porch = heat_at(phone, 0.21, 0.31), heat_at(phone, 0.79, 0.69)
+        assert near_attic[0] > 150 and near_attic[1] < 100 and near_attic[3] > 100, (figure, near_attic)  # red
+        assert near_porch[1] > 120 and near_porch[0] < 80 and near_porch[3] > 100, (figure, near_porch)  # green
+    expect(phone.locator("#map-legend")).to_contain_text("150 ms")
+    # iperf3's download says nothing of these places: grey dots, no heat invented.
+    phone.select_option("#map-figure", "download")
+    expect(phone.locator(".map-dot[data-place='Attic']")).to_have_attribute("data-grade", "none")
+    assert heat_at(phone, 0.21, 0.31)[3] == 0
+    phone.locator(".map-dot[data-place='Attic']").tap()
+    expect(phone.locator("#map-info")).to_contain_text("Browser download (browser, HTTP)")
+    expect(phone.locator("#map-info")).to_contain_text("400 ms")

@@ -81,6 +81,21 @@ def test_a_place_keeps_browser_figures_apart_from_its_iperf3_medians(app: TestAp
     assert hall["browser_upload_median_bps"] == 30e6 and hall["browser_latency_download_ms"] == 180.0
     row = next(r for r in csv.DictReader(io.StringIO(app.get("/csv?by=place").text)) if r["Place"] == "Hall")
     assert row["Browser tests"] == "1" and float(row["Browser download median (bps, browser received)"]) == 80e6
+    assert row["Graded by"] == "iperf3" and hall["graded_by"] is None  # it has an iperf3 figure: iperf3's grade
+
+
+def test_a_place_with_only_browser_tests_is_graded_by_them_in_the_api_and_csv(app: TestApp, log_dir: Path) -> None:
+    other = "192.168.1.24"  # another phone: the first one's test stays in the Hall
+    app.post_json("/api/place", {"name": "Attic", "device": "phone2"}, extra_environ={"REMOTE_ADDR": other})
+    append_record(log_dir, BrowserRecord(
+        id="b2", port=8765, time=time.time() + 5, duration=17.0, client=other, agent="Chrome 131 on Android", streams=6,
+        download_bps=8e6, upload_bps=30e6, download_bytes=6_000_000, download_seconds=6.0,
+    ))
+    [attic] = [p for p in app.get("/api/places").json["places"] if p["place"] == "Attic"]
+    assert attic["graded_by"] == "browser" and attic["grade"] == "bad" and attic["worst_bps"] == 8e6
+    assert attic["download_median_bps"] is None  # the iperf3 column stays iperf3's
+    row = next(r for r in csv.DictReader(io.StringIO(app.get("/csv?by=place").text)) if r["Place"] == "Attic")
+    assert row["Graded by"] == "browser, HTTP" and row["Grade"] == "bad"
 
 
 def test_metrics_have_the_browser_tests_apart(log_dir: Path, app: TestApp) -> None:

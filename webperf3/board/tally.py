@@ -25,7 +25,9 @@ measures HTTP goodput through a browser, not iperf3's TCP: its figures are
 never in the iperf3 medians, grades or order above, but in the row's own
 ``browser_*`` medians (download received by the browser, upload received by
 the station, the browser's latency idle and under load). Its failures count
-with the place's.
+with the place's. Only a place with no iperf3 figure at all is graded (and
+ordered) by its browser medians instead, ``graded_by = "browser"``: each
+row's grade still comes from one method's medians.
 
 "Worst" is defined once here (:data:`WORST_FIRST`) and said on the pages.
 
@@ -149,6 +151,13 @@ class PlaceRow(msgspec.Struct, kw_only=True):
     browser_latency_idle_ms: float | None = None  # medians of the tests' medians
     browser_latency_download_ms: float | None = None  # during the download
     browser_latency_upload_ms: float | None = None  # during the upload
+    browser_download_grade: Grade = "none"  # the browser medians' own grades
+    browser_upload_grade: Grade = "none"
+    #: "browser" where the place has no iperf3 figure and is graded (and
+    #: ordered, and its worst_bps is) by its browser tests' medians: a survey
+    #: done only from browsers still says which places are bad. Never a
+    #: median of both methods. None: graded by iperf3's figures, or not graded.
+    graded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return msgspec.structs.asdict(self)
@@ -350,6 +359,12 @@ def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
     up_median = median(up)
     medians = [m for m in (graded, up_median) if m is not None]
     worst = min(medians) if medians else None
+    graded_by = None
+    if worst is None and acc.browser is not None:
+        # No iperf3 figure at all: the browser's medians grade it, named so.
+        browser_medians = [m for m in (median(acc.browser.down), median(acc.browser.up)) if m is not None]
+        if browser_medians:
+            worst, graded_by = min(browser_medians), "browser"
     if worst is not None:
         grade: Grade = thresholds.grade(worst)
     else:
@@ -388,14 +403,17 @@ def _row(key: str | None, acc: _Acc, thresholds: Thresholds) -> PlaceRow:
         interrupted=acc.interrupted,
         download_ungraded_tests=len(udp.down_sent),
         download_ungraded=ungraded,
-        **_browser_figures(acc.browser),
+        graded_by=graded_by,
+        **_browser_figures(acc.browser, thresholds),
     )
 
 
-def _browser_figures(b: _Browser | None) -> dict[str, Any]:
+def _browser_figures(b: _Browser | None, thresholds: Thresholds) -> dict[str, Any]:
     if b is None:
         return {}
     return {
+        "browser_download_grade": thresholds.grade(median(b.down)),
+        "browser_upload_grade": thresholds.grade(median(b.up)),
         "browser_tests": b.tests,
         "browser_download_median_bps": median(b.down),
         "browser_upload_median_bps": median(b.up),

@@ -65,6 +65,8 @@ PLACES_HEADER = (
     "Browser latency idle (ms, median)",
     "Browser latency during download (ms, median)",
     "Browser latency during upload (ms, median)",
+    # "browser, HTTP" where no iperf3 figure graded the place: its worst median and grade are the browser's.
+    "Graded by",
 )
 
 _MEASURED = {**MEASURED_BY, "mixed": "both (station sent / client received)"}
@@ -118,6 +120,7 @@ def place_row(row: PlaceRow, survey_name: str, spot: dict | None = None) -> tupl
         _cell(row.browser_latency_idle_ms),
         _cell(row.browser_latency_download_ms),
         _cell(row.browser_latency_upload_ms),
+        "browser, HTTP" if row.graded_by == "browser" else ("iperf3" if row.worst_bps is not None else ""),
     )
 
 

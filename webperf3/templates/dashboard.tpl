@@ -73,6 +73,7 @@
       <tbody id="places-summary-rows"></tbody>
     </table>
   </div>
+  <p class="muted-plain" id="places-summary-note" hidden>A place with only browser tests is graded by its browser figures (browser, HTTP: the download received by the browser, the upload by the station), never mixed with iperf3's.</p>
 </section>
 <details class="surveys" id="surveys">
   <summary>All surveys</summary>

@@ -53,5 +53,6 @@
   </table>
 </div>
 <div id="places-unplaced"></div>
+<p class="muted-plain" id="places-browser-note" hidden>A place with only browser tests is graded by its browser figures, shown in its median columns marked "browser, HTTP" (the download received by the browser, the upload by the station), never mixed with iperf3's.</p>
 <p id="places-empty" class="empty" hidden>No tests in this survey yet.</p>
 <div id="place-chart" class="place-chart" hidden></div>

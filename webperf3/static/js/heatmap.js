@@ -41,12 +41,22 @@ export function gradeRate(bps, thresholds) {
 // UDP loss and the share of failed tests have no thresholds of the user's: fixed ones, said in the legend.
 export const LOSS_LIMITS = { fair: 1, bad: 5 }; // percent
 export const FAILURE_LIMITS = { fair: 0.01, bad: 0.5 }; // share of the place's tests
+// A browser's round trip under load (ms): a call stutters past ~100 ms, and
+// a queue kept full ("bufferbloat") shows as hundreds.
+export const LATENCY_LIMITS = { fair: 50, bad: 150 };
 
 function gradeLower(value, limits) {
   if (value === null || value === undefined) return "none";
   if (value >= limits.bad) return "bad";
   if (value >= limits.fair) return "fair";
   return "good";
+}
+
+// The worse of a place's browser latencies under load (during the download
+// and during the upload): medians of its browser tests, the browser's own.
+function loadedLatency(row) {
+  const found = [row.browser_latency_download_ms, row.browser_latency_upload_ms].filter((v) => v !== null && v !== undefined);
+  return found.length ? Math.max(...found) : null;
 }
 
 function udpLoss(row) {
@@ -77,6 +87,30 @@ export const FIGURES = {
     placeGrade: (row) => row.upload_grade,
     grade: gradeRate,
     text: "rate",
+  },
+  // A survey done only from browsers still makes a map: the browser test's
+  // own figures, named as the browser's, never mixed with iperf3's.
+  browser_download: {
+    label: "Browser download median (received by the browser; browser, HTTP)",
+    value: (row) => row.browser_download_median_bps ?? null,
+    placeGrade: (row, thresholds) => gradeRate(row.browser_download_median_bps, thresholds),
+    grade: gradeRate,
+    text: "rate",
+  },
+  browser_upload: {
+    label: "Browser upload median (received by the station; browser, HTTP)",
+    value: (row) => row.browser_upload_median_bps ?? null,
+    placeGrade: (row, thresholds) => gradeRate(row.browser_upload_median_bps, thresholds),
+    grade: gradeRate,
+    text: "rate",
+  },
+  browser_latency: {
+    label: "Browser latency under load (the worse of during download and upload; browser, HTTP)",
+    value: loadedLatency,
+    placeGrade: (row) => gradeLower(loadedLatency(row), LATENCY_LIMITS),
+    grade: (v) => gradeLower(v, LATENCY_LIMITS),
+    text: "ms",
+    limits: LATENCY_LIMITS,
   },
   loss: {
     label: "UDP loss",
@@ -233,8 +267,8 @@ export function legendItems(figure, thresholds) {
       legendSwatch("good", "at or above"), legendSwatch("failed", "every test failed"),
     ];
   }
-  const limits = figure === FIGURES.loss ? LOSS_LIMITS : FAILURE_LIMITS;
-  const show = (v) => (figure === FIGURES.loss ? `${v} %` : `${v * 100} %`);
+  const limits = figure.limits || (figure === FIGURES.loss ? LOSS_LIMITS : FAILURE_LIMITS);
+  const show = (v) => (figure.text === "ms" ? `${v} ms` : figure === FIGURES.loss ? `${v} %` : `${v * 100} %`);
   return [legendSwatch("good", `below ${show(limits.fair)}`), legendSwatch("fair", `below ${show(limits.bad)}`), legendSwatch("bad", `${show(limits.bad)} or more`)];
 }
 

@@ -146,6 +146,7 @@ function figureText(value, figure) {
   if (value === null || value === undefined) return DASH;
   if (figure.text === "rate") return formatRate(value);
   if (figure.text === "percent") return `${value.toFixed(2)} %`;
+  if (figure.text === "ms") return `${value.toFixed(value < 10 ? 1 : 0)} ms`;
   return `${(value * 100).toFixed(0)} %`;
 }
 
@@ -159,6 +160,14 @@ function placeDot(row, figure, data) {
       ["Download median", figureText(row.download_median_bps, FIGURES.download)],
       ["Upload median", figureText(row.upload_median_bps, FIGURES.upload)],
       ["UDP loss", figureText(FIGURES.loss.value(row), FIGURES.loss)],
+      ...(row.browser_tests
+        ? [
+          ["Browser download (browser, HTTP)", figureText(row.browser_download_median_bps, FIGURES.browser_download)],
+          ["Browser upload (browser, HTTP)", figureText(row.browser_upload_median_bps, FIGURES.browser_upload)],
+          ["Browser latency under load", figureText(FIGURES.browser_latency.value(row), FIGURES.browser_latency)],
+        ]
+        : []),
+      ...(row.graded_by === "browser" ? [["Graded by", "its browser tests (no iperf3 test here)"]] : []),
       ["Tests", `${row.tests}${row.failures ? `, ${row.failures} failed` : ""}`],
       ...(row.x_m !== null && row.x_m !== undefined ? [["Position", `${row.x_m} m across, ${row.y_m} m down`]] : []),
     ], takeOff(row.place));

@@ -10,7 +10,7 @@ import { $, option } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 import { fillSurveyMenu, surveyOptions } from "./surveys.js";
 import {
-  comparedRow, drawBars, loadThresholds, openOnTap, placeRow, placesQuery, saveThresholds, surveySpan, unplaced, unplacedLine,
+  comparedRow, drawBars, gradedByBrowser, loadThresholds, openOnTap, placeRow, placesQuery, saveThresholds, surveySpan, unplaced, unplacedLine,
 } from "./placestable.js";
 
 const RELOAD_MS = 500;
@@ -93,6 +93,7 @@ function render(data) {
   const line = comparing ? null : unplacedLine(apart, { survey: survey.id });
   $("places-unplaced").replaceChildren(...(line ? [line] : []));
   $("places-empty").hidden = apart.named.length > 0 || apart.tests > 0 || (comparing && data.compared.length > 0);
+  $("places-browser-note").hidden = comparing || !apart.named.some(gradedByBrowser);
   showUpdated();
   document.title = `${survey.name} — places — webperf3`;
   drawBars($("place-chart"), apart.named);

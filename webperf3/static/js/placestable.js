@@ -80,10 +80,15 @@ function rateRange(min, max) {
 
 // `ungraded`: the station's reason a figure is shown but not graded (a UDP
 // download it only sent: what arrived is unknown), a tap away on a phone.
-function medianCell(bps, grade, badge = "", ungraded = null) {
+const BADGE_TITLES = {
+  client: "received by the client, as its iperf3 reported",
+  mixed: "some figures sent by the station, some received by the client",
+};
+
+function medianCell(bps, grade, badge = "", ungraded = null, badgeTitle = null) {
   const td = cell(formatRate(bps), { cls: `num grade grade-${grade}`, title: ungraded || GRADE_TITLES[grade] || "" });
   td.dataset.grade = grade;
-  if (badge) td.append(" ", el("span", { text: badge, cls: "measured-by", title: badge === "client" ? "received by the client, as its iperf3 reported" : "some figures sent by the station, some received by the client" }));
+  if (badge) td.append(" ", el("span", { text: badge, cls: "measured-by", title: badgeTitle || BADGE_TITLES[badge] || "" }));
   if (ungraded) {
     td.dataset.ungraded = "1";
     td.append(" ", explained("not graded", ungraded, "ungraded"));
@@ -124,6 +129,11 @@ export function browserText(row) {
   return `${row.browser_tests}× ↓ ${rate(row.browser_download_median_bps)} ↑ ${rate(row.browser_upload_median_bps)}; latency ${ms(row.browser_latency_idle_ms)} idle, ${ms(row.browser_latency_download_ms)} ↓ / ${ms(row.browser_latency_upload_ms)} ↑ loaded`;
 }
 
+const BROWSER_BADGE = "browser, HTTP";
+
+// True where a row's grade is its browser tests' (no iperf3 figure there).
+export const gradedByBrowser = (row) => row.graded_by === "browser";
+
 // One <tr> of the places table; `compact` (the dashboard) drops min/max and
 // UDP; `time` formats its last test (the report's carries the date).
 export function placeRow(row, { survey = null, compact = false, time = formatTime } = {}) {
@@ -136,14 +146,21 @@ export function placeRow(row, { survey = null, compact = false, time = formatTim
   name.append(link);
   const failed = cell(String(row.failures), { cls: row.failures ? "num failures has-failures" : "num failures" });
   const badge = row.download_measured_by === "client" ? "client" : row.download_measured_by === "mixed" ? "mixed" : "";
+  // No iperf3 figure here: the medians shown (and the row's grade) are the browser's, said so.
+  const byBrowser = row.graded_by === "browser";
+  if (byBrowser) tr.dataset.gradedBy = "browser";
   const cells = [
     name,
     cell(testsText(row), { cls: "num tests", title: row.interrupted ? "interrupted: cut by the station's stop or restart, not failures of the place" : "" }),
     failed,
     cell(row.last ? time(row.last) : DASH, { cls: "time" }),
-    medianCell(row.download_median_bps, row.download_grade, badge, row.download_ungraded || null),
+    byBrowser
+      ? medianCell(row.browser_download_median_bps, row.browser_download_grade || "none", BROWSER_BADGE, null, "received by the browser: no iperf3 test here, so graded by its browser tests")
+      : medianCell(row.download_median_bps, row.download_grade, badge, row.download_ungraded || null),
     cell(rateRange(row.download_min_bps, row.download_max_bps), { cls: "num range" }),
-    medianCell(row.upload_median_bps, row.upload_grade),
+    byBrowser
+      ? medianCell(row.browser_upload_median_bps, row.browser_upload_grade || "none", BROWSER_BADGE, null, "received by the station from the browser: no iperf3 test here, so graded by its browser tests")
+      : medianCell(row.upload_median_bps, row.upload_grade),
     cell(rateRange(row.upload_min_bps, row.upload_max_bps), { cls: "num range" }),
     cell(udpText(row), { cls: "quality" }),
     cell(browserText(row), { cls: "browser-figures" }),

@@ -6,7 +6,7 @@
 
 import { getJSON } from "./api.js";
 import { $ } from "./dom.js";
-import { loadThresholds, placeRow, placesQuery, unplaced, unplacedLine } from "./placestable.js";
+import { gradedByBrowser, loadThresholds, placeRow, placesQuery, unplaced, unplacedLine } from "./placestable.js";
 
 const SHOWN = 3;
 const RELOAD_MS = 1500;
@@ -20,6 +20,8 @@ async function load() {
     $("places-summary").hidden = worst.length === 0 && !apart.tests;
     $("places-summary-table").closest(".table-wrap").hidden = worst.length === 0;
     $("places-summary-rows").replaceChildren(...worst.map((row) => placeRow(row, { survey: data.survey.id, compact: true })));
+    // Said under the table, not only in a badge: these rows' figures are another method's.
+    $("places-summary-note").hidden = !worst.some(gradedByBrowser);
     const line = unplacedLine(apart, { survey: data.survey.id });
     $("places-summary-unplaced").replaceChildren(...(line ? [line] : []));
     const more = apart.places - worst.length;
