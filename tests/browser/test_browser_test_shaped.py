@@ -28,6 +28,10 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.timeout(300)
 
 RATE_MBIT = 100
+#: What TCP can carry over the shaped link: tbf counts whole Ethernet frames
+#: (1514 bytes for 1448 of payload with timestamps), so iperf3 itself reads
+#: 95.6 Mbit/s here. "Within 15 % of the shaped rate" is of this figure.
+GOODPUT_MBIT = RATE_MBIT * 1448 / 1514
 TOLERANCE = 0.15
 
 
@@ -140,7 +144,7 @@ def test_both_directions_near_the_shaped_rate_and_latency_rises_with_the_queue(p
     assert deep["method"] == "browser" and deep["client"] == link.client_ip
     down, up = deep["download_bps"] / 1e6, deep["upload_bps"] / 1e6
     for name, browser, iperf3 in (("download", down, iperf3_down), ("upload", up, iperf3_up)):
-        assert abs(browser - RATE_MBIT) <= TOLERANCE * RATE_MBIT, f"{name}: browser {browser:.1f} Mbit/s on a {RATE_MBIT} Mbit/s link"
+        assert abs(browser - GOODPUT_MBIT) <= TOLERANCE * GOODPUT_MBIT, f"{name}: browser {browser:.1f} Mbit/s on a {RATE_MBIT} Mbit/s link ({GOODPUT_MBIT:.1f} as TCP goodput)"
         assert abs(browser - iperf3) <= TOLERANCE * iperf3, f"{name}: browser {browser:.1f}, iperf3 {iperf3:.1f} Mbit/s"
     idle, loaded_down, loaded_up = deep["latency_idle_ms"], deep["latency_download_ms"], deep["latency_upload_ms"]
     # A deep queue: the round trips of a loaded link wait behind it.
