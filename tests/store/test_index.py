@@ -39,7 +39,7 @@ def _fresh(log_dir: Path) -> list[tuple]:
 def _whole(log_dir: Path, monkeypatch) -> list[tuple]:
     """What a store shows with no index at all (the logs parsed)."""
     with monkeypatch.context() as m:
-        m.setattr(logs_module, "_index_file", _NoIndex)
+        m.setattr(logs_module, "log_index", _NoIndex)
         return _fresh(log_dir)
 
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from ...store.record import Result
 from ...text import printable
-from . import index as _index_file
+from . import index as log_index
 from .entries import EntryError, Share, parse_entry_in
 
 log = logging.getLogger("webperf3.iperf3.logs")
@@ -347,11 +347,11 @@ class LogReader:
 
     def _from_index(self, f, st: os.stat_result, out: ReadResult) -> None:
         """Start past the bytes a verified index covers, with its results."""
-        index = _index_file.load(self.path, f, st)
+        index = log_index.load(self.path, f, st)
         if index is None:
             return
         if self.share is not _as_is:
-            _index_file.share_texts(index.results, self.share)
+            log_index.share_texts(index.results, self.share)
         out.results.extend(index.results)
         out.skipped += index.skipped
         self.skipped += index.skipped
@@ -368,13 +368,13 @@ class LogReader:
         return (self.keep_index and self._identity is not None and self.offset - self.indexed >= every
                 and self._splitter.pending == 0 and self._splitter.at_line_start)
 
-    def index_of(self, results: list[Result]) -> _index_file.IndexFile:
+    def index_of(self, results: list[Result]) -> log_index.IndexFile:
         """The index of everything read so far; ``results``: what was read
         from this log since it was last read from the start (the store's)."""
         assert self._identity is not None
         dev, ino = self._identity
-        return _index_file.IndexFile(
-            key=_index_file.KEY, dev=dev, ino=ino, size=self.offset, crc=self._crc,
+        return log_index.IndexFile(
+            key=log_index.KEY, dev=dev, ino=ino, size=self.offset, crc=self._crc,
             tail=self._tail, skipped=self._skips_since_start, results=results,
         )
 
