@@ -456,7 +456,7 @@ def table(fig: dict[str, dict], proto_s: float, args: argparse.Namespace, proto_
     rows.append(("  the same, times faster than the prototype", f"{ratio[before]:.1f}x" if before else "", f"{ratio[after]:.1f}x",
                  "", ""))
     # Once the station has kept its index (a revision with none reads the logs as above).
-    rows.append((f"  the same, the station's index beside the logs: start → first /api/latest (s)", cell(before, "indexed", "startup_s", ".2f"),
+    rows.append(("  the same, the station's index beside the logs: start → first /api/latest (s)", cell(before, "indexed", "startup_s", ".2f"),
                  cell(after, "indexed", "startup_s", ".2f"), f"≤ {GOALS['startup_s']} s",
                  verdict(fig[after]["indexed"]["startup_s"], GOALS["startup_s"]) if not args.quick else ""))
     rows.append(("  the same: cold `webperf3 export` (s)", cell(before, "indexed", "export_s", ".2f"),

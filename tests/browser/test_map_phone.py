@@ -11,7 +11,6 @@ Needs root and iproute2 (skipped with the reason otherwise), Chromium and iperf3
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 from pathlib import Path
 

@@ -4,7 +4,7 @@ people read, while every other route keeps the small JSON cap."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
