@@ -46,6 +46,17 @@ from tests.support.hostile import (  # noqa: E402
 __all__ = ["OTHER_CLIENTS", "connect_from", "get", "read_all", "request", "status_of", "websocket_handshake"]
 
 
+def stop_station(proc: subprocess.Popen) -> None:
+    """SIGTERM, as systemd stops a station; SIGKILL after 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -169,13 +180,7 @@ class Station:
         return sizes
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_station(self.proc)
 
 
 class RssSampler:

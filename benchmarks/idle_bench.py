@@ -52,7 +52,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -68,7 +67,7 @@ sys.path.insert(0, str(HERE))
 
 import _data  # noqa: E402
 import _report  # noqa: E402
-from _hostile import free_port, free_range  # noqa: E402
+from _hostile import free_port, free_range, stop_station  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGES = 5
@@ -201,13 +200,7 @@ class Station:
         raise TimeoutError("the servers did not come up")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_station(self.proc)
 
 
 @contextlib.contextmanager

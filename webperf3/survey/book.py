@@ -6,8 +6,8 @@ once it is committed does the book change in memory and tell its listeners.
 A failed write (:class:`~webperf3.survey.errors.BookWriteError`) changes
 nothing anywhere.
 
-One class, about 650 lines: a dozen kinds of write (surveys, places, edits,
-floor plans and spots), each a transaction and its twin in memory, and the
+One class, about 680 lines: a dozen kinds of write (surveys, places, edits,
+floor plans and spots, paired devices), each a transaction and its twin in memory, and the
 one file they all go to (followed when the log directory is made again)
 belong together; the rules, records, schema, plans' checks and views live in
 modules of their own.
