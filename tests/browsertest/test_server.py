@@ -3,12 +3,15 @@ clients against a real live server (the page's protocol: tests/support/browserte
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.support.browsertest import control, run_test
@@ -101,3 +104,75 @@ def test_a_download_figure_above_what_was_sent_is_refused(station) -> None:
     assert run.result is None and "cannot be right" in run.error["message"]
     store.refresh()
     assert store.results() == []
+
+
+def _go(ws, kind: str) -> None:
+    ws.send(json.dumps({"type": kind}))
+    while (msg := json.loads(ws.recv(5)))["type"] != "go":
+        assert msg["type"] != "error", msg
+
+
+def test_the_download_s_streams_are_cut_when_the_upload_starts(station) -> None:
+    """What the station still has queued for a download stream must not keep
+    flowing into the upload (on a slow link: seconds of it, the upload's
+    ACKs and round trips queued behind it, the upload figure too low)."""
+    live, _ = station
+    with control(live.port) as ws:
+        token = json.loads(ws.recv(5))["token"]
+        _go(ws, "download")
+        with connect(f"ws://127.0.0.1:{live.port}/browser-test/down?t={token}", open_timeout=5, max_size=None) as stream:
+            stream.recv(5)
+            time.sleep(0.5)  # reading nothing more: the station's buffers fill
+            _go(ws, "upload")
+            with pytest.raises(ConnectionClosedError) as ended:
+                while True:
+                    stream.recv(5)
+    # Cut (no closing handshake queued behind the megabytes), not closed.
+    assert ended.value.rcvd is None
+
+
+def test_the_upload_is_timed_from_its_first_stream(station) -> None:
+    """A page whose upload streams open late (a slow phone, a slow link) is
+    measured over its streams' time, not over the wait for them."""
+    live, store = station
+    late = SHORT.warmup_seconds + SHORT.measure_seconds + 0.5
+    with control(live.port) as ws:
+        token = json.loads(ws.recv(5))["token"]
+        _go(ws, "download")
+        _go(ws, "upload")
+        time.sleep(late)
+        chunk = bytes(64 * 1024)
+
+        def send() -> None:
+            with connect(f"ws://127.0.0.1:{live.port}/browser-test/up?t={token}", open_timeout=5, max_size=None) as stream:
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        stream.send(chunk)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        while (done := json.loads(ws.recv(10)))["type"] == "upload_progress":
+            pass
+        sender.join(5)
+    assert done["type"] == "upload_done" and done["bytes"] > 0 and done["bps"] > 0
+    assert done["seconds"] == pytest.approx(SHORT.measure_seconds, abs=0.5)
+
+
+def test_an_upload_whose_streams_never_come_is_refused(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    store.refresh()
+    live: LiveServer
+    tests = BrowserTests(store, tmp_path, port=lambda: live.port, limits=Limits(warmup_seconds=0.5, measure_seconds=1.0, phase_seconds=1.0))
+    live = LiveServer(store, "127.0.0.1", 0, board=board_of(store), browser_tests=tests)
+    live.start()
+    try:
+        with control(live.port) as ws:
+            json.loads(ws.recv(5))
+            _go(ws, "download")
+            _go(ws, "upload")
+            while (msg := json.loads(ws.recv(5)))["type"] == "upload_progress":
+                pass
+        assert msg["type"] == "error" and "no upload stream came" in msg["message"]
+        assert store.results() == []
+    finally:
+        live.stop()

@@ -119,7 +119,12 @@ class Session:
     up_streams: int = 0
     up_bytes: int = 0
     upload: dict[str, float] | None = None  # the station's upload figure, once measured
+    downloaders: set[ServerConnection] = field(default_factory=set)
     uploaders: set[ServerConnection] = field(default_factory=set)
+    #: Set when the first upload stream is in: the upload's warm-up starts
+    #: there, not at the page's "upload" (its streams' handshakes are not
+    #: the link's rate).
+    up_started: asyncio.Event = field(default_factory=asyncio.Event)
     timer: asyncio.Task | None = None
 
 
@@ -283,6 +288,7 @@ class BrowserTests:
             await self._send(connection, {"type": "go", "phase": "download"})
         elif kind == "upload" and session.phase == "download":
             self._phase(session, "upload")
+            _cut(session.downloaders)
             session.timer = asyncio.create_task(self._time_upload(session))
             await self._send(connection, {"type": "go", "phase": "upload"})
         elif kind == "finish" and session.phase == "uploaded":
@@ -305,8 +311,8 @@ class BrowserTests:
             session.phase = "ended"
         if session.timer is not None:
             session.timer.cancel()
-        for uploader in list(session.uploaders):
-            uploader.transport.abort()
+        _cut(session.downloaders)
+        _cut(session.uploaders)
 
     async def _send(self, connection: ServerConnection, message: dict[str, Any]) -> None:
         await connection.send(json.dumps(message))
@@ -321,6 +327,7 @@ class BrowserTests:
         await asyncio.sleep(self.limits.phase_seconds)
         if session.phase == "download":
             session.phase = "download over"  # streams stop; the page's upload is refused
+            _cut(session.downloaders)
 
     async def _send_download(self, connection: ServerConnection, session: Session) -> None:
         sock = connection.transport.get_extra_info("socket")
@@ -330,17 +337,22 @@ class BrowserTests:
         random, size = self._random, CHUNK_BYTES
         offset = (session.down_streams * 7919 * 4096) % (len(random) - size)
         cap = self.limits.direction_bytes
-        with contextlib.suppress(ConnectionClosed):
-            while session.phase == "download" and session.down_sent < cap:
-                await connection.send(random[offset : offset + size])
-                session.down_sent += size
-                offset = (offset + size + 4096) % (len(random) - size)
-            await connection.close(1000, "download over")
+        session.downloaders.add(connection)
+        try:
+            with contextlib.suppress(ConnectionClosed):
+                while session.phase == "download" and session.down_sent < cap:
+                    await connection.send(random[offset : offset + size])
+                    session.down_sent += size
+                    offset = (offset + size + 4096) % (len(random) - size)
+                await connection.close(1000, "download over")
+        finally:
+            session.downloaders.discard(connection)
 
     # -- upload -------------------------------------------------------------------------
 
     async def _receive_upload(self, connection: ServerConnection, session: Session) -> None:
         session.uploaders.add(connection)
+        session.up_started.set()
         cap = self.limits.direction_bytes
         try:
             async for message in connection:
@@ -362,9 +374,16 @@ class BrowserTests:
         after the warm-up, over the seconds they took to arrive."""
         limits = self.limits
         connection = session.control
-        start = time.monotonic()
         tick = 0.25
         try:
+            try:
+                async with asyncio.timeout(limits.phase_seconds):
+                    await session.up_started.wait()
+            except TimeoutError:
+                await self._fail(connection, f"no upload stream came in {limits.phase_seconds:.0f} s")
+                await connection.close(1000, "no upload")
+                return
+            start = time.monotonic()
             while time.monotonic() - start < limits.warmup_seconds:
                 await asyncio.sleep(tick)
                 elapsed = time.monotonic() - start
@@ -385,10 +404,7 @@ class BrowserTests:
             session.upload = {"bps": received * 8 / seconds, "bytes": received, "seconds": seconds}
             session.phase = "uploaded"
             await self._send(connection, {"type": "upload_done", **session.upload})
-            # Cut, not closed: a closing handshake would wait behind the
-            # megabytes the page still has queued, and nothing more is counted.
-            for uploader in list(session.uploaders):
-                uploader.transport.abort()
+            _cut(session.uploaders)
         except ConnectionClosed:
             pass
 
@@ -444,6 +460,16 @@ class BrowserTests:
         """Worker thread: on disk first, then the store reads it like any test."""
         append_record(self.log_dir, record)
         self.store.refresh_records()
+
+
+def _cut(streams: set[ServerConnection]) -> None:
+    """A direction's streams, cut, not closed, once its figure is taken: a
+    closing handshake would wait behind the megabytes still queued (the
+    station's send buffers, the page's), which would keep flowing for
+    seconds into the next direction, their ACKs and the round trips queued
+    behind them on a slow link, and the next figure too low."""
+    for stream in list(streams):
+        stream.transport.abort()
 
 
 def _encode(record: BrowserRecord) -> bytes:
