@@ -131,31 +131,58 @@ def test_the_download_s_streams_are_cut_when_the_upload_starts(station) -> None:
     assert ended.value.rcvd is None
 
 
+def _upload_until_done(port: int, ws, token: str, wait: float = 0.0) -> dict:
+    """One upload stream of a Python client, opened after ``wait`` s; the
+    station's "upload_done"."""
+    chunk = bytes(64 * 1024)
+
+    def send() -> None:
+        time.sleep(wait)
+        with connect(f"ws://127.0.0.1:{port}/browser-test/up?t={token}", open_timeout=5, max_size=None) as stream:
+            assert stream.recv(5) == "go"
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    stream.send(chunk)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    while (done := json.loads(ws.recv(20)))["type"] == "upload_progress":
+        pass
+    sender.join(5)
+    return done
+
+
 def test_the_upload_is_timed_from_its_first_stream(station) -> None:
     """A page whose upload streams open late (a slow phone, a slow link) is
     measured over its streams' time, not over the wait for them."""
     live, store = station
-    late = SHORT.warmup_seconds + SHORT.measure_seconds + 0.5
     with control(live.port) as ws:
         token = json.loads(ws.recv(5))["token"]
         _go(ws, "download")
         _go(ws, "upload")
-        time.sleep(late)
-        chunk = bytes(64 * 1024)
-
-        def send() -> None:
-            with connect(f"ws://127.0.0.1:{live.port}/browser-test/up?t={token}", open_timeout=5, max_size=None) as stream:
-                with contextlib.suppress(ConnectionClosed):
-                    while True:
-                        stream.send(chunk)
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        while (done := json.loads(ws.recv(10)))["type"] == "upload_progress":
-            pass
-        sender.join(5)
+        done = _upload_until_done(live.port, ws, token, wait=SHORT.warmup_seconds + SHORT.measure_seconds + 0.5)
     assert done["type"] == "upload_done" and done["bytes"] > 0 and done["bps"] > 0
     assert done["seconds"] == pytest.approx(SHORT.measure_seconds, abs=0.5)
+
+
+def test_an_upload_that_reaches_its_cap_in_the_warm_up_is_still_measured(tmp_path: Path) -> None:
+    """A link so fast that the cap would be spent warming up: the warm-up
+    ends at a quarter of it, and the rest is measured."""
+    store = ResultsStore(tmp_path)
+    store.refresh()
+    live: LiveServer
+    tests = BrowserTests(store, tmp_path, port=lambda: live.port, limits=Limits(warmup_seconds=30.0, measure_seconds=2.0, direction_bytes=1 << 30))
+    live = LiveServer(store, "127.0.0.1", 0, board=board_of(store), browser_tests=tests)
+    live.start()
+    try:
+        with control(live.port) as ws:
+            token = json.loads(ws.recv(5))["token"]
+            _go(ws, "download")
+            _go(ws, "upload")
+            done = _upload_until_done(live.port, ws, token)
+        assert done["type"] == "upload_done" and done["bytes"] > 0 and done["bps"] > 0
+    finally:
+        live.stop()
 
 
 def test_an_upload_whose_streams_never_come_is_refused(tmp_path: Path) -> None:

@@ -114,11 +114,12 @@ def run_test(port: int, host: str = "127.0.0.1", *, leave_during: str | None = N
         def up() -> None:
             try:
                 with _stream(port, "up", token, host) as s:
+                    s.recv(5)  # the station's "go": it counts from there
                     while not up_stop.is_set():
                         s.send(chunk)
             except InvalidStatus as exc:
                 run.refused_streams.append(exc.response.status_code)
-            except (ConnectionClosed, OSError):
+            except (ConnectionClosed, OSError, TimeoutError):
                 pass
 
         uppers = [threading.Thread(target=up, daemon=True) for _ in range(streams)]

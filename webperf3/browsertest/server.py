@@ -19,19 +19,19 @@ a few **stream** connections (paths under :data:`PREFIX`):
   ends. The **browser** counts what it received after a warm-up: the
   download is what the client got, as the page reports it (checked: never
   more than the station sent).
-* ``/browser-test/up?t=TOKEN``: the browser sends binary messages; the
-  **station** counts what it received after the warm-up and times the
+* ``/browser-test/up?t=TOKEN``: the station sends ``go``, then the browser
+  sends binary messages; the **station** counts what it received after the warm-up and times the
   direction itself (``upload_progress`` several times a second, then
   ``upload_done``).
 
 Limits, as iperf3's one test per server: one test per client address and
 :attr:`Limits.total` in all (others get ``busy``); each direction ends after
 :attr:`Limits.phase_seconds` and :attr:`Limits.direction_bytes`; an upload
-past its cap is closed (1009), a message over the live server's
-``max_size`` too. A test whose page leaves before the end records nothing
+past its cap is cut. An upload stream is counted, not read (upcount.py):
+the page sends once the station's first message (``go``) has come. A test whose page leaves before the end records nothing
 (the journal says so): a figure half measured is never kept.
 
-A little over 400 lines: one test's whole protocol (admission, the control
+About 500 lines: one test's whole protocol (admission, the control
 messages, both directions' streams and timing, the checks of the page's
 figure, the record) is one piece of loop state, kept together.
 """
@@ -65,6 +65,8 @@ from ..survey.rules import clean_address
 from ..text import printable
 from .agent import describe_agent
 from .records import BrowserRecord, Latency, append_record
+from .downsend import SendingProtocol
+from .upcount import CountingProtocol
 
 log = logging.getLogger("webperf3.browsertest")
 
@@ -97,9 +99,9 @@ class Limits:
     phase_seconds: float = 15.0  # a direction ends by then whatever the page does
     test_seconds: float = 60.0  # the whole test, latency included
     direction_bytes: int = 3 << 30  # per direction
-    #: An upload message: the live server's max_size. Measured, 1 MiB
-    #: messages (the connection's limit raised) cost the station no less CPU
-    #: per GB (0.55-0.59 s against 0.46; docs/measuring.md).
+    #: An upload message of the page. The station counts frames without
+    #: reading them (upcount.py), so any size would do; 64 KiB is what
+    #: Chromium was measured sending at 4-6 Gbit/s on loopback.
     upload_message_bytes: int = 64 * 1024
 
 
@@ -121,6 +123,7 @@ class Session:
     upload: dict[str, float] | None = None  # the station's upload figure, once measured
     downloaders: set[ServerConnection] = field(default_factory=set)
     uploaders: set[ServerConnection] = field(default_factory=set)
+    counters: set[CountingProtocol] = field(default_factory=set)
     #: Set when the first upload stream is in: the upload's warm-up starts
     #: there, not at the page's "upload" (its streams' handshakes are not
     #: the link's rate).
@@ -330,6 +333,8 @@ class BrowserTests:
             _cut(session.downloaders)
 
     async def _send_download(self, connection: ServerConnection, session: Session) -> None:
+        """Frames written straight to the connection (downsend.py: a third of
+        the station's CPU per GB), slices of one random buffer."""
         sock = connection.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -337,37 +342,44 @@ class BrowserTests:
         random, size = self._random, CHUNK_BYTES
         offset = (session.down_streams * 7919 * 4096) % (len(random) - size)
         cap = self.limits.direction_bytes
+        sending = SendingProtocol.take_over(connection.transport)
         session.downloaders.add(connection)
         try:
-            with contextlib.suppress(ConnectionClosed):
-                while session.phase == "download" and session.down_sent < cap:
-                    await connection.send(random[offset : offset + size])
-                    session.down_sent += size
-                    offset = (offset + size + 4096) % (len(random) - size)
-                await connection.close(1000, "download over")
+            while session.phase == "download" and session.down_sent < cap:
+                if not await sending.send(random[offset : offset + size]):
+                    break
+                session.down_sent += size
+                offset = (offset + size + 4096) % (len(random) - size)
         finally:
             session.downloaders.discard(connection)
+            sending.cut()  # over: nothing queued is owed to the page
 
     # -- upload -------------------------------------------------------------------------
 
     async def _receive_upload(self, connection: ServerConnection, session: Session) -> None:
-        session.uploaders.add(connection)
-        session.up_started.set()
+        """Counted as it arrives, not read as messages (upcount.py: a third
+        of the station's CPU per GB). The page sends only once it has the
+        station's "go", so every byte it sends reaches the counter."""
         cap = self.limits.direction_bytes
+
+        def counted(n: int) -> None:
+            session.up_bytes += n
+            if session.phase != "upload" or session.up_bytes > cap:
+                counting.cut()
+
+        counting = CountingProtocol.take_over(connection.transport, counted)
+        session.uploaders.add(connection)
+        session.counters.add(counting)
         try:
-            async for message in connection:
-                if session.phase != "upload":
-                    break
-                session.up_bytes += len(message)
-                if session.up_bytes > cap:
-                    await connection.close(1009, "upload cap reached")
-                    break
             with contextlib.suppress(ConnectionClosed):
-                await connection.close(1000, "upload over")
-        except ConnectionClosed:
-            pass
+                await connection.send("go")
+            session.up_started.set()
+            await counting.done
+            if counting.error:
+                log.info("browser test from %s: an upload stream cut: %s", printable(session.address or "-"), counting.error)
         finally:
             session.uploaders.discard(connection)
+            session.counters.discard(counting)
 
     async def _time_upload(self, session: Session) -> None:
         """The upload, measured and timed here: bytes the station received
@@ -384,23 +396,25 @@ class BrowserTests:
                 await connection.close(1000, "no upload")
                 return
             start = time.monotonic()
-            while time.monotonic() - start < limits.warmup_seconds:
+            # A quarter of the cap ends the warm-up early: on a link that fast
+            # the cap would otherwise leave nothing to measure.
+            while time.monotonic() - start < limits.warmup_seconds and session.up_bytes < limits.direction_bytes // 4:
                 await asyncio.sleep(tick)
                 elapsed = time.monotonic() - start
                 await self._send(connection, {"type": "upload_progress", "bps": session.up_bytes * 8 / elapsed, "warmup": True})
-            b0, t0 = session.up_bytes, time.monotonic()
+            b0, t0 = _received(session), time.monotonic()
             measure = limits.measure_seconds
             while True:
                 await asyncio.sleep(tick)
                 now = time.monotonic()
-                bps = (session.up_bytes - b0) * 8 / (now - t0)
+                received = _received(session) - b0
+                bps = received * 8 / (now - t0)
                 if now - t0 >= 1.0 and bps >= limits.fast_bps:
                     measure = min(measure, limits.fast_measure_seconds)
                 if now - t0 >= measure or session.up_bytes >= limits.direction_bytes:
                     break
                 await self._send(connection, {"type": "upload_progress", "bps": bps, "warmup": False})
             seconds = now - t0
-            received = session.up_bytes - b0
             session.upload = {"bps": received * 8 / seconds, "bytes": received, "seconds": seconds}
             session.phase = "uploaded"
             await self._send(connection, {"type": "upload_done", **session.upload})
@@ -460,6 +474,13 @@ class BrowserTests:
         """Worker thread: on disk first, then the store reads it like any test."""
         append_record(self.log_dir, record)
         self.store.refresh_records()
+
+
+def _received(session: Session) -> int:
+    """The upload's bytes so far: those counted, and those in the kernel
+    waiting to be (upcount.py wakes the station only every few ms of a
+    stream's rate)."""
+    return session.up_bytes + sum(counter.unread() for counter in session.counters)
 
 
 def _cut(streams: set[ServerConnection]) -> None:

@@ -8,7 +8,8 @@
 //   counts what this browser receives, posts {type: "progress", bps, warmup}
 //   about five times a second, then {type: "download", bytes, seconds} (the
 //   counted seconds only, after the warm-up) and closes the streams.
-// Asked {cmd: "upload", urls, messageBytes}: sends incompressible messages,
+// Asked {cmd: "upload", urls, messageBytes}: once each stream has the
+//   station's first message, sends incompressible messages,
 //   keeping a few MiB queued per stream, until {cmd: "stop"}. The station
 //   counts and times the upload itself.
 // Anything going wrong: {type: "error", message}.
@@ -64,7 +65,16 @@ async function upload({ urls, messageBytes }) {
   const chunk = new Uint8Array(messageBytes);
   // Incompressible: getRandomValues fills at most 64 KiB a call.
   for (let at = 0; at < chunk.length; at += 65536) crypto.getRandomValues(chunk.subarray(at, Math.min(chunk.length, at + 65536)));
-  streams = await Promise.all(urls.map(open));
+  // Each stream sends once the station's "go" has come: the station counts
+  // its bytes from there on without reading them as messages.
+  streams = await Promise.all(urls.map(async (url) => {
+    const ws = await open(url);
+    await new Promise((resolve, reject) => {
+      ws.addEventListener("message", resolve, { once: true });
+      ws.addEventListener("close", () => reject(new Error("the station closed an upload stream")), { once: true });
+    });
+    return ws;
+  }));
   uploading = true;
   const pump = (ws) => {
     if (!uploading || ws.readyState !== WebSocket.OPEN) return;
