@@ -86,6 +86,23 @@ def test_bytes_changed_inside_the_indexed_range_are_seen(log_dir, monkeypatch):
     assert [name for _, _, name, _, _ in _fresh(log_dir)] == [None, "Room 999"]
 
 
+def test_a_byte_changed_far_into_a_long_log_is_seen(log_dir, monkeypatch):
+    # The CRC is summed a buffer at a time: a change past the first buffers
+    # (here at the log's last test, past 256 KiB) must count as much.
+    log = log_dir / "port-5201.json"
+    for i in range(300):
+        append(log, make_entry("extra_data", name=f"Room {i:03d}", at=T_ROOM_101 + 60 * i))
+    assert log.stat().st_size > 3 * 256 * 1024
+    _station(log_dir)
+    data = log.read_bytes()
+    cut = data.rindex(b"Room 299")
+    with log.open("r+b") as f:
+        f.seek(cut)
+        f.write(b"Room 999")
+    names = [name for _, _, name, _, _ in _fresh(log_dir)]
+    assert names[-1] == "Room 999" and names[:2] == ["Room 000", "Room 001"]
+
+
 def test_damage_inside_the_indexed_range_is_seen(log_dir, monkeypatch):
     log = install(log_dir, 5201, sample("tcp"), sample("extra_data"))
     _station(log_dir)

@@ -61,7 +61,9 @@ def _parser_digest() -> str:
 
 
 KEY = f"{FORMAT}/{__version__}/{_parser_digest()}/{','.join(Result.__struct_fields__)}"
-_CRC_CHUNK = 1 << 20
+#: Read into one buffer, reused: a new 1 MiB bytes per read cost a quarter
+#: more (its pages faulted in afresh each time), the same bytes summed.
+_CRC_CHUNK = 1 << 18
 
 
 class IndexFile(msgspec.Struct, array_like=True):
@@ -88,13 +90,15 @@ def index_path(log_path: Path) -> Path:
 def crc_of(f: BinaryIO, size: int) -> int | None:
     """The CRC-32 of ``f``'s first ``size`` bytes, or None if it holds fewer."""
     f.seek(0)
+    buffer = bytearray(min(_CRC_CHUNK, size))
+    view = memoryview(buffer)
     crc, left = 0, size
     while left:
-        chunk = f.read(min(_CRC_CHUNK, left))
-        if not chunk:
+        got = f.readinto(view[: min(len(buffer), left)])
+        if not got:
             return None
-        crc = zlib.crc32(chunk, crc)
-        left -= len(chunk)
+        crc = zlib.crc32(view[:got], crc)
+        left -= got
     return crc
 
 
