@@ -175,9 +175,10 @@ def _take_figures(path: Path, index: IndexFile, into: dict[int, str]) -> None:
     if why is not None:
         log.info("%s: its CSV figures %s: formatting them", path, why)
         return
-    for result, line in zip(index.results, figures.lines):
-        if line is not None:
-            into[id(result)] = line
+    if None in figures.lines:
+        into.update((id(r), line) for r, line in zip(index.results, figures.lines) if line is not None)
+    else:  # nearly always: no hour the clocks changed; a fifth of the loop's time
+        into.update(zip(map(id, index.results), figures.lines))
 
 
 def index_path(log_path: Path) -> Path:
