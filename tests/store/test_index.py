@@ -8,12 +8,13 @@ import errno
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import webperf3.iperf3.reader.logs as logs_module
 import webperf3.store.results as results_module
 from tests.support.logs import T_ROOM_101, append, install, make_entry, sample
-from webperf3.iperf3.reader.index import INDEX_DIR, index_path
+from webperf3.iperf3.reader.index import INDEX_DIR, IndexFile, index_path
 from webperf3.store.results import ResultsStore
 
 
@@ -214,3 +215,14 @@ def test_an_index_written_by_other_parsing_code_is_not_taken(log_dir, monkeypatc
     monkeypatch.setattr(logs_module, "parse_entry_in", lambda *a, **k: parsed.append(1) or real(*a, **k))
     assert [name for _, _, name, _, _ in _fresh(log_dir)] == [None, "Room 101"]
     assert parsed
+
+
+@pytest.mark.parametrize("offset", [-1, "size"])
+def test_an_index_naming_a_test_outside_its_bytes_is_not_taken(log_dir, monkeypatch, offset):
+    log = install(log_dir, 5201, sample("tcp"), sample("extra_data"))
+    _station(log_dir)
+    path = index_path(log)
+    kept = msgspec.msgpack.decode(path.read_bytes(), type=IndexFile)
+    bad = msgspec.structs.replace(kept.results[-1], offset=kept.size if offset == "size" else offset)
+    path.write_bytes(msgspec.msgpack.encode(msgspec.structs.replace(kept, results=[*kept.results[:-1], bad])))
+    assert _fresh(log_dir) == _whole(log_dir, monkeypatch)

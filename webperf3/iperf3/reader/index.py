@@ -36,6 +36,7 @@ import errno
 import functools
 import hashlib
 import logging
+import operator
 import os
 import sys
 import tempfile
@@ -115,6 +116,7 @@ class IndexFile(msgspec.Struct, array_like=True):
     figures: msgspec.Raw = _NIL
 
 
+_offset = operator.attrgetter("offset")
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IndexFile)
 _figures_decoder = msgspec.msgpack.Decoder(Figures)
@@ -170,8 +172,12 @@ def _take_figures(path: Path, index: IndexFile, into: dict[int, str]) -> None:
             why = "were formatted by other code"
         elif len(figures.lines) != len(index.results):
             why = "are not one per test"
-        elif any(offset_of_hour(hour) != offset for hour, offset in figures.hours):
-            why = "were formatted in another time zone"
+        else:
+            try:
+                if any(offset_of_hour(hour) != offset for hour, offset in figures.hours):
+                    why = "were formatted in another time zone"
+            except (OverflowError, OSError, ValueError):  # an hour this platform's time cannot place
+                why = "hold a time this system cannot convert"
     if why is not None:
         log.info("%s: its CSV figures %s: formatting them", path, why)
         return
@@ -220,7 +226,7 @@ def load(log_path: Path, f: BinaryIO, st: os.stat_result) -> IndexFile | None:
             why = "is of another file (the log was replaced)"
         elif index.size > st.st_size:
             why = "covers more than the log holds (it was truncated)"
-        elif any(not 0 <= r.offset < index.size for r in index.results):
+        elif index.results and not (0 <= min(map(_offset, index.results)) and max(map(_offset, index.results)) < index.size):
             why = "names tests outside the bytes it covers"
         elif crc_of(f, index.size) != index.crc or not _ends_with(f, index.size, index.tail):
             why = "does not match the log's bytes (it was rewritten)"
