@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -95,7 +95,7 @@ def export_format(output: Path | None) -> str:
     return {".xlsx": "xlsx", ".json": "json"}.get(suffix, "csv")
 
 
-def _encoded(fmt: str, results: list[Result], notes: list[Notes], known: dict[int, str]) -> Iterator[bytes]:
+def _encoded(fmt: str, results: list[Result], notes: list[Notes], known: Mapping[int, str]) -> Iterator[bytes]:
     # Always UTF-8, whatever the locale: a file for another machine's
     # spreadsheet, not text for this terminal (LC_ALL=C would make it ASCII
     # and fail on the first accented name).

@@ -36,7 +36,7 @@ import itertools
 import time
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -387,11 +387,11 @@ class CsvFigures:
     formats a group twice).
     """
 
-    def __init__(self, *, keep: bool = True, known: dict[int, str] | None = None) -> None:
+    def __init__(self, *, keep: bool = True, known: Mapping[int, str] | None = None) -> None:
         self.keep = keep
         # id(result) → its line, as the station formatted it when it wrote the
         # index beside the logs (iperf3/reader/index.py, ``kept_figures``):
-        # copied, not formatted again. Only for results that stay alive.
+        # copied, not formatted again. Only for results kept alive with it.
         self.known = known
         # group number → (its results, kept alive so that they stay the ones
         # formatted; their cells, one line each, compressed)

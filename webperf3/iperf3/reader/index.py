@@ -120,20 +120,30 @@ _offset = operator.attrgetter("offset")
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IndexFile)
 _figures_decoder = msgspec.msgpack.Decoder(Figures)
+class KeptFigures(dict[int, str]):
+    """``id(result)`` → its kept CSV line. It holds the results themselves
+    too: an id is an address, and a result freed (a log read anew) could
+    leave its address to another, which would get its line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[list[Result]] = []
+
+
 #: Where load() puts the kept figures of the indexes it takes, while an
 #: export asks for them (kept_figures); None otherwise: the station never
 #: decodes them, nor holds 2.5 MB of lines per 100 MB of logs.
-_wanted: dict[int, str] | None = None
+_wanted: KeptFigures | None = None
 
 
 @contextlib.contextmanager
-def kept_figures() -> Iterator[dict[int, str]]:
+def kept_figures() -> Iterator[KeptFigures]:
     """While open, each index taken (:func:`load`) adds its results' kept
     CSV figures that hold for local time as it is now: ``id(result)`` → the
-    line, for ``CsvFigures(known=...)``. The caller keeps the results alive
-    as long as it uses the ids. One caller at a time (the export command)."""
+    line, for ``CsvFigures(known=...)``. One caller at a time (the export
+    command)."""
     global _wanted
-    wanted: dict[int, str] = {}
+    wanted = KeptFigures()
     _wanted = wanted
     try:
         yield wanted
@@ -156,7 +166,7 @@ def figures_of(results: Sequence[Result]) -> Figures:
     return Figures(key=figures_key(), hours=[(h, o) for h, o in offsets.items() if o is not None], lines=lines)
 
 
-def _take_figures(path: Path, index: IndexFile, into: dict[int, str]) -> None:
+def _take_figures(path: Path, index: IndexFile, into: KeptFigures) -> None:
     """Add ``index``'s kept figures to ``into`` if they hold as they are now."""
     if index.figures == _NIL:
         return
@@ -181,6 +191,7 @@ def _take_figures(path: Path, index: IndexFile, into: dict[int, str]) -> None:
     if why is not None:
         log.info("%s: its CSV figures %s: formatting them", path, why)
         return
+    into.results.append(index.results)
     if None in figures.lines:
         into.update((id(r), line) for r, line in zip(index.results, figures.lines) if line is not None)
     else:  # nearly always: no hour the clocks changed; a fifth of the loop's time
