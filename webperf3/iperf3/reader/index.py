@@ -120,6 +120,8 @@ _offset = operator.attrgetter("offset")
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IndexFile)
 _figures_decoder = msgspec.msgpack.Decoder(Figures)
+
+
 class KeptFigures(dict[int, str]):
     """``id(result)`` → its kept CSV line. It holds the results themselves
     too: an id is an address, and a result freed (a log read anew) could
