@@ -302,3 +302,30 @@ def test_an_export_loads_none_of_the_servers_packages(log_dir, tmp_path, fmt):
     assert status == 0 and out.stat().st_size > 0
     loaded = [m for m in modules if any(m == name or m.startswith(name + ".") for name in SERVER_ONLY)]
     assert loaded == []
+
+
+@pytest.mark.parametrize("book", ["none", "bad"])
+def test_the_export_command_ends_at_once_with_its_output_whole_and_its_status(log_dir, tmp_path, book):
+    # `webperf3 export` skips the interpreter's teardown (freeing every test
+    # one by one) once its output is written: the output must still be
+    # complete through a pipe, the status the export's, nothing after it run.
+    (log_dir / "port-5201.json").write_bytes(sample("extra_data").read_bytes() * 1500)  # far more than a pipe holds
+    args = ["export", "--log-dir", str(log_dir)]
+    if book == "bad":
+        (tmp_path / "bad.db").write_bytes(b"not a book")
+        args += ["--book", str(tmp_path / "bad.db")]
+    code = (
+        "import atexit, sys; atexit.register(lambda: sys.stderr.write('teardown ran\\n')); "
+        "from webperf3.cli import main; sys.argv = ['webperf3', *sys.argv[1:]]; sys.exit(main())"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, timeout=60)
+    assert b"teardown ran" not in done.stderr
+    if book == "bad":
+        assert done.returncode == 2 and done.stdout == b"" and b"webperf3 export:" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr
+    reference = tmp_path / "reference.csv"
+    from webperf3.cli.main import main
+
+    assert main([*args, "--output", str(reference)]) == 0
+    assert done.stdout == reference.read_bytes() and done.stdout.count(b"\r\n") == 1501

@@ -8,12 +8,13 @@ import errno
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import webperf3.iperf3.reader.logs as logs_module
 import webperf3.store.results as results_module
 from tests.support.logs import T_ROOM_101, append, install, make_entry, sample
-from webperf3.iperf3.reader.index import INDEX_DIR, index_path
+from webperf3.iperf3.reader.index import INDEX_DIR, IndexFile, index_path
 from webperf3.store.results import ResultsStore
 
 
@@ -84,6 +85,23 @@ def test_bytes_changed_inside_the_indexed_range_are_seen(log_dir, monkeypatch):
     assert [r.name for r in _station(log_dir).results()] == [None, "Room 999"]
     _parsing_fails(monkeypatch)
     assert [name for _, _, name, _, _ in _fresh(log_dir)] == [None, "Room 999"]
+
+
+def test_a_byte_changed_far_into_a_long_log_is_seen(log_dir, monkeypatch):
+    # The CRC is summed a buffer at a time: a change past the first buffers
+    # (here at the log's last test, past 256 KiB) must count as much.
+    log = log_dir / "port-5201.json"
+    for i in range(300):
+        append(log, make_entry("extra_data", name=f"Room {i:03d}", at=T_ROOM_101 + 60 * i))
+    assert log.stat().st_size > 3 * 256 * 1024
+    _station(log_dir)
+    data = log.read_bytes()
+    cut = data.rindex(b"Room 299")
+    with log.open("r+b") as f:
+        f.seek(cut)
+        f.write(b"Room 999")
+    names = [name for _, _, name, _, _ in _fresh(log_dir)]
+    assert names[-1] == "Room 999" and names[:2] == ["Room 000", "Room 001"]
 
 
 def test_damage_inside_the_indexed_range_is_seen(log_dir, monkeypatch):
@@ -197,3 +215,14 @@ def test_an_index_written_by_other_parsing_code_is_not_taken(log_dir, monkeypatc
     monkeypatch.setattr(logs_module, "parse_entry_in", lambda *a, **k: parsed.append(1) or real(*a, **k))
     assert [name for _, _, name, _, _ in _fresh(log_dir)] == [None, "Room 101"]
     assert parsed
+
+
+@pytest.mark.parametrize("offset", [-1, "size"])
+def test_an_index_naming_a_test_outside_its_bytes_is_not_taken(log_dir, monkeypatch, offset):
+    log = install(log_dir, 5201, sample("tcp"), sample("extra_data"))
+    _station(log_dir)
+    path = index_path(log)
+    kept = msgspec.msgpack.decode(path.read_bytes(), type=IndexFile)
+    bad = msgspec.structs.replace(kept.results[-1], offset=kept.size if offset == "size" else offset)
+    path.write_bytes(msgspec.msgpack.encode(msgspec.structs.replace(kept, results=[*kept.results[:-1], bad])))
+    assert _fresh(log_dir) == _whole(log_dir, monkeypatch)

@@ -10,14 +10,16 @@ exported as a station would show them before anybody added anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from ..board.join import Board
-from ..exports.results import Notes, csv_chunks, json_chunks
+from ..exports.results import CsvFigures, Notes, csv_chunks, json_chunks
+from ..iperf3.reader.index import kept_figures
 from ..store.record import Result
 from ..store.results import LogDirError, ResultsStore
 from ..survey import BookOpenError, SurveyBook
@@ -33,7 +35,10 @@ def export(options: ExportOptions) -> int:
         return ExitStatus.USAGE
     store = ResultsStore(options.log_dir)
     try:
-        changes = store.refresh()
+        # A CSV copies the figures the station kept in its index, where they
+        # hold for this process's local time, instead of formatting them.
+        with kept_figures() if fmt == "csv" else contextlib.nullcontext({}) as known:
+            changes = store.refresh()
     except LogDirError as exc:
         print(f"webperf3 export: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
@@ -49,7 +54,7 @@ def export(options: ExportOptions) -> int:
         notes = Board(store, book).notes(found)
     try:
         if options.output is None:
-            _write(_encoded(fmt, found, notes), sys.stdout.buffer)
+            _write(_encoded(fmt, found, notes, known), sys.stdout.buffer)
         else:
             # Opened first: a place that cannot be written fails before the work.
             with open(options.output, "wb") as out:
@@ -58,7 +63,7 @@ def export(options: ExportOptions) -> int:
 
                     write_xlsx(found, out, notes=notes)  # straight in: no copy through a temporary file
                 else:
-                    _write(_encoded(fmt, found, notes), out)
+                    _write(_encoded(fmt, found, notes, known), out)
     except BrokenPipeError:  # `webperf3 export | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitStatus.SUCCESS
@@ -90,7 +95,7 @@ def export_format(output: Path | None) -> str:
     return {".xlsx": "xlsx", ".json": "json"}.get(suffix, "csv")
 
 
-def _encoded(fmt: str, results: list[Result], notes: list[Notes]) -> Iterator[bytes]:
+def _encoded(fmt: str, results: list[Result], notes: list[Notes], known: Mapping[int, str]) -> Iterator[bytes]:
     # Always UTF-8, whatever the locale: a file for another machine's
     # spreadsheet, not text for this terminal (LC_ALL=C would make it ASCII
     # and fail on the first accented name).
@@ -99,7 +104,10 @@ def _encoded(fmt: str, results: list[Result], notes: list[Notes]) -> Iterator[by
 
         yield from xlsx_chunks(results, notes=notes)
         return
-    chunks = csv_chunks(results, notes) if fmt == "csv" else json_chunks(results, notes=notes)
+    if fmt == "csv":
+        chunks = csv_chunks(results, notes, CsvFigures(keep=False, known=known))
+    else:
+        chunks = json_chunks(results, notes=notes)
     for chunk in chunks:
         yield chunk.encode("utf-8")
 

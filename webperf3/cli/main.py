@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import os
 import sys
 
 from . import options as opts
@@ -23,6 +24,9 @@ def setup_logging(level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # No argv: this process is the command (``webperf3 ...``, ``python -m
+    # webperf3``), not a caller's library call, and may end as it likes.
+    own_process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     _never_fail_to_print()
     try:
@@ -34,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         if command == "export":
             from .export import export
 
-            return export(options)
+            status = export(options)
+            if own_process:
+                _exit_now(status)
+            return status
         if command == "install-service":
             from .service import install_service
 
@@ -52,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
         return serve(options)
     except KeyboardInterrupt:
         return ExitStatus.SUCCESS
+
+
+def _exit_now(status: int) -> None:
+    """End an export the moment its output is written: freeing 21,000 tests
+    and every module one by one cost a cold export of 100 MB about 20 ms
+    (a tenth of it), and the operating system frees them at once. What is
+    written is flushed first, and the status is the export's."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone (`| head`) or a closed stream: nothing more to say
+            pass
+    os._exit(status)
 
 
 def _never_fail_to_print() -> None:

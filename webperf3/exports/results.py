@@ -36,7 +36,7 @@ import itertools
 import time
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -387,8 +387,12 @@ class CsvFigures:
     formats a group twice).
     """
 
-    def __init__(self, *, keep: bool = True) -> None:
+    def __init__(self, *, keep: bool = True, known: Mapping[int, str] | None = None) -> None:
         self.keep = keep
+        # id(result) → its line, as the station formatted it when it wrote the
+        # index beside the logs (iperf3/reader/index.py, ``kept_figures``):
+        # copied, not formatted again. Only for results kept alive with it.
+        self.known = known
         # group number → (its results, kept alive so that they stay the ones
         # formatted; their cells, one line each, compressed)
         self._groups: dict[int, tuple[tuple[Result, ...], bytes]] = {}
@@ -399,10 +403,19 @@ class CsvFigures:
         kept = self._groups.get(index) if self.keep else None
         if kept is not None and kept[0] == results:  # the same results, compared by identity first
             return zlib.decompress(kept[1]).decode().split("\n")
-        lines = figure_lines(results)
+        lines = figure_lines(results) if not self.known else self._copied(results)
         if self.keep and not any("\n" in line for line in lines):  # a quoted newline would split wrong: not kept
             self._groups[index] = (results, zlib.compress("\n".join(lines).encode(), 1))
         return lines
+
+    def _copied(self, results: tuple[Result, ...]) -> list[str]:
+        known = self.known
+        assert known is not None
+        lines = [known.get(id(r)) for r in results]
+        if None in lines:  # a test past the index, or in an hour the clocks changed: formatted here
+            fresh = iter(figure_lines([r for r, line in zip(results, lines) if line is None]))
+            lines = [next(fresh) if line is None else line for line in lines]
+        return lines  # type: ignore[return-value]
 
     def forget_after(self, groups: int) -> None:
         """Drop the groups past the first ``groups`` (the store lost results)."""
@@ -441,7 +454,7 @@ def figure_lines(results: Iterable[Result]) -> list[str]:
         hour = seconds // 3600
         offset = offsets.get(hour, _UNSEEN)
         if offset is _UNSEEN:
-            offset = offsets[hour] = _offset_of_hour(hour)
+            offset = offsets[hour] = offset_of_hour(hour)
         if seconds != t or offset is None:  # a fraction, or the clocks changed in this hour: the reference
             if writer is None:
                 buffer = io.StringIO()
@@ -482,7 +495,7 @@ _SECONDS = tuple(f"{s:02d}" for s in range(60))
 _BROWSER = MEASURED_BY["browser"]
 
 
-def _offset_of_hour(hour: int) -> int | None:
+def offset_of_hour(hour: int) -> int | None:
     """The UTC offset of local time throughout a UTC hour, or None when it
     is not the same at its first and last second (the clocks changed; no
     zone's rules change them twice within an hour)."""

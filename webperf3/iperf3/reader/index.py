@@ -15,6 +15,15 @@ webperf3, or this one's reader edited) or names a test outside its K bytes,
 is ignored and the log read whole (a
 line in the journal at most). The index is a cache, rebuilt on any doubt.
 
+Each index also keeps its tests' CSV figures (Timestamp to Error, as
+:func:`webperf3.exports.results.figure_lines` formats them), so that
+``webperf3 export`` copies them instead of formatting 21,000 tests' floats
+and local times again. Taken only by the code that made them (a digest of
+that code), and only where local time is as it was: each UTC hour among the
+tests is kept with the UTC offset its lines were formatted with, and an
+export whose zone gives any hour another offset (another TZ, new zone rules)
+formats every line itself. An hour in which the clocks change keeps no line.
+
 Written only by the station (an export reads it, never writes), atomically
 (a temporary file renamed over the old), never in a directory that cannot
 be written: a read-only log directory costs one failed attempt per store.
@@ -22,13 +31,17 @@ be written: a read-only log directory costs one failed attempt per store.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import hashlib
 import logging
+import operator
 import os
+import sys
 import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,18 +54,22 @@ log = logging.getLogger("webperf3.iperf3.index")
 
 #: The directory beside the logs; hidden, so nobody takes it for a log.
 INDEX_DIR = ".webperf3-index"
-#: Bumped when what an index holds changes.
-FORMAT = 1
+#: Bumped when what an index holds changes. 2: the CSV figures.
+FORMAT = 2
 #: The code that turns a log's bytes into Results: an index is taken only by
 #: the very code that wrote it, so a change in how a log is parsed (a fix, a
 #: new field) never leaves tests shown as an older webperf3 parsed them.
 _PARSERS = ("iperf3/reader/logs.py", "iperf3/reader/entries.py", "iperf3/reader/errors.py", "store/record.py", "text.py")
 
 
-def _parser_digest() -> str:
+#: The code that formats a test's CSV figures (and keeps them here).
+_FORMATTERS = ("exports/results.py", "iperf3/reader/index.py")
+
+
+def _parser_digest(names: tuple[str, ...] = _PARSERS) -> str:
     digest = hashlib.blake2b(digest_size=12)
     root = Path(__file__).resolve().parents[2]
-    for name in _PARSERS:
+    for name in names:
         try:
             digest.update((root / name).read_bytes())
         except OSError:  # not installed as files: the version alone
@@ -61,7 +78,27 @@ def _parser_digest() -> str:
 
 
 KEY = f"{FORMAT}/{__version__}/{_parser_digest()}/{','.join(Result.__struct_fields__)}"
-_CRC_CHUNK = 1 << 20
+#: Read into one buffer, reused: a new 1 MiB bytes per read cost a quarter
+#: more (its pages faulted in afresh each time), the same bytes summed.
+_CRC_CHUNK = 1 << 18
+
+
+@functools.cache
+def figures_key() -> str:
+    """What kept CSV figures depend on besides local time: the code that
+    formats them, and the Python whose ``repr`` wrote their floats."""
+    return f"{KEY}/{sys.version_info[0]}.{sys.version_info[1]}/{_parser_digest(_FORMATTERS)}"
+
+
+class Figures(msgspec.Struct, array_like=True):
+    """The CSV figures of an index's results, one line each (``figure_lines``)."""
+
+    key: str  # figures_key() of the webperf3 that formatted them
+    hours: list[tuple[int, int]]  # each UTC hour of the results → the UTC offset its lines were formatted with
+    lines: list[str | None]  # one per result; None in an hour the clocks changed (formatted by the export)
+
+
+_NIL = msgspec.Raw(b"\xc0")  # msgpack's nil: no figures kept
 
 
 class IndexFile(msgspec.Struct, array_like=True):
@@ -75,10 +112,92 @@ class IndexFile(msgspec.Struct, array_like=True):
     tail: bytes  # their last bytes (the reader's fingerprint of a rewritten log)
     skipped: int  # damaged entries among them
     results: list[Result]
+    # Figures, left undecoded: only an export of CSV reads them.
+    figures: msgspec.Raw = _NIL
 
 
+_offset = operator.attrgetter("offset")
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IndexFile)
+_figures_decoder = msgspec.msgpack.Decoder(Figures)
+
+
+class KeptFigures(dict[int, str]):
+    """``id(result)`` → its kept CSV line. It holds the results themselves
+    too: an id is an address, and a result freed (a log read anew) could
+    leave its address to another, which would get its line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[list[Result]] = []
+
+
+#: Where load() puts the kept figures of the indexes it takes, while an
+#: export asks for them (kept_figures); None otherwise: the station never
+#: decodes them, nor holds 2.5 MB of lines per 100 MB of logs.
+_wanted: KeptFigures | None = None
+
+
+@contextlib.contextmanager
+def kept_figures() -> Iterator[KeptFigures]:
+    """While open, each index taken (:func:`load`) adds its results' kept
+    CSV figures that hold for local time as it is now: ``id(result)`` → the
+    line, for ``CsvFigures(known=...)``. One caller at a time (the export
+    command)."""
+    global _wanted
+    wanted = KeptFigures()
+    _wanted = wanted
+    try:
+        yield wanted
+    finally:
+        _wanted = None
+
+
+def figures_of(results: Sequence[Result]) -> Figures:
+    """The CSV figures of ``results`` as this process formats them now."""
+    from ...exports.results import figure_lines, offset_of_hour
+
+    offsets: dict[int, int | None] = {}
+    for r in results:  # as figure_lines finds a test's hour
+        hour = int(r.time) // 3600
+        if hour not in offsets:
+            offsets[hour] = offset_of_hour(hour)
+    lines: list[str | None] = list(figure_lines(results))
+    if None in offsets.values():
+        lines = [None if offsets[int(r.time) // 3600] is None else line for r, line in zip(results, lines)]
+    return Figures(key=figures_key(), hours=[(h, o) for h, o in offsets.items() if o is not None], lines=lines)
+
+
+def _take_figures(path: Path, index: IndexFile, into: KeptFigures) -> None:
+    """Add ``index``'s kept figures to ``into`` if they hold as they are now."""
+    if index.figures == _NIL:
+        return
+    from ...exports.results import offset_of_hour
+
+    why = None
+    try:
+        figures = _figures_decoder.decode(index.figures)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+        why = f"do not decode ({str(exc)[:60]})"
+    else:
+        if figures.key != figures_key():
+            why = "were formatted by other code"
+        elif len(figures.lines) != len(index.results):
+            why = "are not one per test"
+        else:
+            try:
+                if any(offset_of_hour(hour) != offset for hour, offset in figures.hours):
+                    why = "were formatted in another time zone"
+            except (OverflowError, OSError, ValueError):  # an hour this platform's time cannot place
+                why = "hold a time this system cannot convert"
+    if why is not None:
+        log.info("%s: its CSV figures %s: formatting them", path, why)
+        return
+    into.results.append(index.results)
+    if None in figures.lines:
+        into.update((id(r), line) for r, line in zip(index.results, figures.lines) if line is not None)
+    else:  # nearly always: no hour the clocks changed; a fifth of the loop's time
+        into.update(zip(map(id, index.results), figures.lines))
 
 
 def index_path(log_path: Path) -> Path:
@@ -88,13 +207,15 @@ def index_path(log_path: Path) -> Path:
 def crc_of(f: BinaryIO, size: int) -> int | None:
     """The CRC-32 of ``f``'s first ``size`` bytes, or None if it holds fewer."""
     f.seek(0)
+    buffer = bytearray(min(_CRC_CHUNK, size))
+    view = memoryview(buffer)
     crc, left = 0, size
     while left:
-        chunk = f.read(min(_CRC_CHUNK, left))
-        if not chunk:
+        got = f.readinto(view[: min(len(buffer), left)])
+        if not got:
             return None
-        crc = zlib.crc32(chunk, crc)
-        left -= len(chunk)
+        crc = zlib.crc32(view[:got], crc)
+        left -= got
     return crc
 
 
@@ -118,13 +239,15 @@ def load(log_path: Path, f: BinaryIO, st: os.stat_result) -> IndexFile | None:
             why = "is of another file (the log was replaced)"
         elif index.size > st.st_size:
             why = "covers more than the log holds (it was truncated)"
-        elif any(not 0 <= r.offset < index.size for r in index.results):
+        elif index.results and not (0 <= min(map(_offset, index.results)) and max(map(_offset, index.results)) < index.size):
             why = "names tests outside the bytes it covers"
         elif crc_of(f, index.size) != index.crc or not _ends_with(f, index.size, index.tail):
             why = "does not match the log's bytes (it was rewritten)"
     if why is not None:
         log.info("%s %s: reading the log whole", path, why)
         return None
+    if _wanted is not None:
+        _take_figures(path, index, _wanted)
     return index
 
 
@@ -172,7 +295,7 @@ class Saver:
             # leave an export run by another user parsing the whole log).
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as out:
-                out.write(_encoder.encode(index))
+                out.write(_encoder.encode(_with_figures(index)))
             os.replace(tmp, path)
             return True
         except OSError as exc:
@@ -192,3 +315,14 @@ class Saver:
                 self.failed += 1
                 log.log(level, "cannot write %s: %s (the logs are read whole until it can be)", path, exc.strerror or exc)
             return False
+
+
+def _with_figures(index: IndexFile) -> IndexFile:
+    """``index`` with its results' CSV figures, or as it is if they cannot
+    be formatted (the index is still worth keeping: an export formats them)."""
+    try:
+        figures = figures_of(index.results)
+    except Exception:  # a bug in formatting must not cost the station its index
+        log.exception("cannot keep the CSV figures of %d tests in the index", len(index.results))
+        return index
+    return msgspec.structs.replace(index, figures=msgspec.Raw(_encoder.encode(figures)))
