@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from playwright.sync_api import Dialog, Page, WebSocketRoute, expect
 
 from tests.support.logs import make_entry
@@ -286,8 +287,13 @@ def test_on_a_phone(page: Page, station: Station) -> None:
     page.wait_for_function("() => document.getElementById('h-chart-download').uplot.width > 340")
 
 
-def test_the_page_s_styles_apply_on_screen_and_the_table_fits(page: Page, station: Station) -> None:
-    """An unclosed print block once kept every history style for paper only."""
+@pytest.mark.parametrize("day", ["today", "a day later"])
+def test_the_page_s_styles_apply_on_screen_and_the_table_fits(page: Page, station: Station, day: str) -> None:
+    """An unclosed print block once kept every history style for paper only.
+    A day later every test's time carries its date too (a survey over days,
+    or a run just past midnight): the table still fits."""
+    if day != "today":
+        page.clock.set_fixed_time(time.time() + 86_400)
     page.set_viewport_size({"width": 1280, "height": 900})
     open_history(page, station)
     expect(page.locator("#h-filters")).to_have_css("display", "flex")

@@ -2,7 +2,7 @@
 // lines. Made with dom.js: what came over the network is text, never markup.
 
 import { $, el } from "./dom.js";
-import { DASH, UNKNOWN_UDP_HELP, ago, downloadMeasuredBy, exactRate, formatRate, formatTime, quality } from "./format.js";
+import { DASH, UNKNOWN_UDP_HELP, ago, downloadMeasuredBy, exactRate, formatRate, quality, timeParts } from "./format.js";
 
 // A name longer than this is cut to two lines with an ellipsis in the
 // table (a 10 kB name made one row 24,768 px tall); a tap or click, or Enter,
@@ -51,7 +51,11 @@ export function timeCell(result) {
     td.textContent = DASH;
     return td;
   }
-  const time = el("time", { text: formatTime(result.time), title: new Date(result.time * 1000).toString() });
+  // Another day's date on a line of its own: the column stays as narrow as a clock.
+  const { day, clock } = timeParts(result.time);
+  const time = el("time", { title: new Date(result.time * 1000).toString() });
+  if (day) time.append(el("span", { text: day, cls: "day" }), " ");
+  time.append(clock);
   time.dateTime = new Date(result.time * 1000).toISOString();
   const since = el("span", { text: ago(result.time), cls: "ago" });
   since.dataset.time = String(result.time);

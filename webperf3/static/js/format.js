@@ -14,10 +14,25 @@ export function exactRate(bps) {
   return `${Math.round(bps).toLocaleString()} bit/s`;
 }
 
-export function formatTime(seconds) {
+// Today's time to the second; another day's as its short date and minute
+// ("Dec 5" and "11:49 PM", the year only when not this one): a table of a
+// survey over days, or of one just past midnight, keeps its width (the full
+// "12/5/2026, 11:49:00 PM" pushed the history's buttons off a 1280 screen).
+// The cells' titles keep the whole date.
+export function timeParts(seconds) {
   const when = new Date(seconds * 1000);
-  const today = new Date().toDateString() === when.toDateString();
-  return today ? when.toLocaleTimeString() : when.toLocaleString();
+  const now = new Date();
+  if (now.toDateString() === when.toDateString()) return { day: null, clock: when.toLocaleTimeString() };
+  const year = now.getFullYear() === when.getFullYear() ? {} : { year: "numeric" };
+  return {
+    day: when.toLocaleDateString(undefined, { month: "short", day: "numeric", ...year }),
+    clock: when.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" }),
+  };
+}
+
+export function formatTime(seconds) {
+  const { day, clock } = timeParts(seconds);
+  return day ? `${day}, ${clock}` : clock;
 }
 
 // Date and time whatever the day: for what is read later (the printed
