@@ -203,3 +203,12 @@ def test_an_upload_whose_streams_never_come_is_refused(tmp_path: Path) -> None:
         assert store.results() == []
     finally:
         live.stop()
+
+
+def test_a_control_message_nested_ten_thousand_deep_gets_an_error_not_a_dropped_connection(station) -> None:
+    live, _ = station
+    with control(live.port) as ws:
+        json.loads(ws.recv(5))
+        ws.send("[" * 10_000 + "]" * 10_000)
+        answer = json.loads(ws.recv(5))
+    assert answer["type"] == "error" and "nested too deeply" in answer["message"]

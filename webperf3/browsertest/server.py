@@ -279,8 +279,8 @@ class BrowserTests:
             return True
         try:
             msg = json.loads(message)
-        except ValueError:
-            await self._fail(connection, "a control message that is not JSON")
+        except (ValueError, RecursionError):  # 32 KiB of "[" is 32,768 deep
+            await self._fail(connection, "a control message that is not JSON, or nested too deeply")
             return True
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "ping":

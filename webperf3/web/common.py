@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -145,6 +145,31 @@ def require_admin(admin_token: str | None) -> None:
 #: The same cap as the HTTP server's and the guard's, which refuse a bigger
 #: body before it is read; this one holds wherever the app is served.
 MAX_JSON_BODY = 4 * 1024
+#: How deep a body may nest: the API's deepest is a plan's spots (an object
+#: of a list of objects). Checked here, not left to the decoder's recursion
+#: guard, which stops at 1,000 on Python 3.11 and far deeper on 3.13
+#: (Debian 13): the same body must get the same answer on every station.
+MAX_JSON_DEPTH = 16
+TOO_DEEP = f"the request body is nested too deeply (over {MAX_JSON_DEPTH} levels): the API takes a flat JSON object"
+
+
+def nested_deeper(value: object, limit: int) -> bool:
+    """Whether JSON ``value`` nests objects and lists more than ``limit``
+    deep (the value itself is 1). Without recursion: a body deep enough to
+    matter would reach the interpreter's own limit."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def json_body() -> dict[str, Any]:
@@ -165,7 +190,9 @@ def json_body() -> dict[str, Any]:
         raise json_error(400, f"the request body is not valid JSON: {exc}") from None
     except RecursionError:
         # msgspec's own depth guard: `[[[...]]]` a thousand deep fits in 4 KiB.
-        raise json_error(400, "the request body is nested too deeply: the API takes a flat JSON object") from None
+        raise json_error(400, TOO_DEEP) from None
+    if nested_deeper(data, MAX_JSON_DEPTH):
+        raise json_error(400, TOO_DEEP)
     if not isinstance(data, dict):
         raise json_error(400, "the request body must be a JSON object")
     return data
