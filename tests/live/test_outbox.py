@@ -29,7 +29,7 @@ import pytest
 from websockets.asyncio.server import serve
 
 from tests.support.hostile import closed_by_server, connect_from, upgrade_request, websocket_handshake
-from tests.support.live import Client
+from tests.support.live import Client, unsent_queue_unknown
 from tests.support.waiting import scaled, wait_until
 from webperf3.board.join import Board
 from webperf3.live.messages import encode, servers_message
@@ -224,6 +224,8 @@ def test_behind_one_nat_websockets_that_stopped_reading_make_room_before_their_k
     pushed to them waits in the kernel's send buffer (64 KiB) long before
     websockets' own buffer holds a byte. A page from that address still gets
     in: one of them gives way."""
+    if why := unsent_queue_unknown():
+        pytest.skip(why)
     caplog.set_level(logging.INFO, "webperf3.live")
     live = start_live(max_connections_per_client=3)
     held = [websocket_handshake(live.port, source="127.0.0.2", rcvbuf=4096) for _ in range(3)]
