@@ -122,8 +122,7 @@ class Session:
     up_bytes: int = 0
     upload: dict[str, float] | None = None  # the station's upload figure, once measured
     downloaders: set[ServerConnection] = field(default_factory=set)
-    uploaders: set[ServerConnection] = field(default_factory=set)
-    counters: set[CountingProtocol] = field(default_factory=set)
+    counters: set[CountingProtocol] = field(default_factory=set)  # the upload's streams
     #: Set when the first upload stream is in: the upload's warm-up starts
     #: there, not at the page's "upload" (its streams' handshakes are not
     #: the link's rate).
@@ -315,7 +314,8 @@ class BrowserTests:
         if session.timer is not None:
             session.timer.cancel()
         _cut(session.downloaders)
-        _cut(session.uploaders)
+        for counter in list(session.counters):
+            counter.cut()
 
     async def _send(self, connection: ServerConnection, message: dict[str, Any]) -> None:
         await connection.send(json.dumps(message))
@@ -368,7 +368,6 @@ class BrowserTests:
                 counting.cut()
 
         counting = CountingProtocol.take_over(connection.transport, counted)
-        session.uploaders.add(connection)
         session.counters.add(counting)
         try:
             with contextlib.suppress(ConnectionClosed):
@@ -378,7 +377,6 @@ class BrowserTests:
             if counting.error:
                 log.info("browser test from %s: an upload stream cut: %s", printable(session.address or "-"), counting.error)
         finally:
-            session.uploaders.discard(connection)
             session.counters.discard(counting)
 
     async def _time_upload(self, session: Session) -> None:
@@ -418,7 +416,8 @@ class BrowserTests:
             session.upload = {"bps": received * 8 / seconds, "bytes": received, "seconds": seconds}
             session.phase = "uploaded"
             await self._send(connection, {"type": "upload_done", **session.upload})
-            _cut(session.uploaders)
+            for counter in list(session.counters):
+                counter.cut()
         except ConnectionClosed:
             pass
 
