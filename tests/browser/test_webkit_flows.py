@@ -233,7 +233,7 @@ def test_an_iphone_tests_from_its_browser_and_the_station_records_it(webkit: Any
         def phase() -> str:
             return webkit.execute_script("return document.getElementById('browser-test-status').dataset.phase") or ""
 
-        wait_until(lambda: phase() in ("done", "error", "busy"), 90, 0.5, "the browser test's end")
+        wait_until(lambda: phase() in ("done", "failed", "busy"), 90, 0.5, "the browser test's end")
         assert phase() == "done", text(webkit, "browser-test-status")
         assert webkit.execute_script("return window.phases") == ["starting", "latency", "download", "upload", "saving", "done"]
         assert "received by this browser" in text(webkit, "browser-test-status")

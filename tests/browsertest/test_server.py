@@ -22,7 +22,7 @@ from webperf3.browsertest.server import BrowserTests, Limits
 from webperf3.live import LiveServer
 from webperf3.store.results import ResultsStore
 
-SHORT = Limits(warmup_seconds=0.5, measure_seconds=1.0)
+SHORT = Limits(warmup_seconds=0.5, measure_seconds=1.0, start_seconds=1.0)
 
 
 @pytest.fixture
@@ -104,6 +104,64 @@ def test_a_download_figure_above_what_was_sent_is_refused(station) -> None:
     assert run.result is None and "cannot be right" in run.error["message"]
     store.refresh()
     assert store.results() == []
+
+
+def test_a_download_figure_of_no_bytes_is_refused_not_recorded_as_0(station) -> None:
+    """A page whose streams delivered nothing in its measured seconds (a
+    stalled browser, a cap spent in the warm-up) has no figure: 0 bit/s
+    would be recorded as the link's rate."""
+    live, store = station
+    run = run_test(live.port, report_bytes=0)
+    assert run.result is None and "no download bytes reached this browser" in run.error["message"]
+    assert "Nothing recorded" in run.error["message"]
+    store.refresh()
+    assert store.results() == []
+
+
+def test_an_upload_whose_streams_send_nothing_is_refused_not_recorded_as_0(station) -> None:
+    live, store = station
+    with control(live.port) as ws:
+        token = json.loads(ws.recv(5))["token"]
+        _go(ws, "download")
+        _go(ws, "upload")
+        with connect(f"ws://127.0.0.1:{live.port}/browser-test/up?t={token}", open_timeout=5, max_size=None) as stream:
+            assert stream.recv(5) == "go"  # and then sends nothing
+            while (msg := json.loads(ws.recv(10)))["type"] == "upload_progress":
+                pass
+    assert msg["type"] == "error" and "no upload bytes reached the station" in msg["message"], msg
+    store.refresh()
+    assert store.results() == []
+
+
+def test_a_download_s_streams_start_together_once_the_last_is_in(station) -> None:
+    """Streams that send while the page still opens the others can spend
+    the cap before its measure starts (WebKit under load: 0 counted)."""
+    live, _ = station
+    streams = SHORT.streams
+    with control(live.port) as ws:
+        token = json.loads(ws.recv(5))["token"]
+        _go(ws, "download")
+        url = f"ws://127.0.0.1:{live.port}/browser-test/down?t={token}"
+        with contextlib.ExitStack() as opened:
+            first = opened.enter_context(connect(url, open_timeout=5, max_size=None))
+            with pytest.raises(TimeoutError):
+                first.recv(0.5)  # the others are not in: nothing yet
+            rest = [opened.enter_context(connect(url, open_timeout=5, max_size=None)) for _ in range(streams - 1)]
+            t0 = time.monotonic()
+            for s in [first, *rest]:
+                assert len(s.recv(2)) > 0
+            assert time.monotonic() - t0 < SHORT.start_seconds  # not the grace: the last one in started them
+
+
+def test_a_page_that_opens_too_few_streams_still_gets_its_download(station) -> None:
+    live, _ = station
+    with control(live.port) as ws:
+        token = json.loads(ws.recv(5))["token"]
+        _go(ws, "download")
+        with connect(f"ws://127.0.0.1:{live.port}/browser-test/down?t={token}", open_timeout=5, max_size=None) as stream:
+            t0 = time.monotonic()
+            assert len(stream.recv(SHORT.start_seconds + 3)) > 0
+            assert time.monotonic() - t0 == pytest.approx(SHORT.start_seconds, abs=0.5)
 
 
 def _go(ws, kind: str) -> None:

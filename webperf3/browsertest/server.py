@@ -99,6 +99,10 @@ class Limits:
     phase_seconds: float = 15.0  # a direction ends by then whatever the page does
     test_seconds: float = 60.0  # the whole test, latency included
     direction_bytes: int = 3 << 30  # per direction
+    #: A download's streams start sending together, once the page's last
+    #: stream is in (or after this): streams sending while the page still
+    #: opens the others can spend the cap before its measure begins.
+    start_seconds: float = 5.0
     #: An upload message of the page. The station counts frames without
     #: reading them (upcount.py), so any size would do; 64 KiB is what
     #: Chromium was measured sending at 4-6 Gbit/s on loopback.
@@ -118,6 +122,9 @@ class Session:
     phase_started: float = 0.0
     down_sent: int = 0
     down_streams: int = 0  # connections opened for the download
+    down_in: int = 0  # of those, past their handshake
+    #: Set when every download stream is in: they start sending together.
+    down_all_in: asyncio.Event = field(default_factory=asyncio.Event)
     up_streams: int = 0
     up_bytes: int = 0
     upload: dict[str, float] | None = None  # the station's upload figure, once measured
@@ -245,6 +252,7 @@ class BrowserTests:
                 "warmup_seconds": limits.warmup_seconds, "measure_seconds": limits.measure_seconds,
                 "fast_measure_seconds": limits.fast_measure_seconds, "fast_bps": limits.fast_bps,
                 "phase_seconds": limits.phase_seconds, "upload_message_bytes": limits.upload_message_bytes,
+                "direction_bytes": limits.direction_bytes,
             })
             async with asyncio.timeout(limits.test_seconds):
                 async for message in connection:
@@ -344,7 +352,16 @@ class BrowserTests:
         cap = self.limits.direction_bytes
         sending = SendingProtocol.take_over(connection.transport)
         session.downloaders.add(connection)
+        session.down_in += 1
+        if session.down_in >= self.limits.streams:
+            session.down_all_in.set()
         try:
+            # Seen in WebKit under load: two streams sending at full rate
+            # held the page's other four handshakes back ten seconds, spent
+            # the whole cap, and the page's measure counted 0 bytes.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.limits.start_seconds):
+                    await session.down_all_in.wait()
             while session.phase == "download" and session.down_sent < cap:
                 if not await sending.send(random[offset : offset + size]):
                     break
@@ -413,6 +430,12 @@ class BrowserTests:
                     break
                 await self._send(connection, {"type": "upload_progress", "bps": bps, "warmup": False})
             seconds = now - t0
+            if received <= 0:
+                # A stalled page, or streams gone: 0 would be recorded as the
+                # link's rate, which no measure showed.
+                await self._fail(connection, f"no upload bytes reached the station in the {seconds:.1f} measured seconds")
+                await connection.close(1000, "no upload")
+                return
             session.upload = {"bps": received * 8 / seconds, "bytes": received, "seconds": seconds}
             session.phase = "uploaded"
             await self._send(connection, {"type": "upload_done", **session.upload})
@@ -436,6 +459,9 @@ class BrowserTests:
         # time it could have taken.
         if not (0 <= got <= session.down_sent and 0.5 <= seconds <= limits.phase_seconds):
             await self._fail(connection, f"the page's download figure ({got} bytes in {seconds} s) cannot be right: the station sent {session.down_sent} bytes")
+            return
+        if got == 0:
+            await self._fail(connection, f"no download bytes reached this browser in the {seconds:.1f} measured seconds")
             return
         latency = msg.get("latency") if isinstance(msg.get("latency"), dict) else {}
         idle, idle90 = summarize(latency.get("idle"))

@@ -81,7 +81,8 @@ class Control {
       const waiter = this.waiting.get(type);
       if (!waiter) continue;
       this.waiting.delete(type);
-      if (msg.type === "error" || msg.type === "busy") waiter[1](Object.assign(new Error(msg.message), { busy: msg.type === "busy" }));
+      // The station's own words are whole ("Browser test stopped: … Nothing recorded.").
+      if (msg.type === "error" || msg.type === "busy") waiter[1](Object.assign(new Error(msg.message), { busy: msg.type === "busy", whole: true }));
       else waiter[0](msg);
     }
   }
@@ -172,7 +173,7 @@ export async function runBrowserTest({ onPhase = () => {} } = {}) {
     const counted = workerMessage(worker, "download");
     worker.postMessage({
       cmd: "download", urls: urls("down"), warmupMs: ready.warmup_seconds * 1000, measureMs: ready.measure_seconds * 1000,
-      fastMeasureMs: ready.fast_measure_seconds * 1000, fastBps: ready.fast_bps,
+      fastMeasureMs: ready.fast_measure_seconds * 1000, fastBps: ready.fast_bps, capBytes: ready.direction_bytes,
     });
     let downloading = true;
     const downPings = pinging(control, latency.download, () => downloading, counter);
@@ -243,7 +244,7 @@ export function wireBrowserTest({ button = $("browser-test"), status = $("browse
     } catch (err) {
       status.dataset.phase = err.busy ? "busy" : "failed";
       status.className = "browser-test-status failed";
-      status.textContent = err.busy ? err.message : `The browser test stopped: ${err.message}`;
+      status.textContent = err.whole ? err.message : `The browser test stopped: ${err.message}. Nothing recorded.`;
     } finally {
       button.disabled = false;
     }
