@@ -114,13 +114,18 @@ class Station:
 
     def killed_client(self) -> None:
         """A client killed mid-test: a failed test in the log. Killed once the
-        station sees the test running, not before it started (then iperf3
-        logs no test at all), however slow the machine."""
+        station sees the test's data streams, not before (killed while it
+        still exchanges parameters, iperf3 logs no test at all, and under
+        load that can be seconds after the port shows "testing")."""
         argv = [IPERF3, "-c", "127.0.0.1", "-p", str(self.iperf3_port), "-t", "5", "--connect-timeout", "3000"]
         client = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def streaming() -> bool:
+            [server] = json.loads(self.get("/api/servers"))["servers"]
+            return server["state"] == "testing" and (server.get("progress") or {}).get("protocol") is not None
+
         try:
-            wait_until(lambda: json.loads(self.get("/api/servers"))["servers"][0]["state"] == "testing",
-                       timeout=10, interval=0.1, what=f"a test running on {self.name}")
+            wait_until(streaming, timeout=10, interval=0.1, what=f"a test's streams on {self.name}")
             time.sleep(0.5)
         finally:
             client.kill()
