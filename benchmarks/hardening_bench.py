@@ -197,8 +197,20 @@ def _first_status(sock, timeout: float) -> int:
         return 0
 
 
-def _metric(station: h.Station, name: str) -> float:
-    for line in station.fetch("metrics").decode().splitlines():
+def _metric(station: h.Station, name: str, within_s: float = 60.0) -> float:
+    """A figure of /metrics, asked again until the station answers: right
+    after a flood its workers can still be serving the probe's requests
+    that timed out, and a 21st connection from one address is refused."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            text = station.fetch("metrics").decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                return float("nan")
+            time.sleep(1.0)
+    for line in text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
     return float("nan")
