@@ -226,3 +226,38 @@ def test_an_index_naming_a_test_outside_its_bytes_is_not_taken(log_dir, monkeypa
     bad = msgspec.structs.replace(kept.results[-1], offset=kept.size if offset == "size" else offset)
     path.write_bytes(msgspec.msgpack.encode(msgspec.structs.replace(kept, results=[*kept.results[:-1], bad])))
     assert _fresh(log_dir) == _whole(log_dir, monkeypatch)
+
+
+def test_a_flood_of_tests_rewrites_the_index_seldom(log_dir, monkeypatch):
+    """Each write encodes every test of the log (and formats their CSV
+    figures): a write per MiB, under a flood of tests with long names, took
+    a core and the dashboard's answers went past 5 s. Writes come once an
+    eighth of the log was appended, and at most every INDEX_MIN_SECONDS."""
+    clock = [1000.0]
+    monkeypatch.setattr(results_module.time, "monotonic", lambda: clock[0])
+    log = log_dir / "port-5201.json"
+    for i in range(16):
+        append(log, make_entry("extra_data", name=f"Room {i}", at=T_ROOM_101 + i))
+    writes = []
+    real = results_module.Saver.save
+    monkeypatch.setattr(results_module.Saver, "save", lambda self, *a: writes.append(1) or real(self, *a))
+    store = _station(log_dir)
+    assert len(writes) == 1  # a start writes at once
+    size = log.stat().st_size
+    # A second later, past INDEX_EVERY (1 here) but not an eighth of the log: no write.
+    clock[0] += 1
+    append(log, make_entry("extra_data", name="Room 16", at=T_ROOM_101 + 16))
+    store.refresh()
+    assert len(writes) == 1
+    # An eighth of the log appended, but within the minute: still none.
+    for i in range(17, 17 + 3):
+        append(log, make_entry("extra_data", name=f"Room {i}", at=T_ROOM_101 + i))
+    assert log.stat().st_size - size >= size // results_module.INDEX_GROWTH
+    store.refresh()
+    assert len(writes) == 1
+    # A minute on: written, and it covers every test.
+    clock[0] += results_module.INDEX_MIN_SECONDS
+    store.refresh()
+    assert len(writes) == 2
+    _parsing_fails(monkeypatch)
+    assert len(_fresh(log_dir)) == 20
