@@ -187,3 +187,24 @@ def test_a_json_export_decodes_no_figures(log_dir, tmp_path, monkeypatch):
     _station(log_dir)
     monkeypatch.setattr(index_module, "_take_figures", None)  # called, it would fail
     assert main(["export", "--log-dir", str(log_dir), "--output", str(tmp_path / "a.json")]) == 0
+
+
+def test_a_flood_of_long_names_is_kept_once_in_the_index_and_exported_whole(log_dir, tmp_path, formatted):
+    """A client's --extra-data may be any length, and a flood of tests may
+    all send the same 120 kB: kept in each test, an index of 4,000 such
+    tests was a gigabyte to encode (the station's memory past its ceiling)."""
+    bomb = "x" * 120_000
+    for i in range(5):
+        append_entry(log_dir, 5201, "extra_data", name=bomb, at=T_ROOM_101 + i)
+    append_entry(log_dir, 5201, "extra_data", name="Room 101", at=T_ROOM_101 + 10)
+    _station(log_dir)
+    [index] = (log_dir / index_module.INDEX_DIR).iterdir()
+    assert index.stat().st_size < 2 * len(bomb)  # the name once, and no CSV line holding it
+    formatted.clear()
+    indexed = _export(log_dir, tmp_path / "indexed.csv")
+    assert sum(formatted) == 5  # the long names' lines, formatted by the export
+    assert indexed == _without_index(log_dir, tmp_path)
+    assert indexed.count(bomb.encode()) == 10  # whole, in its Name and Place cells
+    store = ResultsStore(log_dir)
+    store.refresh()
+    assert [r.name for r in store.results()] == [bomb] * 5 + ["Room 101"]

@@ -54,8 +54,14 @@ log = logging.getLogger("webperf3.iperf3.index")
 
 #: The directory beside the logs; hidden, so nobody takes it for a log.
 INDEX_DIR = ".webperf3-index"
-#: Bumped when what an index holds changes. 2: the CSV figures.
-FORMAT = 2
+#: Bumped when what an index holds changes. 2: the CSV figures. 3: long
+#: names once per index (LONG_TEXT).
+FORMAT = 3
+#: A name longer than this (a client's --extra-data: any length, and a flood
+#: of tests may all send the same 120 kB) is kept once per index, not in each
+#: test, and its tests' CSV lines are left to the export: each test holding
+#: it made an index of 4,000 such tests 1 GB to encode.
+LONG_TEXT = 1024
 #: The code that turns a log's bytes into Results: an index is taken only by
 #: the very code that wrote it, so a change in how a log is parsed (a fix, a
 #: new field) never leaves tests shown as an older webperf3 parsed them.
@@ -114,6 +120,10 @@ class IndexFile(msgspec.Struct, array_like=True):
     results: list[Result]
     # Figures, left undecoded: only an export of CSV reads them.
     figures: msgspec.Raw = _NIL
+    # Names over LONG_TEXT, each once; (position in results, which text) for
+    # each result that had one (stored there without its name).
+    texts: list[str] = []
+    long_names: list[tuple[int, int]] = []
 
 
 _offset = operator.attrgetter("offset")
@@ -162,7 +172,11 @@ def figures_of(results: Sequence[Result]) -> Figures:
         hour = int(r.time) // 3600
         if hour not in offsets:
             offsets[hour] = offset_of_hour(hour)
-    lines: list[str | None] = list(figure_lines(results))
+    if all(r.name is None or len(r.name) <= LONG_TEXT for r in results):
+        lines: list[str | None] = list(figure_lines(results))
+    else:  # a long name's lines are the export's to format (LONG_TEXT)
+        short = iter(figure_lines([r for r in results if r.name is None or len(r.name) <= LONG_TEXT]))
+        lines = [None if r.name is not None and len(r.name) > LONG_TEXT else next(short) for r in results]
     if None in offsets.values():
         lines = [None if offsets[int(r.time) // 3600] is None else line for r, line in zip(results, lines)]
     return Figures(key=figures_key(), hours=[(h, o) for h, o in offsets.items() if o is not None], lines=lines)
@@ -241,11 +255,16 @@ def load(log_path: Path, f: BinaryIO, st: os.stat_result) -> IndexFile | None:
             why = "covers more than the log holds (it was truncated)"
         elif index.results and not (0 <= min(map(_offset, index.results)) and max(map(_offset, index.results)) < index.size):
             why = "names tests outside the bytes it covers"
+        elif not all(0 <= at < len(index.results) and 0 <= text < len(index.texts) for at, text in index.long_names):
+            why = "names a text it does not hold"
         elif crc_of(f, index.size) != index.crc or not _ends_with(f, index.size, index.tail):
             why = "does not match the log's bytes (it was rewritten)"
     if why is not None:
         log.info("%s %s: reading the log whole", path, why)
         return None
+    force = msgspec.structs.force_setattr
+    for at, text in index.long_names:
+        force(index.results[at], "name", index.texts[text])
     if _wanted is not None:
         _take_figures(path, index, _wanted)
     return index
@@ -295,7 +314,7 @@ class Saver:
             # leave an export run by another user parsing the whole log).
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as out:
-                out.write(_encoder.encode(_with_figures(index)))
+                out.write(_encoder.encode(_long_names_once(_with_figures(index))))
             os.replace(tmp, path)
             return True
         except OSError as exc:
@@ -315,6 +334,22 @@ class Saver:
                 self.failed += 1
                 log.log(level, "cannot write %s: %s (the logs are read whole until it can be)", path, exc.strerror or exc)
             return False
+
+
+def _long_names_once(index: IndexFile) -> IndexFile:
+    """``index`` with each name over LONG_TEXT kept once, in ``texts``."""
+    texts: dict[str, int] = {}
+    long_names: list[tuple[int, int]] = []
+    results = index.results
+    for at, r in enumerate(results):
+        if r.name is not None and len(r.name) > LONG_TEXT:
+            if not long_names:
+                results = list(results)  # the store's own list is left as it is
+            long_names.append((at, texts.setdefault(r.name, len(texts))))
+            results[at] = msgspec.structs.replace(r, name=None)
+    if not long_names:
+        return index
+    return msgspec.structs.replace(index, results=results, texts=list(texts), long_names=long_names)
 
 
 def _with_figures(index: IndexFile) -> IndexFile:
