@@ -168,7 +168,9 @@ class BrowserTests:
         self.log_dir = Path(log_dir)
         self.port = port
         self.limits = limits or Limits()
-        self._random = memoryview(os.urandom(RANDOM_BYTES))
+        # Made for the tests under way and let go with the last: 8 MiB an
+        # idle station would hold for nothing (its memory ceiling is 150).
+        self._random: memoryview | None = None
         self._sessions: dict[str, Session] = {}  # by token; loop state
 
     # -- the live server's hooks ------------------------------------------------------
@@ -317,6 +319,8 @@ class BrowserTests:
 
     def _end(self, session: Session) -> None:
         self._sessions.pop(session.token, None)
+        if not self._sessions:
+            self._random = None  # a stream still sending keeps its own reference
         if session.phase != "done":
             session.phase = "ended"
         if session.timer is not None:
@@ -347,6 +351,8 @@ class BrowserTests:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER)
+        if self._random is None:
+            self._random = memoryview(os.urandom(RANDOM_BYTES))
         random, size = self._random, CHUNK_BYTES
         offset = (session.down_streams * 7919 * 4096) % (len(random) - size)
         cap = self.limits.direction_bytes
