@@ -204,7 +204,7 @@ def test_clients_that_never_read_do_not_grow_memory_during_a_name_bomb(station, 
             name = f"bomb {i:06d} ".ljust(120_000, "x")
             append(log_dir / f"port-{PORT}.json", entry.replace(b'"Room 101"', json.dumps(name).encode()))
             time.sleep(0.04)
-        assert done.wait(60), f"the reading client got {len(names)} of 150"
+        assert done.wait(scaled(60)), f"the reading client got {len(names)} of 150"
         _, peak = rss_kib(s.proc.pid)
         assert names == [f"bomb {i:06d}" for i in range(150)]  # the reader missed nothing
         assert wait_until(lambda: s.websocket_clients() == 0, 10)  # everyone dropped or gone
