@@ -84,3 +84,12 @@ def text_table(rows, head: tuple[str, ...]) -> str:
 
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     return "\n".join([line(head), rule, *(line(r) for r in rows)])
+
+
+def launch_chromium(playwright: Any, path: str = "/usr/bin/chromium") -> Any:
+    """Playwright's Chromium, or a skip where it cannot start (under
+    qemu-user it segfaults: the browser tests skip there too)."""
+    try:
+        return playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
+    except Exception as exc:  # noqa: BLE001 - whatever the launch raises, the reason is its first line
+        skip(f"Chromium cannot start: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")

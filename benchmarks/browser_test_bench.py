@@ -159,10 +159,7 @@ def open_chromium(driver: str, tmp: str) -> Iterator[Page]:
         except ImportError:
             _report.skip("needs playwright")
         with sync_playwright() as pw:
-            try:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            except Exception as exc:  # noqa: BLE001 - Chromium that cannot start here (qemu-user)
-                _report.skip(f"Chromium cannot start: {str(exc).splitlines()[0]}")
+            browser = _report.launch_chromium(pw, CHROMIUM)
             try:
                 yield PlaywrightPage(browser.new_page())
             finally:

@@ -136,7 +136,7 @@ def browser_figures(url: str, total: int, points: int, repeat: int) -> list[tupl
 
     rows: list[tuple[str, float, str]] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = _report.launch_chromium(p, CHROMIUM)
         try:
             for label, viewport in (("1280 px", {"width": 1280, "height": 900}), ("phone 360 px", {"width": 360, "height": 740})):
                 context = browser.new_context(viewport=viewport, locale="en-US", is_mobile=viewport["width"] < 500)

@@ -117,7 +117,7 @@ def main() -> int:
         url = f"http://127.0.0.1:{server.port}/"
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+                browser = _report.launch_chromium(p, CHROMIUM)
                 context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, locale="en-US")
                 page = context.new_page()
                 first = []
