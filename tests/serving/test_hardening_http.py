@@ -269,3 +269,18 @@ def test_running_out_of_descriptors_pauses_accepting_with_one_line(serve, caplog
     for sock in clients:
         sock.close()
     assert status_of(request(server.port, get("/"))) == 200
+
+
+def test_a_trigger_whose_descriptor_is_gone_still_lets_the_server_stop(caplog) -> None:
+    """Seen once in a full run: the loop's trigger answered EBADF at stop,
+    and the station's other servers were left running after it."""
+    caplog.set_level(logging.WARNING, "webperf3.httpserver")
+    server = WebServer(app, "127.0.0.1", 0, threads=2, limits=QUICK)
+    server.start()
+    [thread] = [t for t in threading.enumerate() if t.name == "webperf3-web"]
+    trigger = server._servers[0].trigger  # waitress's, reached only here: no API hands it out
+    os.close(trigger.trigger)  # the write end: as if closed twice elsewhere
+    trigger.trigger = os.open(os.devnull, os.O_RDONLY)  # a descriptor that cannot be written
+    server.stop()
+    assert not thread.is_alive()
+    assert "trigger failed" in caplog.text

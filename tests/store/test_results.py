@@ -189,3 +189,25 @@ def test_every_caller_shares_one_snapshot_that_never_changes(log_dir):
     (log_dir / "port-5202.json").unlink()
     store.refresh()
     assert len(now) == 3 and len(store.results()) == 2
+
+
+def test_out_of_descriptors_a_refresh_serves_what_was_read(tmp_path, monkeypatch) -> None:
+    """A burst of connections can take every descriptor for a moment: a
+    refresh then reads nothing new, and no request fails for it (it was a
+    500 with a traceback)."""
+    import errno
+    import os
+
+    install(tmp_path, 5201, sample("tcp"))
+    store = ResultsStore(tmp_path)
+    store.refresh()
+
+    def out_of_descriptors(*_args):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(os, "scandir", out_of_descriptors)
+    append_entry(tmp_path, 5201, "extra_data")
+    assert not store.refresh().added
+    assert len(store.results()) == 1
+    monkeypatch.undo()
+    assert len(store.refresh().added) == 1

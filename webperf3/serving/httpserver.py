@@ -189,8 +189,12 @@ class WebServer:
             # Closing from this thread would race the loop's poll(); the
             # trigger runs the close in the loop's own thread, and the loop
             # ends once its socket map is empty.
-            servers[0].trigger.pull_trigger(lambda: wasyncore.close_all(sockets, ignore_all=True))
-            thread.join(timeout)
+            try:
+                servers[0].trigger.pull_trigger(lambda: wasyncore.close_all(sockets, ignore_all=True))
+            except OSError as exc:  # its descriptor already gone: the rest of the station must still stop
+                log.warning("web server loop's trigger failed (%s); closing its sockets from here", exc.strerror or exc)
+            else:
+                thread.join(timeout)
         if thread.is_alive():
             log.warning("web server loop did not stop within %ss; closing its sockets from here", timeout)
             wasyncore.close_all(sockets, ignore_all=True)

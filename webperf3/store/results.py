@@ -12,6 +12,7 @@ client takes to read), so a caller never changes a list it is given.
 from __future__ import annotations
 
 import bisect
+import errno
 import logging
 import operator
 import os
@@ -204,6 +205,13 @@ class ResultsStore:
             raise LogDirError(f"{self.log_dir} is not a directory") from None
         except PermissionError:
             raise LogDirError(f"log directory {self.log_dir} cannot be read (permission denied)") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # Out of descriptors for a moment (a burst of connections): the
+            # tests already read are served, and the next refresh reads on.
+            log.debug("log directory %s not scanned: out of descriptors", self.log_dir)
+            return Changes()
         with self._lock:
             changes = Changes()
             for port in self._readers.keys() - ports:
