@@ -273,10 +273,12 @@ def test_running_out_of_descriptors_pauses_accepting_with_one_line(serve, caplog
 
 def test_a_trigger_whose_descriptor_is_gone_still_lets_the_server_stop(caplog) -> None:
     """Seen once in a full run: the loop's trigger answered EBADF at stop,
-    and the station's other servers were left running after it."""
+    and the station's other servers were left running after it. The loop,
+    idle, sleeps in poll() for up to IDLE_POLL_S: stop must wake it."""
     caplog.set_level(logging.WARNING, "webperf3.httpserver")
     server = WebServer(app, "127.0.0.1", 0, threads=2, limits=QUICK)
     server.start()
+    time.sleep(0.5)  # the loop is asleep in its idle poll
     [thread] = [t for t in threading.enumerate() if t.name == "webperf3-web"]
     trigger = server._servers[0].trigger  # waitress's, reached only here: no API hands it out
     os.close(trigger.trigger)  # the write end: as if closed twice elsewhere

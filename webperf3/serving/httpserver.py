@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import errno
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -192,13 +193,16 @@ class WebServer:
             try:
                 servers[0].trigger.pull_trigger(lambda: wasyncore.close_all(sockets, ignore_all=True))
             except OSError as exc:  # its descriptor already gone: the rest of the station must still stop
-                log.warning("web server loop's trigger failed (%s); closing its sockets from here", exc.strerror or exc)
-            else:
-                thread.join(timeout)
+                # The loop may sleep IDLE_POLL_S in poll(); a connection to
+                # its own listening socket wakes it, and it sees _stopping.
+                log.warning("web server loop's trigger failed (%s); waking it with a connection", exc.strerror or exc)
+                _wake(servers)
+            thread.join(timeout)
         if thread.is_alive():
             log.warning("web server loop did not stop within %ss; closing its sockets from here", timeout)
             wasyncore.close_all(sockets, ignore_all=True)
             thread.join(timeout)
+        wasyncore.close_all(sockets, ignore_all=True)  # a no-op when the trigger closed them
         dispatcher.shutdown(timeout=timeout)
 
     def __enter__(self) -> WebServer:
@@ -207,6 +211,18 @@ class WebServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _wake(servers: list[_Server]) -> None:
+    """Connect to each listening socket once, so a loop asleep in poll()
+    returns; a wildcard address is reached on its loopback."""
+    for server in servers:
+        try:
+            host, port = server.socket.getsockname()[:2]
+            host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+            socket.create_connection((host, port), timeout=1).close()
+        except OSError as exc:
+            log.debug("could not wake the web server loop through %s: %s", server, exc)
 
 
 class _Parser(HTTPRequestParser):
