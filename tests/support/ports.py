@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections import deque
 from pathlib import Path
 
 
@@ -43,8 +44,16 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+#: Ports handed out lately by this process. A station's iperf3 range, web
+#: port and websocket port are chosen one after another, before any is
+#: bound: without this, a later choice could fall inside an earlier one (a
+#: station then refuses "--ws-port N is one of the iperf3 ports").
+_HANDED_OUT: deque[int] = deque(maxlen=512)
+
+
 def free_ports(count: int) -> list[int]:
-    """*count* consecutive free ports, outside the kernel's ephemeral range.
+    """*count* consecutive free ports, outside the kernel's ephemeral range
+    and apart from every port this process handed out lately.
 
     Not from binding port 0: that hands out an ephemeral port, and any
     outgoing connection on this machine (an iperf3 client's, say) may take it
@@ -56,7 +65,8 @@ def free_ports(count: int) -> list[int]:
     for _ in range(200):
         base = rng.randrange(20000, max(20001, low - count))
         ports = list(range(base, base + count))
-        if all(port_is_free(port) for port in ports):
+        if not any(port in _HANDED_OUT for port in ports) and all(port_is_free(port) for port in ports):
+            _HANDED_OUT.extend(ports)
             return ports
     raise RuntimeError(f"no {count} consecutive free ports found")
 
