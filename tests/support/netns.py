@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.support.waiting import wait_until
+
 
 @dataclass
 class Link:
@@ -54,24 +56,40 @@ def made_link() -> Iterator[Link]:
         if f" {server_ip}/" not in taken and f" {client_ip}/" not in taken:
             break
     host_end, client_end = f"{tag}a", f"{tag}b"
+    in_client = lambda *argv: ["nsenter", f"--net=/run/netns/{tag}", *argv]  # noqa: E731
     steps = [
         ["ip", "netns", "add", tag],
         ["ip", "link", "add", host_end, "type", "veth", "peer", "name", client_end],
         ["ip", "link", "set", client_end, "netns", tag],
+        # No IPv6 link-local address, so none appears after DAD, a second
+        # later: a browser in the namespace reads any address change as
+        # "network changed" and fails the requests in flight (a page's
+        # module then never loads).
+        ["ip", "link", "set", host_end, "addrgenmode", "none"],
+        in_client("ip", "link", "set", client_end, "addrgenmode", "none"),
         ["ip", "addr", "add", f"{server_ip}/30", "dev", host_end],
         ["ip", "link", "set", host_end, "up"],
-        ["nsenter", f"--net=/run/netns/{tag}", "ip", "addr", "add", f"{client_ip}/30", "dev", client_end],
-        ["nsenter", f"--net=/run/netns/{tag}", "ip", "link", "set", client_end, "up"],
+        in_client("ip", "addr", "add", f"{client_ip}/30", "dev", client_end),
+        in_client("ip", "link", "set", client_end, "up"),
     ]
     try:
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 pytest.skip(f"cannot make a test network namespace here: {' '.join(step)}: {done.stderr.strip()}")
+        # The carrier comes up a moment later (the kernel's link watch): the
+        # same browser would see that change too.
+        wait_until(lambda: _is_up(["ip", "-o", "link", "show", "dev", host_end]) and _is_up(in_client("ip", "-o", "link", "show", "dev", client_end)),
+                   10, what=f"the veth pair {host_end}/{client_end} to be up")  # fmt: skip
         yield Link(tag, server_ip, client_ip, client_end)
     finally:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "del", tag], capture_output=True, check=False)
+
+
+def _is_up(argv: list[str]) -> bool:
+    """Whether ``ip -o link show`` says the interface is up, carrier and all."""
+    return " state UP " in subprocess.run(argv, capture_output=True, text=True, check=False).stdout
 
 
 @dataclass
@@ -119,6 +137,8 @@ def made_routed_link() -> Iterator[RoutedLink]:
             ["ip", "netns", "add", tag],
             in_router("ip", "link", "add", inner, "type", "veth", "peer", "name", client_end),
             in_router("ip", "link", "set", client_end, "netns", tag),
+            in_router("ip", "link", "set", inner, "addrgenmode", "none"),  # as made_link, for the same browser
+            in_client("ip", "link", "set", client_end, "addrgenmode", "none"),
             in_router("ip", "addr", "add", f"{inner_ip}/30", "dev", inner),
             in_router("ip", "link", "set", inner, "up"),
             in_router("sysctl", "-qw", "net.ipv4.ip_forward=1"),
@@ -133,6 +153,8 @@ def made_routed_link() -> Iterator[RoutedLink]:
                 done = subprocess.run(step, capture_output=True, text=True, check=False)
                 if done.returncode != 0:
                     pytest.skip(f"cannot make a routed test network here: {' '.join(step)}: {done.stderr.strip()}")
+            wait_until(lambda: _is_up(in_router("ip", "-o", "link", "show", "dev", inner)) and _is_up(in_client("ip", "-o", "link", "show", "dev", client_end)),
+                       10, what=f"the veth pair {inner}/{client_end} to be up")  # fmt: skip
             yield RoutedLink(router, tag, client_ip, inner, client_end)
         finally:
             subprocess.run(["ip", "route", "del", str(net)], capture_output=True, check=False)
