@@ -85,16 +85,18 @@ def test_a_test_the_station_cut_is_kept_marked_and_fails_no_place(log_dir: Path,
         client = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(station.iperf3_port), "-t", "30",
                                    "--extra-data", "Hall"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip
-        wait_until(lambda: station.api("api/servers")["servers"][0]["state"] == "testing", 10, what="the test to run")
+        # Its data streams, not its first connection: stopped while it still
+        # exchanges parameters (seconds, on a loaded machine), iperf3 logs no test.
+        wait_until(lambda: (station.api("api/servers")["servers"][0].get("progress") or {}).get("protocol"), 10, what="the test's streams")
         time.sleep(2)  # a couple of intervals into it
         if how == "restarted":
-            station.stop()
+            journal = station.stop()
         else:
             station.proc.kill()
-            station.proc.communicate()
+            journal = station.proc.communicate()[1]
         log = log_dir / f"port-{station.iperf3_port}.json"
         cut = wait_until(lambda: [e for e in json_objects(log) if "timestamp" in e["start"] and "error" in e], 30,
-                         what="iperf3 to write the cut test")  # fmt: skip
+                         what=f"iperf3 to write the cut test; the station's journal:\n{journal}")  # fmt: skip
         assert cut[0]["error"].startswith("interrupt - the server has terminated"), cut
     finally:
         if client is not None:
