@@ -88,7 +88,9 @@ def test_page_renders_with_the_websocket_port_and_path(app: TestApp) -> None:
     assert page.content_type == "text/html"
     assert page.html.find("meta", attrs={"name": "webperf3-ws-port"})["content"] == "8765"
     assert page.html.find("meta", attrs={"name": "webperf3-ws-path"})["content"] == "/live"
-    script = page.html.find("script", src=True)
+    check, script = page.html.find_all("script", src=True)
+    # The load check, a classic script, first: it must see the module fail.
+    assert check["src"].startswith("static/js/loadcheck.js") and not check.get("type")
     assert script["src"].startswith("static/js/dashboard.js") and script["type"] == "module"
     assert page.html.find("script", src=False) is None  # no inline script: the CSP forbids it
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]

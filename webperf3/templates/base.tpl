@@ -10,6 +10,7 @@
 <title>{{title}}{{" — " + station if station else ""}} — webperf3</title>
 <link rel="icon" href="static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="static/webperf3.css?v={{version}}">
+<script src="static/js/loadcheck.js?v={{version}}"></script>
 <script type="module" src="static/js/{{script}}.js?v={{version}}"></script>
 </head>
 <body>

@@ -9,6 +9,7 @@
 <title>{{station + " — " if station else ""}}station screen — webperf3</title>
 <link rel="icon" href="static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="static/webperf3.css?v={{version}}">
+<script src="static/js/loadcheck.js?v={{version}}"></script>
 <script type="module" src="static/js/screen.js?v={{version}}"></script>
 </head>
 <body class="screen">
