@@ -19,7 +19,7 @@ import pytest
 
 import webperf3.exports.results as results_module
 import webperf3.iperf3.reader.index as index_module
-import webperf3.store.results as store_module
+import webperf3.iperf3.reader.logs as logs_module
 from tests.support.logs import T_ROOM_101, append_entry, install, sample
 from webperf3.cli.main import main
 from webperf3.store.results import ResultsStore
@@ -49,7 +49,7 @@ def zone() -> Iterator[Callable[[str], None]]:
 @pytest.fixture(autouse=True)
 def index_every_log(monkeypatch):
     # The samples are a few kB; a station indexes a log every MiB read.
-    monkeypatch.setattr(store_module, "INDEX_EVERY", 1)
+    monkeypatch.setattr(logs_module, "INDEX_EVERY", 1)
 
 
 @pytest.fixture

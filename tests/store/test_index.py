@@ -21,7 +21,7 @@ from webperf3.store.results import ResultsStore
 @pytest.fixture(autouse=True)
 def index_every_log(monkeypatch):
     # The samples are a few kB; a station indexes a log every MiB read.
-    monkeypatch.setattr(results_module, "INDEX_EVERY", 1)
+    monkeypatch.setattr(logs_module, "INDEX_EVERY", 1)
 
 
 def _station(log_dir: Path) -> ResultsStore:
@@ -252,11 +252,11 @@ def test_a_flood_of_tests_rewrites_the_index_seldom(log_dir, monkeypatch):
     # An eighth of the log appended, but within the minute: still none.
     for i in range(17, 17 + 3):
         append(log, make_entry("extra_data", name=f"Room {i}", at=T_ROOM_101 + i))
-    assert log.stat().st_size - size >= size // results_module.INDEX_GROWTH
+    assert log.stat().st_size - size >= size // logs_module.INDEX_GROWTH
     store.refresh()
     assert len(writes) == 1
     # A minute on: written, and it covers every test.
-    clock[0] += results_module.INDEX_MIN_SECONDS
+    clock[0] += logs_module.INDEX_MIN_SECONDS
     store.refresh()
     assert len(writes) == 2
     _parsing_fails(monkeypatch)

@@ -30,17 +30,6 @@ from .record import Result, SharedText
 
 log = logging.getLogger("webperf3.results")
 
-#: A log's index is written again once this many bytes were appended past it
-#: (no write per test), and an eighth of what it covers, and at most every
-#: INDEX_MIN_SECONDS: each write encodes every test of the log and formats
-#: their CSV figures, so a write every MiB took a whole core while a flood of
-#: tests with 120 kB names grew a 50,000-test log by megabytes a second, and
-#: /api/latest went past 5 s (benchmarks/hardening_bench.py, the name bomb).
-#: A start parses at most an eighth of a log, or a minute of it, past its index.
-INDEX_EVERY = 1 << 20
-INDEX_GROWTH = 8
-INDEX_MIN_SECONDS = 60.0
-
 LOG_NAME = re.compile(r"port-(\d{1,5})\.json")
 
 
@@ -149,7 +138,6 @@ class ResultsStore:
         # (``keep_index``): an export leaves the log directory as it was.
         self.keep_index = keep_index
         self._index_saver = Saver()
-        self._indexed_at: dict[int, float] = {}  # port → when its index was last written (monotonic)
         self._lock = threading.RLock()
         self._readers: dict[int, LogReader] = {}
         self._by_port: dict[int, list[Result]] = {}
@@ -300,18 +288,16 @@ class ResultsStore:
         self._keep_index(port, reader)
 
     def _keep_index(self, port: int, reader: LogReader) -> None:
-        """Write the log's index when due (INDEX_EVERY)."""
-        if not (self.keep_index and reader.index_due(max(INDEX_EVERY, reader.indexed // INDEX_GROWTH))):
-            return
+        """Write the log's index when its reader says it is due."""
         now = time.monotonic()
-        if now - self._indexed_at.get(port, -INDEX_MIN_SECONDS) >= INDEX_MIN_SECONDS:
-            if self._index_saver.save(reader.path, reader.index_of(self._by_port.get(port, []))):
-                reader.indexed = reader.offset
-                self._indexed_at[port] = now
-            elif self._index_saver.refused is not None:  # a read-only directory: no CRC kept up for nothing
-                self.keep_index = False
-                for each in self._readers.values():
-                    each.keep_index = False
+        if not (self.keep_index and reader.index_due(now)):
+            return
+        if self._index_saver.save(reader.path, reader.index_of(self._by_port.get(port, []))):
+            reader.index_written(now)
+        elif self._index_saver.refused is not None:  # a read-only directory: no CRC kept up for nothing
+            self.keep_index = False
+            for each in self._readers.values():
+                each.keep_index = False
 
     def _forget(self, port: int, changes: Changes) -> None:
         if self._readers.pop(port, None) is not None:

@@ -72,6 +72,11 @@ _PARSERS = ("iperf3/reader/logs.py", "iperf3/reader/entries.py", "iperf3/reader/
 _FORMATTERS = ("exports/results.py", "iperf3/reader/index.py")
 
 
+def _long_name(result: Result) -> bool:
+    """Whether ``result``'s name is one kept once per index (LONG_TEXT)."""
+    return result.name is not None and len(result.name) > LONG_TEXT
+
+
 def _parser_digest(names: tuple[str, ...] = _PARSERS) -> str:
     digest = hashlib.blake2b(digest_size=12)
     root = Path(__file__).resolve().parents[2]
@@ -172,11 +177,11 @@ def figures_of(results: Sequence[Result]) -> Figures:
         hour = int(r.time) // 3600
         if hour not in offsets:
             offsets[hour] = offset_of_hour(hour)
-    if all(r.name is None or len(r.name) <= LONG_TEXT for r in results):
+    if not any(_long_name(r) for r in results):
         lines: list[str | None] = list(figure_lines(results))
     else:  # a long name's lines are the export's to format (LONG_TEXT)
-        short = iter(figure_lines([r for r in results if r.name is None or len(r.name) <= LONG_TEXT]))
-        lines = [None if r.name is not None and len(r.name) > LONG_TEXT else next(short) for r in results]
+        short = iter(figure_lines([r for r in results if not _long_name(r)]))
+        lines = [None if _long_name(r) else next(short) for r in results]
     if None in offsets.values():
         lines = [None if offsets[int(r.time) // 3600] is None else line for r, line in zip(results, lines)]
     return Figures(key=figures_key(), hours=[(h, o) for h, o in offsets.items() if o is not None], lines=lines)
@@ -342,7 +347,7 @@ def _long_names_once(index: IndexFile) -> IndexFile:
     long_names: list[tuple[int, int]] = []
     results = index.results
     for at, r in enumerate(results):
-        if r.name is not None and len(r.name) > LONG_TEXT:
+        if _long_name(r):
             if not long_names:
                 results = list(results)  # the store's own list is left as it is
             long_names.append((at, texts.setdefault(r.name, len(texts))))

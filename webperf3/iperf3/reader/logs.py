@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import re
 import stat
@@ -38,6 +39,16 @@ log = logging.getLogger("webperf3.iperf3.logs")
 MAX_ENTRY_BYTES = 32 << 20
 #: Reads are made in pieces of this size so memory stays bounded on big logs.
 READ_CHUNK_BYTES = 4 << 20
+#: A log's index is written again once this many bytes were appended past it
+#: (no write per test), and an eighth of what it covers, and at most every
+#: INDEX_MIN_SECONDS: each write encodes every test of the log and formats
+#: their CSV figures, so a write every MiB took a whole core while a flood of
+#: tests with 120 kB names grew a 50,000-test log by megabytes a second, and
+#: /api/latest went past 5 s (benchmarks/hardening_bench.py, the name bomb).
+#: A start parses at most an eighth of a log, or a minute of it, past its index.
+INDEX_EVERY = 1 << 20
+INDEX_GROWTH = 8
+INDEX_MIN_SECONDS = 60.0
 #: Plain-text lines iperf3 itself writes between objects: noise, not damage.
 _IPERF3_TEXT = (b"iperf3: ", b"WARNING", b"warning", b"iperf3 ")
 #: How iperf3 (cJSON) opens every object it writes, newline before included.
@@ -271,6 +282,7 @@ class LogReader:
         self._splitter = EntrySplitter()
         self._crc = 0  # of the bytes consumed, when keep_index
         self.indexed = 0  # bytes the index on disk covers (0: none known)
+        self._indexed_at = -math.inf  # when this reader last wrote it (monotonic)
         self._skips_since_start = 0  # damaged entries since the start of the file, for the index
 
     def read(self) -> ReadResult:
@@ -361,12 +373,19 @@ class LogReader:
         self._crc = index.crc
         self._splitter = EntrySplitter(index.size)
 
-    def index_due(self, every: int) -> bool:
-        """Whether an index should be written now: ``every`` bytes or more
-        read past the last one, and nothing held back (an index ends where a
-        fresh reader could begin)."""
-        return (self.keep_index and self._identity is not None and self.offset - self.indexed >= every
+    def index_due(self, now: float) -> bool:
+        """Whether an index should be written at ``now`` (monotonic seconds):
+        INDEX_EVERY bytes or more read past the last one, and an eighth of
+        what it covers, none written for INDEX_MIN_SECONDS, and nothing held
+        back (an index ends where a fresh reader could begin)."""
+        return (self.keep_index and self._identity is not None
+                and self.offset - self.indexed >= max(INDEX_EVERY, self.indexed // INDEX_GROWTH)
+                and now - self._indexed_at >= INDEX_MIN_SECONDS
                 and self._splitter.pending == 0 and self._splitter.at_line_start)
+
+    def index_written(self, now: float) -> None:
+        """The index of everything read so far was written at ``now``."""
+        self.indexed, self._indexed_at = self.offset, now
 
     def index_of(self, results: list[Result]) -> log_index.IndexFile:
         """The index of everything read so far; ``results``: what was read
