@@ -26,6 +26,7 @@ from .cli.exitstatus import ExitStatus
 from .config import StationConfig
 from .iperf3.fleet.ports import held_by_another, probe_port
 from .iperf3.fleet.process import Iperf3Error, iperf3_version
+from .ops.memory import tune_allocator
 from .store.record import Result
 from .store.results import Changes, ResultsStore
 from .survey import BookOpenError, SurveyBook
@@ -92,6 +93,7 @@ def _check_free(host: str, port: int, option: str) -> None:
 
 
 def serve(options: StationConfig) -> int:
+    tune_allocator()  # before any thread: see ops/memory.py
     try:
         plan = check(options)
     except UsageError as exc:

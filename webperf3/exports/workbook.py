@@ -19,13 +19,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
-
-import xlsxwriter
-import xlsxwriter.exceptions
+from typing import IO, TYPE_CHECKING, Any
 
 from .results import CSV_HEADER, Notes, iso_time, method_cells, notes_cells, outcome_cells, sided_cells
 from ..store.record import Result
+
+if TYPE_CHECKING:
+    import xlsxwriter
 
 #: The CSV's columns, with the rates in Mbit/s.
 XLSX_HEADER = tuple(
@@ -174,6 +174,11 @@ def write_xlsx(
         "strings_to_urls": False,
         "strings_to_numbers": False,
     }
+    # Imported here, not at start: 5 MiB of a station's memory for what is
+    # asked for once a survey, if at all.
+    import xlsxwriter
+    import xlsxwriter.exceptions
+
     target = os.fspath(target) if isinstance(target, (str, os.PathLike)) else target
     book = xlsxwriter.Workbook(target, options)
     written = 0

@@ -163,6 +163,7 @@ class LiveServer:
         self._tasks: set[asyncio.Task] = set()
         self._snapshot_pending = False  # a coalesced snapshot is scheduled (loop state)
         self._last_book_snapshot = 0.0
+        self._last_snapshot = b""  # the last snapshot encoded (any worker thread): shared when the next is the same
 
     # -- public API (any thread) ----------------------------------------------
 
@@ -520,7 +521,14 @@ class LiveServer:
         held by a long read, which must not stall the event loop."""
         # Read before the rows: the rows are at least this new.
         state = self.board.state()
-        return state["generation"], encode(snapshot_message(state, self._servers()))
+        data = encode(snapshot_message(state, self._servers()))
+        # Clients that connect together (a station restarted under 160 pages)
+        # each waited on their own copy; the same text is kept once.
+        last = self._last_snapshot
+        if last == data:
+            return state["generation"], last
+        self._last_snapshot = data
+        return state["generation"], data
 
 def _retrieve(task: asyncio.Task) -> None:
     # A sender ends quietly with its connection; anything else is a bug.

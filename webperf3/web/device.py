@@ -21,7 +21,6 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import bottle
-import segno
 from bottle import HTTPResponse, request
 
 from ..board.leases import DEVICE_ID_MAX, describe, normal_address, valid_device_id
@@ -97,6 +96,8 @@ def check_device_id(value: object, kind: str) -> None:
 
 
 def qr_svg(text: str) -> bytes:
+    import segno  # here, not at start: 3.7 MiB of a station's memory for a code drawn once in a while
+
     out = io.BytesIO()
     # A viewBox and no fixed size: the page scales it; black on white in dark mode too (scanners want that).
     segno.make_qr(text).save(out, kind="svg", scale=8, border=4, xmldecl=False, omitsize=True, dark="#000", light="#fff", title=text)
