@@ -139,6 +139,44 @@ def test_behind_one_nat_idle_sockets_do_not_starve_the_ordinary_client(serve) ->
         assert server.connections <= 16
 
 
+def test_requests_given_up_while_they_waited_are_never_served_nor_counted(serve, caplog) -> None:
+    """The worker is busy; three more requests from one address wait, then
+    their client gives up and closes (a page reloaded). waitress reads no
+    more from a connection whose request waits, so it did not notice: the
+    address stayed at its cap (the next connection refused) and each
+    request was served later, to nobody."""
+    caplog.set_level(logging.INFO, "webperf3.httpserver")
+    release, served = threading.Event(), []
+
+    def slow(environ, start_response):
+        served.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/slow":
+            release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server = serve(HttpLimits(connections_per_client=4, check_seconds=0.1), threads=1, wsgi=slow)
+    busy = connect_from("127.0.0.2", server.port)
+    busy.sendall(get("/slow"))
+    wait_until(lambda: served == ["/slow"], 5, what="the worker busy")
+    for _ in range(3):
+        with connect_from("127.0.0.2", server.port) as sock:
+            sock.sendall(get("/slow"))
+            time.sleep(0.2)  # queued behind the busy worker
+    try:
+        wait_until(lambda: server.connections == 1, 5, what="the three given up dropped")
+        late = connect_from("127.0.0.2", server.port)
+        late.sendall(get("/"))
+        release.set()
+        assert status_of(read_all(busy)) == 200
+        assert status_of(read_all(late)) == 200
+    finally:
+        release.set()
+        busy.close()
+    assert served == ["/slow", "/"]
+    assert "dropped a connection from 127.0.0.2: left before its response" in caplog.text  # once a minute per address
+
+
 def test_when_every_connection_is_taken_the_heaviest_client_makes_room(serve) -> None:
     server = serve(HttpLimits(connections=4, connections_per_client=3))
     heavy = [connect_from("127.0.0.2", server.port) for _ in range(3)]

@@ -295,6 +295,16 @@ class _Channel(HTTPChannel):
             return f"idle for {limits.idle_seconds:g} s"
         return None
 
+    def peer_left(self) -> bool:
+        """Whether the client closed its end (read as waitress would: no
+        more bytes), looked at without reading what it may have sent."""
+        try:
+            return self.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False  # still there, nothing more sent
+        except OSError:
+            return True  # reset, or the socket already closed
+
     def del_channel(self, map: Any = None) -> None:
         super().del_channel(map)
         server = self.server
@@ -373,10 +383,16 @@ class _Server(TcpWSGIServer):
         client must not be starved by another's idle sockets, and a request
         being served is never the one dropped."""
         waiting = [c for c in self.book.of(client) if not c.requests]
-        if not waiting:
+        if waiting:
+            quietest = min(waiting, key=lambda c: c.last_activity)
+            self._drop(quietest, f"made room for a new connection from {client}: it holds {self.book.per_client}")
+            return True
+        # Every one has a request: one whose client has given up and left
+        # (a page reloaded while the workers were busy) frees its place.
+        gone = next((c for c in self.book.of(client) if c.peer_left()), None)
+        if gone is None:
             return False
-        quietest = min(waiting, key=lambda c: c.last_activity)
-        self._drop(quietest, f"made room for a new connection from {client}: it holds {self.book.per_client}")
+        self._drop(gone, "left before its response")
         return True
 
     def maintenance(self, now: float) -> None:
@@ -384,6 +400,11 @@ class _Server(TcpWSGIServer):
         for channel in list(self.active_channels.values()):
             if isinstance(channel, _Channel):
                 reason = channel.overdue(monotonic, now, self.limits)
+                if reason is None and channel.requests and channel.peer_left():
+                    # waitress reads nothing more from a connection while its
+                    # request waits for a worker, so it would serve a client
+                    # long gone, and count it against the address meanwhile.
+                    reason = "left before its response"
                 if reason is not None:
                     self._drop(channel, reason)
 
