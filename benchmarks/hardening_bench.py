@@ -138,8 +138,8 @@ def case_memory(work: Path, load: Load, seconds: float) -> list[tuple]:
         rows.append((
             "memory: name bomb + hostile clients",
             f"{bh['tests']} tests x 120 kB + the clients above",
-            "pass" if bh["ws_left"] == 0 else "fail",
-            f"RSS +{grow_bh:.0f} MiB (the names alone: +{per_test * bh['tests']:.0f}); websockets dropped {bh['ws_opened'] - bh['ws_left']:.0f} of {bh['ws_opened']}; /api/latest {h.describe(bh['latest'])}",
+            "pass" if bh["ws_left"] == 0 and bh["peak"] <= CEILING_MIB else "fail",
+            f"RSS {bh['start']:.0f} -> peak {bh['peak']:.0f} MiB, +{grow_bh:.0f} (the names alone: +{per_test * bh['tests']:.0f}); websockets dropped {bh['ws_opened'] - bh['ws_left']:.0f} of {bh['ws_opened']}; /api/latest {h.describe(bh['latest'])}",
         ))
         rows.append(("", "", "", f"log: {station.log().count('dropped websocket client')} 'dropped websocket client' lines, {station.log().count('dropped a connection')} 'dropped a connection' lines"))
     finally:
