@@ -7,9 +7,10 @@ interrupted by the station, and no failure of its place."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -70,6 +71,20 @@ def test_the_empty_dashboard_names_the_station_s_first_port(log_dir: Path) -> No
     assert station.ports[0] != 5201 and "-p 5201" not in page
 
 
+def _interval_lines(client: subprocess.Popen) -> list[str]:
+    """The client's interval lines ("0.00-1.00 sec ..."), filled as it prints them."""
+    found: list[str] = []
+
+    def read() -> None:
+        assert client.stdout is not None
+        for line in client.stdout:
+            if re.search(r"\d+\.\d+-\d+\.\d+\s+sec", line):
+                found.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return found
+
+
 @pytest.mark.parametrize("version", list(IPERF3S))
 @pytest.mark.parametrize("how", ["restarted", "killed"])
 def test_a_test_the_station_cut_is_kept_marked_and_fails_no_place(log_dir: Path, version: str, how: str) -> None:
@@ -82,13 +97,14 @@ def test_a_test_the_station_cut_is_kept_marked_and_fails_no_place(log_dir: Path,
     try:
         done = run_client(station.iperf3_port, "Hall")
         assert done.returncode == 0, done.stdout + done.stderr
-        client = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(station.iperf3_port), "-t", "30",
-                                   "--extra-data", "Hall"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)  # fmt: skip
-        # Its data streams, not its first connection: stopped while it still
-        # exchanges parameters (seconds, on a loaded machine), iperf3 logs no test.
-        wait_until(lambda: (station.api("api/servers")["servers"][0].get("progress") or {}).get("protocol"), 10, what="the test's streams")
-        time.sleep(2)  # a couple of intervals into it
+        client = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(station.iperf3_port), "-t", "30", "--forceflush",
+                                   "--extra-data", "Hall"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        # Stopped while the client still exchanges parameters (seconds, on a
+        # loaded machine), iperf3 logs no test: the client's own first two
+        # interval lines say its data streams run.
+        intervals = _interval_lines(client)
+        wait_until(lambda: len(intervals) >= 2, 20, what="the client's first two intervals")
         if how == "restarted":
             journal = station.stop()
         else:
