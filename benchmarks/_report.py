@@ -4,10 +4,11 @@ table in Markdown."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -86,10 +87,39 @@ def text_table(rows, head: tuple[str, ...]) -> str:
     return "\n".join([line(head), rule, *(line(r) for r in rows)])
 
 
+@contextlib.contextmanager
+def chromium(path: str = "/usr/bin/chromium") -> Iterator[Any]:
+    """Playwright's Chromium, closed on leaving, or a skip where either
+    cannot start: playwright has no Node.js on armv7l (its driver fails to
+    connect), and Chromium segfaults under qemu-user (the browser tests
+    skip there too)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip("playwright is not installed (scripts/bootstrap test installs it)")
+    manager = sync_playwright()
+    try:
+        playwright = manager.__enter__()
+    except Exception as exc:  # noqa: BLE001 - whatever its driver raises, the reason is its first line
+        skip(f"Playwright cannot start: {_first_line(exc)}")
+    try:
+        browser = launch_chromium(playwright, path)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        manager.__exit__(None, None, None)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def launch_chromium(playwright: Any, path: str = "/usr/bin/chromium") -> Any:
     """Playwright's Chromium, or a skip where it cannot start (under
     qemu-user it segfaults: the browser tests skip there too)."""
     try:
         return playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
     except Exception as exc:  # noqa: BLE001 - whatever the launch raises, the reason is its first line
-        skip(f"Chromium cannot start: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        skip(f"Chromium cannot start: {_first_line(exc)}")

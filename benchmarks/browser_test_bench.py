@@ -154,16 +154,8 @@ class PlaywrightPage(_Waits):
 @contextlib.contextmanager
 def open_chromium(driver: str, tmp: str) -> Iterator[Page]:
     if driver == "playwright":
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            _report.skip("needs playwright")
-        with sync_playwright() as pw:
-            browser = _report.launch_chromium(pw, CHROMIUM)
-            try:
-                yield PlaywrightPage(browser.new_page())
-            finally:
-                browser.close()
+        with _report.chromium(CHROMIUM) as browser:
+            yield PlaywrightPage(browser.new_page())
         return
     from tests.support.ports import free_port
 

@@ -132,47 +132,41 @@ CHART_ALONE = """async (by) => {
 
 
 def browser_figures(url: str, total: int, points: int, repeat: int) -> list[tuple[str, float, str]]:
-    from playwright.sync_api import sync_playwright
-
     rows: list[tuple[str, float, str]] = []
-    with sync_playwright() as p:
-        browser = _report.launch_chromium(p, CHROMIUM)
-        try:
-            for label, viewport in (("1280 px", {"width": 1280, "height": 900}), ("phone 360 px", {"width": 360, "height": 740})):
-                context = browser.new_context(viewport=viewport, locale="en-US", is_mobile=viewport["width"] < 500)
-                page = context.new_page()
-                first_rows, first_chart = [], []
-                for _ in range(repeat):
-                    t = time.perf_counter()
-                    page.goto(f"{url}history")
-                    page.wait_for_function(WAIT_ROWS, arg=min(100, total), polling="raf")
-                    first_rows.append(time.perf_counter() - t)
-                    page.wait_for_function(WAIT_CHART, arg=points, polling="raf", timeout=60_000)
-                    first_chart.append(time.perf_counter() - t)
-                rows.append((f"{label}: first render, table", ms(statistics.median(first_rows)), f"median of {repeat} (goal 1000)"))
-                rows.append((f"{label}: first render, chart of {points:,}", ms(statistics.median(first_chart)), f"median of {repeat}"))
-                changes: dict[str, list[dict]] = {"filter": [], "sort": []}
-                for i in range(repeat):
-                    changes["filter"].append(page.evaluate(CHANGE, ["h-port", "5203" if i % 2 == 0 else ""]))
-                    changes["sort"].append(page.evaluate(CHANGE.replace("chartEl.uplot !== plotBefore", "true"), ["h-sort", "download" if i % 2 == 0 else "time"]))
-                for kind in ("filter", "sort"):
-                    rows.append((f"{label}: {kind} change, table", round(statistics.median(c["rows"] for c in changes[kind]), 1), f"median of {repeat} (goal 200)"))
-                rows.append((f"{label}: filter change, chart redrawn", round(statistics.median(c["chart"] for c in changes["filter"]), 1), f"median of {repeat}"))
-                context.close()
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    with _report.chromium(CHROMIUM) as browser:
+        for label, viewport in (("1280 px", {"width": 1280, "height": 900}), ("phone 360 px", {"width": 360, "height": 740})):
+            context = browser.new_context(viewport=viewport, locale="en-US", is_mobile=viewport["width"] < 500)
             page = context.new_page()
-            page.goto(f"{url}history")
-            page.wait_for_function(WAIT_ROWS, arg=min(100, total))
-            for by in ("port", "place"):
-                runs = [page.evaluate(CHART_ALONE, by) for _ in range(repeat)]
-                rows.append((
-                    f"chart alone, per {by}: set + first frame",
-                    round(statistics.median(r["ms"] for r in runs), 1),
-                    f"{runs[0]['points']:,} points, {runs[0]['series']} series (goal 500)",
-                ))
+            first_rows, first_chart = [], []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                page.goto(f"{url}history")
+                page.wait_for_function(WAIT_ROWS, arg=min(100, total), polling="raf")
+                first_rows.append(time.perf_counter() - t)
+                page.wait_for_function(WAIT_CHART, arg=points, polling="raf", timeout=60_000)
+                first_chart.append(time.perf_counter() - t)
+            rows.append((f"{label}: first render, table", ms(statistics.median(first_rows)), f"median of {repeat} (goal 1000)"))
+            rows.append((f"{label}: first render, chart of {points:,}", ms(statistics.median(first_chart)), f"median of {repeat}"))
+            changes: dict[str, list[dict]] = {"filter": [], "sort": []}
+            for i in range(repeat):
+                changes["filter"].append(page.evaluate(CHANGE, ["h-port", "5203" if i % 2 == 0 else ""]))
+                changes["sort"].append(page.evaluate(CHANGE.replace("chartEl.uplot !== plotBefore", "true"), ["h-sort", "download" if i % 2 == 0 else "time"]))
+            for kind in ("filter", "sort"):
+                rows.append((f"{label}: {kind} change, table", round(statistics.median(c["rows"] for c in changes[kind]), 1), f"median of {repeat} (goal 200)"))
+            rows.append((f"{label}: filter change, chart redrawn", round(statistics.median(c["chart"] for c in changes["filter"]), 1), f"median of {repeat}"))
             context.close()
-        finally:
-            browser.close()
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        page = context.new_page()
+        page.goto(f"{url}history")
+        page.wait_for_function(WAIT_ROWS, arg=min(100, total))
+        for by in ("port", "place"):
+            runs = [page.evaluate(CHART_ALONE, by) for _ in range(repeat)]
+            rows.append((
+                f"chart alone, per {by}: set + first frame",
+                round(statistics.median(r["ms"] for r in runs), 1),
+                f"{runs[0]['points']:,} points, {runs[0]['series']} series (goal 500)",
+            ))
+        context.close()
     return rows
 
 

@@ -95,7 +95,7 @@ def main() -> int:
     if not Path(CHROMIUM).exists():
         _report.skip(f"no {CHROMIUM}: the page is measured in Debian's Chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401 - skip early, before the data is built
     except ImportError:
         _report.skip("playwright is not installed (scripts/bootstrap test installs it)")
     rows: list[tuple[str, float, str]] = []
@@ -116,8 +116,7 @@ def main() -> int:
         server.start()
         url = f"http://127.0.0.1:{server.port}/"
         try:
-            with sync_playwright() as p:
-                browser = _report.launch_chromium(p, CHROMIUM)
+            with _report.chromium(CHROMIUM) as browser:
                 context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, locale="en-US")
                 page = context.new_page()
                 first = []
@@ -145,7 +144,6 @@ def main() -> int:
                     pushes.append(page.evaluate("window.webperf3Map.state.drawnAt - window.webperf3Map.state.pushedAt"))
                     time.sleep(0.3)
                 rows.append(("a landed test: push to map redrawn", round(statistics.median(pushes), 1), f"median of {len(pushes)} (goal 100)"))
-                browser.close()
         finally:
             server.stop()
             live.stop()
