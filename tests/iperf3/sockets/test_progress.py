@@ -190,6 +190,16 @@ def test_without_counters_a_tcp_download_is_what_the_station_sent():
     assert rates[-1].download_measured_by == "station" and rates[-1].upload_bps is None
 
 
+def test_without_counters_a_tcp_download_s_last_bytes_are_still_tcp_when_its_stream_has_closed():
+    """The data stream closes before the control connection: the sample of
+    the test's last bytes saw one connection (and showed a rate with no
+    protocol, seen on an armhf Pi's emulation and a loaded build machine)."""
+    ios = [(500, 0), (500, 3 * MB), (500, 6 * MB), (500, 9 * MB), (500, 12 * MB), (500, 13 * MB)]
+    rates = io_only_run([1, 2, 2, 2, 2, 1], ios)
+    assert rates[-1].download_bps == pytest.approx(MB * 8 / 0.25)
+    assert (rates[-1].protocol, rates[-1].streams) == ("TCP", 1)
+
+
 def test_without_counters_a_tcp_upload_with_two_streams_is_what_the_station_read():
     ios = [(0, 0), (2 * MB, 0), (4 * MB, 0), (6 * MB, 0)]
     rates = io_only_run([3, 3, 3, 3], ios)

@@ -162,6 +162,7 @@ class RunningTest:
     _io_carries: list[bool] = field(default_factory=lambda: [False, False])
     _io_intervals: int = 0
     _io_fixed: bool = False
+    _tcp_streams: int | None = None  # without counters: data streams last seen (a TCP test)
 
     def update(self, look: Look) -> Progress:
         previous, self._previous = self._previous, look
@@ -169,8 +170,13 @@ class RunningTest:
         seconds = look.at - previous.at if previous is not None else 0.0
         interval = round(seconds, 3) if seconds > 0 else None
         if look.established is not None:  # no counters: the process's I/O, whatever the protocol
-            tcp = look.established > 1  # the control connection and at least one data one
-            return self._by_io(look, previous, elapsed, interval, "TCP" if tcp else None, look.established - 1 if tcp else None)
+            if look.established > 1:  # the control connection and at least one data one
+                self._tcp_streams = look.established - 1
+            # Once seen, a TCP test stays one: its data streams close before
+            # its control connection, and a sample of its last bytes (or one
+            # of a loaded machine, between /proc reads) sees the control alone.
+            tcp = self._tcp_streams is not None
+            return self._by_io(look, previous, elapsed, interval, "TCP" if tcp else None, self._tcp_streams)
         streams = sort_streams(look.connections)
         if streams.count:
             return self._tcp(look, previous, streams, elapsed, interval)
