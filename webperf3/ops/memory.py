@@ -63,4 +63,3 @@ def give_back_freed_memory() -> bool:
         return False
     _TRIM(0)
     return True
-
