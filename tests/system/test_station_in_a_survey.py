@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 
 from tests.support.iperf3 import every_iperf3, json_objects, run_client
 from tests.support.station import Station
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 pytestmark = pytest.mark.usefixtures("no_iperf3_left")
 
@@ -71,18 +72,53 @@ def test_the_empty_dashboard_names_the_station_s_first_port(log_dir: Path) -> No
     assert station.ports[0] != 5201 and "-p 5201" not in page
 
 
-def _interval_lines(client: subprocess.Popen) -> list[str]:
-    """The client's interval lines ("0.00-1.00 sec ..."), filled as it prints them."""
-    found: list[str] = []
+def _output(client: subprocess.Popen) -> list[str]:
+    """The client's output lines, filled as it prints them."""
+    lines: list[str] = []
 
     def read() -> None:
         assert client.stdout is not None
         for line in client.stdout:
-            if re.search(r"\d+\.\d+-\d+\.\d+\s+sec", line):
-                found.append(line)
+            lines.append(line)
 
     threading.Thread(target=read, daemon=True).start()
-    return found
+    return lines
+
+
+def _intervals(lines: list[str]) -> int:
+    """How many interval lines ("0.00-1.00 sec ...") the client printed."""
+    return sum(1 for line in list(lines) if re.search(r"\d+\.\d+-\d+\.\d+\s+sec", line))
+
+
+def _start_cut_client(iperf3: str, port: int) -> subprocess.Popen:
+    """A 30 s client to be cut, once its data streams run.
+
+    Stopped while the client still exchanges parameters (seconds, on a loaded
+    machine), iperf3 logs no test: the client's own first two interval lines
+    say its data streams run. A server still finishing the test before answers
+    "busy" (iperf3 3.12 on a loaded CI machine): the client is started again.
+    """
+    deadline = time.monotonic() + scaled(30)
+    while True:
+        client = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(port), "-t", "30", "--forceflush",
+                                   "--extra-data", "Hall"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        output = _output(client)
+        try:
+            wait_until(lambda: _intervals(output) >= 2 or client.poll() is not None, 20,
+                       what="the client's first two intervals")
+        except AssertionError as error:
+            client.kill()
+            client.wait()
+            raise AssertionError(f"{error}; the client printed:\n{''.join(output)}") from None
+        if _intervals(output) >= 2:
+            return client
+        client.wait()
+        time.sleep(0.2)  # the reader thread's last lines
+        printed = "".join(output)
+        if "busy" not in printed or time.monotonic() > deadline:
+            raise AssertionError(f"the client to be cut ended at once (exit {client.returncode}); it printed:\n{printed}")
+        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("version", list(IPERF3S))
@@ -97,14 +133,12 @@ def test_a_test_the_station_cut_is_kept_marked_and_fails_no_place(log_dir: Path,
     try:
         done = run_client(station.iperf3_port, "Hall")
         assert done.returncode == 0, done.stdout + done.stderr
-        client = subprocess.Popen([iperf3, "-c", "127.0.0.1", "-p", str(station.iperf3_port), "-t", "30", "--forceflush",
-                                   "--extra-data", "Hall"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        # Stopped while the client still exchanges parameters (seconds, on a
-        # loaded machine), iperf3 logs no test: the client's own first two
-        # interval lines say its data streams run.
-        intervals = _interval_lines(client)
-        wait_until(lambda: len(intervals) >= 2, 20, what="the client's first two intervals")
+        # The first test on the table: its server has written it and is back to listening.
+        wait_until(lambda: latest(station), 10, what="the first test on the table")
+        try:
+            client = _start_cut_client(iperf3, station.iperf3_port)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\nthe station's journal:\n{station.stop()}") from None
         if how == "restarted":
             journal = station.stop()
         else:
