@@ -80,6 +80,9 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
         wait_until(lambda: all(s.state == "idle" for s in fleet.status()), 8.0, what="idle")
         assert app.get("/healthz").text == "ok" and healthz(live.port) == (200, "ok")
         assert run_client(ports[0], "before").returncode == 0
+        # The server writes its entry after its client has left: on a slow
+        # machine (qemu) the disk would fill before "before" is in the log.
+        wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1]] == ["before"], 5.0, what="before recorded")
         filler = fill(tmpfs)
         wait_until(lambda: app.get("/healthz", expect_errors=True).status_int == 503, 5.0, what="healthz 503")
         assert "disk: the disk holding" in app.get("/healthz", expect_errors=True).text
@@ -95,8 +98,13 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
         assert run_client(ports[0], "after").returncode == 0
         # The test on the full disk is kept only if its entry happened to
         # fit in the log's last, partly used page (tmpfs counts pages).
-        wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1] if r.name != "during"]
-                   == ["before", "after"], 5.0, what="before and after recorded")
+        try:
+            wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1] if r.name != "during"]
+                       == ["before", "after"], 5.0, what="before and after recorded")
+        except AssertionError as error:
+            names = [r.name for r in store.results()]
+            log = (log_dir / f"port-{ports[0]}.json").read_bytes()
+            raise AssertionError(f"{error}: recorded {names}; the log's last 600 bytes: {log[-600:]!r}") from None
         # The cut entry of the test run on the full disk is skipped, not shown half.
         assert store.skipped <= 1
     finally:
