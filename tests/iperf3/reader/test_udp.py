@@ -84,4 +84,8 @@ def test_a_318_clients_zero_is_wrong_and_the_312_stations_loss_right(tmp_path):
     received = seen["end"]["sum_received"]["bytes"] // seen["start"]["test_start"]["blksize"]
     assert received < sent
     assert seen["end"]["sum_received"]["lost_packets"] == 0  # what the client prints: wrong
-    assert r.loss_percent == pytest.approx(100 * (sent - received) / sent, abs=0.5)
+    # The station counts a datagram lost only once a later one arrives: those
+    # lost after the last one it received are the client's to see. So its
+    # loss is the client's truth less that tail (0.9 points of 20.5 under
+    # qemu-arm, where the end of a test drops most): never more.
+    assert 0 < r.loss_percent <= 100 * (sent - received) / sent + 0.5
