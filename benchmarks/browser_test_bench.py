@@ -175,6 +175,19 @@ def open_chromium(driver: str, tmp: str) -> Iterator[Page]:
                 time.sleep(0.2)
         page = CdpPage(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
         try:
+            page.goto("about:blank")
+        except Exception:
+            # Under qemu-aarch64 it may answer DevTools, then crash at its
+            # first page (as in _report.chromium); a Chromium still running
+            # failed for another reason, which the run reports.
+            try:
+                code = chrome.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is None:
+                raise
+            _report.skip(f"Chromium cannot open a page: it exited ({code}) at its first page")
+        try:
             yield page
         finally:
             page.ws.close()
