@@ -188,9 +188,15 @@ class Station:
         self.live.start()
 
     def stop(self) -> None:
-        self.web.stop()
-        self.live.stop()
-        self.book.close()
+        # Each part is stopped whatever another raised: a live server left
+        # running fails the tests after this one, not this one.
+        try:
+            self.web.stop()
+        finally:
+            try:
+                self.live.stop()
+            finally:
+                self.book.close()
 
 
 @pytest.fixture

@@ -217,6 +217,8 @@ def _wake(servers: list[_Server]) -> None:
     """Connect to each listening socket once, so a loop asleep in poll()
     returns; a wildcard address is reached on its loopback."""
     for server in servers:
+        if server.socket is None:
+            continue  # closed already (poll's POLLNVAL closes a dispatcher whose descriptor went)
         try:
             host, port = server.socket.getsockname()[:2]
             host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
