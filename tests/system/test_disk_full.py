@@ -79,10 +79,14 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
     try:
         wait_until(lambda: all(s.state == "idle" for s in fleet.status()), 8.0, what="idle")
         assert app.get("/healthz").text == "ok" and healthz(live.port) == (200, "ok")
+        def recorded() -> list[str]:
+            store.refresh()
+            return [r.name for r in store.results()]
+
         assert run_client(ports[0], "before").returncode == 0
         # The server writes its entry after its client has left: on a slow
         # machine (qemu) the disk would fill before "before" is in the log.
-        wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1]] == ["before"], 5.0, what="before recorded")
+        wait_until(lambda: recorded() == ["before"], 5.0, what="before recorded")
         filler = fill(tmpfs)
         wait_until(lambda: app.get("/healthz", expect_errors=True).status_int == 503, 5.0, what="healthz 503")
         assert "disk: the disk holding" in app.get("/healthz", expect_errors=True).text
@@ -99,12 +103,11 @@ def test_a_full_disk_is_shown_and_recovered_from(tmpfs: Path) -> None:
         # The test on the full disk is kept only if its entry happened to
         # fit in the log's last, partly used page (tmpfs counts pages).
         try:
-            wait_until(lambda: [r.name for r in (store.refresh(), store.results())[1] if r.name != "during"]
-                       == ["before", "after"], 5.0, what="before and after recorded")
+            wait_until(lambda: [name for name in recorded() if name != "during"] == ["before", "after"], 5.0,
+                       what="before and after recorded")
         except AssertionError as error:
-            names = [r.name for r in store.results()]
             log = (log_dir / f"port-{ports[0]}.json").read_bytes()
-            raise AssertionError(f"{error}: recorded {names}; the log's last 600 bytes: {log[-600:]!r}") from None
+            raise AssertionError(f"{error}: recorded {recorded()}; the log's last 600 bytes: {log[-600:]!r}") from None
         # The cut entry of the test run on the full disk is skipped, not shown half.
         assert store.skipped <= 1
     finally:
