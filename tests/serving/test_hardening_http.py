@@ -309,6 +309,14 @@ def test_running_out_of_descriptors_pauses_accepting_with_one_line(serve, caplog
     assert status_of(request(server.port, get("/"))) == 200
 
 
+def _break_trigger(server: WebServer) -> None:
+    """Close the write end of the loop's trigger, as if closed twice
+    elsewhere, and leave a descriptor there that cannot be written."""
+    trigger = server._servers[0].trigger  # waitress's, reached only here: no API hands it out
+    os.close(trigger.trigger)
+    trigger.trigger = os.open(os.devnull, os.O_RDONLY)
+
+
 def test_a_trigger_whose_descriptor_is_gone_still_lets_the_server_stop(caplog) -> None:
     """Seen once in a full run: the loop's trigger answered EBADF at stop,
     and the station's other servers were left running after it. The loop,
@@ -318,9 +326,7 @@ def test_a_trigger_whose_descriptor_is_gone_still_lets_the_server_stop(caplog) -
     server.start()
     time.sleep(0.5)  # the loop is asleep in its idle poll
     [thread] = [t for t in threading.enumerate() if t.name == "webperf3-web"]
-    trigger = server._servers[0].trigger  # waitress's, reached only here: no API hands it out
-    os.close(trigger.trigger)  # the write end: as if closed twice elsewhere
-    trigger.trigger = os.open(os.devnull, os.O_RDONLY)  # a descriptor that cannot be written
+    _break_trigger(server)
     server.stop()
     assert not thread.is_alive()
     assert "trigger failed" in caplog.text
@@ -328,16 +334,20 @@ def test_a_trigger_whose_descriptor_is_gone_still_lets_the_server_stop(caplog) -
 
 def test_a_stop_after_the_loop_closed_its_own_sockets_does_not_raise(caplog) -> None:
     """Seen in a full run: the trigger answered EBADF at stop and the
-    listening socket was closed too (poll reports POLLNVAL for a descriptor
-    closed under it, and the loop closes that dispatcher). stop() must
-    still return, so the station's other servers stop after it."""
+    listening socket was closed too. Closing waitress's server closes its
+    trigger with it (as the loop does on POLLNVAL or an error in accept).
+    stop() must still return, so the station's other servers stop after it."""
     caplog.set_level(logging.WARNING, "webperf3.httpserver")
     server = WebServer(app, "127.0.0.1", 0, threads=2, limits=QUICK)
     server.start()
+    time.sleep(0.5)  # the loop is asleep in its idle poll
     [listening] = server._servers  # reached only here: no API hands it out
-    trigger = listening.trigger
-    os.close(trigger.trigger)
-    trigger.trigger = os.open(os.devnull, os.O_RDONLY)
-    listening.close()  # its socket is now None, as the loop leaves it
-    server.stop(timeout=0.5)
+    # A second write end of the trigger's pipe: without it, the pipe's close
+    # wakes the loop, which ends (its map empty) before stop() reaches it.
+    held = os.dup(listening.trigger.trigger)
+    listening.close()  # its socket is now None, its trigger closed
+    try:
+        server.stop(timeout=0.5)
+    finally:
+        os.close(held)
     assert "trigger failed" in caplog.text
